@@ -1,0 +1,605 @@
+/* SPDX-License-Identifier: MIT */
+/* config.c -- one table of keys; parsers for the INI file, the environment and flags. */
+
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#ifndef PGSEED_SOURCE_ROOT
+#define PGSEED_SOURCE_ROOT "."
+#endif
+#ifndef PGSEED_DATADIR
+#define PGSEED_DATADIR "/usr/local/share/pgseed"
+#endif
+#ifndef PGSEED_SYSCONFDIR
+#define PGSEED_SYSCONFDIR "/etc"
+#endif
+
+typedef enum ConfigType {
+        CT_STRING,
+        CT_SECRET, /* never printed */
+        CT_PATH,
+        CT_PORT,
+        CT_INT,
+        CT_ENUM,
+        CT_LISTEN,
+        CT_IDENT,
+        CT_DATASET,
+} ConfigType;
+
+typedef struct ConfigKey {
+        const char *section;
+        const char *key;
+        const char *env;
+        const char *flag;
+        ConfigType type;
+        size_t offset;
+        const char *def;               /* "" = unset / resolved automatically */
+        const char *const *choices;    /* CT_ENUM */
+        int64_t min, max;              /* CT_INT */
+        bool allow_empty;
+        const char *help;
+} ConfigKey;
+
+static const char *const runtime_choices[] = {"auto", "embedded", "docker", NULL};
+static const char *const pull_choices[] = {"missing", "always", "never", NULL};
+static const char *const level_choices[] = {"debug", "info", "warning", "error", NULL};
+
+#define F(field) offsetof(Config, field)
+
+static const ConfigKey keys[] = {
+        {"pgseed", "runtime", "PGSEED_RUNTIME", "runtime", CT_ENUM, F(runtime), "auto", runtime_choices, 0, 0,
+         false, "where Postgres runs: docker, embedded (a local child process), or auto (docker when usable)"},
+        {"pgseed", "state_dir", "PGSEED_STATE_DIR", "state-dir", CT_PATH, F(state_dir), "", NULL, 0, 0, true,
+         "pidfile, logs and the embedded PGDATA (default /var/lib/pgseed/INSTANCE as root, else "
+         "$XDG_STATE_HOME/pgseed/INSTANCE)"},
+        {"pgseed", "instance", "PGSEED_INSTANCE", "instance", CT_IDENT, F(instance), "pgseed", NULL, 0, 0, false,
+         "instance name: names the container, the volume and the state directory"},
+        {"pgseed", "log_level", "PGSEED_LOG_LEVEL", "log-level", CT_ENUM, F(log_level), "info", level_choices, 0,
+         0, false, "debug, info, warning or error"},
+        {"api", "listen", "PGSEED_LISTEN", "listen", CT_LISTEN, F(listen), "127.0.0.1:7432", NULL, 0, 0, false,
+         "HTTP API address, HOST:PORT (HOST a numeric address or localhost)"},
+        {"api", "cors_origin", "PGSEED_CORS_ORIGIN", "cors-origin", CT_STRING, F(cors_origin), "*", NULL, 0, 0,
+         true, "Access-Control-Allow-Origin sent on GET responses (dashboards); empty to send none"},
+        {"postgres", "port", "PGSEED_PG_PORT", "pg-port", CT_PORT, F(pg_port), "5432", NULL, 0, 0, false,
+         "Postgres port on 127.0.0.1"},
+        {"postgres", "user", "PGSEED_PG_USER", "pg-user", CT_IDENT, F(pg_user), "app", NULL, 0, 0, false,
+         "database superuser that pgseedd creates and connects as"},
+        {"postgres", "password", "PGSEED_PG_PASSWORD", "pg-password", CT_SECRET, F(pg_password), "app", NULL, 0,
+         0, false, "its password"},
+        {"postgres", "password_file", "PGSEED_PG_PASSWORD_FILE", "pg-password-file", CT_PATH,
+         F(pg_password_file), "", NULL, 0, 0, true, "read the password from this file instead (wins over password)"},
+        {"postgres", "database", "PGSEED_PG_DB", "pg-db", CT_IDENT, F(pg_db), "app", NULL, 0, 0, false,
+         "the working database; its pristine copy is DATABASE_template"},
+        {"postgres", "conf", "PGSEED_PG_CONF", "pg-conf", CT_PATH, F(pg_conf), "", NULL, 0, 0, true,
+         "postgresql.conf settings passed to the server (default config/postgresql.conf)"},
+        {"postgres", "bindir", "PGSEED_PG_BINDIR", "pg-bindir", CT_PATH, F(pg_bindir), "", NULL, 0, 0, true,
+         "embedded runtime: directory with initdb and postgres (default the newest /usr/lib/postgresql/*/bin)"},
+        {"dataset", "source", "PGSEED_DATASET", "dataset", CT_DATASET, F(dataset), "synthetic", NULL, 0, 0, false,
+         "synthetic (deterministic generator) or csv:PATH (the YouTube comment sentiment CSV)"},
+        {"dataset", "comments", "PGSEED_COMMENTS", "comments", CT_INT, F(comments), "500000", NULL, 1, 100000000,
+         false, "number of comments to load; videos and users scale with it"},
+        {"dataset", "seed", "PGSEED_SEED", "seed", CT_INT, F(seed), "42", NULL, 0, INT64_MAX, false,
+         "generator seed: the same seed gives byte-identical rows"},
+        {"dataset", "sql_dir", "PGSEED_SQL_DIR", "sql-dir", CT_PATH, F(sql_dir), "", NULL, 0, 0, true,
+         "directory of numbered .sql files that define the schema (default sql/)"},
+        {"dataset", "publication", "PGSEED_PUBLICATION", "publication", CT_IDENT, F(publication), "pgseed", NULL,
+         0, 0, false, "logical replication publication covering every loaded table (for Debezium)"},
+        {"docker", "host", "DOCKER_HOST", "docker-host", CT_STRING, F(docker_host), "unix:///var/run/docker.sock",
+         NULL, 0, 0, false, "Docker Engine socket, unix://PATH"},
+        {"docker", "image", "PGSEED_IMAGE", "image", CT_STRING, F(image), "postgres:16", NULL, 0, 0, false,
+         "Postgres image (the official image's contract: POSTGRES_USER/PASSWORD/DB, PGDATA)"},
+        {"docker", "pull", "PGSEED_PULL", "pull", CT_ENUM, F(pull), "missing", pull_choices, 0, 0, false,
+         "when to pull the image: missing, always or never"},
+        {"docker", "network", "PGSEED_NETWORK", "network", CT_STRING, F(network), "bridge", NULL, 0, 0, false,
+         "bridge (publish the port on 127.0.0.1) or host (share the host's network)"},
+        {"docker", "stop_timeout", "PGSEED_STOP_TIMEOUT", "stop-timeout", CT_INT, F(stop_timeout), "10", NULL, 1,
+         600, false, "seconds Postgres gets to shut down before it is killed"},
+};
+
+#undef F
+
+static char **str_field(Config *c, const ConfigKey *k)
+{
+        return (char **) ((char *) c + k->offset);
+}
+
+static const ConfigKey *key_find(const char *name)
+{
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                char full[64];
+                snprintf(full, sizeof(full), "%s.%s", keys[i].section, keys[i].key);
+                if (streq(name, full) || streq(name, keys[i].flag))
+                        return &keys[i];
+        }
+        return NULL;
+}
+
+bool config_flag_is_known(const char *name)
+{
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(name, keys[i].flag))
+                        return true;
+        return false;
+}
+
+static bool is_ident(const char *s)
+{
+        if (!(isalpha((unsigned char) *s) || *s == '_'))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!(isalnum((unsigned char) *p) || *p == '_' || *p == '-'))
+                        return false;
+        return strlen(s) <= 48;
+}
+
+static int parse_listen(const char *v, char **ret_host, int *ret_port)
+{
+        _cleanup_free_ char *host = NULL;
+        const char *colon = strrchr(v, ':');
+        int64_t port;
+        unsigned char buf[16];
+
+        if (!colon)
+                return -EINVAL;
+        if (parse_int64(colon + 1, 1, 65535, &port) < 0)
+                return -ERANGE;
+        host = strndup(v, (size_t) (colon - v));
+        if (!host)
+                abort();
+        if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+                memmove(host, host + 1, strlen(host));
+                host[strlen(host) - 1] = '\0';
+        }
+        if (isempty(host) || streq(host, "localhost")) {
+                free(host);
+                host = xstrdup("127.0.0.1");
+        }
+        if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
+                return -EINVAL;
+        *ret_host = TAKE_PTR(host);
+        *ret_port = (int) port;
+        return 0;
+}
+
+/* Checks value against k's type; on success stores it.  origin says where it came from, for errors. */
+static int key_apply(Config *c, const ConfigKey *k, const char *value, const char *origin, Error *e)
+{
+        char **field = NULL;
+        int64_t n;
+
+        if (isempty(value) && !k->allow_empty)
+                return error_set(e, EINVAL, "invalid_config", "Give it a value, or remove the line to use the default.",
+                                 "%s: %s must not be empty", origin, k->key);
+
+        switch (k->type) {
+        case CT_PORT:
+                if (parse_int64(value, 1, 65535, &n) < 0)
+                        return error_set(e, EINVAL, "invalid_config", "Use a TCP port number from 1 to 65535.",
+                                         "%s: %s = '%s' is not a port number", origin, k->key, value);
+                *(int *) ((char *) c + k->offset) = (int) n;
+                return 0;
+        case CT_INT:
+                if (parse_int64(value, k->min, k->max, &n) < 0)
+                        return error_set(e, EINVAL, "invalid_config", NULL,
+                                         "%s: %s = '%s' is not a whole number from %lld to %lld", origin, k->key,
+                                         value, (long long) k->min, (long long) k->max);
+                *(int64_t *) ((char *) c + k->offset) = n;
+                return 0;
+        case CT_ENUM: {
+                char allowed[128] = "";
+                for (const char *const *ch = k->choices; *ch; ch++) {
+                        if (streq(*ch, value))
+                                goto store;
+                        snprintf(allowed + strlen(allowed), sizeof(allowed) - strlen(allowed), "%s%s",
+                                 *allowed ? ", " : "", *ch);
+                }
+                return error_set(e, EINVAL, "invalid_config", NULL, "%s: %s = '%s' is not one of: %s", origin,
+                                 k->key, value, allowed);
+        }
+        case CT_LISTEN: {
+                _cleanup_free_ char *host = NULL;
+                int port;
+                if (parse_listen(value, &host, &port) < 0)
+                        return error_set(e, EINVAL, "invalid_config",
+                                         "Use HOST:PORT with a numeric address, e.g. 127.0.0.1:7432.",
+                                         "%s: %s = '%s' is not a listen address", origin, k->key, value);
+                goto store;
+        }
+        case CT_IDENT:
+                if (!is_ident(value))
+                        return error_set(e, EINVAL, "invalid_config",
+                                         "Use letters, digits, '_' and '-', starting with a letter, at most 48.",
+                                         "%s: %s = '%s' is not a valid name", origin, k->key, value);
+                goto store;
+        case CT_DATASET:
+                if (!streq(value, "synthetic") && isempty(startswith(value, "csv:")))
+                        return error_set(e, EINVAL, "invalid_config",
+                                         "Use 'synthetic' or 'csv:/path/to/comments.csv'.",
+                                         "%s: %s = '%s' is not a dataset source", origin, k->key, value);
+                goto store;
+        case CT_STRING:
+        case CT_SECRET:
+        case CT_PATH:
+                goto store;
+        }
+        return -EINVAL;
+
+store:
+        field = str_field(c, k);
+        free(*field);
+        *field = xstrdup(value);
+        return 0;
+}
+
+int config_set(Config *c, const char *key, const char *value, ValueSource source, const char *origin, Error *e)
+{
+        const ConfigKey *k = key_find(key);
+        int r;
+
+        if (!k)
+                return error_set(e, EINVAL, "invalid_config", "Run 'pgseedd --help' for the list of keys.",
+                                 "%s: unknown key '%s'", origin, key);
+        r = key_apply(c, k, value, origin, e);
+        if (r < 0)
+                return r;
+        c->sources[k - keys] = source;
+        return 0;
+}
+
+Config *config_new_defaults(void)
+{
+        Config *c = xcalloc(1, sizeof(Config));
+
+        c->sources = xcalloc(ELEMENTSOF(keys), sizeof(ValueSource));
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                Error e = ERROR_INIT;
+                /* Defaults are valid by construction; an assert here would be a programming error. */
+                if (keys[i].type == CT_PORT || keys[i].type == CT_INT || !isempty(keys[i].def))
+                        (void) key_apply(c, &keys[i], keys[i].def, "default", &e);
+                else
+                        *str_field(c, &keys[i]) = xstrdup("");
+        }
+        return c;
+}
+
+void config_free(Config *c)
+{
+        if (!c)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (keys[i].type != CT_PORT && keys[i].type != CT_INT)
+                        free(*str_field(c, &keys[i]));
+        free(c->listen_host);
+        free(c->sources);
+        free(c->config_path);
+        free(c);
+}
+
+/*
+ * INI: "[section]" lines, "key = value" lines (value optionally in double
+ * quotes), '#' or ';' comments on their own lines, blank lines.
+ */
+int config_parse_text(Config *c, const char *text, const char *origin, Error *e)
+{
+        _cleanup_free_ char *copy = xstrdup(text);
+        char section[64] = "";
+        unsigned lineno = 0;
+
+        for (char *line = copy, *next; line; line = next) {
+                char where[512], full[160], *eq, *key, *value;
+
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                lineno++;
+                line = strstrip(line);
+                if (!*line || *line == '#' || *line == ';')
+                        continue;
+                snprintf(where, sizeof(where), "%s:%u", origin, lineno);
+
+                if (*line == '[') {
+                        char *end = strchr(line, ']');
+                        if (!end || end[1] != '\0' || end == line + 1)
+                                return error_set(e, EINVAL, "invalid_config", "Write sections as [name].",
+                                                 "%s: malformed section header '%s'", where, line);
+                        *end = '\0';
+                        if (!streq(line + 1, "pgseed") && !streq(line + 1, "api") && !streq(line + 1, "postgres") &&
+                            !streq(line + 1, "dataset") && !streq(line + 1, "docker"))
+                                return error_set(e, EINVAL, "invalid_config",
+                                                 "Known sections: [pgseed], [api], [postgres], [dataset], [docker].",
+                                                 "%s: unknown section [%s]", where, line + 1);
+                        strlcpy0(section, line + 1, sizeof(section));
+                        continue;
+                }
+
+                eq = strchr(line, '=');
+                if (!eq)
+                        return error_set(e, EINVAL, "invalid_config", "Write settings as 'key = value'.",
+                                         "%s: expected 'key = value', got '%s'", where, line);
+                *eq = '\0';
+                key = strstrip(line);
+                value = strstrip(eq + 1);
+                if (*value != '"') {
+                        /* An unquoted value ends at an inline comment: whitespace, then '#' or ';'. */
+                        for (char *p = value; *p; p++)
+                                if ((*p == '#' || *p == ';') && p > value && isspace((unsigned char) p[-1])) {
+                                        *p = '\0';
+                                        value = strstrip(value);
+                                        break;
+                                }
+                } else {
+                        size_t n = strlen(value);
+                        if (n < 2 || value[n - 1] != '"')
+                                return error_set(e, EINVAL, "invalid_config", "Close the quoted value with '\"'.",
+                                                 "%s: unterminated quoted value for %s", where, key);
+                        value[n - 1] = '\0';
+                        value++;
+                }
+                if (!*section)
+                        return error_set(e, EINVAL, "invalid_config", "Put it under a section, e.g. [postgres].",
+                                         "%s: key '%s' appears before any [section]", where, key);
+                snprintf(full, sizeof(full), "%s.%s", section, key);
+                if (!key_find(full) || strchr(key, '-'))
+                        return error_set(e, EINVAL, "invalid_config", "Run 'pgseedd --help' for the list of keys.",
+                                         "%s: unknown key '%s' in section [%s]", where, key, section);
+                if (config_set(c, full, value, SOURCE_FILE, where, e) < 0)
+                        return -EINVAL;
+        }
+        return 0;
+}
+
+static char *default_config_path(void)
+{
+        const char *candidates[] = {PGSEED_SOURCE_ROOT "/config/pgseedd.conf", PGSEED_SYSCONFDIR "/pgseed/pgseedd.conf"};
+
+        for (size_t i = 0; i < ELEMENTSOF(candidates); i++)
+                if (access(candidates[i], R_OK) == 0)
+                        return xstrdup(candidates[i]);
+        return NULL;
+}
+
+static int load_file(Config *c, const char *path, Error *e)
+{
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = read_full_file(path, &text, NULL);
+        if (r < 0)
+                return error_set(e, r == -ENOENT ? ENOENT : -r, "invalid_config",
+                                 "Check the path given to --config (or $PGSEED_CONFIG).",
+                                 "Cannot read config file %s: %s", path, strerror(-r));
+        c->config_path = xstrdup(path);
+        return config_parse_text(c, text, path, e);
+}
+
+static int load_env(Config *c, Error *e)
+{
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const char *v = getenv(keys[i].env);
+                char origin[80];
+
+                /* An empty variable counts as unset, as compose .env files leave them. */
+                if (isempty(v))
+                        continue;
+                snprintf(origin, sizeof(origin), "environment %s", keys[i].env);
+                if (key_apply(c, &keys[i], v, origin, e) < 0)
+                        return -EINVAL;
+                c->sources[i] = SOURCE_ENV;
+        }
+        return 0;
+}
+
+static int load_flags(Config *c, char **flags, Error *e)
+{
+        for (char **f = flags; f && *f; f++) {
+                _cleanup_free_ char *name = xstrdup(*f);
+                char *eq = strchr(name, '='), origin[96];
+
+                if (!eq)
+                        return error_set(e, EINVAL, "invalid_config", NULL, "flag --%s needs a value", name);
+                *eq = '\0';
+                snprintf(origin, sizeof(origin), "flag --%s", name);
+                if (!config_flag_is_known(name))
+                        return error_set(e, EINVAL, "invalid_config", "Run 'pgseedd --help'.", "unknown flag --%s",
+                                         name);
+                if (config_set(c, name, eq + 1, SOURCE_FLAG, origin, e) < 0)
+                        return -EINVAL;
+        }
+        return 0;
+}
+
+/* The newest /usr/lib/postgresql/N/bin that holds a postgres binary, or NULL. */
+static char *find_pg_bindir(void)
+{
+        _cleanup_(closedirp) DIR *d = opendir("/usr/lib/postgresql");
+        struct dirent *de;
+        long best = -1;
+
+        if (!d)
+                return NULL;
+        while ((de = readdir(d))) {
+                char path[512];
+                char *end;
+                long v = strtol(de->d_name, &end, 10);
+
+                if (*end || v <= best)
+                        continue;
+                snprintf(path, sizeof(path), "/usr/lib/postgresql/%s/bin/postgres", de->d_name);
+                if (access(path, X_OK) == 0)
+                        best = v;
+        }
+        return best < 0 ? NULL : xasprintf("/usr/lib/postgresql/%ld/bin", best);
+}
+
+static char *first_existing(const char *a, const char *b)
+{
+        if (access(a, F_OK) == 0)
+                return xstrdup(a);
+        return xstrdup(b);
+}
+
+int config_finish(Config *c, Error *e)
+{
+        int r;
+
+        free(c->listen_host);
+        c->listen_host = NULL;
+        r = parse_listen(c->listen, &c->listen_host, &c->listen_port);
+        if (r < 0)
+                return error_set(e, EINVAL, "invalid_config", NULL, "listen = '%s' is not HOST:PORT", c->listen);
+
+        if (!isempty(c->pg_password_file)) {
+                _cleanup_free_ char *pw = NULL;
+                r = read_full_file(c->pg_password_file, &pw, NULL);
+                if (r < 0)
+                        return error_set(e, ENOENT, "invalid_config",
+                                         "Create the file, or set PGSEED_PG_PASSWORD instead.",
+                                         "Cannot read password_file %s: %s", c->pg_password_file, strerror(-r));
+                pw[strcspn(pw, "\r\n")] = '\0';
+                if (!*pw)
+                        return error_set(e, EINVAL, "invalid_config", NULL, "password_file %s is empty",
+                                         c->pg_password_file);
+                free(c->pg_password);
+                c->pg_password = TAKE_PTR(pw);
+        }
+
+        if (isempty(c->state_dir)) {
+                const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+                free(c->state_dir);
+                if (geteuid() == 0)
+                        c->state_dir = xasprintf("/var/lib/pgseed/%s", c->instance);
+                else if (!isempty(xdg))
+                        c->state_dir = xasprintf("%s/pgseed/%s", xdg, c->instance);
+                else
+                        c->state_dir = xasprintf("%s/.local/state/pgseed/%s", isempty(home) ? "/tmp" : home,
+                                                 c->instance);
+        }
+        if (isempty(c->sql_dir)) {
+                free(c->sql_dir);
+                c->sql_dir = first_existing(PGSEED_SOURCE_ROOT "/sql", PGSEED_DATADIR "/sql");
+        }
+        if (isempty(c->pg_conf)) {
+                free(c->pg_conf);
+                c->pg_conf = first_existing(PGSEED_SOURCE_ROOT "/config/postgresql.conf", PGSEED_DATADIR "/postgresql.conf");
+        }
+        if (isempty(c->pg_bindir)) {
+                char *b = find_pg_bindir();
+                if (b) {
+                        free(c->pg_bindir);
+                        c->pg_bindir = b;
+                }
+        }
+        if (!startswith(c->docker_host, "unix://"))
+                return error_set(e, EINVAL, "invalid_config",
+                                 "pgseedd talks to the Docker Engine over its unix socket: use unix:///path.",
+                                 "docker host '%s' is not a unix:// socket", c->docker_host);
+        if (!streq(c->network, "bridge") && !streq(c->network, "host"))
+                return error_set(e, EINVAL, "invalid_config", NULL, "network = '%s' is not one of: bridge, host",
+                                 c->network);
+        return 0;
+}
+
+int config_load(const char *path, char **flags, Config **ret, Error *e)
+{
+        _cleanup_(config_freep) Config *c = config_new_defaults();
+        _cleanup_free_ char *auto_path = NULL;
+        int r;
+
+        if (!path)
+                path = getenv("PGSEED_CONFIG");
+        if (isempty(path))
+                path = auto_path = default_config_path();
+        if (path) {
+                r = load_file(c, path, e);
+                if (r < 0)
+                        return r;
+        }
+        r = load_env(c, e);
+        if (r < 0)
+                return r;
+        r = load_flags(c, flags, e);
+        if (r < 0)
+                return r;
+        r = config_finish(c, e);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+static const char *source_name(ValueSource s)
+{
+        static const char *const names[] = {"default", "file", "env", "flag"};
+        return names[s];
+}
+
+static void value_string(const Config *c, const ConfigKey *k, char *buf, size_t size)
+{
+        if (k->type == CT_PORT)
+                snprintf(buf, size, "%d", *(const int *) ((const char *) c + k->offset));
+        else if (k->type == CT_INT)
+                snprintf(buf, size, "%lld", (long long) *(const int64_t *) ((const char *) c + k->offset));
+        else if (k->type == CT_SECRET)
+                snprintf(buf, size, "********");
+        else
+                snprintf(buf, size, "%s", *(char *const *) ((const char *) c + k->offset));
+}
+
+char *config_format(const Config *c, bool json)
+{
+        if (json) {
+                json_auto_t *o = json_object();
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                        char v[1024], name[64];
+                        value_string(c, &keys[i], v, sizeof(v));
+                        snprintf(name, sizeof(name), "%s.%s", keys[i].section, keys[i].key);
+                        if (keys[i].type == CT_PORT || keys[i].type == CT_INT)
+                                json_object_set_new(o, name, json_integer(strtoll(v, NULL, 10)));
+                        else
+                                json_object_set_new(o, name, json_string(v));
+                }
+                json_object_set_new(o, "config_file", c->config_path ? json_string(c->config_path) : json_null());
+                _cleanup_free_ char *url = config_connection_url(c);
+                json_object_set_new(o, "connection_url", json_string(url));
+                return json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        }
+
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+        const char *section = "";
+
+        fprintf(f, "# effective pgseedd configuration (config file: %s)\n",
+                c->config_path ? c->config_path : "none");
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                char v[1024];
+                if (!streq(section, keys[i].section)) {
+                        section = keys[i].section;
+                        fprintf(f, "\n[%s]\n", section);
+                }
+                value_string(c, &keys[i], v, sizeof(v));
+                fprintf(f, "%-14s = %-40s # %s, %s\n", keys[i].key, v, source_name(c->sources[i]), keys[i].env);
+        }
+        fclose(f);
+        return out;
+}
+
+void config_print_help(void)
+{
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                printf("  --%-18s %-24s [%s] %s (default: %s)\n", keys[i].flag, keys[i].env, keys[i].section,
+                       keys[i].help, isempty(keys[i].def) ? "automatic" : keys[i].def);
+}
+
+char *config_connection_url(const Config *c)
+{
+        return xasprintf("postgresql://%s@127.0.0.1:%d/%s", c->pg_user, c->pg_port, c->pg_db);
+}

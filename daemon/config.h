@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/* config.h -- pgseedd's configuration: defaults, then the config file, then the environment, then flags. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef enum ValueSource {
+        SOURCE_DEFAULT,
+        SOURCE_FILE,
+        SOURCE_ENV,
+        SOURCE_FLAG,
+} ValueSource;
+
+typedef struct Config {
+        /* [pgseed] */
+        char *runtime;   /* "auto", "embedded" or "docker" */
+        char *state_dir; /* pidfile, logs, embedded PGDATA */
+        char *instance;  /* names the container, volume and state subdirectory */
+        char *log_level;
+
+        /* [api] */
+        char *listen; /* "HOST:PORT" as given; parsed into the two below */
+        char *listen_host;
+        int listen_port;
+        char *cors_origin; /* Access-Control-Allow-Origin for GET requests; "" = none */
+
+        /* [postgres] */
+        int pg_port;
+        char *pg_user;
+        char *pg_password;
+        char *pg_password_file;
+        char *pg_db;
+        char *pg_conf;   /* postgresql.conf fragment passed to the server as -c settings */
+        char *pg_bindir; /* embedded runtime: directory with initdb and postgres */
+
+        /* [dataset] */
+        char *dataset; /* "synthetic" or "csv:PATH" */
+        int64_t comments;
+        int64_t seed;
+        char *sql_dir;
+        char *publication;
+
+        /* [docker] */
+        char *docker_host; /* unix:///var/run/docker.sock */
+        char *image;
+        char *pull;    /* missing|always|never */
+        char *network; /* "bridge" (publish on 127.0.0.1) or "host" */
+        int64_t stop_timeout;
+
+        /* Where each entry's value came from, indexed like the key table (for --print-config). */
+        ValueSource *sources;
+        char *config_path; /* the file read, or NULL */
+} Config;
+
+/*
+ * Loads the configuration.  Reads the file named by --config (or $PGSEED_CONFIG;
+ * otherwise config/pgseedd.conf next to the sources, or /etc/pgseed/pgseedd.conf,
+ * when they exist), then the PGSEED_* environment variables, then the
+ * --key=value flags in argv (argv[0] and non-config options are the caller's:
+ * pass only what config_flag_is_known() accepted).
+ *
+ * Returns 0 and a new Config in *ret, or -EINVAL/-ENOENT with e naming the
+ * file, line and key (or variable, or flag) and what is accepted.
+ */
+int config_load(const char *path, char **flags, Config **ret, Error *e);
+
+/* Parses one source of text in INI form into c; `origin` names it in errors ("pgseedd.conf"). */
+int config_parse_text(Config *c, const char *text, const char *origin, Error *e);
+
+/* A Config holding only the defaults.  Never fails. */
+Config *config_new_defaults(void);
+
+/* Applies one key (as "section.key" or the flag name) from the given source; checks the value. */
+int config_set(Config *c, const char *key, const char *value, ValueSource source, const char *origin, Error *e);
+
+/* Resolves derived values (listen host/port, password file, auto paths); call after all sources. */
+int config_finish(Config *c, Error *e);
+
+/* Writes the effective configuration (password masked) as INI (json=false) or as one JSON object. */
+char *config_format(const Config *c, bool json);
+
+/* Prints the flag reference (one line per key: flag, env var, default, description). */
+void config_print_help(void);
+
+/* True when name (without leading dashes) is a configuration flag. */
+bool config_flag_is_known(const char *name);
+
+void config_free(Config *c);
+static inline void config_freep(Config **c)
+{
+        config_free(*c);
+}
+
+/* "postgresql://USER@127.0.0.1:PORT/DB" (no password); caller frees. */
+char *config_connection_url(const Config *c);

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/* runtime.h -- where Postgres runs: one interface, a Docker container or an embedded child process. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+typedef struct Config Config;
+typedef struct Runtime Runtime;
+typedef struct LogStream LogStream;
+
+typedef struct RuntimeStatus {
+        bool running;      /* the server process/container exists and runs */
+        char id[80];       /* "pid 1234" or the short container ID; "" when none */
+        char detail[512];  /* when not running: why ("exited with signal 9 (Killed)", "OOM-killed") */
+} RuntimeStatus;
+
+typedef struct LogQuery {
+        int64_t tail;     /* last N lines; -1 = all */
+        bool follow;      /* keep streaming new lines */
+        int64_t since_ms; /* only lines at or after this realtime (ms); 0 = no limit */
+} LogQuery;
+
+typedef struct LogLine {
+        const char *text;   /* one line without its newline; valid until the next read */
+        const char *stream; /* "stdout", "stderr" or "log" */
+        char ts[40];        /* RFC 3339 time of the line when known, else "" */
+} LogLine;
+
+/*
+ * A stream of Postgres server log lines.  read_line returns 1 with *ret
+ * filled, 0 at the end of the stream, -EAGAIN when nothing arrived within
+ * timeout_ms (following), or another negative errno.
+ */
+struct LogStream {
+        int (*read_line)(LogStream *s, LogLine *ret, int timeout_ms);
+        void (*close)(LogStream *s);
+};
+
+/*
+ * The operations a runtime implements.  The supervisor calls them from its
+ * own thread (logs_open from HTTP threads, concurrently: it must not touch
+ * state the others mutate without a lock).  Each returns 0 or a negative
+ * errno with e filled; none blocks longer than its documented bound.
+ */
+typedef struct RuntimeOps {
+        const char *name;
+        /* Allocates rt->impl from rt->config.  Cheap; no I/O beyond checks. */
+        int (*init)(Runtime *rt, Error *e);
+        /*
+         * One-time set-up before the first start, idempotent: the embedded
+         * runtime runs initdb; the Docker runtime checks the engine, the image
+         * (pulling per policy), adopts or creates its container and volume.
+         * Refuses, with a clear error, ports held by others and containers it
+         * does not manage.  May take minutes (a pull).
+         */
+        int (*prepare)(Runtime *rt, Error *e);
+        /* Starts the server; returns once it was launched (readiness is the supervisor's probe). */
+        int (*start)(Runtime *rt, Error *e);
+        /* Fast shutdown; waits up to the configured stop timeout, then kills.  Harmless when stopped. */
+        int (*stop)(Runtime *rt, Error *e);
+        /* Cheap liveness check, called every tick. */
+        int (*status)(Runtime *rt, RuntimeStatus *ret);
+        /* Opens the server log; the stream is the caller's to close. */
+        int (*logs_open)(Runtime *rt, const LogQuery *q, LogStream **ret, Error *e);
+        /* Removes what start created (container); the data too when volumes is true. */
+        int (*remove)(Runtime *rt, bool volumes, Error *e);
+        void (*free)(Runtime *rt);
+} RuntimeOps;
+
+struct Runtime {
+        const RuntimeOps *ops;
+        const Config *config;
+        void *impl;
+        char why[256]; /* why this runtime was chosen (auto), for the log and /health */
+};
+
+extern const RuntimeOps runtime_embedded_ops;
+extern const RuntimeOps runtime_docker_ops;
+
+/*
+ * Picks the runtime named in the config.  For "auto" it asks the Docker
+ * runtime whether it can work here (engine answers, image present or
+ * pullable) and falls back to embedded, recording why in rt->why.
+ * Returns 0 and a new, initialised Runtime in *ret.
+ */
+int runtime_new(const Config *config, Runtime **ret, Error *e);
+void runtime_free(Runtime *rt);
+static inline void runtime_freep(Runtime **rt)
+{
+        runtime_free(*rt);
+}
+
+/* Docker only: 0 when the engine answers and the image is present or may be pulled; else why. */
+int runtime_docker_usable(const Config *config, Error *e);
+
+static inline const char *runtime_name(const Runtime *rt)
+{
+        return rt->ops->name;
+}
+static inline int runtime_prepare(Runtime *rt, Error *e)
+{
+        return rt->ops->prepare(rt, e);
+}
+static inline int runtime_start(Runtime *rt, Error *e)
+{
+        return rt->ops->start(rt, e);
+}
+static inline int runtime_stop(Runtime *rt, Error *e)
+{
+        return rt->ops->stop(rt, e);
+}
+static inline int runtime_status(Runtime *rt, RuntimeStatus *ret)
+{
+        return rt->ops->status(rt, ret);
+}
+static inline int runtime_logs_open(Runtime *rt, const LogQuery *q, LogStream **ret, Error *e)
+{
+        return rt->ops->logs_open(rt, q, ret, e);
+}
+static inline int runtime_remove(Runtime *rt, bool volumes, Error *e)
+{
+        return rt->ops->remove(rt, volumes, e);
+}
+
+static inline void log_stream_close(LogStream *s)
+{
+        if (s)
+                s->close(s);
+}
+static inline void log_stream_closep(LogStream **s)
+{
+        log_stream_close(*s);
+}
+
+/*
+ * Checks that nothing listens on 127.0.0.1:port by binding it briefly.
+ * Returns 0, or -EADDRINUSE with e naming the port, what it was for, and how
+ * to find who holds it.  what: "Postgres" or "the API".
+ */
+int port_check_free(int port, const char *what, const char *setting, Error *e);
+
+/*
+ * The settings of the postgresql.conf fragment at path as "name=value"
+ * strings (for -c arguments), NULL-terminated.  Returns -ENOENT/-EINVAL with
+ * e naming the file and line.
+ */
+int pgconf_load(const char *path, char ***ret, Error *e);

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/* util.h -- cleanup attributes, ownership helpers and small string/time utilities. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <unistd.h>
+
+/*
+ * One cleanup idiom everywhere: a variable declared with _cleanup_(f) has
+ * f(&var) called when it leaves scope, so early returns never leak.  Hand
+ * ownership out with TAKE_PTR()/TAKE_FD(), which also disarm the cleanup.
+ */
+#define _cleanup_(f)  __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _unused_      __attribute__((unused))
+#define _noreturn_    __attribute__((noreturn))
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+#define TAKE_PTR(p)                                                                                           \
+        ({                                                                                                    \
+                __typeof__(p) _p_ = (p);                                                                      \
+                (p) = NULL;                                                                                   \
+                _p_;                                                                                          \
+        })
+
+#define TAKE_FD(fd)                                                                                           \
+        ({                                                                                                    \
+                int _fd_ = (fd);                                                                              \
+                (fd) = -1;                                                                                    \
+                _fd_;                                                                                         \
+        })
+
+static inline void freep(void *p)
+{
+        free(*(void **) p);
+}
+
+static inline void closep(int *fd)
+{
+        if (*fd >= 0)
+                close(*fd);
+}
+
+static inline void fclosep(FILE **f)
+{
+        if (*f)
+                fclose(*f);
+}
+
+static inline void closedirp(DIR **d)
+{
+        if (*d)
+                closedir(*d);
+}
+
+/* Frees every element of a NULL-terminated string vector, then the vector. */
+void strv_free(char **v);
+static inline void strv_freep(char ***v)
+{
+        strv_free(*v);
+}
+#define _cleanup_strv_free_ _cleanup_(strv_freep)
+
+static inline bool streq(const char *a, const char *b)
+{
+        return strcmp(a, b) == 0;
+}
+
+static inline bool streq_ptr(const char *a, const char *b)
+{
+        if (!a || !b)
+                return a == b;
+        return streq(a, b);
+}
+
+static inline bool isempty(const char *s)
+{
+        return !s || !*s;
+}
+
+/* Returns the part of s after prefix, or NULL when s does not start with it. */
+const char *startswith(const char *s, const char *prefix);
+
+/* strdup that aborts on OOM: small allocations failing is not a condition pgseed recovers from. */
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) _printf_(1, 2);
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+
+/* Bounded copy that always NUL-terminates and never overflows dst. */
+void strlcpy0(char *dst, const char *src, size_t size);
+/* snprintf into a fixed buffer; truncation is silent (used for human-readable detail only). */
+void bufprintf(char *dst, size_t size, const char *fmt, ...) _printf_(3, 4);
+
+/* Strips leading and trailing ASCII white space in place; returns s. */
+char *strstrip(char *s);
+
+/* Milliseconds from CLOCK_MONOTONIC (for durations) and CLOCK_REALTIME (for timestamps). */
+int64_t now_mono_ms(void);
+int64_t now_real_ms(void);
+/* Formats a realtime millisecond timestamp as RFC 3339 UTC ("2026-11-21T23:00:00.123Z"). */
+void format_rfc3339_ms(int64_t real_ms, char *buf, size_t size);
+
+/* Sleeps for ms milliseconds, restarting after signals. */
+void sleep_ms(int64_t ms);
+
+/*
+ * Parsers for configuration and query values.  Each returns 0 on success or
+ * -EINVAL/-ERANGE, never accepts trailing garbage, and leaves *ret untouched
+ * on failure.
+ */
+int parse_int64(const char *s, int64_t min, int64_t max, int64_t *ret);
+int parse_bool(const char *s, bool *ret);
+
+/* mkdir -p with the given mode for each created component. */
+int mkdir_p(const char *path, unsigned mode);
+/* Reads a whole (small) file into a NUL-terminated buffer; returns -errno. */
+int read_full_file(const char *path, char **ret, size_t *ret_len);
+/* Writes data to path via a temporary file and rename(), so readers never see half a file. */
+int write_file_atomic(const char *path, const char *data, size_t len, unsigned mode);
+
+/* 64-bit FNV-1a: cheap, stable across runs and machines (used for fingerprints and ETags, not security). */
+uint64_t hash64(const void *data, size_t len, uint64_t seed);
+#define HASH64_INIT UINT64_C(0xcbf29ce484222325)

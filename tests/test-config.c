@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/* test-config.c -- configuration precedence, validation and masking. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "config.h"
+#include "util.h"
+
+static char *write_temp(const char *text)
+{
+        char *path = xstrdup("/tmp/pgseed-test-config-XXXXXX");
+        int fd = mkstemp(path);
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+        close(fd);
+        return path;
+}
+
+static void clear_env(void)
+{
+        const char *vars[] = {"PGSEED_CONFIG", "PGSEED_LISTEN", "PGSEED_RUNTIME", "PGSEED_PG_PORT", "PGSEED_PG_USER",
+                              "PGSEED_PG_PASSWORD", "PGSEED_PG_PASSWORD_FILE", "PGSEED_PG_DB", "PGSEED_STATE_DIR",
+                              "PGSEED_COMMENTS", "DOCKER_HOST", "PGSEED_NETWORK"};
+        for (size_t i = 0; i < ELEMENTSOF(vars); i++)
+                unsetenv(vars[i]);
+}
+
+static void test_config_defaults(void **state)
+{
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *empty = write_temp("# nothing\n");
+        Error e = ERROR_INIT;
+
+        clear_env();
+        assert_int_equal(config_load(empty, NULL, &c, &e), 0);
+        assert_string_equal(c->listen_host, "127.0.0.1");
+        assert_int_equal(c->listen_port, 7432);
+        assert_int_equal(c->pg_port, 5432);
+        assert_string_equal(c->pg_user, "app");
+        assert_string_equal(c->pg_password, "app");
+        assert_string_equal(c->pg_db, "app");
+        assert_string_equal(c->runtime, "auto");
+        assert_int_equal(c->comments, 500000);
+        assert_false(isempty(c->state_dir));
+        unlink(empty);
+}
+
+static void test_config_precedence_file_env_flag(void **state)
+{
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *path =
+                write_temp("[postgres]\nport = 6000\nuser = fileuser\n\n[api]\nlisten = \"127.0.0.1:9000\"\n");
+        char *flags[] = {"pg-user=flaguser", NULL};
+        Error e = ERROR_INIT;
+
+        clear_env();
+        setenv("PGSEED_PG_PORT", "6001", 1);
+        setenv("PGSEED_PG_USER", "envuser", 1);
+        assert_int_equal(config_load(path, flags, &c, &e), 0);
+        assert_int_equal(c->pg_port, 6001);               /* env beats file */
+        assert_string_equal(c->pg_user, "flaguser");      /* flag beats env */
+        assert_int_equal(c->listen_port, 9000);           /* file beats default, quotes stripped */
+        clear_env();
+        unlink(path);
+}
+
+static void test_config_unknown_key_names_file_line_key(void **state)
+{
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *path = write_temp("[postgres]\nport = 5433\n\nprot = 5434\n");
+        Error e = ERROR_INIT;
+
+        clear_env();
+        assert_int_equal(config_load(path, NULL, &c, &e), -EINVAL);
+        assert_null(c);
+        assert_non_null(strstr(e.message, path));
+        assert_non_null(strstr(e.message, ":4:"));
+        assert_non_null(strstr(e.message, "'prot'"));
+        unlink(path);
+}
+
+static void test_config_bad_port(void **state)
+{
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *path = write_temp("[postgres]\nport = 70000\n");
+        Error e = ERROR_INIT;
+
+        clear_env();
+        assert_int_equal(config_load(path, NULL, &c, &e), -EINVAL);
+        assert_non_null(strstr(e.message, ":2:"));
+        assert_non_null(strstr(e.message, "port"));
+        assert_non_null(strstr(e.message, "70000"));
+
+        unlink(path);
+        setenv("PGSEED_PG_PORT", "abc", 1);
+        e = (Error) ERROR_INIT;
+        assert_int_equal(config_load("/dev/null", NULL, &c, &e), -EINVAL);
+        assert_non_null(strstr(e.message, "PGSEED_PG_PORT"));
+        clear_env();
+}
+
+static void test_config_missing_file(void **state)
+{
+        _cleanup_(config_freep) Config *c = NULL;
+        Error e = ERROR_INIT;
+
+        clear_env();
+        assert_int_equal(config_load("/nonexistent/pgseedd.conf", NULL, &c, &e), -ENOENT);
+        assert_non_null(strstr(e.message, "/nonexistent/pgseedd.conf"));
+}
+
+static void test_config_bad_values(void **state)
+{
+        static const char *const bad[] = {
+                "[pgseed]\nruntime = kubernetes\n",  "[api]\nlisten = nowhere\n", "[api]\nlisten = 1.2.3.4:0\n",
+                "[postgres]\nuser = \"bad name\"\n", "[dataset]\ncomments = -5\n", "[dataset]\nsource = ftp:x\n",
+                "[nosuch]\nx = 1\n",                  "port = 5432\n",               "[postgres]\nport\n",
+                "[docker]\nhost = tcp://1.2.3.4:2375\n",
+        };
+
+        clear_env();
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_free_ char *path = write_temp(bad[i]);
+                Error e = ERROR_INIT;
+
+                assert_true(config_load(path, NULL, &c, &e) < 0);
+                assert_int_equal(e.errnum, EINVAL);
+                assert_string_equal(e.code, "invalid_config");
+                unlink(path);
+        }
+}
+
+static void test_config_password_masked_and_file(void **state)
+{
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *pwfile = write_temp("s3cret-from-file\n");
+        _cleanup_free_ char *path = NULL, *ini = NULL, *json = NULL;
+        Error e = ERROR_INIT;
+
+        clear_env();
+        path = write_temp("[postgres]\npassword = hunter2\n");
+        setenv("PGSEED_PG_PASSWORD_FILE", pwfile, 1);
+        assert_int_equal(config_load(path, NULL, &c, &e), 0);
+        assert_string_equal(c->pg_password, "s3cret-from-file");
+
+        ini = config_format(c, false);
+        json = config_format(c, true);
+        assert_null(strstr(ini, "s3cret"));
+        assert_null(strstr(json, "s3cret"));
+        assert_null(strstr(ini, "hunter2"));
+        assert_non_null(strstr(ini, "********"));
+        assert_non_null(strstr(json, "postgresql://app@127.0.0.1:5432/app"));
+
+        clear_env();
+        setenv("PGSEED_PG_PASSWORD_FILE", "/nonexistent/pw", 1);
+        config_free(TAKE_PTR(c));
+        e = (Error) ERROR_INIT;
+        assert_int_equal(config_load(path, NULL, &c, &e), -ENOENT);
+        assert_non_null(strstr(e.message, "/nonexistent/pw"));
+        clear_env();
+        unlink(path);
+        unlink(pwfile);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_config_defaults),
+                cmocka_unit_test(test_config_precedence_file_env_flag),
+                cmocka_unit_test(test_config_unknown_key_names_file_line_key),
+                cmocka_unit_test(test_config_bad_port),
+                cmocka_unit_test(test_config_missing_file),
+                cmocka_unit_test(test_config_bad_values),
+                cmocka_unit_test(test_config_password_masked_and_file),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
