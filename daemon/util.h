@@ -125,6 +125,8 @@ int parse_bool(const char *s, bool *ret);
 
 /* mkdir -p with the given mode for each created component. */
 int mkdir_p(const char *path, unsigned mode);
+/* rm -rf: removes path and everything below it without following symlinks; returns -errno. */
+int rm_rf(const char *path);
 /* Reads a whole (small) file into a NUL-terminated buffer; returns -errno. */
 int read_full_file(const char *path, char **ret, size_t *ret_len);
 /* Writes data to path via a temporary file and rename(), so readers never see half a file. */

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/* api-health.c -- GET/HEAD /health, answered from the supervisor's last probe (never a new connection). */
+
+#include <stdio.h>
+
+#include "api.h"
+#include "config.h"
+#include "daemon.h"
+#include "runtime.h"
+#include "seed.h"
+#include "supervisor.h"
+
+unsigned health_status_code(const SupSnapshot *snap)
+{
+        return snap->state == SUP_READY ? 200 : 503;
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+        char buf[40];
+
+        if (ms <= 0)
+                return json_null();
+        format_rfc3339_ms(ms, buf, sizeof(buf));
+        return json_string(buf);
+}
+
+static json_t *seeding_json(const SeedProgress *p, int64_t now_mono)
+{
+        long long loaded = atomic_load(&p->rows_loaded), total = atomic_load(&p->rows_total);
+        long long started = atomic_load(&p->started_mono_ms);
+        json_t *o = json_object();
+
+        json_object_set_new(o, "phase", json_string(seed_phase_to_string(atomic_load(&p->phase))));
+        json_object_set_new(o, "rows_loaded", json_integer(loaded));
+        json_object_set_new(o, "rows_total", json_integer(total));
+        json_object_set_new(o, "percent", json_real(total > 0 ? (double) (loaded * 1000 / total) / 10.0 : 0.0));
+        json_object_set_new(o, "elapsed_ms", json_integer(started > 0 ? now_mono - started : 0));
+        return o;
+}
+
+json_t *health_build(const HealthInput *in)
+{
+        const SupSnapshot *snap = in->snap;
+        const Config *c = in->config;
+        json_t *facts = snap->facts, *o = json_object(), *db, *v;
+        _cleanup_free_ char *url = config_connection_url(c);
+
+        json_object_set_new(o, "status", json_string(sup_state_to_string(snap->state)));
+        json_object_set_new(o, "reason", json_string(snap->reason));
+        json_object_set_new(o, "since", time_or_null(snap->state_since_ms));
+        json_object_set_new(o, "runtime", json_string(in->runtime));
+        if (!isempty(in->runtime_why))
+                json_object_set_new(o, "runtime_reason", json_string(in->runtime_why));
+        if (*snap->runtime_id)
+                json_object_set_new(o, "runtime_id", json_string(snap->runtime_id));
+        json_object_set_new(o, "restarts", json_integer(snap->restarts));
+
+        db = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", "127.0.0.1", "port", c->pg_port, "name", c->pg_db, "user",
+                       c->pg_user, "url", url);
+        json_object_set_new(o, "database", db);
+
+        v = facts ? json_object_get(facts, "postgres_version") : NULL;
+        json_object_set(o, "postgres_version", v ? v : json_null());
+        json_object_set_new(o, "uptime_s", json_integer(in->uptime_s));
+        json_object_set_new(o, "checked_at", time_or_null(snap->checked_at_ms));
+        json_object_set_new(o, "checked_age_ms",
+                            snap->checked_at_ms > 0 ? json_integer(in->now_ms - snap->checked_at_ms) : json_null());
+
+        if (snap->state == SUP_SEEDING && in->progress)
+                json_object_set_new(o, "seeding", seeding_json(in->progress, now_mono_ms()));
+
+        v = facts ? json_object_get(facts, "tables") : NULL;
+        if (v) {
+                json_int_t total = 0;
+                size_t i;
+                json_t *t;
+                json_array_foreach(v, i, t) total += json_integer_value(json_object_get(t, "rows"));
+                json_object_set(o, "tables", v);
+                json_object_set_new(o, "rows_total", json_integer(total));
+        }
+        if (in->dataset)
+                json_object_set(o, "dataset", in->dataset);
+        v = facts ? json_object_get(facts, "cdc") : NULL;
+        if (v) {
+                json_t *cdc = json_deep_copy(v);
+                /* A missing publication comes back as SQL NULL; say so explicitly. */
+                if (json_is_null(json_object_get(cdc, "publication")))
+                        json_object_set_new(cdc, "publication",
+                                            json_pack("{s:s, s:b}", "name", c->publication, "exists", 0));
+                json_object_set_new(o, "cdc", cdc);
+        }
+        return o;
+}
+
+void api_health(Request *req)
+{
+        static const char *const allowed[] = {NULL};
+        Daemon *d = request_daemon(req);
+        SupSnapshot snap;
+        json_t *dataset;
+        HealthInput in;
+
+        if (!request_query_allow(req, allowed))
+                return;
+        supervisor_snapshot(d->supervisor, &snap);
+        dataset = seeder_describe(d->seeder);
+        in = (HealthInput){
+                .snap = &snap,
+                .config = d->config,
+                .runtime = runtime_name(d->runtime),
+                .runtime_why = d->runtime->why,
+                .uptime_s = (now_mono_ms() - d->started_mono_ms) / 1000,
+                .now_ms = now_real_ms(),
+                .progress = seeder_progress(d->seeder),
+                .dataset = dataset,
+        };
+        http_reply_json(req, health_status_code(&snap), health_build(&in));
+        json_decref(dataset);
+        sup_snapshot_done(&snap);
+}

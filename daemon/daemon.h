@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon.h -- the Daemon: the one context that owns configuration, runtime, supervisor, dataset and API. */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+typedef struct Config Config;
+typedef struct Runtime Runtime;
+typedef struct Supervisor Supervisor;
+typedef struct Seeder Seeder;
+typedef struct HttpServer HttpServer;
+typedef struct Metrics Metrics;
+
+/*
+ * Created by main() and handed explicitly to every part that needs more than
+ * its own state (HTTP handlers get it through their Request).  Fields are set
+ * once at start-up and torn down in reverse order; the parts they point to do
+ * their own locking.
+ */
+typedef struct Daemon {
+        Config *config;
+        Runtime *runtime;
+        Seeder *seeder;
+        Supervisor *supervisor;
+        HttpServer *http;
+        Metrics *metrics;
+        int64_t started_mono_ms;
+        atomic_bool stopping; /* set on SIGTERM/SIGINT: streams and waits end early */
+} Daemon;

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/* pg.c -- libpq helpers. */
+
+#include "pg.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "config.h"
+
+int pg_sqlstate_to_errno(const char *s)
+{
+        if (isempty(s))
+                return EIO;
+        if (startswith(s, "08") || streq(s, "57P01") || streq(s, "57P02") || streq(s, "57P03"))
+                return ECONNREFUSED;
+        if (streq(s, "3D000") || streq(s, "42P01") || streq(s, "42704") || streq(s, "42703"))
+                return ENOENT;
+        if (startswith(s, "28"))
+                return EACCES;
+        if (streq(s, "55006") || streq(s, "55P03") || streq(s, "40P01") || streq(s, "42P04") || streq(s, "42710"))
+                return EBUSY;
+        if (streq(s, "57014"))
+                return ETIMEDOUT;
+        if (startswith(s, "22") || startswith(s, "42"))
+                return EINVAL;
+        return EIO;
+}
+
+/* libpq messages end with a newline and sometimes carry DETAIL lines; keep the first line. */
+static void first_line(char *dst, size_t size, const char *msg)
+{
+        strlcpy0(dst, msg ? msg : "", size);
+        dst[strcspn(dst, "\n")] = '\0';
+        if (!*dst)
+                strlcpy0(dst, "unknown error", size);
+}
+
+int pg_result_error(PGconn *conn, const PGresult *res, Error *e)
+{
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        char msg[768];
+        int errnum;
+
+        if (res && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY))
+                first_line(msg, sizeof(msg), PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        else
+                first_line(msg, sizeof(msg), PQerrorMessage(conn));
+        errnum = state ? pg_sqlstate_to_errno(state) : (PQstatus(conn) == CONNECTION_BAD ? ECONNREFUSED : EIO);
+        return error_set(e, errnum, NULL, NULL, "%s", msg);
+}
+
+PGconn *pg_connect(const Config *c, const char *dbname, const char *application, int timeout_s,
+                   int statement_timeout_ms, Error *e)
+{
+        char port[16], timeout[16], options[64];
+        const char *keys[] = {"host", "port", "user", "password", "dbname", "connect_timeout", "application_name",
+                              "options", "sslmode", NULL};
+        const char *values[ELEMENTSOF(keys)];
+        PGconn *conn;
+
+        snprintf(port, sizeof(port), "%d", c->pg_port);
+        snprintf(timeout, sizeof(timeout), "%d", timeout_s > 0 ? timeout_s : 5);
+        snprintf(options, sizeof(options), "-c statement_timeout=%d", statement_timeout_ms);
+        values[0] = "127.0.0.1";
+        values[1] = port;
+        values[2] = c->pg_user;
+        values[3] = c->pg_password;
+        values[4] = dbname;
+        values[5] = timeout;
+        values[6] = application;
+        values[7] = options;
+        values[8] = "disable"; /* loopback only: TLS would cost a handshake per probe for nothing */
+        values[9] = NULL;
+
+        conn = PQconnectdbParams(keys, values, 0);
+        if (!conn) {
+                error_set(e, ENOMEM, NULL, NULL, "libpq could not allocate a connection");
+                return NULL;
+        }
+        if (PQstatus(conn) != CONNECTION_OK) {
+                char msg[768];
+                const char *m = PQerrorMessage(conn);
+                int errnum = ECONNREFUSED;
+
+                /* libpq gives no SQLSTATE for connection failures: classify by the server's words. */
+                first_line(msg, sizeof(msg), startswith(m, "connection to server") && strchr(m, '\n')
+                                                     ? strchr(m, '\n') + 1
+                                                     : m);
+                if (strstr(m, "password authentication failed") || strstr(m, "no pg_hba.conf entry"))
+                        errnum = EACCES;
+                else if (strstr(m, "does not exist") && strstr(m, "database"))
+                        errnum = ENOENT;
+                error_set(e, errnum, NULL, NULL, "%s", msg);
+                PQfinish(conn);
+                return NULL;
+        }
+        return conn;
+}
+
+int pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params, PGresult **ret, Error *e)
+{
+        PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+                int r = pg_result_error(conn, res, e);
+                PQclear(res);
+                return r;
+        }
+        *ret = res;
+        return 0;
+}
+
+int pg_exec(PGconn *conn, const char *sql, Error *e)
+{
+        /* PQexec, not PQexecParams: only the simple protocol runs several statements at once. */
+        _cleanup_pgresult_ PGresult *res = PQexec(conn, sql);
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+                return pg_result_error(conn, res, e);
+        return 0;
+}
+
+char *pg_query_value(PGconn *conn, const char *sql, int nparams, const char *const *params, Error *e)
+{
+        _cleanup_pgresult_ PGresult *res = NULL;
+
+        if (pg_query(conn, sql, nparams, params, &res, e) < 0)
+                return NULL;
+        if (PQntuples(res) < 1 || PQnfields(res) < 1) {
+                error_set(e, ENOENT, NULL, NULL, "query returned no rows");
+                return NULL;
+        }
+        return xstrdup(PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0));
+}
+
+char *pg_quote_ident(PGconn *conn, const char *name)
+{
+        _cleanup_(PQfreememp) char *q = PQescapeIdentifier(conn, name, strlen(name));
+
+        if (!q)
+                abort(); /* only fails on OOM or invalid encoding; names come from the catalog */
+        return xstrdup(q);
+}
+
+char *pg_quote_qualified(PGconn *conn, const char *schema, const char *name)
+{
+        _cleanup_free_ char *s = pg_quote_ident(conn, schema), *n = pg_quote_ident(conn, name);
+
+        return xasprintf("%s.%s", s, n);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* pg.h -- libpq helpers: connecting with the configured credentials, running SQL, mapping errors. */
+#pragma once
+
+#include <libpq-fe.h>
+
+#include "error.h"
+
+typedef struct Config Config;
+
+static inline void PQclearp(PGresult **r)
+{
+        if (*r)
+                PQclear(*r);
+}
+static inline void PQfinishp(PGconn **c)
+{
+        if (*c)
+                PQfinish(*c);
+}
+static inline void PQfreememp(char **p)
+{
+        if (*p)
+                PQfreemem(*p);
+}
+#define _cleanup_pgresult_ _cleanup_(PQclearp)
+#define _cleanup_pgconn_   _cleanup_(PQfinishp)
+
+/*
+ * Connects to dbname on 127.0.0.1:pg_port as the configured user, with
+ * parameters passed as keywords (never a spliced conninfo string).
+ * timeout_s bounds the connect; statement_timeout_ms (0 = none) is set for
+ * the session.  Returns NULL with e filled: -ECONNREFUSED when the server is
+ * not up, -EACCES on authentication failure, -ENOENT when dbname is missing.
+ */
+PGconn *pg_connect(const Config *c, const char *dbname, const char *application, int timeout_s,
+                   int statement_timeout_ms, Error *e);
+
+/* Runs sql (may hold several statements) expecting no rows; returns 0 or -errno with e filled. */
+int pg_exec(PGconn *conn, const char *sql, Error *e);
+
+/*
+ * Runs one statement with text parameters (values are always parameters, never
+ * spliced).  On success *ret holds the result (PGRES_TUPLES_OK or
+ * PGRES_COMMAND_OK), the caller's to PQclear.
+ */
+int pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params, PGresult **ret, Error *e);
+
+/* The single value of a one-row, one-column query as a new string ("" for NULL); NULL on error. */
+char *pg_query_value(PGconn *conn, const char *sql, int nparams, const char *const *params, Error *e);
+
+/* Quotes an identifier ("my table" -> "\"my table\""); returns a malloc'd string. */
+char *pg_quote_ident(PGconn *conn, const char *name);
+/* Quotes schema.name as "schema"."name". */
+char *pg_quote_qualified(PGconn *conn, const char *schema, const char *name);
+
+/* Fills e from a failed result (message, SQLSTATE-derived errno and code); returns -errnum. */
+int pg_result_error(PGconn *conn, const PGresult *res, Error *e);
+
+/* Maps a SQLSTATE to an errno (08xxx -> ECONNREFUSED, 3D000/42P01 -> ENOENT, 55006 -> EBUSY, 57014 -> ETIMEDOUT...). */
+int pg_sqlstate_to_errno(const char *sqlstate);

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/* probe.c -- liveness and facts for /health, from one persistent connection. */
+
+#include "probe.h"
+
+#include <errno.h>
+
+#include "config.h"
+#include "pg.h"
+
+struct Probe {
+        const Config *config;
+        PGconn *conn;
+        bool on_working_db;
+};
+
+/*
+ * Everything /health reports about the server in one round trip, shaped as
+ * JSON by Postgres itself.  $1 is the publication name (a parameter, never
+ * spliced).
+ */
+static const char facts_sql[] =
+        "SELECT json_build_object("
+        "  'postgres_version', current_setting('server_version'),"
+        "  'cdc', json_build_object("
+        "    'wal_level', current_setting('wal_level'),"
+        "    'publication', (SELECT json_build_object('name', p.pubname, 'exists', true,"
+        "                      'tables', (SELECT count(*) FROM pg_publication_tables t WHERE t.pubname = p.pubname))"
+        "                    FROM pg_publication p WHERE p.pubname = $1),"
+        "    'replication_slots', (SELECT coalesce(json_agg(json_build_object("
+        "                      'name', slot_name, 'plugin', plugin, 'type', slot_type, 'database', database,"
+        "                      'active', active, 'confirmed_flush_lsn', confirmed_flush_lsn::text)"
+        "                      ORDER BY slot_name), '[]') FROM pg_replication_slots)))";
+
+/*
+ * Exact row counts of every user table.  query_to_xml runs a count per table
+ * inside one statement; the table names come from the catalog and are quoted
+ * with format('%I'), so nothing outside the catalog reaches the SQL.
+ */
+static const char counts_sql[] =
+        "SELECT coalesce(json_agg(json_build_object('schema', n.nspname, 'name', c.relname, 'rows',"
+        "  (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname),"
+        "   false, true, '')))[1]::text::bigint) ORDER BY n.nspname, c.relname), '[]')"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
+        "   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'";
+
+Probe *probe_new(const Config *c)
+{
+        Probe *p = xcalloc(1, sizeof(Probe));
+
+        p->config = c;
+        return p;
+}
+
+void probe_disconnect(Probe *p)
+{
+        if (p->conn)
+                PQfinish(p->conn);
+        p->conn = NULL;
+}
+
+void probe_free(Probe *p)
+{
+        if (!p)
+                return;
+        probe_disconnect(p);
+        free(p);
+}
+
+static int probe_connect(Probe *p, Error *e)
+{
+        Error inner = ERROR_INIT;
+
+        if (p->conn && PQstatus(p->conn) == CONNECTION_OK)
+                return 0;
+        probe_disconnect(p);
+        p->conn = pg_connect(p->config, p->config->pg_db, "pgseedd-probe", 2, 2000, &inner);
+        p->on_working_db = p->conn != NULL;
+        if (!p->conn && inner.errnum == ENOENT)
+                p->conn = pg_connect(p->config, "postgres", "pgseedd-probe", 2, 2000, &inner);
+        if (!p->conn) {
+                *e = inner;
+                return -inner.errnum;
+        }
+        return 0;
+}
+
+static json_t *query_json(PGconn *conn, const char *sql, int nparams, const char *const *params, Error *e)
+{
+        _cleanup_free_ char *text = pg_query_value(conn, sql, nparams, params, e);
+        json_error_t jerr;
+        json_t *j;
+
+        if (!text)
+                return NULL;
+        j = json_loads(text, JSON_DECODE_ANY, &jerr);
+        if (!j)
+                error_set(e, EIO, NULL, NULL, "probe returned invalid JSON: %s", jerr.text);
+        return j;
+}
+
+static int probe_once(Probe *p, bool with_counts, json_t **ret, Error *e)
+{
+        const char *params[] = {p->config->publication};
+        json_t *facts, *counts;
+        int r;
+
+        r = probe_connect(p, e);
+        if (r < 0)
+                return r;
+        facts = query_json(p->conn, facts_sql, 1, params, e);
+        if (!facts)
+                return -e->errnum;
+        json_object_set_new(facts, "database_exists", json_boolean(p->on_working_db));
+        if (with_counts && p->on_working_db) {
+                counts = query_json(p->conn, counts_sql, 0, NULL, e);
+                if (!counts) {
+                        json_decref(facts);
+                        return -e->errnum;
+                }
+                json_object_set_new(facts, "tables", counts);
+        }
+        *ret = facts;
+        return 0;
+}
+
+int probe_run(Probe *p, bool with_counts, json_t **ret, Error *e)
+{
+        int r = probe_once(p, with_counts, ret, e);
+
+        /* A connection terminated by a reset, or left over from a restarted server: retry once on a new one. */
+        if (r < 0 && p->conn && PQstatus(p->conn) != CONNECTION_OK) {
+                probe_disconnect(p);
+                *e = (Error) ERROR_INIT;
+                r = probe_once(p, with_counts, ret, e);
+        }
+        /* Before the working database exists, keep re-trying it rather than sticking to "postgres". */
+        if (r == 0 && !p->on_working_db)
+                probe_disconnect(p);
+        return r;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* seed.h -- the seeded dataset's life cycle: template database, working clone, resets. */
+#pragma once
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct Config Config;
+typedef struct Metrics Metrics;
+typedef struct Seeder Seeder;
+
+typedef enum SeedPhase {
+        SEED_PHASE_IDLE,
+        SEED_PHASE_CHECK,     /* looking at what exists */
+        SEED_PHASE_SCHEMA,    /* creating tables */
+        SEED_PHASE_COPY,      /* streaming rows */
+        SEED_PHASE_INDEXES,   /* keys and indexes */
+        SEED_PHASE_FOREIGN_KEYS,
+        SEED_PHASE_ANALYZE,
+        SEED_PHASE_CLONE,     /* working database from the template */
+        _SEED_PHASE_MAX,
+} SeedPhase;
+
+const char *seed_phase_to_string(SeedPhase p);
+
+/* Progress of a running seed, readable from any thread at any time. */
+typedef struct SeedProgress {
+        atomic_int phase; /* SeedPhase */
+        atomic_llong rows_loaded;
+        atomic_llong rows_total;
+        atomic_llong started_mono_ms;
+} SeedProgress;
+
+typedef enum ResetMode {
+        RESET_TEMPLATE, /* re-clone the working database from the template (default, fast) */
+        RESET_INPLACE,  /* keep the database, its publication and slots; restore rows in one transaction */
+} ResetMode;
+
+/* A seeder for the configured database; metrics may be NULL.  Does no I/O. */
+Seeder *seeder_new(const Config *c, Metrics *metrics);
+void seeder_free(Seeder *s);
+
+SeedProgress *seeder_progress(Seeder *s);
+
+/*
+ * Makes sure the template is complete and current (building it when missing,
+ * half-built or built from other inputs) and that the working database exists
+ * (cloning it when missing).  Runs on the supervisor thread while Postgres is
+ * up; may take seconds, reporting through seeder_progress().  Returns 0 or
+ * -errno with e filled.
+ */
+int seeder_ensure(Seeder *s, Error *e);
+
+/*
+ * Background upkeep between requests (preparing the next reset's clone).
+ * Cheap when there is nothing to do.  Supervisor thread only.
+ */
+void seeder_maintain(Seeder *s);
+
+/*
+ * Restores the seeded state.  Returns 0 and a JSON summary in *ret
+ * ({"mode", "duration_ms", "tables": [...]}) or -errno: -EBUSY (a logical
+ * replication slot in template mode; a reset already running), -ECONNREFUSED.
+ * The caller serializes against the health probe (supervisor_begin_reset).
+ */
+int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e);
+
+/* JSON about the template (name, fingerprint, built_at, rows) for /health; NULL before the first build. */
+json_t *seeder_describe(Seeder *s);
