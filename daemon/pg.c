@@ -50,6 +50,10 @@ int pg_result_error(PGconn *conn, const PGresult *res, Error *e)
         return error_set(e, errnum, NULL, NULL, "%s", msg);
 }
 
+static void ignore_notice(void *arg, const char *message)
+{
+}
+
 PGconn *pg_connect(const Config *c, const char *dbname, const char *application, int timeout_s,
                    int statement_timeout_ms, Error *e)
 {
@@ -78,6 +82,8 @@ PGconn *pg_connect(const Config *c, const char *dbname, const char *application,
                 error_set(e, ENOMEM, NULL, NULL, "libpq could not allocate a connection");
                 return NULL;
         }
+        /* libpq prints NOTICEs ("relation already exists, skipping") on stderr by default; they are not errors. */
+        PQsetNoticeProcessor(conn, ignore_notice, NULL);
         if (PQstatus(conn) != CONNECTION_OK) {
                 char msg[768];
                 const char *m = PQerrorMessage(conn);

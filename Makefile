@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: MIT
+# pgseed: `make start` for a ready, seeded database; `make test` for every test.
+# The targets call pgseedctl; see `build/client/pgseedctl --help`.
+
+BUILD ?= build
+CTL := $(BUILD)/client/pgseedctl
+MESON_OPTS ?= -Dwerror=true
+
+.PHONY: all deps deps-test build start stop restart status health wait reset inspect-schema inspect-data \
+        logs load-data test images clean distclean bench format
+
+all: build
+
+deps:
+	@sh .ci/deps
+
+deps-test:
+	@sh .ci/deps test
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	@ninja -C $(BUILD) >/dev/null || ninja -C $(BUILD)
+
+# Starts pgseedd in the background (if it is not running), waits until the
+# database is seeded and healthy, and prints how to connect.
+start: build
+	@$(CTL) start
+
+stop: build
+	@$(CTL) stop
+
+restart: build
+	@$(CTL) stop && $(CTL) start
+
+status: build
+	@$(CTL) status
+
+health: build
+	@$(CTL) health
+
+wait: build
+	@$(CTL) wait
+
+# Restores the seeded state; asks first unless YES=1.  MODE=inplace keeps
+# the database, its publication and replication slots (for a running Debezium).
+reset: build
+	@$(CTL) reset $(if $(YES),--yes) $(if $(MODE),--mode $(MODE))
+
+inspect-schema: build
+	@$(CTL) schema $(if $(TABLE),--table $(TABLE))
+
+inspect-data: build
+	@$(CTL) sample $(if $(TABLE),--table $(TABLE)) $(if $(LIMIT),--limit $(LIMIT))
+
+logs: build
+	@$(CTL) logs $(if $(FOLLOW),--follow) --tail $(or $(TAIL),100)
+
+# Restarts pgseedd seeded from the real CSV: make load-data CSV=/path/to/comments.csv
+load-data: build
+	@test -n "$(CSV)" || { echo "usage: make load-data CSV=/path/to/youtube_comments.csv" >&2; exit 2; }
+	@$(CTL) load-data "$(CSV)"
+
+test: deps-test build
+	@tests/run.sh
+
+# Offline images for the Docker runtime and compose (debootstrap + docker build).
+images:
+	@compose/build-local-images.sh
+
+bench: build
+	@bench/run.sh
+
+# Removes the Postgres container (or stops the embedded one); VOLUMES=1 also deletes the data.
+clean: build
+	@$(CTL) down $(if $(VOLUMES),--volumes)
+
+distclean: clean
+	rm -rf $(BUILD)
+
+format:
+	clang-format -i daemon/*.[ch] client/*.[ch] tests/*.c

@@ -1,0 +1,212 @@
+# SPDX-License-Identifier: MIT
+"""pgseedd on the embedded runtime: health transitions, crash recovery,
+shutdown, port conflicts and the API's error shapes."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import PGSEEDD, free_port, http
+
+
+def wait_for(predicate, timeout, interval=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return None
+
+
+def status_of(d):
+    try:
+        return d.get("/health", timeout=5).status
+    except OSError:
+        return None
+
+
+def test_health_goes_from_503_to_200(pgseedd):
+    d = pgseedd()
+    seen = []
+    ok = wait_for(lambda: seen.append(status_of(d)) or seen[-1] == 200, 120)
+    assert ok, "never healthy; statuses seen: %s\n%s" % (seen[-20:], d.read_log())
+    assert 503 in seen, "expected 503 while starting, saw %s" % sorted(set(seen), key=str)
+    body = d.health().json()
+    assert body["status"] == "ready"
+    for key in ("reason", "runtime", "database", "postgres_version", "uptime_s", "checked_at"):
+        assert key in body, key
+    assert body["runtime"] == "embedded"
+    assert body["database"] == {"host": "127.0.0.1", "port": d.pg_port, "name": "app", "user": "app",
+                                "url": "postgresql://app@127.0.0.1:%d/app" % d.pg_port}
+    assert "password" not in json.dumps(body)
+    assert body["postgres_version"].startswith("1")
+
+
+def test_head_health_has_no_body(ready):
+    r = http("HEAD", ready.url + "/health")
+    assert r.status == 200
+    assert r.body == ""
+
+
+def test_kill_9_postgres_recovers_within_15s(ready):
+    pids = ready.postgres_pids()
+    postmaster = int(open(os.path.join(ready.state_dir, "pgdata", "postmaster.pid")).readline())
+    assert postmaster in pids
+    os.kill(postmaster, signal.SIGKILL)
+    t0 = time.time()
+    down = wait_for(lambda: status_of(ready) == 503 and ready.health().json(), 10, 0.05)
+    assert down, "never reported the crash"
+    assert down["status"] in ("down", "starting", "degraded", "seeding")
+    assert wait_for(lambda: status_of(ready) == 200, 15), "not healthy again within 15 s:\n" + ready.read_log()
+    assert time.time() - t0 < 15
+    body = ready.health().json()
+    assert body["restarts"] >= 1
+    # The data survived the crash.
+    assert ready.sql("SELECT 1") == [(1,)]
+
+
+def test_crash_reason_is_reported(ready):
+    postmaster = int(open(os.path.join(ready.state_dir, "pgdata", "postmaster.pid")).readline())
+    os.kill(postmaster, signal.SIGKILL)
+    reasons = []
+
+    def saw_reason():
+        r = ready.get("/health", timeout=5)
+        if r.status == 503:
+            reasons.append(r.json()["reason"])
+        return any("signal 9" in x for x in reasons)
+
+    assert wait_for(saw_reason, 10, 0.02), reasons
+
+
+def test_sigterm_exits_0_without_leftover_postgres(ready):
+    assert ready.postgres_pids()
+    ready.proc.send_signal(signal.SIGTERM)
+    assert ready.proc.wait(60) == 0
+    assert wait_for(lambda: not ready.postgres_pids(), 10), ready.postgres_pids()
+    assert not os.path.exists(os.path.join(ready.state_dir, "pgseedd.pid"))
+
+
+def test_sigint_also_stops_cleanly(ready):
+    ready.proc.send_signal(signal.SIGINT)
+    assert ready.proc.wait(60) == 0
+    assert wait_for(lambda: not ready.postgres_pids(), 10)
+
+
+def test_second_instance_on_same_api_port_fails_clearly(ready, pgseedd):
+    second = pgseedd(start=False, PGSEED_LISTEN="127.0.0.1:%d" % ready.api_port)
+    out = subprocess.run([PGSEEDD], env=second.env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert str(ready.api_port) in out.stderr
+    assert "ss -ltnp" in out.stderr
+    # The first one is unharmed.
+    assert ready.health().status == 200
+    assert not second.postgres_pids()
+
+
+def test_taken_postgres_port_fails_clearly(pgseedd):
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        d = pgseedd(start=False, PGSEED_PG_PORT=port)
+        out = subprocess.run([PGSEEDD], env=d.env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 1
+        assert "Port %d" % port in out.stderr
+        assert "ss -ltnp" in out.stderr
+        assert "PGSEED_PG_PORT" in out.stderr
+    finally:
+        holder.close()
+
+
+def test_second_instance_on_same_state_dir_refused(ready, pgseedd):
+    other = pgseedd(start=False, state_dir=ready.state_dir)
+    out = subprocess.run([PGSEEDD], env=other.env, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1
+    assert "Another pgseedd" in out.stderr
+    assert ready.health().status == 200
+
+
+def test_unknown_path_is_404_json(ready):
+    r = ready.get("/nope")
+    assert r.status == 404
+    err = r.json()["error"]
+    assert err["code"] == "not_found"
+    assert "/nope" in err["message"]
+    assert err["hint"]
+
+
+def test_wrong_method_is_405_with_allow(ready):
+    r = http("DELETE", ready.url + "/health")
+    assert r.status == 405
+    assert "GET" in r.headers["Allow"]
+    assert r.json()["error"]["code"] == "method_not_allowed"
+    r = ready.get("/reset")
+    assert r.status == 405
+    assert "POST" in r.headers["Allow"]
+    assert r.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_unknown_parameter_is_400(ready):
+    r = ready.get("/health?verbose=1")
+    assert r.status == 400
+    assert "verbose" in r.json()["error"]["message"]
+
+
+def test_health_flood_opens_no_connections(ready):
+    def backends():
+        rows = ready.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgseedd-probe'")
+        return rows[0][0]
+
+    before = backends()
+    for _ in range(300):
+        assert ready.get("/health").status == 200
+    after = backends()
+    assert before <= 1 and after <= 1, (before, after)
+
+
+def test_health_is_refreshed_every_second(ready):
+    a = ready.health().json()["checked_at"]
+    time.sleep(2.2)
+    b = ready.health().json()["checked_at"]
+    assert a != b
+
+
+@pytest.mark.parametrize("env,needle", [
+    ({"PGSEED_PG_PORT": "99999"}, "PGSEED_PG_PORT"),
+    ({"PGSEED_RUNTIME": "kubernetes"}, "runtime"),
+    ({"PGSEED_LISTEN": "nowhere"}, "listen"),
+])
+def test_bad_config_exits_2(pgseedd, env, needle):
+    d = pgseedd(start=False, **env)
+    out = subprocess.run([PGSEEDD], env=d.env, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2
+    assert needle in out.stderr
+
+
+def test_missing_config_file_exits_2(pgseedd, tmp_path):
+    d = pgseedd(start=False)
+    out = subprocess.run([PGSEEDD, "--config", str(tmp_path / "none.conf")], env=d.env, capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 2
+    assert "none.conf" in out.stderr
+
+
+def test_print_config_masks_password(pgseedd):
+    d = pgseedd(start=False, PGSEED_PG_PASSWORD="topsecret")
+    out = subprocess.run([PGSEEDD, "--print-config"], env=d.env, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0
+    assert "topsecret" not in out.stdout
+    assert "********" in out.stdout
+    assert str(d.pg_port) in out.stdout
+    j = subprocess.run([PGSEEDD, "--print-config=json"], env=d.env, capture_output=True, text=True, timeout=30)
+    cfg = json.loads(j.stdout)
+    assert cfg["postgres.port"] == d.pg_port
+    assert cfg["postgres.password"] == "********"
