@@ -142,6 +142,77 @@ char *pg_query_value(PGconn *conn, const char *sql, int nparams, const char *con
         return xstrdup(PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0));
 }
 
+json_t *pg_query_json(PGconn *conn, const char *sql, int nparams, const char *const *params, Error *e)
+{
+        _cleanup_free_ char *text = pg_query_value(conn, sql, nparams, params, e);
+        json_error_t jerr;
+        json_t *j;
+
+        if (!text)
+                return NULL;
+        j = json_loads(text, JSON_DECODE_ANY, &jerr);
+        if (!j)
+                error_set(e, EIO, NULL, NULL, "query returned invalid JSON: %s", jerr.text);
+        return j;
+}
+
+/* The user schemas: everything but the system ones.  Shared by the queries below. */
+#define USER_SCHEMA_FILTER                                                                                    \
+        "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
+
+/*
+ * query_to_xml runs a count per table inside one statement; the table names
+ * come from the catalog and are quoted with format('%I'), so nothing outside
+ * the catalog reaches the SQL.
+ */
+static const char counts_sql[] =
+        "SELECT coalesce(json_agg(json_build_object('schema', n.nspname, 'name', c.relname, 'rows',"
+        "  (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname),"
+        "   false, true, '')))[1]::text::bigint) ORDER BY n.nspname, c.relname), '[]')"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND " USER_SCHEMA_FILTER;
+
+int pg_count_rows(PGconn *conn, json_t **ret, Error *e)
+{
+        json_t *j = pg_query_json(conn, counts_sql, 0, NULL, e);
+
+        if (!j)
+                return -e->errnum;
+        *ret = j;
+        return 0;
+}
+
+char *pg_user_tables_list(PGconn *conn, Error *e)
+{
+        return pg_query_value(conn,
+                              "SELECT coalesce(string_agg(format('%I.%I', n.nspname, c.relname), ', '"
+                              "  ORDER BY n.nspname, c.relname), '')"
+                              " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                              " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND " USER_SCHEMA_FILTER,
+                              0, NULL, e);
+}
+
+int pg_sync_publication(PGconn *conn, const char *name, Error *e)
+{
+        _cleanup_free_ char *tables = pg_user_tables_list(conn, e), *q = NULL, *sql = NULL, *exists = NULL;
+        const char *params[] = {name};
+
+        if (!tables)
+                return -e->errnum;
+        exists = pg_query_value(conn, "SELECT count(*) FROM pg_publication WHERE pubname = $1", 1, params, e);
+        if (!exists)
+                return -e->errnum;
+        q = pg_quote_ident(conn, name);
+        if (streq(exists, "0"))
+                sql = *tables ? xasprintf("CREATE PUBLICATION %s FOR TABLE %s", q, tables)
+                              : xasprintf("CREATE PUBLICATION %s", q);
+        else if (*tables)
+                sql = xasprintf("ALTER PUBLICATION %s SET TABLE %s", q, tables);
+        else
+                return 0;
+        return pg_exec(conn, sql, e);
+}
+
 char *pg_quote_ident(PGconn *conn, const char *name)
 {
         _cleanup_(PQfreememp) char *q = PQescapeIdentifier(conn, name, strlen(name));

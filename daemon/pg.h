@@ -2,6 +2,7 @@
 /* pg.h -- libpq helpers: connecting with the configured credentials, running SQL, mapping errors. */
 #pragma once
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "error.h"
@@ -48,6 +49,25 @@ int pg_query(PGconn *conn, const char *sql, int nparams, const char *const *para
 
 /* The single value of a one-row, one-column query as a new string ("" for NULL); NULL on error. */
 char *pg_query_value(PGconn *conn, const char *sql, int nparams, const char *const *params, Error *e);
+
+/* The single value of a one-row, one-column query that returns JSON text, parsed; NULL on error. */
+json_t *pg_query_json(PGconn *conn, const char *sql, int nparams, const char *const *params, Error *e);
+
+/*
+ * Exact row counts of every table in every user schema (all but pg_catalog,
+ * information_schema, pg_toast, pg_temp*), as a JSON array of
+ * {"schema", "name", "rows"} sorted by schema and name.
+ */
+int pg_count_rows(PGconn *conn, json_t **ret, Error *e);
+
+/* The user tables as one SQL list of quoted qualified names ("public"."a", ...), "" when none; NULL on error. */
+char *pg_user_tables_list(PGconn *conn, Error *e);
+
+/*
+ * Creates publication `name` over every user table, or points an existing
+ * one at exactly those tables (ALTER PUBLICATION ... SET TABLE).
+ */
+int pg_sync_publication(PGconn *conn, const char *name, Error *e);
 
 /* Quotes an identifier ("my table" -> "\"my table\""); returns a malloc'd string. */
 char *pg_quote_ident(PGconn *conn, const char *name);

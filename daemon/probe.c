@@ -32,19 +32,6 @@ static const char facts_sql[] =
         "                      'active', active, 'confirmed_flush_lsn', confirmed_flush_lsn::text)"
         "                      ORDER BY slot_name), '[]') FROM pg_replication_slots)))";
 
-/*
- * Exact row counts of every user table.  query_to_xml runs a count per table
- * inside one statement; the table names come from the catalog and are quoted
- * with format('%I'), so nothing outside the catalog reaches the SQL.
- */
-static const char counts_sql[] =
-        "SELECT coalesce(json_agg(json_build_object('schema', n.nspname, 'name', c.relname, 'rows',"
-        "  (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname),"
-        "   false, true, '')))[1]::text::bigint) ORDER BY n.nspname, c.relname), '[]')"
-        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
-        "   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'";
-
 Probe *probe_new(const Config *c)
 {
         Probe *p = xcalloc(1, sizeof(Probe));
@@ -86,20 +73,6 @@ static int probe_connect(Probe *p, Error *e)
         return 0;
 }
 
-static json_t *query_json(PGconn *conn, const char *sql, int nparams, const char *const *params, Error *e)
-{
-        _cleanup_free_ char *text = pg_query_value(conn, sql, nparams, params, e);
-        json_error_t jerr;
-        json_t *j;
-
-        if (!text)
-                return NULL;
-        j = json_loads(text, JSON_DECODE_ANY, &jerr);
-        if (!j)
-                error_set(e, EIO, NULL, NULL, "probe returned invalid JSON: %s", jerr.text);
-        return j;
-}
-
 static int probe_once(Probe *p, bool with_counts, json_t **ret, Error *e)
 {
         const char *params[] = {p->config->publication};
@@ -109,13 +82,12 @@ static int probe_once(Probe *p, bool with_counts, json_t **ret, Error *e)
         r = probe_connect(p, e);
         if (r < 0)
                 return r;
-        facts = query_json(p->conn, facts_sql, 1, params, e);
+        facts = pg_query_json(p->conn, facts_sql, 1, params, e);
         if (!facts)
                 return -e->errnum;
         json_object_set_new(facts, "database_exists", json_boolean(p->on_working_db));
         if (with_counts && p->on_working_db) {
-                counts = query_json(p->conn, counts_sql, 0, NULL, e);
-                if (!counts) {
+                if (pg_count_rows(p->conn, &counts, e) < 0) {
                         json_decref(facts);
                         return -e->errnum;
                 }

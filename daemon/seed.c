@@ -1,35 +1,91 @@
 /* SPDX-License-Identifier: MIT */
-/* seed.c -- TEMPORARY: creates an empty working database (the real seeder lands with issue 3). */
+/* seed.c -- the template database, the working clone, a prepared spare copy, and resets. */
 
 #include "seed.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/stat.h>
 
 #include "config.h"
-#include "export.h"
+#include "loader.h"
+#include "log.h"
+#include "metrics.h"
 #include "pg.h"
+#include "reset-inplace.h"
+#include "sqlfile.h"
+
+/*
+ * Databases, for working database "app":
+ *   app_template        the seeded state: built once, read-only, no connections allowed
+ *   app_template_build  a template being built; only ever renamed to app_template when complete,
+ *                       so a crash leaves no half-built template that could be used
+ *   app_spare           a clone of the template made ahead of time (no connections allowed), so that
+ *                       a reset is a DROP and a RENAME instead of a copy
+ *   app                 the working database everyone uses
+ * Each carries its role and the template's fingerprint as JSON in its
+ * database comment ("pgseed:{...}"), which is how a start-up tells a
+ * current template from a stale or unfinished one.
+ */
+
+#define FORMAT_VERSION   "pgseed-template-1"
+#define COMMENT_PREFIX   "pgseed:"
+#define SPARE_RETRY_MS   30000
 
 struct Seeder {
         const Config *config;
+        Metrics *metrics;
         SeedProgress progress;
+        char *working, *tmpl, *build, *spare;
+
+        pthread_mutex_t lock; /* guards fingerprint, info, spare_needed, next_spare_mono */
+        char fingerprint[24]; /* of the current template; "" before the first ensure */
+        json_t *info;         /* the template's metadata */
+        bool spare_needed;
+        int64_t next_spare_mono;
+
+        /* Held while the spare is being made; a reset that cannot take it clones directly. */
+        pthread_mutex_t spare_lock;
+};
+
+static const char *const phase_names[_SEED_PHASE_MAX] = {
+        [SEED_PHASE_IDLE] = "idle",       [SEED_PHASE_CHECK] = "check",       [SEED_PHASE_SCHEMA] = "schema",
+        [SEED_PHASE_COPY] = "copy",       [SEED_PHASE_INDEXES] = "indexes",   [SEED_PHASE_FOREIGN_KEYS] = "foreign_keys",
+        [SEED_PHASE_ANALYZE] = "analyze", [SEED_PHASE_CLONE] = "clone",
 };
 
 const char *seed_phase_to_string(SeedPhase p)
 {
-        static const char *const names[_SEED_PHASE_MAX] = {"idle", "check", "schema", "copy", "indexes",
-                                                           "foreign_keys", "analyze", "clone"};
-        return p < _SEED_PHASE_MAX ? names[p] : "unknown";
+        return p < _SEED_PHASE_MAX ? phase_names[p] : "unknown";
 }
 
 Seeder *seeder_new(const Config *c, Metrics *metrics)
 {
         Seeder *s = xcalloc(1, sizeof(Seeder));
+
         s->config = c;
+        s->metrics = metrics;
+        s->working = xstrdup(c->pg_db);
+        s->tmpl = xasprintf("%s_template", c->pg_db);
+        s->build = xasprintf("%s_template_build", c->pg_db);
+        s->spare = xasprintf("%s_spare", c->pg_db);
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_mutex_init(&s->spare_lock, NULL);
         return s;
 }
 
 void seeder_free(Seeder *s)
 {
+        if (!s)
+                return;
+        json_decref(s->info);
+        free(s->working);
+        free(s->tmpl);
+        free(s->build);
+        free(s->spare);
+        pthread_mutex_destroy(&s->lock);
+        pthread_mutex_destroy(&s->spare_lock);
         free(s);
 }
 
@@ -38,39 +94,558 @@ SeedProgress *seeder_progress(Seeder *s)
         return &s->progress;
 }
 
+static void set_phase(Seeder *s, SeedPhase p)
+{
+        atomic_store(&s->progress.phase, p);
+}
+
+/* ---- fingerprint and metadata ------------------------------------------- */
+
+/* Everything the template's contents depend on; a change in any of it means a rebuild. */
+static void compute_fingerprint(const Config *c, const SqlDir *dir, char out[24])
+{
+        char buf[1024];
+        uint64_t h = HASH64_INIT;
+        const char *csv = startswith(c->dataset, "csv:");
+        struct stat st = {0};
+
+        if (csv)
+                (void) stat(csv, &st);
+        snprintf(buf, sizeof(buf), "%s|%s|%lld|%lld|%s|%llx|%lld|%lld", FORMAT_VERSION, c->dataset,
+                 (long long) c->comments, (long long) c->seed, c->publication, (unsigned long long) dir->hash,
+                 (long long) st.st_size, (long long) st.st_mtime);
+        h = hash64(buf, strlen(buf), h);
+        snprintf(out, 24, "%016llx", (unsigned long long) h);
+}
+
+typedef struct DbState {
+        bool exists;
+        bool allow_connections;
+        bool is_template;
+        json_t *meta; /* parsed comment, or NULL */
+} DbState;
+
+static void db_state_clear(DbState *d)
+{
+        json_decref(d->meta);
+        *d = (DbState){0};
+}
+
+static int db_state(PGconn *conn, const char *name, DbState *ret, Error *e)
+{
+        _cleanup_pgresult_ PGresult *res = NULL;
+        const char *params[] = {name};
+        const char *comment;
+        int r;
+
+        *ret = (DbState){0};
+        r = pg_query(conn,
+                     "SELECT datallowconn, datistemplate, coalesce(shobj_description(oid, 'pg_database'), '')"
+                     " FROM pg_database WHERE datname = $1",
+                     1, params, &res, e);
+        if (r < 0)
+                return r;
+        if (PQntuples(res) == 0)
+                return 0;
+        ret->exists = true;
+        ret->allow_connections = streq(PQgetvalue(res, 0, 0), "t");
+        ret->is_template = streq(PQgetvalue(res, 0, 1), "t");
+        comment = startswith(PQgetvalue(res, 0, 2), COMMENT_PREFIX);
+        if (comment)
+                ret->meta = json_loads(comment, 0, NULL);
+        return 0;
+}
+
+static bool meta_matches(const DbState *d, const char *fingerprint)
+{
+        return d->exists && d->meta &&
+               streq_ptr(json_string_value(json_object_get(d->meta, "fingerprint")), fingerprint);
+}
+
+/* COMMENT ON DATABASE takes a literal only: escape it with libpq, never splice raw. */
+static int set_comment(PGconn *conn, const char *db, json_t *meta, Error *e)
+{
+        _cleanup_free_ char *json = json_dumps(meta, JSON_COMPACT);
+        _cleanup_free_ char *text = xasprintf(COMMENT_PREFIX "%s", json);
+        _cleanup_free_ char *q = pg_quote_ident(conn, db);
+        _cleanup_(PQfreememp) char *lit = PQescapeLiteral(conn, text, strlen(text));
+        _cleanup_free_ char *sql = NULL;
+
+        if (!lit)
+                return pg_result_error(conn, NULL, e);
+        sql = xasprintf("COMMENT ON DATABASE %s IS %s", q, lit);
+        return pg_exec(conn, sql, e);
+}
+
+static int exec_db(PGconn *conn, Error *e, const char *fmt, const char *db, const char *db2)
+{
+        _cleanup_free_ char *q = pg_quote_ident(conn, db), *q2 = db2 ? pg_quote_ident(conn, db2) : NULL;
+        _cleanup_free_ char *sql = NULL;
+
+        /* fmt is one of this file's literals with %s for the quoted names. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        sql = xasprintf(fmt, q, q2 ? q2 : "");
+#pragma GCC diagnostic pop
+        return pg_exec(conn, sql, e);
+}
+
+/* DROP DATABASE that also works for template databases and kicks connected sessions out. */
+static int drop_database(PGconn *conn, const char *db, Error *e)
+{
+        DbState st;
+        int r = db_state(conn, db, &st, e);
+
+        if (r < 0 || !st.exists) {
+                db_state_clear(&st);
+                return r;
+        }
+        if (st.is_template) {
+                r = exec_db(conn, e, "ALTER DATABASE %s WITH IS_TEMPLATE false", db, NULL);
+                if (r < 0) {
+                        db_state_clear(&st);
+                        return r;
+                }
+        }
+        db_state_clear(&st);
+        return exec_db(conn, e, PQserverVersion(conn) >= 130000 ? "DROP DATABASE %s WITH (FORCE)" : "DROP DATABASE %s",
+                       db, NULL);
+}
+
+static const char *copy_strategy(PGconn *conn)
+{
+        /* FILE_COPY (15+) copies files instead of WAL-logging every block: several times faster for a big clone. */
+        return PQserverVersion(conn) >= 150000 ? " STRATEGY = FILE_COPY" : "";
+}
+
+static json_t *meta_for(const char *role, const char *fingerprint)
+{
+        char ts[40];
+
+        format_rfc3339_ms(now_real_ms(), ts, sizeof(ts));
+        return json_pack("{s:i, s:s, s:s, s:s}", "pgseed", 1, "role", role, "fingerprint", fingerprint, "created_at",
+                         ts);
+}
+
+/* CREATE DATABASE new FROM the template, with a comment saying what it is. */
+static int clone_template(Seeder *s, PGconn *conn, const char *db, const char *role, bool allow_connections,
+                          const char *fingerprint, Error *e)
+{
+        _cleanup_free_ char *fmt = xasprintf("CREATE DATABASE %%s TEMPLATE %%s%s%s", copy_strategy(conn),
+                                             allow_connections ? "" : " ALLOW_CONNECTIONS = false");
+        json_t *meta;
+        int r;
+
+        r = exec_db(conn, e, fmt, db, s->tmpl);
+        if (r < 0)
+                return r;
+        meta = meta_for(role, fingerprint);
+        r = set_comment(conn, db, meta, e);
+        json_decref(meta);
+        return r;
+}
+
+/* ---- building the template ------------------------------------------------ */
+
+static int apply_file(PGconn *conn, const SqlDir *dir, const SqlFile *f, Error *e)
+{
+        int r = pg_exec(conn, f->text, e);
+
+        return r < 0 ? error_prefix(e, "%s/%s: ", dir->path, f->name) : 0;
+}
+
+static int check_dataset_tables(PGconn *conn, const Config *c, Error *e)
+{
+        _cleanup_free_ char *missing = pg_query_value(
+                conn,
+                "SELECT coalesce(string_agg(t, ', '), '') FROM unnest(ARRAY['videos', 'users', 'comments']) t"
+                " WHERE to_regclass(quote_ident(t)) IS NULL",
+                0, NULL, e);
+
+        if (!missing)
+                return -e->errnum;
+        if (*missing)
+                return error_set(e, EINVAL, "schema_mismatch",
+                                 "Define them in your SQL files, or set PGSEED_DATASET=none to load only what your "
+                                 "SQL files insert.",
+                                 "The SQL files in %s do not create the table(s) %s that dataset '%s' loads",
+                                 c->sql_dir, missing, c->dataset);
+        return 0;
+}
+
+static int analyze_all(const Config *c, PGconn *conn, const char *db, Error *e)
+{
+        _cleanup_free_ char *tables = pg_user_tables_list(conn, e);
+        _cleanup_strv_free_ char **statements = NULL;
+        size_t n = 0;
+
+        if (!tables)
+                return -e->errnum;
+        /* One ANALYZE per table so the workers share them. */
+        statements = xcalloc(1, sizeof(char *));
+        for (char *t = tables, *next; t && *t; t = next) {
+                next = strstr(t, ", ");
+                if (next) {
+                        *next = '\0';
+                        next += 2;
+                }
+                statements = xrealloc(statements, (n + 2) * sizeof(char *));
+                statements[n++] = xasprintf("ANALYZE %s", t);
+                statements[n] = NULL;
+        }
+        return loader_run_parallel(c, db, statements, loader_workers(), e);
+}
+
+static int run_after_load(Seeder *s, const SqlDir *dir, Error *e)
+{
+        for (size_t i = 0; i < dir->n_files; i++) {
+                const SqlFile *f = &dir->files[i];
+                _cleanup_strv_free_ char **statements = NULL;
+                int r;
+
+                if (!f->after_load)
+                        continue;
+                set_phase(s, strstr(f->name, "foreign") ? SEED_PHASE_FOREIGN_KEYS : SEED_PHASE_INDEXES);
+                statements = sql_split(f->text);
+                r = loader_run_parallel(s->config, s->build, statements, loader_workers(), e);
+                if (r < 0)
+                        return error_prefix(e, "%s/%s: ", dir->path, f->name);
+        }
+        return 0;
+}
+
+static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char *fingerprint, Error *e)
+{
+        const Config *c = s->config;
+        int64_t t0 = now_mono_ms(), counts[_TABLE_MAX] = {0};
+        _cleanup_pgconn_ PGconn *b = NULL;
+        json_t *meta, *tables = NULL;
+        int r;
+
+        log_info("seed", "Building template %s from %s (%lld comments)", s->tmpl, c->dataset, (long long) c->comments);
+        atomic_store(&s->progress.started_mono_ms, t0);
+        atomic_store(&s->progress.rows_loaded, 0);
+        atomic_store(&s->progress.rows_total, 0);
+        set_phase(s, SEED_PHASE_SCHEMA);
+
+        r = exec_db(conn, e, "CREATE DATABASE %s TEMPLATE template0", s->build, NULL);
+        if (r < 0)
+                return r;
+        b = pg_connect(c, s->build, "pgseedd-seed", 10, 0, e);
+        if (!b)
+                return -e->errnum;
+        for (size_t i = 0; i < dir->n_files; i++)
+                if (!dir->files[i].after_load && (r = apply_file(b, dir, &dir->files[i], e)) < 0)
+                        return r;
+
+        if (!streq(c->dataset, "none")) {
+                r = check_dataset_tables(b, c, e);
+                if (r < 0)
+                        return r;
+                set_phase(s, SEED_PHASE_COPY);
+                r = loader_load_dataset(c, s->build, &s->progress, counts, e);
+                if (r < 0)
+                        return error_prefix(e, "Loading %s: ", c->dataset);
+        }
+        r = run_after_load(s, dir, e);
+        if (r < 0)
+                return r;
+        r = pg_sync_publication(b, c->publication, e);
+        if (r < 0)
+                return error_prefix(e, "Creating publication %s: ", c->publication);
+        set_phase(s, SEED_PHASE_ANALYZE);
+        r = analyze_all(c, b, s->build, e);
+        if (r < 0)
+                return r;
+        r = pg_count_rows(b, &tables, e);
+        if (r < 0)
+                return r;
+        PQfinish(TAKE_PTR(b));
+
+        meta = meta_for("template", fingerprint);
+        json_object_set_new(meta, "source", json_string(c->dataset));
+        json_object_set_new(meta, "comments", json_integer(c->comments));
+        json_object_set_new(meta, "seed", json_integer(c->seed));
+        json_object_set_new(meta, "build_ms", json_integer(now_mono_ms() - t0));
+        json_object_set_new(meta, "tables", tables);
+        r = set_comment(conn, s->build, meta, e);
+        json_decref(meta);
+        if (r < 0)
+                return r;
+        /* Only a complete template gets the real name. */
+        r = exec_db(conn, e, "ALTER DATABASE %s RENAME TO %s", s->build, s->tmpl);
+        if (r < 0)
+                return r;
+        metrics_count(s->metrics, METRIC_SEEDS);
+        metrics_seed_duration(s->metrics, now_mono_ms() - t0);
+        log_info("seed", "Built template %s in %lld ms (%lld rows copied)", s->tmpl, (long long) (now_mono_ms() - t0),
+                 (long long) (counts[0] + counts[1] + counts[2]));
+        return 0;
+}
+
+/* ---- ensure ------------------------------------------------------------- */
+
+static void remember_template(Seeder *s, const char *fingerprint, json_t *meta)
+{
+        pthread_mutex_lock(&s->lock);
+        strlcpy0(s->fingerprint, fingerprint, sizeof(s->fingerprint));
+        json_decref(s->info);
+        s->info = json_incref(meta);
+        s->spare_needed = true;
+        s->next_spare_mono = 0;
+        pthread_mutex_unlock(&s->lock);
+}
+
+static bool has_slots(PGconn *conn, const char *db, char *names, size_t size, Error *e)
+{
+        const char *params[] = {db};
+        _cleanup_free_ char *v = pg_query_value(
+                conn,
+                "SELECT coalesce(string_agg(slot_name || CASE WHEN active THEN ' (active)' ELSE ' (inactive)' END, ', '"
+                " ORDER BY slot_name), '') FROM pg_replication_slots WHERE database = $1",
+                1, params, e);
+
+        strlcpy0(names, v ? v : "", size);
+        return v && *v;
+}
+
+/* Makes the working database a fresh copy of the template: the spare when ready, else a new clone. */
+static int replace_working(Seeder *s, PGconn *conn, const char *fingerprint, bool *used_spare, Error *e)
+{
+        DbState spare = {0};
+        int r;
+
+        *used_spare = false;
+        if (pthread_mutex_trylock(&s->spare_lock) == 0) {
+                r = db_state(conn, s->spare, &spare, e);
+                if (r == 0 && meta_matches(&spare, fingerprint)) {
+                        r = drop_database(conn, s->working, e);
+                        if (r == 0)
+                                r = exec_db(conn, e, "ALTER DATABASE %s RENAME TO %s", s->spare, s->working);
+                        if (r == 0)
+                                r = exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", s->working,
+                                            NULL);
+                        if (r == 0) {
+                                json_t *meta = meta_for("working", fingerprint);
+                                r = set_comment(conn, s->working, meta, e);
+                                json_decref(meta);
+                        }
+                        *used_spare = r == 0;
+                }
+                db_state_clear(&spare);
+                pthread_mutex_unlock(&s->spare_lock);
+                if (r < 0 || *used_spare)
+                        return r;
+        }
+        r = drop_database(conn, s->working, e);
+        if (r < 0)
+                return r;
+        return clone_template(s, conn, s->working, "working", true, fingerprint, e);
+}
+
 int seeder_ensure(Seeder *s, Error *e)
 {
-        _cleanup_pgconn_ PGconn *conn = pg_connect(s->config, "postgres", "pgseedd", 5, 0, e);
-        _cleanup_free_ char *exists = NULL, *sql = NULL, *q = NULL;
-        const char *params[] = {s->config->pg_db};
+        const Config *c = s->config;
+        _cleanup_(sqldir_free) SqlDir dir = {0};
+        _cleanup_pgconn_ PGconn *conn = NULL;
+        DbState tmpl = {0}, work = {0}, build = {0};
+        char fingerprint[24], slots[512];
+        bool used_spare;
+        int r;
 
-        if (!conn)
-                return -e->errnum;
-        exists = pg_query_value(conn, "SELECT count(*) FROM pg_database WHERE datname = $1", 1, params, e);
-        if (!exists)
-                return -e->errnum;
-        if (streq(exists, "1"))
-                return 0;
-        q = pg_quote_ident(conn, s->config->pg_db);
-        sql = xasprintf("CREATE DATABASE %s", q);
-        return pg_exec(conn, sql, e);
+        set_phase(s, SEED_PHASE_CHECK);
+        r = sqldir_load(c->sql_dir, &dir, e);
+        if (r < 0)
+                goto done;
+        compute_fingerprint(c, &dir, fingerprint);
+        conn = pg_connect(c, "postgres", "pgseedd-seed", 10, 0, e);
+        if (!conn) {
+                r = -e->errnum;
+                goto done;
+        }
+
+        r = db_state(conn, s->build, &build, e);
+        if (r < 0)
+                goto done;
+        if (build.exists) {
+                log_warning("seed", "Discarding %s, a template build that did not finish", s->build);
+                r = drop_database(conn, s->build, e);
+                if (r < 0)
+                        goto done;
+        }
+
+        r = db_state(conn, s->tmpl, &tmpl, e);
+        if (r < 0)
+                goto done;
+        if (!meta_matches(&tmpl, fingerprint)) {
+                if (tmpl.exists)
+                        log_info("seed", "Template %s was built from other inputs (SQL files, dataset or settings "
+                                         "changed): rebuilding it", s->tmpl);
+                r = drop_database(conn, s->spare, e);
+                if (r == 0)
+                        r = drop_database(conn, s->tmpl, e);
+                if (r == 0)
+                        r = build_template(s, conn, &dir, fingerprint, e);
+                if (r < 0) {
+                        Error ignore = ERROR_INIT;
+                        drop_database(conn, s->build, &ignore);
+                        goto done;
+                }
+                db_state_clear(&tmpl);
+                r = db_state(conn, s->tmpl, &tmpl, e);
+                if (r < 0)
+                        goto done;
+        }
+        /* Read-only by construction: no session can change the seeded state. */
+        r = exec_db(conn, e, "ALTER DATABASE %s WITH IS_TEMPLATE true ALLOW_CONNECTIONS false", s->tmpl, NULL);
+        if (r < 0)
+                goto done;
+        remember_template(s, fingerprint, tmpl.meta);
+
+        r = db_state(conn, s->working, &work, e);
+        if (r < 0)
+                goto done;
+        if (meta_matches(&work, fingerprint))
+                goto done; /* the developer's working copy, changes and all, survives restarts */
+        if (work.exists && has_slots(conn, s->working, slots, sizeof(slots), e)) {
+                log_warning("seed", "Keeping %s although the template changed: replication slot(s) %s use it; "
+                                    "POST /reset?mode=inplace refreshes it in place", s->working, slots);
+                goto done;
+        }
+        set_phase(s, SEED_PHASE_CLONE);
+        if (work.exists)
+                log_info("seed", "Replacing %s with a fresh copy of the template", s->working);
+        r = replace_working(s, conn, fingerprint, &used_spare, e);
+
+done:
+        db_state_clear(&tmpl);
+        db_state_clear(&work);
+        db_state_clear(&build);
+        set_phase(s, SEED_PHASE_IDLE);
+        return r;
 }
 
 void seeder_maintain(Seeder *s)
 {
-}
+        _cleanup_pgconn_ PGconn *conn = NULL;
+        char fingerprint[24];
+        DbState spare = {0};
+        Error e = ERROR_INIT;
+        int r;
 
-int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
-{
-        return error_set(e, ENOTSUP, "not_implemented", NULL, "reset is not implemented yet");
+        pthread_mutex_lock(&s->lock);
+        bool due = s->spare_needed && *s->fingerprint && now_mono_ms() >= s->next_spare_mono;
+        strlcpy0(fingerprint, s->fingerprint, sizeof(fingerprint));
+        pthread_mutex_unlock(&s->lock);
+        if (!due || pthread_mutex_trylock(&s->spare_lock) != 0)
+                return;
+
+        conn = pg_connect(s->config, "postgres", "pgseedd-spare", 10, 0, &e);
+        r = conn ? db_state(conn, s->spare, &spare, &e) : -e.errnum;
+        if (r == 0 && !meta_matches(&spare, fingerprint)) {
+                int64_t t0 = now_mono_ms();
+                r = drop_database(conn, s->spare, &e);
+                if (r == 0)
+                        r = clone_template(s, conn, s->spare, "spare", false, fingerprint, &e);
+                if (r == 0)
+                        log_debug("spare", "Prepared %s for the next reset in %lld ms", s->spare,
+                                  (long long) (now_mono_ms() - t0));
+        }
+        db_state_clear(&spare);
+        pthread_mutex_unlock(&s->spare_lock);
+
+        pthread_mutex_lock(&s->lock);
+        s->spare_needed = r < 0;
+        s->next_spare_mono = now_mono_ms() + SPARE_RETRY_MS;
+        pthread_mutex_unlock(&s->lock);
+        if (r < 0)
+                log_warning("spare", "Failed to prepare %s, resets clone directly meanwhile: %s", s->spare, e.message);
 }
 
 json_t *seeder_describe(Seeder *s)
 {
-        return NULL;
+        json_t *o;
+
+        pthread_mutex_lock(&s->lock);
+        if (!s->info) {
+                pthread_mutex_unlock(&s->lock);
+                return NULL;
+        }
+        o = json_pack("{s:s, s:s, s:O?, s:O?, s:O?, s:O?}", "template", s->tmpl, "fingerprint", s->fingerprint, "source",
+                      json_object_get(s->info, "source"), "created_at", json_object_get(s->info, "created_at"),
+                      "build_ms", json_object_get(s->info, "build_ms"), "tables", json_object_get(s->info, "tables"));
+        json_object_set_new(o, "reset_prepared", json_boolean(!s->spare_needed));
+        pthread_mutex_unlock(&s->lock);
+        return o;
 }
 
-int dataset_export(const Config *c, const char *dir, Error *e)
+/* ---- reset -------------------------------------------------------------- */
+
+static json_t *template_tables(Seeder *s)
 {
-        return error_set(e, ENOTSUP, NULL, NULL, "export is not implemented yet");
+        pthread_mutex_lock(&s->lock);
+        json_t *t = s->info ? json_incref(json_object_get(s->info, "tables")) : NULL;
+        pthread_mutex_unlock(&s->lock);
+        return t ? t : json_array();
+}
+
+static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json_t *result, Error *e)
+{
+        char slots[512];
+        bool used_spare;
+        int r;
+
+        if (has_slots(conn, s->working, slots, sizeof(slots), e))
+                return error_set(e, EBUSY, "replication_slot_active",
+                                 "Use POST /reset?mode=inplace (pgseedctl reset --mode inplace): it keeps the "
+                                 "database, its publication and slots and restores the rows in one transaction.",
+                                 "Template reset would drop database %s and with it the logical replication "
+                                 "slot(s) %s that a CDC consumer relies on",
+                                 s->working, slots);
+        if (e->errnum)
+                return -e->errnum;
+        r = replace_working(s, conn, fingerprint, &used_spare, e);
+        if (r < 0)
+                return r;
+        json_object_set_new(result, "strategy", json_string(used_spare ? "prepared_copy" : "clone"));
+        json_object_set_new(result, "tables", template_tables(s));
+        pthread_mutex_lock(&s->lock);
+        s->spare_needed = true;
+        s->next_spare_mono = 0;
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+}
+
+int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
+{
+        _cleanup_pgconn_ PGconn *conn = NULL;
+        char fingerprint[24];
+        int64_t t0 = now_mono_ms();
+        json_t *result;
+        int r;
+
+        pthread_mutex_lock(&s->lock);
+        strlcpy0(fingerprint, s->fingerprint, sizeof(fingerprint));
+        pthread_mutex_unlock(&s->lock);
+        if (!*fingerprint)
+                return error_set(e, EAGAIN, "not_ready", "Wait until seeding finishes: `pgseedctl wait`.",
+                                 "There is no template to reset from yet");
+        conn = pg_connect(s->config, "postgres", "pgseedd-reset", 10, 0, e);
+        if (!conn)
+                return -e->errnum;
+
+        result = json_pack("{s:s}", "mode", mode == RESET_INPLACE ? "inplace" : "template");
+        r = mode == RESET_INPLACE ? reset_inplace(s->config, conn, s->tmpl, s->working, result, e)
+                                  : reset_template(s, conn, fingerprint, result, e);
+        if (r < 0) {
+                json_decref(result);
+                metrics_count(s->metrics, METRIC_RESETS_FAILED);
+                return r;
+        }
+        int64_t ms = now_mono_ms() - t0;
+        json_object_set_new(result, "duration_ms", json_integer(ms));
+        metrics_count(s->metrics, mode == RESET_INPLACE ? METRIC_RESETS_INPLACE : METRIC_RESETS_TEMPLATE);
+        metrics_reset_duration(s->metrics, ms);
+        *ret = result;
+        return 0;
 }
