@@ -83,7 +83,7 @@ static const ConfigKey keys[] = {
         {"postgres", "bindir", "PGSEED_PG_BINDIR", "pg-bindir", CT_PATH, F(pg_bindir), "", NULL, 0, 0, true,
          "embedded runtime: directory with initdb and postgres (default the newest /usr/lib/postgresql/*/bin)"},
         {"dataset", "source", "PGSEED_DATASET", "dataset", CT_DATASET, F(dataset), "synthetic", NULL, 0, 0, false,
-         "synthetic (deterministic generator) or csv:PATH (the YouTube comment sentiment CSV)"},
+         "synthetic (deterministic generator), csv:PATH (the YouTube comment sentiment CSV), or none (only what the SQL files insert)"},
         {"dataset", "comments", "PGSEED_COMMENTS", "comments", CT_INT, F(comments), "500000", NULL, 1, 100000000,
          false, "number of comments to load; videos and users scale with it"},
         {"dataset", "seed", "PGSEED_SEED", "seed", CT_INT, F(seed), "42", NULL, 0, INT64_MAX, false,
@@ -220,9 +220,10 @@ static int key_apply(Config *c, const ConfigKey *k, const char *value, const cha
                                          "%s: %s = '%s' is not a valid name", origin, k->key, value);
                 goto store;
         case CT_DATASET:
-                if (!streq(value, "synthetic") && isempty(startswith(value, "csv:")))
+                if (!streq(value, "synthetic") && !streq(value, "none") && isempty(startswith(value, "csv:")))
                         return error_set(e, EINVAL, "invalid_config",
-                                         "Use 'synthetic' or 'csv:/path/to/comments.csv'.",
+                                         "Use 'synthetic', 'csv:/path/to/comments.csv' or 'none' (only what the SQL "
+                                         "files insert).",
                                          "%s: %s = '%s' is not a dataset source", origin, k->key, value);
                 goto store;
         case CT_STRING:

@@ -99,6 +99,15 @@ static void set_phase(Seeder *s, SeedPhase p)
         atomic_store(&s->progress.phase, p);
 }
 
+/* Records how long the phase that just ended took, for the log and the template's metadata. */
+static void phase_done(json_t *phases, const char *name, int64_t *mark)
+{
+        int64_t now = now_mono_ms();
+
+        json_object_set_new(phases, name, json_integer(now - *mark));
+        *mark = now;
+}
+
 /* ---- fingerprint and metadata ------------------------------------------- */
 
 /* Everything the template's contents depend on; a change in any of it means a rebuild. */
@@ -317,9 +326,10 @@ static int run_after_load(Seeder *s, const SqlDir *dir, Error *e)
 static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char *fingerprint, Error *e)
 {
         const Config *c = s->config;
-        int64_t t0 = now_mono_ms(), counts[_TABLE_MAX] = {0};
+        int64_t t0 = now_mono_ms(), mark = t0, counts[_TABLE_MAX] = {0};
         _cleanup_pgconn_ PGconn *b = NULL;
         json_t *meta, *tables = NULL;
+        json_auto_t *phases = json_object();
         int r;
 
         log_info("seed", "Building template %s from %s (%lld comments)", s->tmpl, c->dataset, (long long) c->comments);
@@ -337,6 +347,7 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char
         for (size_t i = 0; i < dir->n_files; i++)
                 if (!dir->files[i].after_load && (r = apply_file(b, dir, &dir->files[i], e)) < 0)
                         return r;
+        phase_done(phases, "schema", &mark);
 
         if (!streq(c->dataset, "none")) {
                 r = check_dataset_tables(b, c, e);
@@ -346,10 +357,12 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char
                 r = loader_load_dataset(c, s->build, &s->progress, counts, e);
                 if (r < 0)
                         return error_prefix(e, "Loading %s: ", c->dataset);
+                phase_done(phases, "copy", &mark);
         }
         r = run_after_load(s, dir, e);
         if (r < 0)
                 return r;
+        phase_done(phases, "after_load_sql", &mark);
         r = pg_sync_publication(b, c->publication, e);
         if (r < 0)
                 return error_prefix(e, "Creating publication %s: ", c->publication);
@@ -357,6 +370,7 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char
         r = analyze_all(c, b, s->build, e);
         if (r < 0)
                 return r;
+        phase_done(phases, "analyze", &mark);
         r = pg_count_rows(b, &tables, e);
         if (r < 0)
                 return r;
@@ -367,6 +381,7 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char
         json_object_set_new(meta, "comments", json_integer(c->comments));
         json_object_set_new(meta, "seed", json_integer(c->seed));
         json_object_set_new(meta, "build_ms", json_integer(now_mono_ms() - t0));
+        json_object_set(meta, "phases_ms", phases);
         json_object_set_new(meta, "tables", tables);
         r = set_comment(conn, s->build, meta, e);
         json_decref(meta);
@@ -378,8 +393,9 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char
                 return r;
         metrics_count(s->metrics, METRIC_SEEDS);
         metrics_seed_duration(s->metrics, now_mono_ms() - t0);
-        log_info("seed", "Built template %s in %lld ms (%lld rows copied)", s->tmpl, (long long) (now_mono_ms() - t0),
-                 (long long) (counts[0] + counts[1] + counts[2]));
+        _cleanup_free_ char *phase_text = json_dumps(phases, JSON_COMPACT);
+        log_info("seed", "Built template %s in %lld ms (%lld rows copied; phases in ms: %s)", s->tmpl,
+                 (long long) (now_mono_ms() - t0), (long long) (counts[0] + counts[1] + counts[2]), phase_text);
         return 0;
 }
 
@@ -515,7 +531,10 @@ int seeder_ensure(Seeder *s, Error *e)
         set_phase(s, SEED_PHASE_CLONE);
         if (work.exists)
                 log_info("seed", "Replacing %s with a fresh copy of the template", s->working);
+        int64_t t0 = now_mono_ms();
         r = replace_working(s, conn, fingerprint, &used_spare, e);
+        if (r == 0)
+                log_info("seed", "Created %s from the template in %lld ms", s->working, (long long) (now_mono_ms() - t0));
 
 done:
         db_state_clear(&tmpl);
@@ -571,9 +590,10 @@ json_t *seeder_describe(Seeder *s)
                 pthread_mutex_unlock(&s->lock);
                 return NULL;
         }
-        o = json_pack("{s:s, s:s, s:O?, s:O?, s:O?, s:O?}", "template", s->tmpl, "fingerprint", s->fingerprint, "source",
-                      json_object_get(s->info, "source"), "created_at", json_object_get(s->info, "created_at"),
-                      "build_ms", json_object_get(s->info, "build_ms"), "tables", json_object_get(s->info, "tables"));
+        o = json_pack("{s:s, s:s, s:O?, s:O?, s:O?, s:O?, s:O?}", "template", s->tmpl, "fingerprint", s->fingerprint,
+                      "source", json_object_get(s->info, "source"), "created_at", json_object_get(s->info, "created_at"),
+                      "build_ms", json_object_get(s->info, "build_ms"), "phases_ms",
+                      json_object_get(s->info, "phases_ms"), "tables", json_object_get(s->info, "tables"));
         json_object_set_new(o, "reset_prepared", json_boolean(!s->spare_needed));
         pthread_mutex_unlock(&s->lock);
         return o;
