@@ -37,6 +37,7 @@ struct Pool {
         size_t n_tasks;
         PoolTaskFn run;
         void *userdata;
+        const atomic_bool *stop; /* may be NULL: shutdown */
 
         pthread_mutex_t lock; /* guards next and error */
         size_t next;
@@ -72,6 +73,11 @@ static void *pool_worker(void *arg)
                 pthread_mutex_unlock(&p->lock);
                 if (i >= p->n_tasks || atomic_load(&p->failed))
                         break;
+                if (p->stop && atomic_load(p->stop)) {
+                        error_set(&e, ECANCELED, "cancelled", NULL, "pgseedd is shutting down");
+                        pool_fail(p, &e);
+                        break;
+                }
                 if (p->run(p, i, conn, &e) < 0) {
                         pool_fail(p, &e);
                         break;
@@ -118,6 +124,7 @@ typedef struct CopyStream {
         int64_t rows_buffered;
         atomic_llong *progress_rows; /* may be NULL */
         atomic_bool *cancel;         /* may be NULL: set when another worker failed */
+        const atomic_bool *stop;     /* may be NULL: set at shutdown */
         Error *e;
 } CopyStream;
 
@@ -150,7 +157,7 @@ static int copy_flush(CopyStream *s)
 
 static int copy_put(CopyStream *s, const char *row, size_t len)
 {
-        if (s->cancel && atomic_load(s->cancel))
+        if ((s->cancel && atomic_load(s->cancel)) || (s->stop && atomic_load(s->stop)))
                 return -ECANCELED;
         if (s->len + len > COPY_BUFFER + 64 * 1024) {
                 int r = copy_flush(s);
@@ -214,7 +221,9 @@ static int synthetic_task(Pool *p, size_t i, PGconn *conn, Error *e)
 {
         SyntheticLoad *l = p->userdata;
         DatasetTable t = l->tasks[i].table;
-        CopyStream s = {.progress_rows = l->progress ? &l->progress->rows_loaded : NULL, .cancel = &p->failed};
+        CopyStream s = {.progress_rows = l->progress ? &l->progress->rows_loaded : NULL,
+                        .cancel = &p->failed,
+                        .stop = p->stop};
         RowSink sink = {.put = sink_put, .userdata = &s};
         int64_t rows;
         int r;
@@ -225,7 +234,7 @@ static int synthetic_task(Pool *p, size_t i, PGconn *conn, Error *e)
         r = synthetic_generate(&l->spec, t, l->tasks[i].begin, l->tasks[i].end, &sink);
         rows = copy_end(&s, r);
         if (rows < 0)
-                return r == -ECANCELED ? error_set(e, ECANCELED, NULL, NULL, "cancelled") : (int) rows;
+                return r == -ECANCELED ? error_set(e, ECANCELED, "cancelled", NULL, "load cancelled") : (int) rows;
         atomic_fetch_add(&l->counts[t], rows);
         return 0;
 }
@@ -234,7 +243,11 @@ static int load_synthetic(const Config *c, const char *dbname, SeedProgress *pro
                           Error *e)
 {
         SyntheticLoad l = {.spec = {.comments = c->comments, .seed = (uint64_t) c->seed}, .progress = progress};
-        Pool p = {.config = c, .dbname = dbname, .run = synthetic_task, .userdata = &l};
+        Pool p = {.config = c,
+                  .dbname = dbname,
+                  .run = synthetic_task,
+                  .userdata = &l,
+                  .stop = progress ? &progress->cancel : NULL};
         int64_t n[_TABLE_MAX];
         int workers = loader_workers(), r;
         size_t k = 0;
@@ -312,6 +325,7 @@ static int load_csv(const Config *c, const char *dbname, const char *path, SeedP
                         break;
                 }
                 l.streams[t].progress_rows = progress ? &progress->rows_loaded : NULL;
+                l.streams[t].stop = progress ? &progress->cancel : NULL;
                 r = copy_begin(&l.streams[t], conns[t], (DatasetTable) t, e);
                 if (r == 0)
                         begun++;
@@ -377,9 +391,10 @@ static int statement_task(Pool *p, size_t i, PGconn *conn, Error *e)
         return 0;
 }
 
-int loader_run_parallel(const Config *c, const char *dbname, char **statements, int workers, Error *e)
+int loader_run_parallel(const Config *c, const char *dbname, char **statements, int workers, const atomic_bool *stop,
+                        Error *e)
 {
-        Pool p = {.config = c, .dbname = dbname, .run = statement_task, .userdata = statements};
+        Pool p = {.config = c, .dbname = dbname, .run = statement_task, .userdata = statements, .stop = stop};
 
         while (statements[p.n_tasks])
                 p.n_tasks++;

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <libpq-fe.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "dataset.h"
@@ -20,17 +22,19 @@ int loader_workers(void);
  * Synthetic rows are generated and copied in parallel chunks, one connection
  * per worker; CSV rows are parsed once and fed to three COPY streams at once.
  * Nothing touches the disk on the way.  Progress goes to progress (may be
- * NULL); counts[] gets the rows per table.  Returns 0 or -errno.
+ * NULL), whose cancel flag stops the load; counts[] gets the rows per
+ * table.  Returns 0 or -errno (-ECANCELED when cancelled).
  */
 int loader_load_dataset(const Config *c, const char *dbname, SeedProgress *progress, int64_t counts[_TABLE_MAX],
                         Error *e);
 
 /*
  * Runs independent statements on up to `workers` connections to dbname at
- * once, longest-looking first.  The first failure stops the others from
- * starting new ones and is returned (naming the statement).
+ * once, in order.  The first failure (or `stop` becoming true) stops the
+ * others from starting new ones and is returned, naming the statement.
  */
-int loader_run_parallel(const Config *c, const char *dbname, char **statements, int workers, Error *e);
+int loader_run_parallel(const Config *c, const char *dbname, char **statements, int workers, const atomic_bool *stop,
+                        Error *e);
 
 /*
  * Copies every row of table src_table (a quoted, possibly qualified name) on

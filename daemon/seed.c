@@ -94,6 +94,12 @@ SeedProgress *seeder_progress(Seeder *s)
         return &s->progress;
 }
 
+void seeder_cancel(Seeder *s)
+{
+        if (s)
+                atomic_store(&s->progress.cancel, true);
+}
+
 static void set_phase(Seeder *s, SeedPhase p)
 {
         atomic_store(&s->progress.phase, p);
@@ -282,7 +288,7 @@ static int check_dataset_tables(PGconn *conn, const Config *c, Error *e)
         return 0;
 }
 
-static int analyze_all(const Config *c, PGconn *conn, const char *db, Error *e)
+static int analyze_all(Seeder *s, const Config *c, PGconn *conn, const char *db, Error *e)
 {
         _cleanup_free_ char *tables = pg_user_tables_list(conn, e);
         _cleanup_strv_free_ char **statements = NULL;
@@ -302,7 +308,7 @@ static int analyze_all(const Config *c, PGconn *conn, const char *db, Error *e)
                 statements[n++] = xasprintf("ANALYZE %s", t);
                 statements[n] = NULL;
         }
-        return loader_run_parallel(c, db, statements, loader_workers(), e);
+        return loader_run_parallel(c, db, statements, loader_workers(), &s->progress.cancel, e);
 }
 
 static int run_after_load(Seeder *s, const SqlDir *dir, Error *e)
@@ -316,7 +322,7 @@ static int run_after_load(Seeder *s, const SqlDir *dir, Error *e)
                         continue;
                 set_phase(s, strstr(f->name, "foreign") ? SEED_PHASE_FOREIGN_KEYS : SEED_PHASE_INDEXES);
                 statements = sql_split(f->text);
-                r = loader_run_parallel(s->config, s->build, statements, loader_workers(), e);
+                r = loader_run_parallel(s->config, s->build, statements, loader_workers(), &s->progress.cancel, e);
                 if (r < 0)
                         return error_prefix(e, "%s/%s: ", dir->path, f->name);
         }
@@ -367,7 +373,7 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char
         if (r < 0)
                 return error_prefix(e, "Creating publication %s: ", c->publication);
         set_phase(s, SEED_PHASE_ANALYZE);
-        r = analyze_all(c, b, s->build, e);
+        r = analyze_all(s, c, b, s->build, e);
         if (r < 0)
                 return r;
         phase_done(phases, "analyze", &mark);

@@ -33,6 +33,7 @@ typedef struct SeedProgress {
         atomic_llong rows_loaded;
         atomic_llong rows_total;
         atomic_llong started_mono_ms;
+        atomic_bool cancel; /* set at shutdown: a running build stops at its next batch */
 } SeedProgress;
 
 typedef enum ResetMode {
@@ -45,6 +46,9 @@ Seeder *seeder_new(const Config *c, Metrics *metrics);
 void seeder_free(Seeder *s);
 
 SeedProgress *seeder_progress(Seeder *s);
+
+/* Makes a running seeder_ensure() give up soon (-ECANCELED); for shutdown.  Any thread. */
+void seeder_cancel(Seeder *s);
 
 /*
  * Makes sure the template is complete and current (building it when missing,

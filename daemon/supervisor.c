@@ -289,6 +289,8 @@ static void tick_seed(Supervisor *s, int64_t now)
                 return;
         set_state(s, SUP_SEEDING, "building the dataset");
         if (seeder_ensure(s->d->seeder, &e) < 0) {
+                if (e.errnum == ECANCELED)
+                        return; /* shutting down */
                 wait = next_backoff(&s->seed_backoff_ms);
                 s->next_seed_mono = now_mono_ms() + wait;
                 set_state(s, SUP_DEGRADED, "Seeding failed: %s%s%s; retrying in %.0f s", e.message,
@@ -393,6 +395,8 @@ void supervisor_stop(Supervisor *s)
         s->stop_requested = true;
         pthread_cond_broadcast(&s->cond);
         pthread_mutex_unlock(&s->lock);
+        /* A seed in progress would otherwise finish first: seconds of delay for a result about to be dropped. */
+        seeder_cancel(s->d->seeder);
         pthread_join(s->thread, NULL);
         s->thread_started = false;
 }
