@@ -198,7 +198,11 @@ static bool tick_liveness(Supervisor *s, int64_t now)
         RuntimeStatus st;
         int64_t wait;
 
-        runtime_status(s->d->runtime, &st);
+        if (runtime_status(s->d->runtime, &st) < 0) {
+                /* We cannot tell (the Docker engine does not answer): say so, but do not restart what may run. */
+                set_state(s, SUP_DEGRADED, "Cannot check Postgres: %s", st.detail);
+                return false;
+        }
         pthread_mutex_lock(&s->lock);
         strlcpy0(s->runtime_id, st.id, sizeof(s->runtime_id));
         pthread_mutex_unlock(&s->lock);
