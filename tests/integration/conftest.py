@@ -200,3 +200,86 @@ def ready(pgseedd):
     d = pgseedd()
     d.wait_healthy()
     return d
+
+
+# -- pgseedctl (tests/integration/test_pgseedctl.py) ---------------------------
+
+def pidfile_pid(state_dir):
+    """The pid in STATE_DIR/pgseedd.pid, or None when there is none."""
+    try:
+        with open(os.path.join(state_dir, "pgseedd.pid")) as f:
+            return int(f.read().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def process_running(pid):
+    """True while pid runs; a zombie (exited, not yet reaped) no longer does."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+class Ctl:
+    """pgseedctl with one daemon's settings (its PGSEED_* environment).  The
+    daemon itself is started by the test, through `pgseedctl start`."""
+
+    def __init__(self, daemon):
+        self.daemon = daemon
+        self.env = dict(daemon.env)
+        self.log_path = os.path.join(daemon.state_dir, "pgseedd.log")
+
+    def run(self, *args, timeout=300, env=None, stdin=subprocess.DEVNULL):
+        """Runs pgseedctl ARGS; returns the CompletedProcess (text stdout/stderr)."""
+        e = dict(self.env)
+        e.update(env or {})
+        return subprocess.run([PGSEEDCTL] + [str(a) for a in args], env=e, stdin=stdin,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def daemon_log(self):
+        """What the daemon pgseedctl started wrote (STATE_DIR/pgseedd.log)."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def kill_daemon(self, timeout=30):
+        """Stops whatever pgseedd the pidfile names: SIGTERM, then SIGKILL."""
+        pid = pidfile_pid(self.daemon.state_dir)
+        if not pid or not process_running(pid):
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            return
+        deadline = time.time() + timeout
+        while process_running(pid) and time.time() < deadline:
+            time.sleep(0.1)
+        if process_running(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def pgseedctl(pgseedd):
+    """Factory: pgseedctl(**env) returns a Ctl for a daemon configured like the
+    pgseedd fixture's (free ports, temporary state directory, embedded runtime,
+    small dataset) but not started.  Afterwards the pgseedd its pidfile names
+    is stopped; then the pgseedd fixture kills leftover Postgres processes and
+    removes the state directory."""
+    made = []
+
+    def make(**overrides):
+        c = Ctl(pgseedd(start=False, **overrides))
+        made.append(c)
+        return c
+
+    yield make
+
+    for c in made:
+        c.kill_daemon()

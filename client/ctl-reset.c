@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/* ctl-reset.c -- `pgseedctl reset`: confirmation first, then POST /reset and a one-line summary. */
+
+#include <errno.h>
+
+#include "ctl.h"
+
+#define RESET_TIMEOUT_S 300.0 /* an in-place reset of a large dataset rewrites every row */
+
+/* Asks on the terminal; true only for an answer starting with y or Y. */
+static bool confirm(const char *database)
+{
+        char line[64];
+        const char *p = line;
+
+        fprintf(stderr, "Reset database %s to its seeded state? All changes are lost. [y/N] ", database);
+        fflush(stderr);
+        if (!fgets(line, sizeof(line), stdin))
+                return false;
+        while (*p == ' ' || *p == '\t')
+                p++;
+        return *p == 'y' || *p == 'Y';
+}
+
+/* The working database's name for the question: from /health, else the configuration, else the default. */
+static char *database_name(Ctl *ctl, Error *e)
+{
+        const json_t *config;
+        CtlResponse resp;
+        json_auto_t *health = NULL;
+        Error ignore = ERROR_INIT;
+        const char *name = NULL;
+        int r;
+
+        /* Asking only to be told afterwards that nothing answers would waste the user's answer. */
+        r = ctl_http_request(ctl_url(ctl), "GET", "/health", ctl_timeout(ctl, CTL_DEFAULT_TIMEOUT_S), &resp,
+                             e);
+        if (r < 0)
+                return NULL;
+        if (ctl_response_json(&resp, &health, &ignore) == 0)
+                name = json_string_value(json_object_get(json_object_get(health, "database"), "name"));
+        ctl_response_done(&resp);
+        if (!name && !ctl->url_explicit && ctl_config(ctl, &config, &ignore) == 0)
+                name = ctl_config_string(config, "postgres.database");
+        return xstrdup(name ? name : "app");
+}
+
+int cmd_reset(Ctl *ctl, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                {"yes", no_argument, NULL, 'y'},
+                {"mode", required_argument, NULL, 'm'},
+                CTL_GLOBAL_OPTIONS,
+                {},
+        };
+        _cleanup_free_ char *path = NULL, *database = NULL;
+        const char *mode = "template";
+        json_auto_t *body = NULL;
+        CtlResponse resp;
+        Error e = ERROR_INIT;
+        bool yes = false;
+        int c, ex = 0, r;
+
+        while ((c = ctl_getopt(ctl, "reset", argc, argv, "y", opts, &ex)) >= 0) {
+                if (c == 'y')
+                        yes = true;
+                else if (c == 'm')
+                        mode = optarg;
+        }
+        if (c == -2)
+                return ex;
+        if (optind < argc)
+                return ctl_usage_error("reset", "unexpected argument '%s'", argv[optind]);
+        if (!streq(mode, "template") && !streq(mode, "inplace"))
+                return ctl_usage_error("reset", "--mode takes template or inplace, not '%s'", mode);
+
+        if (!yes) {
+                /* A script or CI job must say --yes explicitly: nobody is there to answer the question. */
+                if (!isatty(STDIN_FILENO)) {
+                        error_set(&e, EINVAL, "confirmation_needed",
+                                  "Pass --yes (`make reset YES=1`) to reset without asking.",
+                                  "refusing to reset without confirmation: stdin is not a terminal");
+                        ctl_report(&e);
+                        return CTL_EXIT_USAGE;
+                }
+                database = database_name(ctl, &e);
+                if (!database)
+                        return ctl_report(&e);
+                if (!confirm(database)) {
+                        fprintf(stderr, "Not reset.\n");
+                        return CTL_EXIT_FAILED;
+                }
+        }
+
+        path = xasprintf("/reset?mode=%s", mode);
+        r = ctl_http_request(ctl_url(ctl), "POST", path, ctl_timeout(ctl, RESET_TIMEOUT_S), &resp, &e);
+        if (r < 0)
+                return ctl_report(&e);
+        if (resp.status < 200 || resp.status >= 300) {
+                ctl_api_error(&resp, &e);
+                ctl_response_done(&resp);
+                return ctl_report(&e);
+        }
+        if (ctl->json)
+                printf("%.*s%s", (int) resp.len, resp.body,
+                       resp.len > 0 && resp.body[resp.len - 1] == '\n' ? "" : "\n");
+        else if (ctl_response_json(&resp, &body, &e) < 0) {
+                ctl_response_done(&resp);
+                return ctl_report(&e);
+        } else {
+                _cleanup_free_ char *line = render_reset(body);
+                printf("%s\n", line);
+        }
+        ctl_response_done(&resp);
+        return CTL_EXIT_OK;
+}
