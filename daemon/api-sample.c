@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "catalog.h"
+#include "jsonfmt.h"
 #include "daemon.h"
 #include "pg.h"
 
@@ -267,16 +268,6 @@ static bool params_check(Request *req, Error *e)
         return true;
 }
 
-/* Serialized by json_format() rather than http_reply_json(): reals as Postgres wrote them. */
-static void reply_json(Request *req, json_t *body)
-{
-        size_t len;
-        _cleanup_free_ char *text = json_format(body, &len);
-
-        json_decref(body);
-        http_reply_text(req, 200, "application/json; charset=utf-8", text, len);
-}
-
 void api_sample(Request *req)
 {
         static const char *const allowed[] = {"table",   "limit",    "offset", "order",
@@ -321,5 +312,5 @@ void api_sample(Request *req)
                 http_reply_errno(req, &e);
                 return;
         }
-        reply_json(req, body);
+        http_reply_json(req, 200, body);
 }

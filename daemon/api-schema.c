@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "catalog.h"
+#include "jsonfmt.h"
 #include "daemon.h"
 #include "pg.h"
 
@@ -104,7 +105,7 @@ static const char schema_all_sql[] =
         " ORDER BY c.relname COLLATE \"C\"), '[]')"
         "     FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p')))"
         "  ORDER BY n.nspname COLLATE \"C\"), '[]'))"
-        " FROM pg_namespace n WHERE " CATALOG_USER_SCHEMAS;
+        " FROM pg_namespace n WHERE " PG_USER_SCHEMAS;
 
 /* One table; $1 and $2 are its schema and name as the catalog spells them. */
 static const char schema_table_sql[] =

@@ -13,13 +13,6 @@
 typedef struct Config Config;
 typedef struct pg_conn PGconn;
 
-/*
- * The SQL condition (on pg_namespace aliased n) that selects user schemas:
- * everything but information_schema and the pg_* schemas (pg_catalog,
- * pg_toast, pg_temp_N, pg_toast_temp_N; Postgres reserves the prefix).
- */
-#define CATALOG_USER_SCHEMAS "(n.nspname <> 'information_schema' AND n.nspname !~ '^pg_')"
-
 /* The longest identifier Postgres keeps (NAMEDATALEN - 1 bytes): longer names cannot exist. */
 #define CATALOG_NAME_MAX 63
 
@@ -128,34 +121,3 @@ int catalog_parse_columns(const CatalogTable *t, const char *list, size_t **ret,
  * with code unknown_column or invalid_parameter (bad direction).
  */
 int catalog_parse_order(const CatalogTable *t, const char *spec, CatalogOrder *ret, Error *e);
-
-/* ---- text and JSON helpers ------------------------------------------------ */
-
-/* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
-bool utf8_is_valid(const char *s, size_t len);
-
-/*
- * When s[0..len) holds more than max_chars characters (code points), returns a
- * new string with the first max_chars of them followed by "…" and its length
- * in *ret_len; otherwise NULL (nothing to cut).  Never cuts inside a
- * character.
- */
-char *utf8_truncate(const char *s, size_t len, size_t max_chars, size_t *ret_len);
-
-/* Applies utf8_truncate() to every string value inside v (object keys are left alone). */
-void json_truncate_strings(json_t *v, size_t max_chars);
-
-/*
- * Serializes v as http_reply_json() does (2-space indents, a trailing newline),
- * but writes each real number in the shortest form that reads back as the
- * same double (19.99, not jansson's 19.989999999999998).  Returns a new string
- * and its length in *ret_len (may be NULL).
- */
-char *json_format(const json_t *v, size_t *ret_len);
-
-/*
- * True when an If-None-Match header value matches etag (given quoted, as sent
- * in the ETag header): "*", or any entity tag in the comma-separated list,
- * compared weakly (W/ ignored), as RFC 9110 asks for If-None-Match.
- */
-bool etag_matches(const char *if_none_match, const char *etag);

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "jsonfmt.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -150,12 +151,24 @@ const char *request_query(Request *req, const char *key)
 typedef struct AllowCheck {
         const char *const *allowed;
         const char *unknown;
+        const char *bad; /* a key whose name or value holds a NUL byte or is not UTF-8 */
 } AllowCheck;
 
-static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+/*
+ * The sized iterator, because MHD's NUL-terminated view would silently cut
+ * "?table=users%00junk" to "users".  Every parameter is checked here once,
+ * so handlers and error messages only ever see clean UTF-8 text.
+ */
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                 const char *value, size_t value_size)
 {
         AllowCheck *c = cls;
 
+        if (strlen(key) != key_size || !utf8_is_valid(key, key_size) ||
+            (value && (strlen(value) != value_size || !utf8_is_valid(value, value_size)))) {
+                c->bad = key;
+                return MHD_NO;
+        }
         for (const char *const *a = c->allowed; *a; a++)
                 if (streq(*a, key))
                         return MHD_YES;
@@ -166,9 +179,16 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char 
 bool request_query_allow(Request *req, const char *const *allowed)
 {
         AllowCheck c = {.allowed = allowed};
-        char list[256] = "";
+        char list[256] = "", name[64];
 
-        MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_arg, &c);
+        MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, check_arg, &c);
+        if (c.bad) {
+                strlcpy0(name, c.bad, sizeof(name));
+                utf8_sanitize(name);
+                http_reply_error(req, 400, "invalid_parameter", "Parameters must be UTF-8 text without NUL bytes.",
+                                 "Query parameter '%s' has a NUL byte or bytes that are not UTF-8", name);
+                return false;
+        }
         if (!c.unknown)
                 return true;
         for (const char *const *a = allowed; *a; a++)
@@ -281,15 +301,19 @@ void http_reply_text(Request *req, unsigned status, const char *content_type, co
 
 void http_reply_json(Request *req, unsigned status, json_t *body)
 {
-        char *text = json_dumps(body, JSON_INDENT(2));
-        size_t len = strlen(text);
         struct MHD_Response *resp;
+        char *text;
+        size_t len;
 
+        if (!body) {
+                /* Only a bug gets here (jansson refuses invalid UTF-8 by returning NULL): never crash on it. */
+                static const char fallback[] = "{\"error\": {\"code\": \"internal\", \"message\": "
+                                               "\"The reply could not be encoded as JSON\"}}\n";
+                http_reply_text(req, 500, "application/json; charset=utf-8", fallback, sizeof(fallback) - 1);
+                return;
+        }
+        text = json_format(body, &len);
         json_decref(body);
-        /* A trailing newline keeps `curl` output tidy in a terminal. */
-        text = xrealloc(text, len + 2);
-        text[len++] = '\n';
-        text[len] = '\0';
         resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
         queue(req, status, resp, "application/json; charset=utf-8");
 }
@@ -321,12 +345,18 @@ void http_reply_error(Request *req, unsigned status, const char *code, const cha
         va_list ap;
         json_t *err;
 
+        char hint_text[512];
+
         va_start(ap, fmt);
         vsnprintf(message, sizeof(message), fmt, ap);
         va_end(ap);
+        /* Messages echo request input, which may be any bytes; a cut may also split a character. */
+        utf8_sanitize(message);
+        strlcpy0(hint_text, hint ? hint : "", sizeof(hint_text));
+        utf8_sanitize(hint_text);
         err = json_pack("{s:s, s:s}", "code", code, "message", message);
-        if (!isempty(hint))
-                json_object_set_new(err, "hint", json_string(hint));
+        if (*hint_text)
+                json_object_set_new(err, "hint", json_string(hint_text));
         if (status == 503)
                 http_add_header(req, "Retry-After", "1");
         if (status >= 500) {
@@ -573,4 +603,33 @@ void http_server_stop(HttpServer *s)
         if (fd >= 0)
                 close(fd);
         free(s);
+}
+
+bool etag_matches(const char *if_none_match, const char *etag)
+{
+        size_t elen = strlen(etag);
+        const char *p = if_none_match;
+
+        if (!p)
+                return false;
+        for (;;) {
+                p += strspn(p, " \t,");
+                if (!*p)
+                        return false;
+                if (*p == '*')
+                        return true;
+                if (startswith(p, "W/"))
+                        p += 2;
+                if (*p == '"') {
+                        const char *end = strchr(p + 1, '"');
+
+                        if (!end)
+                                return false;
+                        if ((size_t) (end + 1 - p) == elen && memcmp(p, etag, elen) == 0)
+                                return true;
+                        p = end + 1;
+                }
+                /* Skip whatever else is in this element (garbage, or nothing). */
+                p += strcspn(p, ",");
+        }
 }

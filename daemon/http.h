@@ -88,3 +88,10 @@ void http_reply_text(Request *req, unsigned status, const char *content_type, co
 typedef ssize_t (*HttpStreamRead)(void *ctx, char *buf, size_t max);
 void http_reply_stream(Request *req, unsigned status, const char *content_type, HttpStreamRead read, void *ctx,
                        void (*free_ctx)(void *ctx));
+
+/*
+ * True when an If-None-Match header value matches etag (given quoted, as sent
+ * in the ETag header): "*", or any entity tag in the comma-separated list,
+ * compared weakly (W/ ignored), as RFC 9110 asks for If-None-Match.
+ */
+bool etag_matches(const char *if_none_match, const char *etag);

@@ -250,6 +250,8 @@ fail:
                 close(api_fd);
         if (d->supervisor)
                 supervisor_stop(d->supervisor);
+        if (pid_fd >= 0)
+                pidfile_release(d->config, TAKE_FD(pid_fd));
         return 1;
 }
 

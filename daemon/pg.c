@@ -156,10 +156,6 @@ json_t *pg_query_json(PGconn *conn, const char *sql, int nparams, const char *co
         return j;
 }
 
-/* The user schemas: everything but the system ones.  Shared by the queries below. */
-#define USER_SCHEMA_FILTER                                                                                    \
-        "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
-
 /*
  * query_to_xml runs a count per table inside one statement; the table names
  * come from the catalog and are quoted with format('%I'), so nothing outside
@@ -170,7 +166,7 @@ static const char counts_sql[] =
         "  (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname),"
         "   false, true, '')))[1]::text::bigint) ORDER BY n.nspname, c.relname), '[]')"
         " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND " USER_SCHEMA_FILTER;
+        " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND " PG_USER_SCHEMAS;
 
 int pg_count_rows(PGconn *conn, json_t **ret, Error *e)
 {
@@ -188,7 +184,7 @@ char *pg_user_tables_list(PGconn *conn, Error *e)
                               "SELECT coalesce(string_agg(format('%I.%I', n.nspname, c.relname), ', '"
                               "  ORDER BY n.nspname, c.relname), '')"
                               " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                              " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND " USER_SCHEMA_FILTER,
+                              " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND " PG_USER_SCHEMAS,
                               0, NULL, e);
 }
 

@@ -9,6 +9,13 @@
 
 typedef struct Config Config;
 
+/*
+ * The SQL condition (on pg_namespace aliased n) that selects user schemas:
+ * everything but information_schema and the pg_* schemas (pg_catalog,
+ * pg_toast, pg_temp_N, pg_toast_temp_N; Postgres reserves the prefix).
+ */
+#define PG_USER_SCHEMAS "(n.nspname <> 'information_schema' AND n.nspname !~ '^pg_')"
+
 static inline void PQclearp(PGresult **r)
 {
         if (*r)

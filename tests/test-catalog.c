@@ -10,6 +10,8 @@
 #include <stdlib.h>
 
 #include "catalog.h"
+#include "http.h"
+#include "jsonfmt.h"
 #include "util.h"
 
 /* A catalog as catalog_load() would get it from Postgres, with the awkward cases a real one can hold. */

@@ -689,12 +689,19 @@ def test_nul_bytes_execute_nothing(db):
     assert snapshot(db) == before
 
 
-@pytest.mark.xfail(reason="http.c's request_query() returns values cut at %00 (libmicrohttpd hands them out "
-                          "NUL-terminated); it needs MHD_lookup_connection_value_n() to see and refuse the rest",
-                   strict=False)
 def test_nul_bytes_are_refused(db):
     r = db.get("/sample?table=comments%00%3BDROP%20TABLE%20canary")
-    assert r.status in (400, 404), r.body[:200]
+    assert r.status == 400, r.body[:200]
+    assert "NUL" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("path", ["/health?%ff=1", "/logs?tail=%ff", "/schema?%ff=1", "/sample?table=%ff%fe",
+                                  "/sample?order=%c3", "/reset?mode=%80"])
+def test_invalid_utf8_is_400_not_a_crash(db, path):
+    r = db.post(path) if path.startswith("/reset") else db.get(path)
+    assert r.status == 400, r.body[:200]
+    assert r.json()["error"]["code"] == "invalid_parameter"
+    assert db.health().status == 200
 
 
 def test_unreachable_database_is_503(db):
