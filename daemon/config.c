@@ -75,7 +75,7 @@ static const ConfigKey keys[] = {
         {"postgres", "password", "PGSEED_PG_PASSWORD", "pg-password", CT_SECRET, F(pg_password), "app", NULL, 0,
          0, false, "its password"},
         {"postgres", "password_file", "PGSEED_PG_PASSWORD_FILE", "pg-password-file", CT_PATH,
-         F(pg_password_file), "", NULL, 0, 0, true, "read the password from this file instead (wins over password)"},
+         F(pg_password_file), "", NULL, 0, 0, true, "read the password from this file instead (wins over password; default none)"},
         {"postgres", "database", "PGSEED_PG_DB", "pg-db", CT_IDENT, F(pg_db), "app", NULL, 0, 0, false,
          "the working database; its pristine copy is DATABASE_template"},
         {"postgres", "conf", "PGSEED_PG_CONF", "pg-conf", CT_PATH, F(pg_conf), "", NULL, 0, 0, true,
@@ -595,9 +595,11 @@ char *config_format(const Config *c, bool json)
 
 void config_print_help(void)
 {
+        /* Keys without a fixed default say what they default to in their help text. */
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                printf("  --%-18s %-24s [%s] %s (default: %s)\n", keys[i].flag, keys[i].env, keys[i].section,
-                       keys[i].help, isempty(keys[i].def) ? "automatic" : keys[i].def);
+                printf("  --%-18s %-24s [%s] %s%s%s%s\n", keys[i].flag, keys[i].env, keys[i].section, keys[i].help,
+                       isempty(keys[i].def) ? "" : " (default: ", isempty(keys[i].def) ? "" : keys[i].def,
+                       isempty(keys[i].def) ? "" : ")");
 }
 
 char *config_connection_url(const Config *c)
