@@ -17,8 +17,8 @@ typedef struct LogsCtx {
         LogStream *stream;
         int fd; /* the client's socket, to notice it leaving while we wait for lines */
         bool json;
-        char *buf;
-        size_t len, off, cap;
+        Buffer out;
+        size_t off; /* bytes of out already handed to MHD */
 } LogsCtx;
 
 static void logs_ctx_free(void *p)
@@ -26,7 +26,7 @@ static void logs_ctx_free(void *p)
         LogsCtx *c = p;
 
         log_stream_close(c->stream);
-        free(c->buf);
+        buffer_free(&c->out);
         free(c);
 }
 
@@ -52,14 +52,8 @@ static void format_line(LogsCtx *c, const LogLine *line)
                 json_decref(o);
         } else
                 text = xstrdup(line->text);
-        size_t n = strlen(text);
-        if (c->len + n + 1 > c->cap) {
-                c->cap = (c->len + n + 1) * 2;
-                c->buf = xrealloc(c->buf, c->cap);
-        }
-        memcpy(c->buf + c->len, text, n);
-        c->len += n;
-        c->buf[c->len++] = '\n';
+        buffer_appends(&c->out, text);
+        buffer_append(&c->out, "\n", 1);
         free(text);
 }
 
@@ -67,11 +61,11 @@ static ssize_t logs_read(void *p, char *out, size_t max)
 {
         LogsCtx *c = p;
 
-        while (c->off == c->len) {
+        while (c->off == c->out.len) {
                 LogLine line;
                 int r;
 
-                c->off = c->len = 0;
+                c->off = c->out.len = 0;
                 if (atomic_load(&c->d->stopping) || client_gone(c->fd))
                         return -1;
                 r = c->stream->read_line(c->stream, &line, POLL_MS);
@@ -81,11 +75,11 @@ static ssize_t logs_read(void *p, char *out, size_t max)
                         return -1;
                 format_line(c, &line);
                 /* Batch what is already there, up to the buffer MHD gave us. */
-                while (c->len < max && (r = c->stream->read_line(c->stream, &line, 0)) == 1)
+                while (c->out.len < max && (r = c->stream->read_line(c->stream, &line, 0)) == 1)
                         format_line(c, &line);
         }
-        size_t n = c->len - c->off < max ? c->len - c->off : max;
-        memcpy(out, c->buf + c->off, n);
+        size_t n = c->out.len - c->off < max ? c->out.len - c->off : max;
+        memcpy(out, c->out.data + c->off, n);
         c->off += n;
         return (ssize_t) n;
 }

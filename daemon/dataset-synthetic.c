@@ -508,23 +508,6 @@ static void comment_id(uint64_t seed, int64_t i, char out[26])
         memcpy(out + 19, "4AaABAg", 7);
 }
 
-/* Days since 1970-01-01 to a civil date (proleptic Gregorian), after Howard Hinnant. */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-        int64_t era;
-        unsigned doe, yoe, doy, mp;
-
-        z += 719468;
-        era = (z >= 0 ? z : z - 146096) / 146097;
-        doe = (unsigned) (z - era * 146097);
-        yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        mp = (5 * doy + 2) / 153;
-        *d = doy - (153 * mp + 2) / 5 + 1;
-        *m = mp < 10 ? mp + 3 : mp - 9;
-        *y = (int64_t) yoe + era * 400 + (*m <= 2);
-}
-
 static inline void put2(char *p, unsigned v)
 {
         p[0] = (char) ('0' + v / 10);

@@ -31,37 +31,6 @@ struct DockerClient {
         char prefix[24]; /* "/v1.41" */
 };
 
-typedef struct Buffer {
-        char *data;
-        size_t len, cap;
-} Buffer;
-
-static void buffer_append(Buffer *b, const char *p, size_t n)
-{
-        if (b->len + n + 1 > b->cap) {
-                b->cap = (b->len + n + 1) * 2;
-                b->data = xrealloc(b->data, b->cap);
-        }
-        memcpy(b->data + b->len, p, n);
-        b->len += n;
-        b->data[b->len] = '\0';
-}
-
-/* Drops the first n bytes. */
-static void buffer_consume(Buffer *b, size_t n)
-{
-        memmove(b->data, b->data + n, b->len - n);
-        b->len -= n;
-        if (b->data)
-                b->data[b->len] = '\0';
-}
-
-static void buffer_done(Buffer *b)
-{
-        free(b->data);
-        *b = (Buffer){0};
-}
-
 static const char *strempty(const char *s)
 {
         return s ? s : "";
@@ -206,7 +175,7 @@ static void call_done(Call *call)
         if (call->h)
                 curl_easy_cleanup(call->h);
         call->h = NULL;
-        buffer_done(&call->body);
+        buffer_free(&call->body);
 }
 
 /*
@@ -663,7 +632,7 @@ int docker_image_pull(DockerClient *c, const char *image, int64_t timeout_ms, Do
                                strstr(p.error, "manifest unknown");
                 r = error_set(e, missing ? ENOENT : EIO, "pull_failed", NULL, "%s", p.error);
         }
-        buffer_done(&p.line);
+        buffer_free(&p.line);
         call_done(&call);
         return r;
 }
@@ -863,9 +832,9 @@ void docker_log_decoder_free(DockerLogDecoder *d)
 {
         if (!d)
                 return;
-        buffer_done(&d->in);
-        buffer_done(&d->partial[0]);
-        buffer_done(&d->partial[1]);
+        buffer_free(&d->in);
+        buffer_free(&d->partial[0]);
+        buffer_free(&d->partial[1]);
         free(d);
 }
 

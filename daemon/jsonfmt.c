@@ -8,70 +8,48 @@
 
 #include "util.h"
 
-typedef struct Buf {
-        char *data;
-        size_t len, cap;
-} Buf;
-
-static void buf_put(Buf *b, const char *s, size_t n)
-{
-        if (b->len + n + 1 > b->cap) {
-                b->cap = (b->len + n + 1) * 2;
-                b->data = xrealloc(b->data, b->cap);
-        }
-        memcpy(b->data + b->len, s, n);
-        b->len += n;
-        b->data[b->len] = '\0';
-}
-
-static void buf_puts(Buf *b, const char *s)
-{
-        buf_put(b, s, strlen(s));
-}
-
-/* Escapes as jansson does by default: quotes, backslashes and control characters; UTF-8 passes through. */
-static void format_string(Buf *b, const char *s, size_t len)
+static void format_string(Buffer *b, const char *s, size_t len)
 {
         size_t run = 0;
 
-        buf_put(b, "\"", 1);
+        buffer_append(b, "\"", 1);
         for (size_t i = 0; i < len; i++) {
                 unsigned char c = (unsigned char) s[i];
                 char esc[8];
 
                 if (c >= 0x20 && c != '"' && c != '\\')
                         continue;
-                buf_put(b, s + run, i - run);
+                buffer_append(b, s + run, i - run);
                 run = i + 1;
                 switch (c) {
                 case '"':
-                        buf_puts(b, "\\\"");
+                        buffer_appends(b, "\\\"");
                         break;
                 case '\\':
-                        buf_puts(b, "\\\\");
+                        buffer_appends(b, "\\\\");
                         break;
                 case '\b':
-                        buf_puts(b, "\\b");
+                        buffer_appends(b, "\\b");
                         break;
                 case '\f':
-                        buf_puts(b, "\\f");
+                        buffer_appends(b, "\\f");
                         break;
                 case '\n':
-                        buf_puts(b, "\\n");
+                        buffer_appends(b, "\\n");
                         break;
                 case '\r':
-                        buf_puts(b, "\\r");
+                        buffer_appends(b, "\\r");
                         break;
                 case '\t':
-                        buf_puts(b, "\\t");
+                        buffer_appends(b, "\\t");
                         break;
                 default:
                         snprintf(esc, sizeof(esc), "\\u%04X", c);
-                        buf_puts(b, esc);
+                        buffer_appends(b, esc);
                 }
         }
-        buf_put(b, s + run, len - run);
-        buf_put(b, "\"", 1);
+        buffer_append(b, s + run, len - run);
+        buffer_append(b, "\"", 1);
 }
 
 /*
@@ -80,7 +58,7 @@ static void format_string(Buf *b, const char *s, size_t len)
  * printed them.  Kept a real (".0") when it looks like an integer, and the
  * exponent written without "+" and leading zeros, as jansson writes it.
  */
-static void format_real(Buf *b, double v)
+static void format_real(Buffer *b, double v)
 {
         char s[40], *exp;
 
@@ -103,17 +81,17 @@ static void format_real(Buf *b, double v)
                 memmove(p, digits, strlen(digits) + 1);
         } else if (!strchr(s, '.'))
                 strcat(s, ".0");
-        buf_puts(b, s);
+        buffer_appends(b, s);
 }
 
-static void format_indent(Buf *b, size_t depth)
+static void format_indent(Buffer *b, size_t depth)
 {
-        buf_put(b, "\n", 1);
+        buffer_append(b, "\n", 1);
         for (size_t i = 0; i < depth; i++)
-                buf_put(b, "  ", 2);
+                buffer_append(b, "  ", 2);
 }
 
-static void format_value(Buf *b, const json_t *v, size_t depth)
+static void format_value(Buffer *b, const json_t *v, size_t depth)
 {
         char num[32];
         const char *key;
@@ -123,67 +101,67 @@ static void format_value(Buf *b, const json_t *v, size_t depth)
         switch (json_typeof(v)) {
         case JSON_OBJECT:
                 if (json_object_size(v) == 0) {
-                        buf_puts(b, "{}");
+                        buffer_appends(b, "{}");
                         break;
                 }
-                buf_puts(b, "{");
+                buffer_appends(b, "{");
                 i = 0;
                 json_object_foreach((json_t *) v, key, item)
                 {
                         if (i++ > 0)
-                                buf_puts(b, ",");
+                                buffer_appends(b, ",");
                         format_indent(b, depth + 1);
                         format_string(b, key, strlen(key));
-                        buf_puts(b, ": ");
+                        buffer_appends(b, ": ");
                         format_value(b, item, depth + 1);
                 }
                 format_indent(b, depth);
-                buf_puts(b, "}");
+                buffer_appends(b, "}");
                 break;
         case JSON_ARRAY:
                 if (json_array_size(v) == 0) {
-                        buf_puts(b, "[]");
+                        buffer_appends(b, "[]");
                         break;
                 }
-                buf_puts(b, "[");
+                buffer_appends(b, "[");
                 json_array_foreach(v, i, item)
                 {
                         if (i > 0)
-                                buf_puts(b, ",");
+                                buffer_appends(b, ",");
                         format_indent(b, depth + 1);
                         format_value(b, item, depth + 1);
                 }
                 format_indent(b, depth);
-                buf_puts(b, "]");
+                buffer_appends(b, "]");
                 break;
         case JSON_STRING:
                 format_string(b, json_string_value(v), json_string_length(v));
                 break;
         case JSON_INTEGER:
                 snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-                buf_puts(b, num);
+                buffer_appends(b, num);
                 break;
         case JSON_REAL:
                 format_real(b, json_real_value(v));
                 break;
         case JSON_TRUE:
-                buf_puts(b, "true");
+                buffer_appends(b, "true");
                 break;
         case JSON_FALSE:
-                buf_puts(b, "false");
+                buffer_appends(b, "false");
                 break;
         case JSON_NULL:
-                buf_puts(b, "null");
+                buffer_appends(b, "null");
                 break;
         }
 }
 
 char *json_format(const json_t *v, size_t *ret_len)
 {
-        Buf b = {0};
+        Buffer b = {0};
 
         format_value(&b, v, 0);
-        buf_put(&b, "\n", 1);
+        buffer_append(&b, "\n", 1);
         if (ret_len)
                 *ret_len = b.len;
         return b.data;

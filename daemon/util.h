@@ -152,3 +152,19 @@ char *utf8_truncate(const char *s, size_t len, size_t max_chars, size_t *ret_len
 
 /* Replaces every byte that is not part of well-formed UTF-8 with '?', in place (for echoing input). */
 void utf8_sanitize(char *s);
+
+/* A growing byte buffer, always NUL-terminated after len bytes (data is NULL until the first append). */
+typedef struct Buffer {
+        char *data;
+        size_t len, cap;
+} Buffer;
+
+void buffer_append(Buffer *b, const char *p, size_t n);
+void buffer_appends(Buffer *b, const char *s);
+/* Drops the first n bytes. */
+void buffer_consume(Buffer *b, size_t n);
+void buffer_free(Buffer *b);
+
+/* Days since 1970-01-01 for a proleptic Gregorian date, and back (after Howard Hinnant's algorithms). */
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
