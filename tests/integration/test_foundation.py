@@ -210,3 +210,51 @@ def test_print_config_masks_password(pgseedd):
     cfg = json.loads(j.stdout)
     assert cfg["postgres.port"] == d.pg_port
     assert cfg["postgres.password"] == "********"
+
+
+def test_sd_notify_ready_and_status(pgseedd, tmp_path):
+    """Under systemd (NOTIFY_SOCKET set), pgseedd says READY=1 once healthy and STATUS= on changes."""
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.5)
+    try:
+        d = pgseedd(NOTIFY_SOCKET=path)
+        messages = []
+        deadline = time.time() + 60
+        while time.time() < deadline and not any("READY=1" in m for m in messages):
+            try:
+                messages.append(sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+        assert any("READY=1" in m for m in messages), messages
+        assert any(m.startswith("STATUS=starting") for m in messages), messages
+        assert any(m.startswith("STATUS=ready") for m in messages), messages
+        # READY=1 comes with the database healthy, not before.
+        assert d.health().status == 200
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(60) == 0
+        rest = []
+        try:
+            while True:
+                rest.append(sock.recv(4096).decode())
+        except socket.timeout:
+            pass
+        assert any("STOPPING=1" in m for m in rest), rest
+    finally:
+        sock.close()
+
+
+def test_socket_activation(pgseedd):
+    """systemd-socket-activate binds the API port and hands it over; pgseedd serves on it."""
+    port = free_port()
+    d = pgseedd(start=False)
+    d.url = "http://127.0.0.1:%d" % port
+    d.proc = subprocess.Popen(["systemd-socket-activate", "-l", "127.0.0.1:%d" % port, PGSEEDD], env=d.env,
+                              stdout=open(d.log_path, "ab"), stderr=subprocess.STDOUT)
+    body = d.wait_healthy()
+    assert body["status"] == "ready"
+    # The configured address was not used: the passed socket was.
+    assert wait_for(lambda: status_of(d) == 200, 5)
+    with pytest.raises(OSError):
+        http("GET", "http://%s/health" % d.env["PGSEED_LISTEN"], timeout=2)
