@@ -32,6 +32,19 @@ void api_root(Request *req)
         http_reply_json(req, 200, o);
 }
 
+/* Writes a label value with the escapes the Prometheus text format requires (table names may hold anything). */
+static void label_value(FILE *f, const char *v)
+{
+        for (const char *p = v ? v : ""; *p; p++) {
+                if (*p == '\\' || *p == '"')
+                        fputc('\\', f);
+                if (*p == '\n')
+                        fputs("\\n", f);
+                else
+                        fputc(*p, f);
+        }
+}
+
 void api_metrics(Request *req)
 {
         Daemon *d = request_daemon(req);
@@ -60,10 +73,13 @@ void api_metrics(Request *req)
                 fprintf(f, "# HELP pgseed_table_rows Exact row count per table (refreshed every 5 s).\n"
                            "# TYPE pgseed_table_rows gauge\n");
                 json_array_foreach(tables, i, t)
-                        fprintf(f, "pgseed_table_rows{schema=\"%s\",table=\"%s\"} %lld\n",
-                                json_string_value(json_object_get(t, "schema")),
-                                json_string_value(json_object_get(t, "name")),
-                                (long long) json_integer_value(json_object_get(t, "rows")));
+                {
+                        fputs("pgseed_table_rows{schema=\"", f);
+                        label_value(f, json_string_value(json_object_get(t, "schema")));
+                        fputs("\",table=\"", f);
+                        label_value(f, json_string_value(json_object_get(t, "name")));
+                        fprintf(f, "\"} %lld\n", (long long) json_integer_value(json_object_get(t, "rows")));
+                }
         }
         fclose(f);
         sup_snapshot_done(&snap);

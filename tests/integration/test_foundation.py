@@ -258,3 +258,21 @@ def test_socket_activation(pgseedd):
     assert wait_for(lambda: status_of(d) == 200, 5)
     with pytest.raises(OSError):
         http("GET", "http://%s/health" % d.env["PGSEED_LISTEN"], timeout=2)
+
+
+def test_metrics_for_prometheus(ready):
+    ready.sql('CREATE TABLE "we""ird\\name" (x int)')
+    ready.sql('INSERT INTO "we""ird\\name" VALUES (1), (2)')
+
+    def scraped():
+        r = ready.get("/metrics")
+        return r if 'table="we\\"ird\\\\name"} 2' in r.body else None
+
+    r = wait_for(scraped, 15, 0.5)
+    assert r, ready.get("/metrics").body
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert "pgseed_up 1" in r.body
+    assert 'pgseed_table_rows{schema="public",table="comments"} 2000' in r.body
+    assert 'pgseed_state{state="ready"} 1' in r.body
+    for line in r.body.splitlines():
+        assert line.startswith("#") or " " in line, line
