@@ -671,7 +671,20 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
         if (r < 0) {
                 json_decref(result);
                 metrics_count(s->metrics, METRIC_RESETS_FAILED);
-                return r;
+                /*
+                 * Refusals (a slot, a lock, not ready) keep their status; anything
+                 * else is the server's failure, whatever SQLSTATE it came with: a
+                 * missing template is not a 404 of the caller's making.
+                 */
+                if (e->errnum != EBUSY && e->errnum != EAGAIN && e->errnum != ECONNREFUSED &&
+                    e->errnum != ETIMEDOUT) {
+                        e->errnum = EIO;
+                        strlcpy0(e->code, "reset_failed", sizeof(e->code));
+                        if (!*e->hint)
+                                strlcpy0(e->hint, "pgseedd repairs the database on its own: retry when /health is 200.",
+                                         sizeof(e->hint));
+                }
+                return r < 0 ? -e->errnum : r;
         }
         int64_t ms = now_mono_ms() - t0;
         json_object_set_new(result, "duration_ms", json_integer(ms));

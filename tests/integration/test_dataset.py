@@ -27,6 +27,17 @@ def checksums(d):
     return {t: d.sql("SELECT md5(string_agg(x::text, '|' ORDER BY x::text)) FROM %s x" % t)[0][0] for t in TABLES}
 
 
+CONTENT = {"videos": "video_id, title, category", "users": "channel_id, channel_name",
+           "comments": "comment_id, video_id, channel_id, comment_text, likes, replies, published_at, "
+                       "sentiment_label, country_code"}
+
+
+def content_checksums(d):
+    """Like checksums(), without the load-time timestamps."""
+    return {t: d.sql("SELECT md5(string_agg(x::text, '|' ORDER BY x::text)) FROM (SELECT %s FROM %s) x"
+                     % (CONTENT[t], t))[0][0] for t in TABLES}
+
+
 def structure(d):
     return d.sql("""
         SELECT string_agg(x, E'\n' ORDER BY x) FROM (
@@ -457,3 +468,21 @@ def test_export_matches_what_is_loaded(ready, tmp_path):
     assert out.returncode == 0, out.stderr
     lines = sum(1 for _ in open(tmp_path / "comments.tsv", "rb"))
     assert lines == 2000
+
+
+def test_template_dropped_behind_our_back_is_rebuilt(ready):
+    baseline = content_checksums(ready)
+    time.sleep(1.5)
+    for db in ("app_spare", "app_template"):
+        ready.sql("ALTER DATABASE %s WITH IS_TEMPLATE false" % db, dbname="postgres")
+        ready.sql("DROP DATABASE %s" % db, dbname="postgres")
+    r = ready.post("/reset")
+    assert r.status == 500, r.body
+    err = r.json()["error"]
+    assert err["code"] == "reset_failed" and "app_template" in err["message"] and err["hint"]
+    # The supervisor repairs it: a new template, a fresh working copy, healthy again.
+    assert wait_for(lambda: ready.get("/health").status == 200, 60), ready.read_log()
+    r = ready.post("/reset")
+    assert r.status == 200, r.body
+    # A rebuilt template has the same rows; only created_at/updated_at (load time) differ.
+    assert content_checksums(ready) == baseline
