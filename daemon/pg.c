@@ -86,18 +86,24 @@ PGconn *pg_connect(const Config *c, const char *dbname, const char *application,
         PQsetNoticeProcessor(conn, ignore_notice, NULL);
         if (PQstatus(conn) != CONNECTION_OK) {
                 char msg[768];
-                const char *m = PQerrorMessage(conn);
+                const char *m = PQerrorMessage(conn), *cause;
                 int errnum = ECONNREFUSED;
 
-                /* libpq gives no SQLSTATE for connection failures: classify by the server's words. */
-                first_line(msg, sizeof(msg), startswith(m, "connection to server") && strchr(m, '\n')
-                                                     ? strchr(m, '\n') + 1
-                                                     : m);
+                /*
+                 * libpq says 'connection to server at "127.0.0.1", port 5432 failed:
+                 * <cause>' on the first line (then hints); keep the cause, shortly
+                 * prefixed, and classify by the server's words (there is no SQLSTATE).
+                 */
+                first_line(msg, sizeof(msg), m);
+                cause = strstr(msg, " failed: ");
+                cause = cause ? cause + strlen(" failed: ") : msg;
+                if (startswith(cause, "FATAL:"))
+                        cause = strstrip((char *) cause + strlen("FATAL:"));
                 if (strstr(m, "password authentication failed") || strstr(m, "no pg_hba.conf entry"))
                         errnum = EACCES;
                 else if (strstr(m, "does not exist") && strstr(m, "database"))
                         errnum = ENOENT;
-                error_set(e, errnum, NULL, NULL, "%s", msg);
+                error_set(e, errnum, NULL, NULL, "127.0.0.1:%s: %s", port, cause);
                 PQfinish(conn);
                 return NULL;
         }

@@ -56,6 +56,7 @@ struct Supervisor {
         int64_t next_start_mono;
         int64_t next_seed_mono;
         int64_t last_probe_mono;
+        bool last_probe_ok; /* what a tick between probes goes by */
         int64_t last_counts_mono;
         int64_t backoff_ms;
         int64_t seed_backoff_ms;
@@ -189,6 +190,7 @@ static void tick_start(Supervisor *s, int64_t now)
         s->seeded = false;
         s->started_mono = now;
         s->last_probe_mono = 0;
+        s->last_probe_ok = false;
         set_state(s, SUP_STARTING, "waiting for Postgres to accept connections");
 }
 
@@ -252,8 +254,9 @@ static bool tick_probe(Supervisor *s, int64_t now)
         wake = s->wake_requested;
         s->wake_requested = false;
         pthread_mutex_unlock(&s->lock);
+        /* Between probes, go by the last one: a failed probe must not count as an answer for a second. */
         if (!wake && !dirty && now - s->last_probe_mono < PROBE_INTERVAL_MS)
-                return true;
+                return s->last_probe_ok;
         /* A reset holds the probe lock: its database is coming and going, so do not look now. */
         if (pthread_mutex_trylock(&s->probe_lock) != 0)
                 return false;
@@ -261,6 +264,7 @@ static bool tick_probe(Supervisor *s, int64_t now)
         r = probe_run(s->probe, with_counts, &facts, &e);
         pthread_mutex_unlock(&s->probe_lock);
         s->last_probe_mono = now;
+        s->last_probe_ok = r == 0;
 
         st = get_state(s);
         if (r < 0) {
