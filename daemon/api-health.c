@@ -34,7 +34,8 @@ static json_t *seeding_json(const SeedProgress *p, int64_t now_mono)
         json_object_set_new(o, "phase", json_string(seed_phase_to_string(atomic_load(&p->phase))));
         json_object_set_new(o, "rows_loaded", json_integer(loaded));
         json_object_set_new(o, "rows_total", json_integer(total));
-        json_object_set_new(o, "percent", json_real(total > 0 ? (double) (loaded * 1000 / total) / 10.0 : 0.0));
+        json_object_set_new(o, "percent",
+                            json_real(total > 0 ? (double) (loaded * 1000 / total) / 10.0 : 0.0));
         json_object_set_new(o, "elapsed_ms", json_integer(started > 0 ? now_mono - started : 0));
         return o;
 }
@@ -56,8 +57,8 @@ json_t *health_build(const HealthInput *in)
                 json_object_set_new(o, "runtime_id", json_string(snap->runtime_id));
         json_object_set_new(o, "restarts", json_integer(snap->restarts));
 
-        db = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", "127.0.0.1", "port", c->pg_port, "name", c->pg_db, "user",
-                       c->pg_user, "url", url);
+        db = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", "127.0.0.1", "port", c->pg_port, "name",
+                       c->pg_db, "user", c->pg_user, "url", url);
         json_object_set_new(o, "database", db);
 
         v = facts ? json_object_get(facts, "postgres_version") : NULL;
@@ -65,7 +66,8 @@ json_t *health_build(const HealthInput *in)
         json_object_set_new(o, "uptime_s", json_integer(in->uptime_s));
         json_object_set_new(o, "checked_at", time_or_null(snap->checked_at_ms));
         json_object_set_new(o, "checked_age_ms",
-                            snap->checked_at_ms > 0 ? json_integer(in->now_ms - snap->checked_at_ms) : json_null());
+                            snap->checked_at_ms > 0 ? json_integer(in->now_ms - snap->checked_at_ms)
+                                                    : json_null());
 
         if (snap->state == SUP_SEEDING && in->progress)
                 json_object_set_new(o, "seeding", seeding_json(in->progress, now_mono_ms()));

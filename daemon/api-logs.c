@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* api-logs.c -- GET /logs: Postgres server logs from either runtime, as text or JSON lines, optionally followed. */
+/* api-logs.c -- GET /logs: Postgres server logs from either runtime, as text or JSON lines, optionally
+ * followed. */
 
 #include <errno.h>
 #include <stdio.h>
@@ -42,12 +43,12 @@ static void format_line(LogsCtx *c, const LogLine *line)
         char *text;
 
         if (c->json) {
-                json_t *o = json_pack("{s:s?, s:s, s:s}", "ts", *line->ts ? line->ts : NULL, "stream", line->stream,
-                                      "line", line->text);
+                json_t *o = json_pack("{s:s?, s:s, s:s}", "ts", *line->ts ? line->ts : NULL, "stream",
+                                      line->stream, "line", line->text);
                 /* Server logs may hold bytes that are not UTF-8; never drop the line for it. */
                 if (!o)
-                        o = json_pack("{s:s?, s:s, s:s}", "ts", *line->ts ? line->ts : NULL, "stream", line->stream,
-                                      "line", "(line not valid UTF-8)");
+                        o = json_pack("{s:s?, s:s, s:s}", "ts", *line->ts ? line->ts : NULL, "stream",
+                                      line->stream, "line", "(line not valid UTF-8)");
                 text = json_dumps(o, JSON_COMPACT);
                 json_decref(o);
         } else
@@ -158,6 +159,7 @@ void api_logs(Request *req)
         }
         if (follow)
                 request_disable_timeout(req);
-        http_reply_stream(req, 200, c->json ? "application/x-ndjson; charset=utf-8" : "text/plain; charset=utf-8",
+        http_reply_stream(req, 200,
+                          c->json ? "application/x-ndjson; charset=utf-8" : "text/plain; charset=utf-8",
                           logs_read, c, logs_ctx_free);
 }

@@ -21,18 +21,24 @@ void api_root(Request *req)
 
         json_object_set_new(o, "service", json_string("pgseedd"));
         json_object_set_new(o, "version", json_string(PGSEED_VERSION));
-        json_object_set_new(eps, "GET /health", json_string("200 when the database is up and seeded, else 503"));
-        json_object_set_new(eps, "GET /schema", json_string("tables, columns, keys, indexes, triggers; ?table=NAME"));
-        json_object_set_new(eps, "GET /sample",
-                            json_string("rows: ?table=T&limit=N&offset=M&order=COL.asc|desc&columns=A,B&truncate=K"));
-        json_object_set_new(eps, "POST /reset", json_string("restore the seeded state; ?mode=template|inplace"));
-        json_object_set_new(eps, "GET /logs", json_string("Postgres logs: ?tail=N&follow=1&since=TS&format=text|json"));
+        json_object_set_new(eps, "GET /health",
+                            json_string("200 when the database is up and seeded, else 503"));
+        json_object_set_new(eps, "GET /schema",
+                            json_string("tables, columns, keys, indexes, triggers; ?table=NAME"));
+        json_object_set_new(
+                eps, "GET /sample",
+                json_string("rows: ?table=T&limit=N&offset=M&order=COL.asc|desc&columns=A,B&truncate=K"));
+        json_object_set_new(eps, "POST /reset",
+                            json_string("restore the seeded state; ?mode=template|inplace"));
+        json_object_set_new(eps, "GET /logs",
+                            json_string("Postgres logs: ?tail=N&follow=1&since=TS&format=text|json"));
         json_object_set_new(eps, "GET /metrics", json_string("Prometheus metrics"));
         json_object_set_new(o, "endpoints", eps);
         http_reply_json(req, 200, o);
 }
 
-/* Writes a label value with the escapes the Prometheus text format requires (table names may hold anything). */
+/* Writes a label value with the escapes the Prometheus text format requires (table names may hold anything).
+ */
 static void label_value(FILE *f, const char *v)
 {
         for (const char *p = v ? v : ""; *p; p++) {
@@ -57,14 +63,19 @@ void api_metrics(Request *req)
         supervisor_snapshot(d->supervisor, &snap);
         f = open_memstream(&out, &len);
         fputs(text, f);
-        fprintf(f, "# HELP pgseed_up 1 when the database is ready (seeded and accepting connections).\n"
-                   "# TYPE pgseed_up gauge\npgseed_up %d\n",
+        fprintf(f,
+                "# HELP pgseed_up 1 when the database is ready (seeded and accepting connections).\n"
+                "# TYPE pgseed_up gauge\npgseed_up %d\n",
                 snap.state == SUP_READY);
-        fprintf(f, "# HELP pgseed_state Current supervisor state (1 for the active one).\n# TYPE pgseed_state gauge\n");
+        fprintf(f, "# HELP pgseed_state Current supervisor state (1 for the active one).\n# TYPE "
+                   "pgseed_state gauge\n");
         for (int s = 0; s < _SUP_STATE_MAX; s++)
-                fprintf(f, "pgseed_state{state=\"%s\"} %d\n", sup_state_to_string((SupState) s), snap.state == (SupState) s);
-        fprintf(f, "# HELP pgseed_uptime_seconds Seconds since pgseedd started.\n# TYPE pgseed_uptime_seconds gauge\n"
-                   "pgseed_uptime_seconds %lld\n",
+                fprintf(f, "pgseed_state{state=\"%s\"} %d\n", sup_state_to_string((SupState) s),
+                        snap.state == (SupState) s);
+        fprintf(f,
+                "# HELP pgseed_uptime_seconds Seconds since pgseedd started.\n# TYPE pgseed_uptime_seconds "
+                "gauge\n"
+                "pgseed_uptime_seconds %lld\n",
                 (long long) ((now_mono_ms() - d->started_mono_ms) / 1000));
         json_t *tables = snap.facts ? json_object_get(snap.facts, "tables") : NULL;
         if (tables) {

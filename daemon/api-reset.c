@@ -22,7 +22,8 @@ void api_reset(Request *req)
         char fields[256] = "";
         int r;
 
-        if (!request_query_allow(req, allowed) || !request_query_enum(req, "mode", modes, "template", &mode_name))
+        if (!request_query_allow(req, allowed) ||
+            !request_query_enum(req, "mode", modes, "template", &mode_name))
                 return;
         mode = streq(mode_name, "inplace") ? RESET_INPLACE : RESET_TEMPLATE;
 
@@ -48,9 +49,11 @@ void api_reset(Request *req)
                 return;
         }
         char num[32];
-        snprintf(num, sizeof(num), "%lld", (long long) json_integer_value(json_object_get(result, "duration_ms")));
+        snprintf(num, sizeof(num), "%lld",
+                 (long long) json_integer_value(json_object_get(result, "duration_ms")));
         log_field(fields, sizeof(fields), "duration_ms", num);
-        log_field(fields, sizeof(fields), "strategy", json_string_value(json_object_get(result, "strategy")));
+        log_field(fields, sizeof(fields), "strategy",
+                  json_string_value(json_object_get(result, "strategy")));
         log_event(LOG_LEVEL_INFO, "reset", fields, "Reset done");
         http_reply_json(req, 200, result);
 }

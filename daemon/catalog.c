@@ -11,7 +11,6 @@
 #include "config.h"
 #include "pg.h"
 
-
 /* ---- the live catalog ---------------------------------------------------- */
 
 /*

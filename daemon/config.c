@@ -41,9 +41,9 @@ typedef struct ConfigKey {
         const char *flag;
         ConfigType type;
         size_t offset;
-        const char *def;               /* "" = unset / resolved automatically */
-        const char *const *choices;    /* CT_ENUM */
-        int64_t min, max;              /* CT_INT */
+        const char *def;            /* "" = unset / resolved automatically */
+        const char *const *choices; /* CT_ENUM */
+        int64_t min, max;           /* CT_INT */
         bool allow_empty;
         const char *help;
 } ConfigKey;
@@ -55,53 +55,58 @@ static const char *const level_choices[] = {"debug", "info", "warning", "error",
 #define F(field) offsetof(Config, field)
 
 static const ConfigKey keys[] = {
-        {"pgseed", "runtime", "PGSEED_RUNTIME", "runtime", CT_ENUM, F(runtime), "auto", runtime_choices, 0, 0,
-         false, "where Postgres runs: docker, embedded (a local child process), or auto (docker when usable)"},
+        {"pgseed", "runtime", "PGSEED_RUNTIME", "runtime", CT_ENUM, F(runtime), "auto", runtime_choices, 0,
+         0, false,
+         "where Postgres runs: docker, embedded (a local child process), or auto (docker when usable)"},
         {"pgseed", "state_dir", "PGSEED_STATE_DIR", "state-dir", CT_PATH, F(state_dir), "", NULL, 0, 0, true,
          "pidfile, logs and the embedded PGDATA (default /var/lib/pgseed/INSTANCE as root, else "
          "$XDG_STATE_HOME/pgseed/INSTANCE)"},
-        {"pgseed", "instance", "PGSEED_INSTANCE", "instance", CT_IDENT, F(instance), "pgseed", NULL, 0, 0, false,
-         "instance name: names the container, the volume and the state directory"},
-        {"pgseed", "log_level", "PGSEED_LOG_LEVEL", "log-level", CT_ENUM, F(log_level), "info", level_choices, 0,
-         0, false, "debug, info, warning or error"},
-        {"api", "listen", "PGSEED_LISTEN", "listen", CT_LISTEN, F(listen), "127.0.0.1:7432", NULL, 0, 0, false,
-         "HTTP API address, HOST:PORT (HOST a numeric address or localhost)"},
-        {"api", "cors_origin", "PGSEED_CORS_ORIGIN", "cors-origin", CT_STRING, F(cors_origin), "*", NULL, 0, 0,
-         true, "Access-Control-Allow-Origin sent on GET responses (dashboards); empty to send none"},
+        {"pgseed", "instance", "PGSEED_INSTANCE", "instance", CT_IDENT, F(instance), "pgseed", NULL, 0, 0,
+         false, "instance name: names the container, the volume and the state directory"},
+        {"pgseed", "log_level", "PGSEED_LOG_LEVEL", "log-level", CT_ENUM, F(log_level), "info",
+         level_choices, 0, 0, false, "debug, info, warning or error"},
+        {"api", "listen", "PGSEED_LISTEN", "listen", CT_LISTEN, F(listen), "127.0.0.1:7432", NULL, 0, 0,
+         false, "HTTP API address, HOST:PORT (HOST a numeric address or localhost)"},
+        {"api", "cors_origin", "PGSEED_CORS_ORIGIN", "cors-origin", CT_STRING, F(cors_origin), "*", NULL, 0,
+         0, true, "Access-Control-Allow-Origin sent on GET responses (dashboards); empty to send none"},
         {"postgres", "port", "PGSEED_PG_PORT", "pg-port", CT_PORT, F(pg_port), "5432", NULL, 0, 0, false,
          "Postgres port on 127.0.0.1"},
         {"postgres", "user", "PGSEED_PG_USER", "pg-user", CT_IDENT, F(pg_user), "app", NULL, 0, 0, false,
          "database superuser that pgseedd creates and connects as"},
-        {"postgres", "password", "PGSEED_PG_PASSWORD", "pg-password", CT_SECRET, F(pg_password), "app", NULL, 0,
-         0, false, "its password"},
+        {"postgres", "password", "PGSEED_PG_PASSWORD", "pg-password", CT_SECRET, F(pg_password), "app", NULL,
+         0, 0, false, "its password"},
         {"postgres", "password_file", "PGSEED_PG_PASSWORD_FILE", "pg-password-file", CT_PATH,
-         F(pg_password_file), "", NULL, 0, 0, true, "read the password from this file instead (wins over password; default none)"},
+         F(pg_password_file), "", NULL, 0, 0, true,
+         "read the password from this file instead (wins over password; default none)"},
         {"postgres", "database", "PGSEED_PG_DB", "pg-db", CT_IDENT, F(pg_db), "app", NULL, 0, 0, false,
          "the working database; its pristine copy is DATABASE_template"},
         {"postgres", "conf", "PGSEED_PG_CONF", "pg-conf", CT_PATH, F(pg_conf), "", NULL, 0, 0, true,
          "postgresql.conf settings passed to the server (default config/postgresql.conf)"},
         {"postgres", "bindir", "PGSEED_PG_BINDIR", "pg-bindir", CT_PATH, F(pg_bindir), "", NULL, 0, 0, true,
-         "embedded runtime: directory with initdb and postgres (default the newest /usr/lib/postgresql/*/bin)"},
-        {"dataset", "source", "PGSEED_DATASET", "dataset", CT_DATASET, F(dataset), "synthetic", NULL, 0, 0, false,
-         "synthetic (deterministic generator), csv:PATH (the YouTube comment sentiment CSV), or none (only what the SQL files insert)"},
-        {"dataset", "comments", "PGSEED_COMMENTS", "comments", CT_INT, F(comments), "500000", NULL, 1, 100000000,
-         false, "number of comments to load; videos and users scale with it"},
+         "embedded runtime: directory with initdb and postgres (default the newest "
+         "/usr/lib/postgresql/*/bin)"},
+        {"dataset", "source", "PGSEED_DATASET", "dataset", CT_DATASET, F(dataset), "synthetic", NULL, 0, 0,
+         false,
+         "synthetic (deterministic generator), csv:PATH (the YouTube comment sentiment CSV), or none (only "
+         "what the SQL files insert)"},
+        {"dataset", "comments", "PGSEED_COMMENTS", "comments", CT_INT, F(comments), "500000", NULL, 1,
+         100000000, false, "number of comments to load; videos and users scale with it"},
         {"dataset", "seed", "PGSEED_SEED", "seed", CT_INT, F(seed), "42", NULL, 0, INT64_MAX, false,
          "generator seed: the same seed gives byte-identical rows"},
         {"dataset", "sql_dir", "PGSEED_SQL_DIR", "sql-dir", CT_PATH, F(sql_dir), "", NULL, 0, 0, true,
          "directory of numbered .sql files that define the schema (default sql/)"},
-        {"dataset", "publication", "PGSEED_PUBLICATION", "publication", CT_IDENT, F(publication), "pgseed", NULL,
-         0, 0, false, "logical replication publication covering every loaded table (for Debezium)"},
-        {"docker", "host", "DOCKER_HOST", "docker-host", CT_STRING, F(docker_host), "unix:///var/run/docker.sock",
-         NULL, 0, 0, false, "Docker Engine socket, unix://PATH"},
+        {"dataset", "publication", "PGSEED_PUBLICATION", "publication", CT_IDENT, F(publication), "pgseed",
+         NULL, 0, 0, false, "logical replication publication covering every loaded table (for Debezium)"},
+        {"docker", "host", "DOCKER_HOST", "docker-host", CT_STRING, F(docker_host),
+         "unix:///var/run/docker.sock", NULL, 0, 0, false, "Docker Engine socket, unix://PATH"},
         {"docker", "image", "PGSEED_IMAGE", "image", CT_STRING, F(image), "postgres:16", NULL, 0, 0, false,
          "Postgres image (the official image's contract: POSTGRES_USER/PASSWORD/DB, PGDATA)"},
         {"docker", "pull", "PGSEED_PULL", "pull", CT_ENUM, F(pull), "missing", pull_choices, 0, 0, false,
          "when to pull the image: missing, always or never"},
-        {"docker", "network", "PGSEED_NETWORK", "network", CT_STRING, F(network), "bridge", NULL, 0, 0, false,
-         "bridge (publish the port on 127.0.0.1) or host (share the host's network)"},
-        {"docker", "stop_timeout", "PGSEED_STOP_TIMEOUT", "stop-timeout", CT_INT, F(stop_timeout), "10", NULL, 1,
-         600, false, "seconds Postgres gets to shut down before it is killed"},
+        {"docker", "network", "PGSEED_NETWORK", "network", CT_STRING, F(network), "bridge", NULL, 0, 0,
+         false, "bridge (publish the port on 127.0.0.1) or host (share the host's network)"},
+        {"docker", "stop_timeout", "PGSEED_STOP_TIMEOUT", "stop-timeout", CT_INT, F(stop_timeout), "10",
+         NULL, 1, 600, false, "seconds Postgres gets to shut down before it is killed"},
 };
 
 #undef F
@@ -176,21 +181,23 @@ static int key_apply(Config *c, const ConfigKey *k, const char *value, const cha
         int64_t n;
 
         if (isempty(value) && !k->allow_empty)
-                return error_set(e, EINVAL, "invalid_config", "Give it a value, or remove the line to use the default.",
+                return error_set(e, EINVAL, "invalid_config",
+                                 "Give it a value, or remove the line to use the default.",
                                  "%s: %s must not be empty", origin, k->key);
 
         switch (k->type) {
         case CT_PORT:
                 if (parse_int64(value, 1, 65535, &n) < 0)
-                        return error_set(e, EINVAL, "invalid_config", "Use a TCP port number from 1 to 65535.",
+                        return error_set(e, EINVAL, "invalid_config",
+                                         "Use a TCP port number from 1 to 65535.",
                                          "%s: %s = '%s' is not a port number", origin, k->key, value);
                 *(int *) ((char *) c + k->offset) = (int) n;
                 return 0;
         case CT_INT:
                 if (parse_int64(value, k->min, k->max, &n) < 0)
                         return error_set(e, EINVAL, "invalid_config", NULL,
-                                         "%s: %s = '%s' is not a whole number from %lld to %lld", origin, k->key,
-                                         value, (long long) k->min, (long long) k->max);
+                                         "%s: %s = '%s' is not a whole number from %lld to %lld", origin,
+                                         k->key, value, (long long) k->min, (long long) k->max);
                 *(int64_t *) ((char *) c + k->offset) = n;
                 return 0;
         case CT_ENUM: {
@@ -201,8 +208,8 @@ static int key_apply(Config *c, const ConfigKey *k, const char *value, const cha
                         snprintf(allowed + strlen(allowed), sizeof(allowed) - strlen(allowed), "%s%s",
                                  *allowed ? ", " : "", *ch);
                 }
-                return error_set(e, EINVAL, "invalid_config", NULL, "%s: %s = '%s' is not one of: %s", origin,
-                                 k->key, value, allowed);
+                return error_set(e, EINVAL, "invalid_config", NULL, "%s: %s = '%s' is not one of: %s",
+                                 origin, k->key, value, allowed);
         }
         case CT_LISTEN: {
                 _cleanup_free_ char *host = NULL;
@@ -215,16 +222,19 @@ static int key_apply(Config *c, const ConfigKey *k, const char *value, const cha
         }
         case CT_IDENT:
                 if (!is_ident(value))
-                        return error_set(e, EINVAL, "invalid_config",
-                                         "Use letters, digits, '_' and '-', starting with a letter, at most 48.",
-                                         "%s: %s = '%s' is not a valid name", origin, k->key, value);
+                        return error_set(
+                                e, EINVAL, "invalid_config",
+                                "Use letters, digits, '_' and '-', starting with a letter, at most 48.",
+                                "%s: %s = '%s' is not a valid name", origin, k->key, value);
                 goto store;
         case CT_DATASET:
-                if (!streq(value, "synthetic") && !streq(value, "none") && isempty(startswith(value, "csv:")))
-                        return error_set(e, EINVAL, "invalid_config",
-                                         "Use 'synthetic', 'csv:/path/to/comments.csv' or 'none' (only what the SQL "
-                                         "files insert).",
-                                         "%s: %s = '%s' is not a dataset source", origin, k->key, value);
+                if (!streq(value, "synthetic") && !streq(value, "none") &&
+                    isempty(startswith(value, "csv:")))
+                        return error_set(
+                                e, EINVAL, "invalid_config",
+                                "Use 'synthetic', 'csv:/path/to/comments.csv' or 'none' (only what the SQL "
+                                "files insert).",
+                                "%s: %s = '%s' is not a dataset source", origin, k->key, value);
                 goto store;
         case CT_STRING:
         case CT_SECRET:
@@ -240,7 +250,8 @@ store:
         return 0;
 }
 
-int config_set(Config *c, const char *key, const char *value, ValueSource source, const char *origin, Error *e)
+int config_set(Config *c, const char *key, const char *value, ValueSource source, const char *origin,
+               Error *e)
 {
         const ConfigKey *k = key_find(key);
         int r;
@@ -312,11 +323,13 @@ int config_parse_text(Config *c, const char *text, const char *origin, Error *e)
                                 return error_set(e, EINVAL, "invalid_config", "Write sections as [name].",
                                                  "%s: malformed section header '%s'", where, line);
                         *end = '\0';
-                        if (!streq(line + 1, "pgseed") && !streq(line + 1, "api") && !streq(line + 1, "postgres") &&
-                            !streq(line + 1, "dataset") && !streq(line + 1, "docker"))
-                                return error_set(e, EINVAL, "invalid_config",
-                                                 "Known sections: [pgseed], [api], [postgres], [dataset], [docker].",
-                                                 "%s: unknown section [%s]", where, line + 1);
+                        if (!streq(line + 1, "pgseed") && !streq(line + 1, "api") &&
+                            !streq(line + 1, "postgres") && !streq(line + 1, "dataset") &&
+                            !streq(line + 1, "docker"))
+                                return error_set(
+                                        e, EINVAL, "invalid_config",
+                                        "Known sections: [pgseed], [api], [postgres], [dataset], [docker].",
+                                        "%s: unknown section [%s]", where, line + 1);
                         strlcpy0(section, line + 1, sizeof(section));
                         continue;
                 }
@@ -331,7 +344,8 @@ int config_parse_text(Config *c, const char *text, const char *origin, Error *e)
                 if (*value != '"') {
                         /* An unquoted value ends at an inline comment: whitespace, then '#' or ';'. */
                         for (char *p = value; *p; p++)
-                                if ((*p == '#' || *p == ';') && p > value && isspace((unsigned char) p[-1])) {
+                                if ((*p == '#' || *p == ';') && p > value &&
+                                    isspace((unsigned char) p[-1])) {
                                         *p = '\0';
                                         value = strstrip(value);
                                         break;
@@ -339,17 +353,20 @@ int config_parse_text(Config *c, const char *text, const char *origin, Error *e)
                 } else {
                         size_t n = strlen(value);
                         if (n < 2 || value[n - 1] != '"')
-                                return error_set(e, EINVAL, "invalid_config", "Close the quoted value with '\"'.",
+                                return error_set(e, EINVAL, "invalid_config",
+                                                 "Close the quoted value with '\"'.",
                                                  "%s: unterminated quoted value for %s", where, key);
                         value[n - 1] = '\0';
                         value++;
                 }
                 if (!*section)
-                        return error_set(e, EINVAL, "invalid_config", "Put it under a section, e.g. [postgres].",
+                        return error_set(e, EINVAL, "invalid_config",
+                                         "Put it under a section, e.g. [postgres].",
                                          "%s: key '%s' appears before any [section]", where, key);
                 snprintf(full, sizeof(full), "%s.%s", section, key);
                 if (!key_find(full) || strchr(key, '-'))
-                        return error_set(e, EINVAL, "invalid_config", "Run 'pgseedd --help' for the list of keys.",
+                        return error_set(e, EINVAL, "invalid_config",
+                                         "Run 'pgseedd --help' for the list of keys.",
                                          "%s: unknown key '%s' in section [%s]", where, key, section);
                 if (config_set(c, full, value, SOURCE_FILE, where, e) < 0)
                         return -EINVAL;
@@ -359,7 +376,8 @@ int config_parse_text(Config *c, const char *text, const char *origin, Error *e)
 
 static char *default_config_path(void)
 {
-        const char *candidates[] = {PGSEED_SOURCE_ROOT "/config/pgseedd.conf", PGSEED_SYSCONFDIR "/pgseed/pgseedd.conf"};
+        const char *candidates[] = {PGSEED_SOURCE_ROOT "/config/pgseedd.conf",
+                                    PGSEED_SYSCONFDIR "/pgseed/pgseedd.conf"};
 
         for (size_t i = 0; i < ELEMENTSOF(candidates); i++)
                 if (access(candidates[i], R_OK) == 0)
@@ -409,8 +427,8 @@ static int load_flags(Config *c, char **flags, Error *e)
                 *eq = '\0';
                 snprintf(origin, sizeof(origin), "flag --%s", name);
                 if (!config_flag_is_known(name))
-                        return error_set(e, EINVAL, "invalid_config", "Run 'pgseedd --help'.", "unknown flag --%s",
-                                         name);
+                        return error_set(e, EINVAL, "invalid_config", "Run 'pgseedd --help'.",
+                                         "unknown flag --%s", name);
                 if (config_set(c, name, eq + 1, SOURCE_FLAG, origin, e) < 0)
                         return -EINVAL;
         }
@@ -455,7 +473,8 @@ int config_finish(Config *c, Error *e)
         c->listen_host = NULL;
         r = parse_listen(c->listen, &c->listen_host, &c->listen_port);
         if (r < 0)
-                return error_set(e, EINVAL, "invalid_config", NULL, "listen = '%s' is not HOST:PORT", c->listen);
+                return error_set(e, EINVAL, "invalid_config", NULL, "listen = '%s' is not HOST:PORT",
+                                 c->listen);
 
         if (!isempty(c->pg_password_file)) {
                 _cleanup_free_ char *pw = NULL;
@@ -463,7 +482,8 @@ int config_finish(Config *c, Error *e)
                 if (r < 0)
                         return error_set(e, ENOENT, "invalid_config",
                                          "Create the file, or set PGSEED_PG_PASSWORD instead.",
-                                         "Cannot read password_file %s: %s", c->pg_password_file, strerror(-r));
+                                         "Cannot read password_file %s: %s", c->pg_password_file,
+                                         strerror(-r));
                 pw[strcspn(pw, "\r\n")] = '\0';
                 if (!*pw)
                         return error_set(e, EINVAL, "invalid_config", NULL, "password_file %s is empty",
@@ -489,7 +509,8 @@ int config_finish(Config *c, Error *e)
         }
         if (isempty(c->pg_conf)) {
                 free(c->pg_conf);
-                c->pg_conf = first_existing(PGSEED_SOURCE_ROOT "/config/postgresql.conf", PGSEED_DATADIR "/postgresql.conf");
+                c->pg_conf = first_existing(PGSEED_SOURCE_ROOT "/config/postgresql.conf",
+                                            PGSEED_DATADIR "/postgresql.conf");
         }
         if (isempty(c->pg_bindir)) {
                 char *b = find_pg_bindir();
@@ -499,12 +520,13 @@ int config_finish(Config *c, Error *e)
                 }
         }
         if (!startswith(c->docker_host, "unix://"))
-                return error_set(e, EINVAL, "invalid_config",
-                                 "pgseedd talks to the Docker Engine over its unix socket: use unix:///path.",
-                                 "docker host '%s' is not a unix:// socket", c->docker_host);
+                return error_set(
+                        e, EINVAL, "invalid_config",
+                        "pgseedd talks to the Docker Engine over its unix socket: use unix:///path.",
+                        "docker host '%s' is not a unix:// socket", c->docker_host);
         if (!streq(c->network, "bridge") && !streq(c->network, "host"))
-                return error_set(e, EINVAL, "invalid_config", NULL, "network = '%s' is not one of: bridge, host",
-                                 c->network);
+                return error_set(e, EINVAL, "invalid_config", NULL,
+                                 "network = '%s' is not one of: bridge, host", c->network);
         return 0;
 }
 
@@ -567,7 +589,8 @@ char *config_format(const Config *c, bool json)
                         else
                                 json_object_set_new(o, name, json_string(v));
                 }
-                json_object_set_new(o, "config_file", c->config_path ? json_string(c->config_path) : json_null());
+                json_object_set_new(o, "config_file",
+                                    c->config_path ? json_string(c->config_path) : json_null());
                 _cleanup_free_ char *url = config_connection_url(c);
                 json_object_set_new(o, "connection_url", json_string(url));
                 return json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -587,7 +610,8 @@ char *config_format(const Config *c, bool json)
                         fprintf(f, "\n[%s]\n", section);
                 }
                 value_string(c, &keys[i], v, sizeof(v));
-                fprintf(f, "%-14s = %-40s # %s, %s\n", keys[i].key, v, source_name(c->sources[i]), keys[i].env);
+                fprintf(f, "%-14s = %-40s # %s, %s\n", keys[i].key, v, source_name(c->sources[i]),
+                        keys[i].env);
         }
         fclose(f);
         return out;
@@ -597,7 +621,8 @@ void config_print_help(void)
 {
         /* Keys without a fixed default say what they default to in their help text. */
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                printf("  --%-18s %-24s [%s] %s%s%s%s\n", keys[i].flag, keys[i].env, keys[i].section, keys[i].help,
+                printf("  --%-18s %-24s [%s] %s%s%s%s\n", keys[i].flag, keys[i].env, keys[i].section,
+                       keys[i].help,
                        isempty(keys[i].def) ? "" : " (default: ", isempty(keys[i].def) ? "" : keys[i].def,
                        isempty(keys[i].def) ? "" : ")");
 }

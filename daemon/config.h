@@ -74,7 +74,8 @@ int config_parse_text(Config *c, const char *text, const char *origin, Error *e)
 Config *config_new_defaults(void);
 
 /* Applies one key (as "section.key" or the flag name) from the given source; checks the value. */
-int config_set(Config *c, const char *key, const char *value, ValueSource source, const char *origin, Error *e);
+int config_set(Config *c, const char *key, const char *value, ValueSource source, const char *origin,
+               Error *e);
 
 /* Resolves derived values (listen host/port, password file, auto paths); call after all sources. */
 int config_finish(Config *c, Error *e);

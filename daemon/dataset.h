@@ -73,11 +73,11 @@ int synthetic_generate(const SyntheticSpec *spec, DatasetTable table, int64_t be
 /* ---- CSV ---------------------------------------------------------------- */
 
 typedef enum CsvDropReason {
-        DROP_MALFORMED,          /* wrong field count, unterminated quote, ... */
-        DROP_MISSING_ID,         /* no comment, video or channel ID */
-        DROP_DUPLICATE_COMMENT,  /* comment ID seen before */
-        DROP_BAD_VALUE,          /* invalid UTF-8, bad number or date, over-long field */
-        DROP_NOT_SAMPLED,        /* valid, but outside the N-comment subset */
+        DROP_MALFORMED,         /* wrong field count, unterminated quote, ... */
+        DROP_MISSING_ID,        /* no comment, video or channel ID */
+        DROP_DUPLICATE_COMMENT, /* comment ID seen before */
+        DROP_BAD_VALUE,         /* invalid UTF-8, bad number or date, over-long field */
+        DROP_NOT_SAMPLED,       /* valid, but outside the N-comment subset */
         _DROP_MAX,
 } CsvDropReason;
 
@@ -105,4 +105,5 @@ typedef struct CsvOptions {
  * never writing it elsewhere.  Returns 0, or -ENOENT/-EINVAL (missing file,
  * missing header columns, no usable row) with e filled.
  */
-int csv_dataset_load(const char *path, const CsvOptions *opts, const RowSink *sink, CsvStats *stats, Error *e);
+int csv_dataset_load(const char *path, const CsvOptions *opts, const RowSink *sink, CsvStats *stats,
+                     Error *e);

@@ -16,13 +16,16 @@
  * prints it, once.
  */
 typedef struct Error {
-        int errnum;        /* positive errno */
-        char code[48];     /* e.g. "reset_in_progress"; defaults from errnum */
+        int errnum;    /* positive errno */
+        char code[48]; /* e.g. "reset_in_progress"; defaults from errnum */
         char message[1024];
         char hint[512];
 } Error;
 
-#define ERROR_INIT {0}
+#define ERROR_INIT                                                                                          \
+        {                                                                                                   \
+                0                                                                                           \
+        }
 
 /* Fills e and returns -errnum, so callers can write `return error_set(e, ...)`. e may be NULL. */
 int error_set(Error *e, int errnum, const char *code, const char *hint, const char *fmt, ...) _printf_(5, 6);

@@ -48,7 +48,8 @@ int dataset_export(const Config *c, const char *dir, Error *e)
                 for (int t = 0; t < _TABLE_MAX && r == 0; t++)
                         r = synthetic_generate(&spec, (DatasetTable) t, 0, counts[t], &sink);
                 if (r < 0)
-                        error_set(e, -r, NULL, NULL, "Cannot write the dataset into %s: %s", dir, strerror(-r));
+                        error_set(e, -r, NULL, NULL, "Cannot write the dataset into %s: %s", dir,
+                                  strerror(-r));
         }
 out:
         for (int t = 0; t < _TABLE_MAX; t++)

@@ -20,8 +20,8 @@
 #include "log.h"
 #include "metrics.h"
 
-#define MAX_HEADERS   8
-#define MAX_BODY      (64 * 1024) /* no endpoint takes a body; refuse big ones rather than buffer them */
+#define MAX_HEADERS 8
+#define MAX_BODY    (64 * 1024) /* no endpoint takes a body; refuse big ones rather than buffer them */
 
 struct HttpServer {
         Daemon *daemon;
@@ -64,7 +64,8 @@ int http_listen(const Config *c, int *ret_fd, Error *e)
                                  "systemd passed %d sockets; pgseedd serves one", n);
         if (n == 1) {
                 if (sd_is_socket(SD_LISTEN_FDS_START, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
-                        return error_set(e, EINVAL, NULL, NULL, "the socket passed by systemd is not a listening TCP socket");
+                        return error_set(e, EINVAL, NULL, NULL,
+                                         "the socket passed by systemd is not a listening TCP socket");
                 *ret_fd = SD_LISTEN_FDS_START;
                 return 0;
         }
@@ -87,10 +88,11 @@ int http_listen(const Config *c, int *ret_fd, Error *e)
                 int err = errno;
                 close(fd);
                 if (err == EADDRINUSE)
-                        return error_set(e, EADDRINUSE, "port_in_use", NULL,
-                                         "API address %s:%d is already in use (another pgseedd?). See who holds "
-                                         "it with `ss -ltnp 'sport = :%d'`, or set PGSEED_LISTEN to a free port.",
-                                         c->listen_host, c->listen_port, c->listen_port);
+                        return error_set(
+                                e, EADDRINUSE, "port_in_use", NULL,
+                                "API address %s:%d is already in use (another pgseedd?). See who holds "
+                                "it with `ss -ltnp 'sport = :%d'`, or set PGSEED_LISTEN to a free port.",
+                                c->listen_host, c->listen_port, c->listen_port);
                 return error_set(e, err, NULL, NULL, "Cannot bind the API to %s:%d: %s", c->listen_host,
                                  c->listen_port, strerror(err));
         }
@@ -133,7 +135,8 @@ const char *request_header(Request *req, const char *name)
 
 int request_fd(Request *req)
 {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 
         return ci ? ci->connect_fd : -1;
 }
@@ -185,14 +188,16 @@ bool request_query_allow(Request *req, const char *const *allowed)
         if (c.bad) {
                 strlcpy0(name, c.bad, sizeof(name));
                 utf8_sanitize(name);
-                http_reply_error(req, 400, "invalid_parameter", "Parameters must be UTF-8 text without NUL bytes.",
+                http_reply_error(req, 400, "invalid_parameter",
+                                 "Parameters must be UTF-8 text without NUL bytes.",
                                  "Query parameter '%s' has a NUL byte or bytes that are not UTF-8", name);
                 return false;
         }
         if (!c.unknown)
                 return true;
         for (const char *const *a = allowed; *a; a++)
-                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", a == allowed ? "" : ", ", *a);
+                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", a == allowed ? "" : ", ",
+                         *a);
         http_reply_error(req, 400, "unknown_parameter", *list ? "" : "This endpoint takes no parameters.",
                          "Unknown query parameter '%s'%s%s", c.unknown, *list ? "; accepted: " : "", list);
         return false;
@@ -251,10 +256,11 @@ bool request_query_enum(Request *req, const char *key, const char *const *choice
                         *ret = *c;
                         return true;
                 }
-                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", c == choices ? "" : ", ", *c);
+                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", c == choices ? "" : ", ",
+                         *c);
         }
-        http_reply_error(req, 400, "invalid_parameter", NULL, "Parameter '%s' must be one of %s, got '%s'", key, list,
-                         v);
+        http_reply_error(req, 400, "invalid_parameter", NULL, "Parameter '%s' must be one of %s, got '%s'",
+                         key, list, v);
         return false;
 }
 
@@ -294,7 +300,8 @@ static void queue(Request *req, unsigned status, struct MHD_Response *resp, cons
 
 void http_reply_text(Request *req, unsigned status, const char *content_type, const char *body, size_t len)
 {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *) body, MHD_RESPMEM_MUST_COPY);
+        struct MHD_Response *resp =
+                MHD_create_response_from_buffer(len, (void *) body, MHD_RESPMEM_MUST_COPY);
 
         queue(req, status, resp, content_type);
 }
@@ -306,7 +313,8 @@ void http_reply_json(Request *req, unsigned status, json_t *body)
         size_t len;
 
         if (!body) {
-                /* Only a bug gets here (jansson refuses invalid UTF-8 by returning NULL): never crash on it. */
+                /* Only a bug gets here (jansson refuses invalid UTF-8 by returning NULL): never crash on it.
+                 */
                 static const char fallback[] = "{\"error\": {\"code\": \"internal\", \"message\": "
                                                "\"The reply could not be encoded as JSON\"}}\n";
                 http_reply_text(req, 500, "application/json; charset=utf-8", fallback, sizeof(fallback) - 1);
@@ -339,7 +347,8 @@ unsigned http_status_for_errno(int errnum)
         }
 }
 
-void http_reply_error(Request *req, unsigned status, const char *code, const char *hint, const char *fmt, ...)
+void http_reply_error(Request *req, unsigned status, const char *code, const char *hint, const char *fmt,
+                      ...)
 {
         char message[1024];
         va_list ap;
@@ -370,8 +379,8 @@ void http_reply_error(Request *req, unsigned status, const char *code, const cha
 
 void http_reply_errno(Request *req, const Error *e)
 {
-        http_reply_error(req, http_status_for_errno(e->errnum), *e->code ? e->code : error_code_for_errno(e->errnum),
-                         e->hint, "%s", e->message);
+        http_reply_error(req, http_status_for_errno(e->errnum),
+                         *e->code ? e->code : error_code_for_errno(e->errnum), e->hint, "%s", e->message);
 }
 
 typedef struct Stream {
@@ -397,8 +406,8 @@ static void stream_free(void *cls)
         free(s);
 }
 
-void http_reply_stream(Request *req, unsigned status, const char *content_type, HttpStreamRead read, void *ctx,
-                       void (*free_ctx)(void *ctx))
+void http_reply_stream(Request *req, unsigned status, const char *content_type, HttpStreamRead read,
+                       void *ctx, void (*free_ctx)(void *ctx))
 {
         Stream *s = xcalloc(1, sizeof(Stream));
         struct MHD_Response *resp;
@@ -452,9 +461,10 @@ static void dispatch(HttpServer *s, Request *req)
                         match = r;
         }
         if (!known) {
-                http_reply_error(req, 404, "not_found",
-                                 "Endpoints: /health, /schema, /sample, /reset, /logs, /metrics (GET / lists them).",
-                                 "No endpoint at %s", req->path);
+                http_reply_error(
+                        req, 404, "not_found",
+                        "Endpoints: /health, /schema, /sample, /reset, /logs, /metrics (GET / lists them).",
+                        "No endpoint at %s", req->path);
                 return;
         }
         snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), ", OPTIONS");
@@ -465,19 +475,21 @@ static void dispatch(HttpServer *s, Request *req)
         }
         if (!match) {
                 http_add_header(req, MHD_HTTP_HEADER_ALLOW, allow);
-                http_reply_error(req, 405, "method_not_allowed", NULL, "%s is not allowed on %s; allowed: %s",
-                                 req->method, req->path, allow);
+                http_reply_error(req, 405, "method_not_allowed", NULL,
+                                 "%s is not allowed on %s; allowed: %s", req->method, req->path, allow);
                 return;
         }
         if (streq(req->method, "POST") && !origin_allowed(req)) {
-                http_reply_error(req, 403, "cross_origin", "Send it from the command line (pgseedctl, curl) or set "
+                http_reply_error(req, 403, "cross_origin",
+                                 "Send it from the command line (pgseedctl, curl) or set "
                                  "cors_origin to your dashboard's origin.",
                                  "POST from origin '%s' refused", request_header(req, "Origin"));
                 return;
         }
         if (req->body_bytes > MAX_BODY) {
                 http_reply_error(req, 413, "body_too_large", "Pass parameters in the query string.",
-                                 "Request body of %zu bytes refused; no endpoint takes a body", req->body_bytes);
+                                 "Request body of %zu bytes refused; no endpoint takes a body",
+                                 req->body_bytes);
                 return;
         }
         match->handler(req);
@@ -496,12 +508,13 @@ static void request_id_init(HttpServer *s, Request *req)
                 strlcpy0(req->id, given, sizeof(req->id));
         else
                 snprintf(req->id, sizeof(req->id), "%016llx",
-                         (unsigned long long) (s->id_salt ^ (atomic_fetch_add(&s->next_id, 1) * 0x9e3779b97f4a7c15ULL)));
+                         (unsigned long long) (s->id_salt ^
+                                               (atomic_fetch_add(&s->next_id, 1) * 0x9e3779b97f4a7c15ULL)));
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                  const char *version, const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
         HttpServer *s = cls;
         Request *req = *con_cls;
@@ -531,7 +544,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return req->result;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
         HttpServer *s = cls;
         Request *req = *con_cls;
@@ -579,8 +593,8 @@ int http_server_start(Daemon *d, const Route *routes, size_t n_routes, int fd, H
         s->routes = routes;
         s->n_routes = n_routes;
         s->id_salt = (uint64_t) now_real_ms() * 2654435761u ^ (uint64_t) getpid();
-        s->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                                          MHD_USE_ERROR_LOG | MHD_USE_ITC,
+        s->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                          MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC,
                                   0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
                                   (unsigned) 512, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 60,

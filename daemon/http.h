@@ -72,8 +72,8 @@ void http_add_header(Request *req, const char *name, const char *value);
 /* Replies with body serialized as JSON (the reference is stolen). */
 void http_reply_json(Request *req, unsigned status, json_t *body);
 /* {"error": {"code", "message", "hint"}} with the given status. */
-void http_reply_error(Request *req, unsigned status, const char *code, const char *hint, const char *fmt, ...)
-        _printf_(5, 6);
+void http_reply_error(Request *req, unsigned status, const char *code, const char *hint, const char *fmt,
+                      ...) _printf_(5, 6);
 /* The same, with the status chosen from e->errnum (see error.h). */
 void http_reply_errno(Request *req, const Error *e);
 /* Maps an errno to the HTTP status http_reply_errno() uses. */
@@ -86,8 +86,8 @@ void http_reply_text(Request *req, unsigned status, const char *content_type, co
  * or -1 at the end.  free_ctx runs when the response is done.
  */
 typedef ssize_t (*HttpStreamRead)(void *ctx, char *buf, size_t max);
-void http_reply_stream(Request *req, unsigned status, const char *content_type, HttpStreamRead read, void *ctx,
-                       void (*free_ctx)(void *ctx));
+void http_reply_stream(Request *req, unsigned status, const char *content_type, HttpStreamRead read,
+                       void *ctx, void (*free_ctx)(void *ctx));
 
 /*
  * True when an If-None-Match header value matches etag (given quoted, as sent

@@ -15,8 +15,8 @@
 
 #define COPY_BUFFER (256 * 1024) /* rows are batched into PQputCopyData calls of about this size */
 
-/* Settings for loader sessions.  A seed is redone from scratch if anything fails, so durability of each commit
- * does not matter until the template is finished (and CREATE DATABASE checkpoints it then). */
+/* Settings for loader sessions.  A seed is redone from scratch if anything fails, so durability of each
+ * commit does not matter until the template is finished (and CREATE DATABASE checkpoints it then). */
 #define LOADER_SESSION_SQL "SET synchronous_commit = off"
 
 int loader_workers(void)
@@ -234,15 +234,17 @@ static int synthetic_task(Pool *p, size_t i, PGconn *conn, Error *e)
         r = synthetic_generate(&l->spec, t, l->tasks[i].begin, l->tasks[i].end, &sink);
         rows = copy_end(&s, r);
         if (rows < 0)
-                return r == -ECANCELED ? error_set(e, ECANCELED, "cancelled", NULL, "load cancelled") : (int) rows;
+                return r == -ECANCELED ? error_set(e, ECANCELED, "cancelled", NULL, "load cancelled")
+                                       : (int) rows;
         atomic_fetch_add(&l->counts[t], rows);
         return 0;
 }
 
-static int load_synthetic(const Config *c, const char *dbname, SeedProgress *progress, int64_t counts[_TABLE_MAX],
-                          Error *e)
+static int load_synthetic(const Config *c, const char *dbname, SeedProgress *progress,
+                          int64_t counts[_TABLE_MAX], Error *e)
 {
-        SyntheticLoad l = {.spec = {.comments = c->comments, .seed = (uint64_t) c->seed}, .progress = progress};
+        SyntheticLoad l = {.spec = {.comments = c->comments, .seed = (uint64_t) c->seed},
+                           .progress = progress};
         Pool p = {.config = c,
                   .dbname = dbname,
                   .run = synthetic_task,
@@ -365,8 +367,8 @@ static int load_csv(const Config *c, const char *dbname, const char *path, SeedP
         return 0;
 }
 
-int loader_load_dataset(const Config *c, const char *dbname, SeedProgress *progress, int64_t counts[_TABLE_MAX],
-                        Error *e)
+int loader_load_dataset(const Config *c, const char *dbname, SeedProgress *progress,
+                        int64_t counts[_TABLE_MAX], Error *e)
 {
         const char *csv = startswith(c->dataset, "csv:");
 
@@ -391,10 +393,11 @@ static int statement_task(Pool *p, size_t i, PGconn *conn, Error *e)
         return 0;
 }
 
-int loader_run_parallel(const Config *c, const char *dbname, char **statements, int workers, const atomic_bool *stop,
-                        Error *e)
+int loader_run_parallel(const Config *c, const char *dbname, char **statements, int workers,
+                        const atomic_bool *stop, Error *e)
 {
-        Pool p = {.config = c, .dbname = dbname, .run = statement_task, .userdata = statements, .stop = stop};
+        Pool p = {
+                .config = c, .dbname = dbname, .run = statement_task, .userdata = statements, .stop = stop};
 
         while (statements[p.n_tasks])
                 p.n_tasks++;

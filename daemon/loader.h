@@ -25,16 +25,16 @@ int loader_workers(void);
  * NULL), whose cancel flag stops the load; counts[] gets the rows per
  * table.  Returns 0 or -errno (-ECANCELED when cancelled).
  */
-int loader_load_dataset(const Config *c, const char *dbname, SeedProgress *progress, int64_t counts[_TABLE_MAX],
-                        Error *e);
+int loader_load_dataset(const Config *c, const char *dbname, SeedProgress *progress,
+                        int64_t counts[_TABLE_MAX], Error *e);
 
 /*
  * Runs independent statements on up to `workers` connections to dbname at
  * once, in order.  The first failure (or `stop` becoming true) stops the
  * others from starting new ones and is returned, naming the statement.
  */
-int loader_run_parallel(const Config *c, const char *dbname, char **statements, int workers, const atomic_bool *stop,
-                        Error *e);
+int loader_run_parallel(const Config *c, const char *dbname, char **statements, int workers,
+                        const atomic_bool *stop, Error *e);
 
 /*
  * Copies every row of table src_table (a quoted, possibly qualified name) on

@@ -37,21 +37,23 @@ typedef struct Options {
 
 static void usage(FILE *f)
 {
-        fprintf(f, "Usage: pgseedd [OPTIONS] [--KEY=VALUE ...]\n"
-                   "\n"
-                   "Keeps a seeded PostgreSQL database alive (in Docker or as a local process) and serves\n"
-                   "/health, /schema, /sample, /reset, /logs and /metrics as JSON over HTTP.\n"
-                   "\n"
-                   "Options:\n"
-                   "  --config PATH          read this config file (default config/pgseedd.conf in the source\n"
-                   "                         tree, else /etc/pgseed/pgseedd.conf; $PGSEED_CONFIG)\n"
-                   "  --print-config[=json]  print the effective configuration (password masked) and exit\n"
-                   "  --remove [--volumes]   remove the Postgres container (and its data with --volumes) and exit\n"
-                   "  --export-dataset DIR   write the dataset as COPY text files into DIR and exit\n"
-                   "  --help                 this text\n"
-                   "  --version              print the version\n"
-                   "\n"
-                   "Configuration (flag, environment variable, [section] in the file):\n");
+        fprintf(f,
+                "Usage: pgseedd [OPTIONS] [--KEY=VALUE ...]\n"
+                "\n"
+                "Keeps a seeded PostgreSQL database alive (in Docker or as a local process) and serves\n"
+                "/health, /schema, /sample, /reset, /logs and /metrics as JSON over HTTP.\n"
+                "\n"
+                "Options:\n"
+                "  --config PATH          read this config file (default config/pgseedd.conf in the source\n"
+                "                         tree, else /etc/pgseed/pgseedd.conf; $PGSEED_CONFIG)\n"
+                "  --print-config[=json]  print the effective configuration (password masked) and exit\n"
+                "  --remove [--volumes]   remove the Postgres container (and its data with --volumes) and "
+                "exit\n"
+                "  --export-dataset DIR   write the dataset as COPY text files into DIR and exit\n"
+                "  --help                 this text\n"
+                "  --version              print the version\n"
+                "\n"
+                "Configuration (flag, environment variable, [section] in the file):\n");
         config_print_help();
         fprintf(f, "\nExit status: 0 clean shutdown, 1 start-up failure, 2 bad configuration or usage.\n");
 }
@@ -145,9 +147,10 @@ static int pidfile_acquire(const Config *c, int *ret_fd, Error *e)
                 ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
                 buf[n > 0 ? n : 0] = '\0';
                 buf[strcspn(buf, "\n")] = '\0';
-                return error_set(e, EBUSY, "already_running",
-                                 "Stop it first (`pgseedctl stop`), or give this one its own PGSEED_STATE_DIR.",
-                                 "Another pgseedd (pid %s) is running with state directory %s", buf, c->state_dir);
+                return error_set(
+                        e, EBUSY, "already_running",
+                        "Stop it first (`pgseedctl stop`), or give this one its own PGSEED_STATE_DIR.",
+                        "Another pgseedd (pid %s) is running with state directory %s", buf, c->state_dir);
         }
         snprintf(buf, sizeof(buf), "%d\n", (int) getpid());
         if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, strlen(buf), 0) < 0)
@@ -188,7 +191,8 @@ static void wait_for_termination(const sigset_t *set)
                 if (sigwait(set, &sig) != 0)
                         continue;
                 if (sig == SIGHUP) {
-                        log_info("signal", "SIGHUP ignored: configuration is read at start-up; restart pgseedd");
+                        log_info("signal",
+                                 "SIGHUP ignored: configuration is read at start-up; restart pgseedd");
                         continue;
                 }
                 log_info("signal", "Received %s, shutting down", strsignal(sig));
@@ -205,7 +209,8 @@ static int run_daemon(Daemon *d)
 
         if (pidfile_acquire(d->config, &pid_fd, &e) < 0)
                 goto fail;
-        /* Bind the API before touching Postgres: a second instance on the same port fails fast and harmlessly. */
+        /* Bind the API before touching Postgres: a second instance on the same port fails fast and
+         * harmlessly. */
         if (http_listen(d->config, &api_fd, &e) < 0)
                 goto fail;
         if (runtime_new(d->config, &d->runtime, &e) < 0)
@@ -229,8 +234,8 @@ static int run_daemon(Daemon *d)
         if (http_server_start(d, api_routes, api_routes_count, api_fd, &d->http, &e) < 0)
                 goto fail;
         api_fd = -1;
-        log_info("listening", "API on http://%s:%d (Postgres on 127.0.0.1:%d, state in %s)", d->config->listen_host,
-                 d->config->listen_port, d->config->pg_port, d->config->state_dir);
+        log_info("listening", "API on http://%s:%d (Postgres on 127.0.0.1:%d, state in %s)",
+                 d->config->listen_host, d->config->listen_port, d->config->pg_port, d->config->state_dir);
 
         wait_for_termination(&set);
 

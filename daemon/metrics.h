@@ -7,11 +7,11 @@
 typedef struct Metrics Metrics;
 
 typedef enum MetricCounter {
-        METRIC_RESTARTS,          /* Postgres restarts after it died */
+        METRIC_RESTARTS, /* Postgres restarts after it died */
         METRIC_RESETS_TEMPLATE,
         METRIC_RESETS_INPLACE,
         METRIC_RESETS_FAILED,
-        METRIC_SEEDS,             /* template builds */
+        METRIC_SEEDS, /* template builds */
         METRIC_HTTP_2XX,
         METRIC_HTTP_3XX,
         METRIC_HTTP_4XX,

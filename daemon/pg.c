@@ -18,7 +18,8 @@ int pg_sqlstate_to_errno(const char *s)
                 return ENOENT;
         if (startswith(s, "28"))
                 return EACCES;
-        if (streq(s, "55006") || streq(s, "55P03") || streq(s, "40P01") || streq(s, "42P04") || streq(s, "42710"))
+        if (streq(s, "55006") || streq(s, "55P03") || streq(s, "40P01") || streq(s, "42P04") ||
+            streq(s, "42710"))
                 return EBUSY;
         if (streq(s, "57014"))
                 return ETIMEDOUT;
@@ -46,7 +47,8 @@ int pg_result_error(PGconn *conn, const PGresult *res, Error *e)
                 first_line(msg, sizeof(msg), PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
         else
                 first_line(msg, sizeof(msg), PQerrorMessage(conn));
-        errnum = state ? pg_sqlstate_to_errno(state) : (PQstatus(conn) == CONNECTION_BAD ? ECONNREFUSED : EIO);
+        errnum = state ? pg_sqlstate_to_errno(state)
+                       : (PQstatus(conn) == CONNECTION_BAD ? ECONNREFUSED : EIO);
         return error_set(e, errnum, NULL, NULL, "%s", msg);
 }
 
@@ -58,8 +60,9 @@ PGconn *pg_connect(const Config *c, const char *dbname, const char *application,
                    int statement_timeout_ms, Error *e)
 {
         char port[16], timeout[16], options[64];
-        const char *keys[] = {"host", "port", "user", "password", "dbname", "connect_timeout", "application_name",
-                              "options", "sslmode", NULL};
+        const char *keys[] = {
+                "host",    "port",    "user", "password", "dbname", "connect_timeout", "application_name",
+                "options", "sslmode", NULL};
         const char *values[ELEMENTSOF(keys)];
         PGconn *conn;
 
@@ -82,7 +85,8 @@ PGconn *pg_connect(const Config *c, const char *dbname, const char *application,
                 error_set(e, ENOMEM, NULL, NULL, "libpq could not allocate a connection");
                 return NULL;
         }
-        /* libpq prints NOTICEs ("relation already exists, skipping") on stderr by default; they are not errors. */
+        /* libpq prints NOTICEs ("relation already exists, skipping") on stderr by default; they are not
+         * errors. */
         PQsetNoticeProcessor(conn, ignore_notice, NULL);
         if (PQstatus(conn) != CONNECTION_OK) {
                 char msg[768];
@@ -169,7 +173,8 @@ json_t *pg_query_json(PGconn *conn, const char *sql, int nparams, const char *co
  */
 static const char counts_sql[] =
         "SELECT coalesce(json_agg(json_build_object('schema', n.nspname, 'name', c.relname, 'rows',"
-        "  (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname),"
+        "  (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, "
+        "c.relname),"
         "   false, true, '')))[1]::text::bigint) ORDER BY n.nspname, c.relname), '[]')"
         " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND " PG_USER_SCHEMAS;
@@ -201,7 +206,8 @@ int pg_sync_publication(PGconn *conn, const char *name, Error *e)
 
         if (!tables)
                 return -e->errnum;
-        exists = pg_query_value(conn, "SELECT count(*) FROM pg_publication WHERE pubname = $1", 1, params, e);
+        exists =
+                pg_query_value(conn, "SELECT count(*) FROM pg_publication WHERE pubname = $1", 1, params, e);
         if (!exists)
                 return -e->errnum;
         q = pg_quote_ident(conn, name);

@@ -52,7 +52,8 @@ int pg_exec(PGconn *conn, const char *sql, Error *e);
  * spliced).  On success *ret holds the result (PGRES_TUPLES_OK or
  * PGRES_COMMAND_OK), the caller's to PQclear.
  */
-int pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params, PGresult **ret, Error *e);
+int pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params, PGresult **ret,
+             Error *e);
 
 /* The single value of a one-row, one-column query as a new string ("" for NULL); NULL on error. */
 char *pg_query_value(PGconn *conn, const char *sql, int nparams, const char *const *params, Error *e);
@@ -67,7 +68,8 @@ json_t *pg_query_json(PGconn *conn, const char *sql, int nparams, const char *co
  */
 int pg_count_rows(PGconn *conn, json_t **ret, Error *e);
 
-/* The user tables as one SQL list of quoted qualified names ("public"."a", ...), "" when none; NULL on error. */
+/* The user tables as one SQL list of quoted qualified names ("public"."a", ...), "" when none; NULL on
+ * error. */
 char *pg_user_tables_list(PGconn *conn, Error *e);
 
 /*
@@ -84,5 +86,6 @@ char *pg_quote_qualified(PGconn *conn, const char *schema, const char *name);
 /* Fills e from a failed result (message, SQLSTATE-derived errno and code); returns -errnum. */
 int pg_result_error(PGconn *conn, const PGresult *res, Error *e);
 
-/* Maps a SQLSTATE to an errno (08xxx -> ECONNREFUSED, 3D000/42P01 -> ENOENT, 55006 -> EBUSY, 57014 -> ETIMEDOUT...). */
+/* Maps a SQLSTATE to an errno (08xxx -> ECONNREFUSED, 3D000/42P01 -> ENOENT, 55006 -> EBUSY, 57014 ->
+ * ETIMEDOUT...). */
 int pg_sqlstate_to_errno(const char *sqlstate);

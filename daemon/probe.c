@@ -25,7 +25,8 @@ static const char facts_sql[] =
         "  'cdc', json_build_object("
         "    'wal_level', current_setting('wal_level'),"
         "    'publication', (SELECT json_build_object('name', p.pubname, 'exists', true,"
-        "                      'tables', (SELECT count(*) FROM pg_publication_tables t WHERE t.pubname = p.pubname))"
+        "                      'tables', (SELECT count(*) FROM pg_publication_tables t WHERE t.pubname = "
+        "p.pubname))"
         "                    FROM pg_publication p WHERE p.pubname = $1),"
         "    'replication_slots', (SELECT coalesce(json_agg(json_build_object("
         "                      'name', slot_name, 'plugin', plugin, 'type', slot_type, 'database', database,"
@@ -101,7 +102,8 @@ int probe_run(Probe *p, bool with_counts, json_t **ret, Error *e)
 {
         int r = probe_once(p, with_counts, ret, e);
 
-        /* A connection terminated by a reset, or left over from a restarted server: retry once on a new one. */
+        /* A connection terminated by a reset, or left over from a restarted server: retry once on a new one.
+         */
         if (r < 0 && p->conn && PQstatus(p->conn) != CONNECTION_OK) {
                 probe_disconnect(p);
                 *e = (Error) ERROR_INIT;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* reset-inplace.c -- restoring the seeded rows inside the working database, keeping its publication and slots. */
+/* reset-inplace.c -- restoring the seeded rows inside the working database, keeping its publication and
+ * slots. */
 
 #include "reset-inplace.h"
 
@@ -23,8 +24,7 @@ static const char structure_sql[] =
         "SELECT md5(coalesce(string_agg(x, E'\\n' ORDER BY x), '')) FROM ("
         " SELECT format('rel %I.%I %s', n.nspname, c.relname, c.relkind) AS x"
         "   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        "  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND " PG_USER_SCHEMAS
-        " UNION ALL"
+        "  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND " PG_USER_SCHEMAS " UNION ALL"
         " SELECT format('col %I.%I %s %I %s %s %s', n.nspname, c.relname,"
         "        row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum), a.attname,"
         "        format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid))"
@@ -35,12 +35,10 @@ static const char structure_sql[] =
         " UNION ALL"
         " SELECT format('con %I.%I %I %s', n.nspname, c.relname, co.conname, pg_get_constraintdef(co.oid))"
         "   FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid"
-        "   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " PG_USER_SCHEMAS
-        " UNION ALL"
+        "   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " PG_USER_SCHEMAS " UNION ALL"
         " SELECT format('idx %s', pg_get_indexdef(i.indexrelid))"
         "   FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid"
-        "   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " PG_USER_SCHEMAS
-        " UNION ALL"
+        "   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE " PG_USER_SCHEMAS " UNION ALL"
         " SELECT format('trg %s', pg_get_triggerdef(t.oid))"
         "   FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
         "   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal AND " PG_USER_SCHEMAS
@@ -65,7 +63,8 @@ static const char tables_sql[] =
         " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND " PG_USER_SCHEMAS;
 
 static const char sequences_sql[] =
-        "SELECT format('%I.%I', schemaname, sequencename), coalesce(last_value, start_value), last_value IS NOT NULL"
+        "SELECT format('%I.%I', schemaname, sequencename), coalesce(last_value, start_value), last_value IS "
+        "NOT NULL"
         "  FROM pg_sequences WHERE schemaname <> 'information_schema' AND schemaname !~ '^pg_'";
 
 /* The template allows no connections (so nobody changes it); open one for us and close the door again. */
@@ -94,9 +93,11 @@ static int copy_sequences(PGconn *src, PGconn *dst, Error *e)
         int r = pg_query(src, sequences_sql, 0, NULL, &seqs, e);
 
         for (int i = 0; r == 0 && i < PQntuples(seqs); i++) {
-                const char *params[] = {PQgetvalue(seqs, i, 0), PQgetvalue(seqs, i, 1), PQgetvalue(seqs, i, 2)};
+                const char *params[] = {PQgetvalue(seqs, i, 0), PQgetvalue(seqs, i, 1),
+                                        PQgetvalue(seqs, i, 2)};
                 _cleanup_pgresult_ PGresult *res = NULL;
-                r = pg_query(dst, "SELECT setval($1::regclass, $2::bigint, $3::boolean)", 3, params, &res, e);
+                r = pg_query(dst, "SELECT setval($1::regclass, $2::bigint, $3::boolean)", 3, params, &res,
+                             e);
         }
         return r;
 }
@@ -191,21 +192,24 @@ static int apply_diff(PGconn *w, json_t *tbl, Changes *ch, Error *e)
         const char *k1 = json_string_value(json_array_get(key, 0));
         _cleanup_free_ char *all = join_columns(cols, "", ", "), *tall = join_columns(cols, "t.", ", ");
         _cleanup_free_ char *sall = join_columns(cols, "s.", ", ");
-        _cleanup_free_ char *ts = key_terms(key, "t.%s = s.%s", " AND "), *td = key_terms(key, "t.%s = d.%s", " AND ");
+        _cleanup_free_ char *ts = key_terms(key, "t.%s = s.%s", " AND "),
+                            *td = key_terms(key, "t.%s = d.%s", " AND ");
         _cleanup_free_ char *sd = key_terms(key, "s.%s = d.%s", " AND ");
         _cleanup_free_ char *keys = key_terms(key, "coalesce(s.%s, t.%s) AS %s", ", ");
         _cleanup_free_ char *sql = NULL;
         int r;
 
-        sql = xasprintf("CREATE TEMP TABLE pgseed_delta AS SELECT"
-                        " CASE WHEN t.%s IS NULL THEN 'i' WHEN s.%s IS NULL THEN 'd' ELSE 'u' END AS pgseed_op, %s"
-                        " FROM %s t FULL JOIN pgseed_src s ON %s"
-                        " WHERE t.%s IS NULL OR s.%s IS NULL OR (%s) IS DISTINCT FROM (%s)",
-                        k1, k1, keys, q, ts, k1, k1, tall, sall);
+        sql = xasprintf(
+                "CREATE TEMP TABLE pgseed_delta AS SELECT"
+                " CASE WHEN t.%s IS NULL THEN 'i' WHEN s.%s IS NULL THEN 'd' ELSE 'u' END AS pgseed_op, %s"
+                " FROM %s t FULL JOIN pgseed_src s ON %s"
+                " WHERE t.%s IS NULL OR s.%s IS NULL OR (%s) IS DISTINCT FROM (%s)",
+                k1, k1, keys, q, ts, k1, k1, tall, sall);
         r = pg_exec(w, sql, e);
         free(TAKE_PTR(sql));
         if (r == 0) {
-                sql = xasprintf("DELETE FROM %s t USING pgseed_delta d WHERE d.pgseed_op = 'd' AND %s", q, td);
+                sql = xasprintf("DELETE FROM %s t USING pgseed_delta d WHERE d.pgseed_op = 'd' AND %s", q,
+                                td);
                 r = exec_count(w, sql, &ch->deleted, e);
                 free(TAKE_PTR(sql));
         }
@@ -298,7 +302,8 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
          * the template is consistent, so the end result is.  Give up rather
          * than queue for minutes behind a session holding a table lock.
          */
-        r = pg_exec(w, "BEGIN; SET LOCAL lock_timeout = '10s'; SET LOCAL session_replication_role = replica", e);
+        r = pg_exec(w, "BEGIN; SET LOCAL lock_timeout = '10s'; SET LOCAL session_replication_role = replica",
+                    e);
         if (r < 0)
                 goto out;
         if (rebuild)
@@ -332,10 +337,11 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
                 if (r == 0 && !after)
                         r = -e->errnum;
                 if (r == 0 && !streq(after, want))
-                        r = error_set(e, EIO, "reset_incomplete",
-                                      "Use a template reset (POST /reset), which restores everything.",
-                                      "After rebuilding the tables the schema still differs from the template "
-                                      "(objects the SQL files do not create remain)");
+                        r = error_set(
+                                e, EIO, "reset_incomplete",
+                                "Use a template reset (POST /reset), which restores everything.",
+                                "After rebuilding the tables the schema still differs from the template "
+                                "(objects the SQL files do not create remain)");
         }
         if (r == 0)
                 r = pg_exec(w, "COMMIT", e);
@@ -358,7 +364,8 @@ out:
         return r;
 }
 
-int reset_inplace(const Config *c, PGconn *maint, const char *tmpl, const char *working, json_t *result, Error *e)
+int reset_inplace(const Config *c, PGconn *maint, const char *tmpl, const char *working, json_t *result,
+                  Error *e)
 {
         _cleanup_pgconn_ PGconn *t = connect_template(c, maint, tmpl, e);
         _cleanup_pgconn_ PGconn *w = NULL;
@@ -366,7 +373,8 @@ int reset_inplace(const Config *c, PGconn *maint, const char *tmpl, const char *
         if (!t)
                 return -e->errnum;
         w = pg_connect(c, working, "pgseedd-reset", 10, 0, e);
-        /* The template rows are staged in a temporary table: give it memory (only settable before first use). */
+        /* The template rows are staged in a temporary table: give it memory (only settable before first
+         * use). */
         if (!w || pg_exec(w, "SET temp_buffers = '256MB'", e) < 0)
                 return -e->errnum;
         return restore(c, t, w, result, e);

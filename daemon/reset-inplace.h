@@ -20,4 +20,5 @@ typedef struct Config Config;
  * "strategy" and "tables".  Returns 0 or -errno; a lock held by another
  * session for more than 10 s is -EBUSY (code tables_locked).
  */
-int reset_inplace(const Config *c, PGconn *maint, const char *tmpl, const char *working, json_t *result, Error *e);
+int reset_inplace(const Config *c, PGconn *maint, const char *tmpl, const char *working, json_t *result,
+                  Error *e);

@@ -95,7 +95,8 @@ static void child_setup(Embedded *m, int out_fd)
                         _exit(126);
                 }
         }
-        /* Own process group, so a Ctrl-C on pgseedd's terminal reaches only pgseedd, which stops us in order. */
+        /* Own process group, so a Ctrl-C on pgseedd's terminal reaches only pgseedd, which stops us in
+         * order. */
         setpgid(0, 0);
 }
 
@@ -104,7 +105,8 @@ static void describe_exit(int status, char *buf, size_t size)
         if (WIFEXITED(status))
                 snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
         else if (WIFSIGNALED(status))
-                snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+                snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
+                         strsignal(WTERMSIG(status)));
         else
                 snprintf(buf, size, "stopped (status 0x%x)", (unsigned) status);
 }
@@ -159,10 +161,11 @@ static int pick_user(Embedded *m, Error *e)
         /* Postgres refuses to run as root; run it as the account Debian's package creates. */
         pw = getpwnam("postgres");
         if (!pw)
-                return error_set(e, EPERM, "no_postgres_user",
-                                 "Create it (`useradd --system postgres`) or run pgseedd as a normal user.",
-                                 "pgseedd runs as root, Postgres refuses to, and there is no 'postgres' user to "
-                                 "run it as");
+                return error_set(
+                        e, EPERM, "no_postgres_user",
+                        "Create it (`useradd --system postgres`) or run pgseedd as a normal user.",
+                        "pgseedd runs as root, Postgres refuses to, and there is no 'postgres' user to "
+                        "run it as");
         m->uid = pw->pw_uid;
         m->gid = pw->pw_gid;
         m->drop_privileges = true;
@@ -177,7 +180,8 @@ static int ensure_dir(Embedded *m, const char *path, Error *e)
                 return error_set(e, -r, "state_dir", "Set PGSEED_STATE_DIR to a writable directory.",
                                  "Cannot create %s: %s", path, strerror(-r));
         if (m->drop_privileges && chown(path, m->uid, m->gid) < 0)
-                return error_set(e, errno, "state_dir", NULL, "Cannot hand %s to the postgres user: %m", path);
+                return error_set(e, errno, "state_dir", NULL, "Cannot hand %s to the postgres user: %m",
+                                 path);
         if (chmod(path, 0700) < 0)
                 return error_set(e, errno, "state_dir", NULL, "Cannot chmod %s: %m", path);
         return 0;
@@ -202,11 +206,12 @@ static int check_reachable(Embedded *m, Error *e)
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return error_set(e, EACCES, "state_dir",
-                                 "Set PGSEED_STATE_DIR to a path under /var/lib or /tmp, or run pgseedd as a "
-                                 "normal user.",
-                                 "The postgres user cannot reach %s (a parent directory is not searchable by it)",
-                                 m->pgdata);
+                return error_set(
+                        e, EACCES, "state_dir",
+                        "Set PGSEED_STATE_DIR to a path under /var/lib or /tmp, or run pgseedd as a "
+                        "normal user.",
+                        "The postgres user cannot reach %s (a parent directory is not searchable by it)",
+                        m->pgdata);
         return 0;
 }
 
@@ -253,8 +258,16 @@ static int run_initdb(Runtime *rt, Error *e)
         _cleanup_free_ char *pwfile = xasprintf("%s/initdb.pw", m->rundir);
         _cleanup_free_ char *user_arg = xasprintf("--username=%s", c->pg_user);
         _cleanup_free_ char *pw_arg = xasprintf("--pwfile=%s", pwfile);
-        char *argv[] = {m->initdb, "-D", tmp, user_arg, pw_arg, "--auth-host=scram-sha-256", "--auth-local=trust",
-                        "--encoding=UTF8", "--locale=C.UTF-8", NULL};
+        char *argv[] = {m->initdb,
+                        "-D",
+                        tmp,
+                        user_arg,
+                        pw_arg,
+                        "--auth-host=scram-sha-256",
+                        "--auth-local=trust",
+                        "--encoding=UTF8",
+                        "--locale=C.UTF-8",
+                        NULL};
         char last[512];
         int r, status;
 
@@ -278,8 +291,8 @@ static int run_initdb(Runtime *rt, Error *e)
                 describe_exit(status, how, sizeof(how));
                 last_log_line(m->initdb_log, last, sizeof(last));
                 rm_rf(tmp);
-                return error_set(e, EIO, "initdb_failed", NULL, "initdb %s: %s (full output in %s)", how, last,
-                                 m->initdb_log);
+                return error_set(e, EIO, "initdb_failed", NULL, "initdb %s: %s (full output in %s)", how,
+                                 last, m->initdb_log);
         }
         /* Only a finished cluster gets the real name: a killed initdb is redone, never half-used. */
         if (rename(tmp, m->pgdata) < 0)
@@ -295,11 +308,12 @@ static int embedded_prepare(Runtime *rt, Error *e)
         int r;
 
         if (isempty(c->pg_bindir) || access(m->postgres, X_OK) < 0 || access(m->initdb, X_OK) < 0)
-                return error_set(e, ENOENT, "postgres_not_installed",
-                                 "Install them with `make deps` (Debian: apt-get install postgresql), or set "
-                                 "PGSEED_PG_BINDIR to the directory holding initdb and postgres.",
-                                 "PostgreSQL server binaries not found%s%s", isempty(c->pg_bindir) ? "" : " in ",
-                                 c->pg_bindir);
+                return error_set(
+                        e, ENOENT, "postgres_not_installed",
+                        "Install them with `make deps` (Debian: apt-get install postgresql), or set "
+                        "PGSEED_PG_BINDIR to the directory holding initdb and postgres.",
+                        "PostgreSQL server binaries not found%s%s", isempty(c->pg_bindir) ? "" : " in ",
+                        c->pg_bindir);
         strv_free(m->settings);
         m->settings = NULL;
         r = pgconf_load(c->pg_conf, &m->settings, e);
@@ -337,12 +351,12 @@ static char **build_argv(Runtime *rt)
         size_t n = 0, cap = 16;
         char **argv = xcalloc(cap, sizeof(char *));
 
-#define PUSH(s)                                                                                               \
-        do {                                                                                                  \
-                if (n + 2 >= cap)                                                                             \
-                        argv = xrealloc(argv, (cap *= 2) * sizeof(char *));                                   \
-                argv[n++] = (s);                                                                              \
-                argv[n] = NULL;                                                                               \
+#define PUSH(s)                                                                                             \
+        do {                                                                                                \
+                if (n + 2 >= cap)                                                                           \
+                        argv = xrealloc(argv, (cap *= 2) * sizeof(char *));                                 \
+                argv[n++] = (s);                                                                            \
+                argv[n] = NULL;                                                                             \
         } while (0)
 
         PUSH(xstrdup(m->postgres));
@@ -408,7 +422,8 @@ static int embedded_start(Runtime *rt, Error *e)
         m->pid = pid;
         m->detail[0] = '\0';
         pthread_mutex_unlock(&m->lock);
-        log_info("postgres_start", "Started postgres pid %d on 127.0.0.1:%d", (int) pid, rt->config->pg_port);
+        log_info("postgres_start", "Started postgres pid %d on 127.0.0.1:%d", (int) pid,
+                 rt->config->pg_port);
         return 0;
 }
 
@@ -474,8 +489,8 @@ static int embedded_stop(Runtime *rt, Error *e)
         if (pid > 0) {
                 /* SIGINT is Postgres's fast shutdown: roll back sessions, checkpoint, exit. */
                 if (!signal_and_wait(m, SIGINT, rt->config->stop_timeout * 1000)) {
-                        log_warning("postgres_stop", "postgres pid %d ignored fast shutdown, sending SIGQUIT",
-                                    (int) pid);
+                        log_warning("postgres_stop",
+                                    "postgres pid %d ignored fast shutdown, sending SIGQUIT", (int) pid);
                         if (!signal_and_wait(m, SIGQUIT, 5000))
                                 signal_and_wait(m, SIGKILL, 5000);
                 }
@@ -534,8 +549,8 @@ static bool parse_pg_log_ts(const char *line, char *ts, size_t size, int64_t *re
                 return false;
         time_t t = timegm(&tm);
         *ret_ms = (int64_t) t * 1000 + ms;
-        snprintf(ts, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                 tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+        snprintf(ts, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
         return true;
 }
 

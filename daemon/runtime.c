@@ -13,7 +13,8 @@
 #include "config.h"
 #include "log.h"
 
-static int runtime_new_with(const RuntimeOps *ops, const Config *config, const char *why, Runtime **ret, Error *e)
+static int runtime_new_with(const RuntimeOps *ops, const Config *config, const char *why, Runtime **ret,
+                            Error *e)
 {
         Runtime *rt = xcalloc(1, sizeof(Runtime));
         int r;
@@ -36,7 +37,8 @@ int runtime_new(const Config *config, Runtime **ret, Error *e)
         char why[256];
 
         if (streq(config->runtime, "embedded"))
-                return runtime_new_with(&runtime_embedded_ops, config, "configured: runtime = embedded", ret, e);
+                return runtime_new_with(&runtime_embedded_ops, config, "configured: runtime = embedded", ret,
+                                        e);
         if (streq(config->runtime, "docker"))
                 return runtime_new_with(&runtime_docker_ops, config, "configured: runtime = docker", ret, e);
 
@@ -72,11 +74,11 @@ int port_check_free(int port, const char *what, const char *setting, Error *e)
         (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
                 if (errno == EADDRINUSE)
-                        return error_set(e, EADDRINUSE, "port_in_use",
-                                         NULL,
-                                         "Port %d on 127.0.0.1 (%s) is already in use. See who holds it with "
-                                         "`ss -ltnp 'sport = :%d'`, stop it, or set %s to a free port.",
-                                         port, what, port, setting);
+                        return error_set(
+                                e, EADDRINUSE, "port_in_use", NULL,
+                                "Port %d on 127.0.0.1 (%s) is already in use. See who holds it with "
+                                "`ss -ltnp 'sport = :%d'`, stop it, or set %s to a free port.",
+                                port, what, port, setting);
                 return error_set(e, errno, NULL, NULL, "Cannot bind 127.0.0.1:%d for %s: %s", port, what,
                                  strerror(errno));
         }
@@ -122,7 +124,8 @@ int pgconf_load(const char *path, char ***ret, Error *e)
                         char *end = strchr(value + 1, '\'');
                         if (!end)
                                 return error_set(e, EINVAL, "invalid_config", NULL,
-                                                 "%s:%u: unterminated quote in value of %s", path, lineno, name);
+                                                 "%s:%u: unterminated quote in value of %s", path, lineno,
+                                                 name);
                         *end = '\0';
                         value++;
                 } else {
@@ -132,8 +135,8 @@ int pgconf_load(const char *path, char ***ret, Error *e)
                         value = strstrip(value);
                 }
                 if (!*name || !*value)
-                        return error_set(e, EINVAL, "invalid_config", NULL, "%s:%u: empty name or value", path,
-                                         lineno);
+                        return error_set(e, EINVAL, "invalid_config", NULL, "%s:%u: empty name or value",
+                                         path, lineno);
                 v = xrealloc(v, (n + 2) * sizeof(char *));
                 v[n++] = xasprintf("%s=%s", name, value);
                 v[n] = NULL;

@@ -13,9 +13,9 @@ typedef struct Runtime Runtime;
 typedef struct LogStream LogStream;
 
 typedef struct RuntimeStatus {
-        bool running;      /* the server process/container exists and runs */
-        char id[80];       /* "pid 1234" or the short container ID; "" when none */
-        char detail[512];  /* when not running: why ("exited with signal 9 (Killed)", "OOM-killed") */
+        bool running;     /* the server process/container exists and runs */
+        char id[80];      /* "pid 1234" or the short container ID; "" when none */
+        char detail[512]; /* when not running: why ("exited with signal 9 (Killed)", "OOM-killed") */
 } RuntimeStatus;
 
 typedef struct LogQuery {

@@ -29,9 +29,9 @@
  * current template from a stale or unfinished one.
  */
 
-#define FORMAT_VERSION   "pgseed-template-1"
-#define COMMENT_PREFIX   "pgseed:"
-#define SPARE_RETRY_MS   30000
+#define FORMAT_VERSION "pgseed-template-1"
+#define COMMENT_PREFIX "pgseed:"
+#define SPARE_RETRY_MS 30000
 
 struct Seeder {
         const Config *config;
@@ -50,9 +50,9 @@ struct Seeder {
 };
 
 static const char *const phase_names[_SEED_PHASE_MAX] = {
-        [SEED_PHASE_IDLE] = "idle",       [SEED_PHASE_CHECK] = "check",       [SEED_PHASE_SCHEMA] = "schema",
-        [SEED_PHASE_COPY] = "copy",       [SEED_PHASE_INDEXES] = "indexes",
-        [SEED_PHASE_ANALYZE] = "analyze", [SEED_PHASE_CLONE] = "clone",
+        [SEED_PHASE_IDLE] = "idle",   [SEED_PHASE_CHECK] = "check",     [SEED_PHASE_SCHEMA] = "schema",
+        [SEED_PHASE_COPY] = "copy",   [SEED_PHASE_INDEXES] = "indexes", [SEED_PHASE_ANALYZE] = "analyze",
+        [SEED_PHASE_CLONE] = "clone",
 };
 
 const char *seed_phase_to_string(SeedPhase p)
@@ -127,8 +127,8 @@ static void compute_fingerprint(const Config *c, const SqlDir *dir, char out[24]
         if (csv)
                 (void) stat(csv, &st);
         snprintf(buf, sizeof(buf), "%s|%s|%lld|%lld|%s|%llx|%lld|%lld", FORMAT_VERSION, c->dataset,
-                 (long long) c->comments, (long long) c->seed, c->publication, (unsigned long long) dir->hash,
-                 (long long) st.st_size, (long long) st.st_mtime);
+                 (long long) c->comments, (long long) c->seed, c->publication,
+                 (unsigned long long) dir->hash, (long long) st.st_size, (long long) st.st_mtime);
         h = hash64(buf, strlen(buf), h);
         snprintf(out, 24, "%016llx", (unsigned long long) h);
 }
@@ -154,10 +154,11 @@ static int db_state(PGconn *conn, const char *name, DbState *ret, Error *e)
         int r;
 
         *ret = (DbState){0};
-        r = pg_query(conn,
-                     "SELECT datallowconn, datistemplate, coalesce(shobj_description(oid, 'pg_database'), '')"
-                     " FROM pg_database WHERE datname = $1",
-                     1, params, &res, e);
+        r = pg_query(
+                conn,
+                "SELECT datallowconn, datistemplate, coalesce(shobj_description(oid, 'pg_database'), '')"
+                " FROM pg_database WHERE datname = $1",
+                1, params, &res, e);
         if (r < 0)
                 return r;
         if (PQntuples(res) == 0)
@@ -223,13 +224,16 @@ static int drop_database(PGconn *conn, const char *db, Error *e)
                 }
         }
         db_state_clear(&st);
-        return exec_db(conn, e, PQserverVersion(conn) >= 130000 ? "DROP DATABASE %s WITH (FORCE)" : "DROP DATABASE %s",
+        return exec_db(conn, e,
+                       PQserverVersion(conn) >= 130000 ? "DROP DATABASE %s WITH (FORCE)"
+                                                       : "DROP DATABASE %s",
                        db, NULL);
 }
 
 static const char *copy_strategy(PGconn *conn)
 {
-        /* FILE_COPY (15+) copies files instead of WAL-logging every block: several times faster for a big clone. */
+        /* FILE_COPY (15+) copies files instead of WAL-logging every block: several times faster for a big
+         * clone. */
         return PQserverVersion(conn) >= 150000 ? " STRATEGY = FILE_COPY" : "";
 }
 
@@ -238,8 +242,8 @@ static json_t *meta_for(const char *role, const char *fingerprint)
         char ts[40];
 
         format_rfc3339_ms(now_real_ms(), ts, sizeof(ts));
-        return json_pack("{s:i, s:s, s:s, s:s}", "pgseed", 1, "role", role, "fingerprint", fingerprint, "created_at",
-                         ts);
+        return json_pack("{s:i, s:s, s:s, s:s}", "pgseed", 1, "role", role, "fingerprint", fingerprint,
+                         "created_at", ts);
 }
 
 /* CREATE DATABASE new FROM the template, with a comment saying what it is. */
@@ -271,20 +275,21 @@ static int apply_file(PGconn *conn, const SqlDir *dir, const SqlFile *f, Error *
 
 static int check_dataset_tables(PGconn *conn, const Config *c, Error *e)
 {
-        _cleanup_free_ char *missing = pg_query_value(
-                conn,
-                "SELECT coalesce(string_agg(t, ', '), '') FROM unnest(ARRAY['videos', 'users', 'comments']) t"
-                " WHERE to_regclass(quote_ident(t)) IS NULL",
-                0, NULL, e);
+        _cleanup_free_ char *missing = pg_query_value(conn,
+                                                      "SELECT coalesce(string_agg(t, ', '), '') FROM "
+                                                      "unnest(ARRAY['videos', 'users', 'comments']) t"
+                                                      " WHERE to_regclass(quote_ident(t)) IS NULL",
+                                                      0, NULL, e);
 
         if (!missing)
                 return -e->errnum;
         if (*missing)
-                return error_set(e, EINVAL, "schema_mismatch",
-                                 "Define them in your SQL files, or set PGSEED_DATASET=none to load only what your "
-                                 "SQL files insert.",
-                                 "The SQL files in %s do not create the table(s) %s that dataset '%s' loads",
-                                 c->sql_dir, missing, c->dataset);
+                return error_set(
+                        e, EINVAL, "schema_mismatch",
+                        "Define them in your SQL files, or set PGSEED_DATASET=none to load only what your "
+                        "SQL files insert.",
+                        "The SQL files in %s do not create the table(s) %s that dataset '%s' loads",
+                        c->sql_dir, missing, c->dataset);
         return 0;
 }
 
@@ -322,7 +327,8 @@ static int run_after_load(Seeder *s, const SqlDir *dir, Error *e)
                         continue;
                 set_phase(s, SEED_PHASE_INDEXES);
                 statements = sql_split(f->text);
-                r = loader_run_parallel(s->config, s->build, statements, loader_workers(), &s->progress.cancel, e);
+                r = loader_run_parallel(s->config, s->build, statements, loader_workers(),
+                                        &s->progress.cancel, e);
                 if (r < 0)
                         return error_prefix(e, "%s/%s: ", dir->path, f->name);
         }
@@ -338,7 +344,8 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char
         json_auto_t *phases = json_object();
         int r;
 
-        log_info("seed", "Building template %s from %s (%lld comments)", s->tmpl, c->dataset, (long long) c->comments);
+        log_info("seed", "Building template %s from %s (%lld comments)", s->tmpl, c->dataset,
+                 (long long) c->comments);
         atomic_store(&s->progress.started_mono_ms, t0);
         atomic_store(&s->progress.rows_loaded, 0);
         atomic_store(&s->progress.rows_total, 0);
@@ -406,7 +413,8 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char
         metrics_seed_duration(s->metrics, now_mono_ms() - t0);
         _cleanup_free_ char *phase_text = json_dumps(phases, JSON_COMPACT);
         log_info("seed", "Built template %s in %lld ms (%lld rows copied; phases in ms: %s)", s->tmpl,
-                 (long long) (now_mono_ms() - t0), (long long) (counts[0] + counts[1] + counts[2]), phase_text);
+                 (long long) (now_mono_ms() - t0), (long long) (counts[0] + counts[1] + counts[2]),
+                 phase_text);
         return 0;
 }
 
@@ -426,11 +434,12 @@ static void remember_template(Seeder *s, const char *fingerprint, json_t *meta)
 static bool has_slots(PGconn *conn, const char *db, char *names, size_t size, Error *e)
 {
         const char *params[] = {db};
-        _cleanup_free_ char *v = pg_query_value(
-                conn,
-                "SELECT coalesce(string_agg(slot_name || CASE WHEN active THEN ' (active)' ELSE ' (inactive)' END, ', '"
-                " ORDER BY slot_name), '') FROM pg_replication_slots WHERE database = $1",
-                1, params, e);
+        _cleanup_free_ char *v =
+                pg_query_value(conn,
+                               "SELECT coalesce(string_agg(slot_name || CASE WHEN active THEN ' (active)' "
+                               "ELSE ' (inactive)' END, ', '"
+                               " ORDER BY slot_name), '') FROM pg_replication_slots WHERE database = $1",
+                               1, params, e);
 
         strlcpy0(names, v ? v : "", size);
         return v && *v;
@@ -450,8 +459,8 @@ static int replace_working(Seeder *s, PGconn *conn, const char *fingerprint, boo
                         if (r == 0)
                                 r = exec_db(conn, e, "ALTER DATABASE %s RENAME TO %s", s->spare, s->working);
                         if (r == 0)
-                                r = exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", s->working,
-                                            NULL);
+                                r = exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true",
+                                            s->working, NULL);
                         if (r == 0) {
                                 json_t *meta = meta_for("working", fingerprint);
                                 r = set_comment(conn, s->working, meta, e);
@@ -506,8 +515,10 @@ int seeder_ensure(Seeder *s, Error *e)
                 goto done;
         if (!meta_matches(&tmpl, fingerprint)) {
                 if (tmpl.exists)
-                        log_info("seed", "Template %s was built from other inputs (SQL files, dataset or settings "
-                                         "changed): rebuilding it", s->tmpl);
+                        log_info("seed",
+                                 "Template %s was built from other inputs (SQL files, dataset or settings "
+                                 "changed): rebuilding it",
+                                 s->tmpl);
                 r = drop_database(conn, s->spare, e);
                 if (r == 0)
                         r = drop_database(conn, s->tmpl, e);
@@ -524,7 +535,8 @@ int seeder_ensure(Seeder *s, Error *e)
                         goto done;
         }
         /* Read-only by construction: no session can change the seeded state. */
-        r = exec_db(conn, e, "ALTER DATABASE %s WITH IS_TEMPLATE true ALLOW_CONNECTIONS false", s->tmpl, NULL);
+        r = exec_db(conn, e, "ALTER DATABASE %s WITH IS_TEMPLATE true ALLOW_CONNECTIONS false", s->tmpl,
+                    NULL);
         if (r < 0)
                 goto done;
         remember_template(s, fingerprint, tmpl.meta);
@@ -535,8 +547,10 @@ int seeder_ensure(Seeder *s, Error *e)
         if (meta_matches(&work, fingerprint))
                 goto done; /* the developer's working copy, changes and all, survives restarts */
         if (work.exists && has_slots(conn, s->working, slots, sizeof(slots), e)) {
-                log_warning("seed", "Keeping %s although the template changed: replication slot(s) %s use it; "
-                                    "POST /reset?mode=inplace refreshes it in place", s->working, slots);
+                log_warning("seed",
+                            "Keeping %s although the template changed: replication slot(s) %s use it; "
+                            "POST /reset?mode=inplace refreshes it in place",
+                            s->working, slots);
                 goto done;
         }
         set_phase(s, SEED_PHASE_CLONE);
@@ -545,7 +559,8 @@ int seeder_ensure(Seeder *s, Error *e)
         int64_t t0 = now_mono_ms();
         r = replace_working(s, conn, fingerprint, &used_spare, e);
         if (r == 0)
-                log_info("seed", "Created %s from the template in %lld ms", s->working, (long long) (now_mono_ms() - t0));
+                log_info("seed", "Created %s from the template in %lld ms", s->working,
+                         (long long) (now_mono_ms() - t0));
 
 done:
         db_state_clear(&tmpl);
@@ -589,7 +604,8 @@ void seeder_maintain(Seeder *s)
         s->next_spare_mono = now_mono_ms() + SPARE_RETRY_MS;
         pthread_mutex_unlock(&s->lock);
         if (r < 0)
-                log_warning("spare", "Failed to prepare %s, resets clone directly meanwhile: %s", s->spare, e.message);
+                log_warning("spare", "Failed to prepare %s, resets clone directly meanwhile: %s", s->spare,
+                            e.message);
 }
 
 json_t *seeder_describe(Seeder *s)
@@ -601,9 +617,10 @@ json_t *seeder_describe(Seeder *s)
                 pthread_mutex_unlock(&s->lock);
                 return NULL;
         }
-        o = json_pack("{s:s, s:s, s:O?, s:O?, s:O?, s:O?, s:O?}", "template", s->tmpl, "fingerprint", s->fingerprint,
-                      "source", json_object_get(s->info, "source"), "created_at", json_object_get(s->info, "created_at"),
-                      "build_ms", json_object_get(s->info, "build_ms"), "phases_ms",
+        o = json_pack("{s:s, s:s, s:O?, s:O?, s:O?, s:O?, s:O?}", "template", s->tmpl, "fingerprint",
+                      s->fingerprint, "source", json_object_get(s->info, "source"), "created_at",
+                      json_object_get(s->info, "created_at"), "build_ms",
+                      json_object_get(s->info, "build_ms"), "phases_ms",
                       json_object_get(s->info, "phases_ms"), "tables", json_object_get(s->info, "tables"));
         json_object_set_new(o, "reset_prepared", json_boolean(!s->spare_needed));
         pthread_mutex_unlock(&s->lock);
@@ -627,12 +644,13 @@ static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json
         int r;
 
         if (has_slots(conn, s->working, slots, sizeof(slots), e))
-                return error_set(e, EBUSY, "replication_slot_active",
-                                 "Use POST /reset?mode=inplace (pgseedctl reset --mode inplace): it keeps the "
-                                 "database, its publication and slots and restores the rows in one transaction.",
-                                 "Template reset would drop database %s and with it the logical replication "
-                                 "slot(s) %s that a CDC consumer relies on",
-                                 s->working, slots);
+                return error_set(
+                        e, EBUSY, "replication_slot_active",
+                        "Use POST /reset?mode=inplace (pgseedctl reset --mode inplace): it keeps the "
+                        "database, its publication and slots and restores the rows in one transaction.",
+                        "Template reset would drop database %s and with it the logical replication "
+                        "slot(s) %s that a CDC consumer relies on",
+                        s->working, slots);
         if (e->errnum)
                 return -e->errnum;
         r = replace_working(s, conn, fingerprint, &used_spare, e);
@@ -681,7 +699,9 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
                         e->errnum = EIO;
                         strlcpy0(e->code, "reset_failed", sizeof(e->code));
                         if (!*e->hint)
-                                strlcpy0(e->hint, "pgseedd repairs the database on its own: retry when /health is 200.",
+                                strlcpy0(e->hint,
+                                         "pgseedd repairs the database on its own: retry when /health is "
+                                         "200.",
                                          sizeof(e->hint));
                 }
                 return r < 0 ? -e->errnum : r;

@@ -15,12 +15,12 @@ typedef struct Seeder Seeder;
 
 typedef enum SeedPhase {
         SEED_PHASE_IDLE,
-        SEED_PHASE_CHECK,     /* looking at what exists */
-        SEED_PHASE_SCHEMA,    /* creating tables */
-        SEED_PHASE_COPY,      /* streaming rows */
-        SEED_PHASE_INDEXES,   /* the after-load SQL files: indexes, keys, foreign keys */
+        SEED_PHASE_CHECK,   /* looking at what exists */
+        SEED_PHASE_SCHEMA,  /* creating tables */
+        SEED_PHASE_COPY,    /* streaming rows */
+        SEED_PHASE_INDEXES, /* the after-load SQL files: indexes, keys, foreign keys */
         SEED_PHASE_ANALYZE,
-        SEED_PHASE_CLONE,     /* working database from the template */
+        SEED_PHASE_CLONE, /* working database from the template */
         _SEED_PHASE_MAX,
 } SeedPhase;
 

@@ -32,7 +32,8 @@ int sqldir_load(const char *path, SqlDir *ret, Error *e)
         int r;
 
         if (!dir) {
-                r = error_set(e, errno, "sql_dir", "Set PGSEED_SQL_DIR to the directory holding the schema files.",
+                r = error_set(e, errno, "sql_dir",
+                              "Set PGSEED_SQL_DIR to the directory holding the schema files.",
                               "Cannot open SQL directory %s: %m", path);
                 goto fail;
         }
@@ -45,7 +46,8 @@ int sqldir_load(const char *path, SqlDir *ret, Error *e)
                         continue;
                 if (!isdigit((unsigned char) de->d_name[0])) {
                         r = error_set(e, EINVAL, "sql_dir",
-                                      "Name schema files NN-what.sql: the number orders them, and files from 50 on "
+                                      "Name schema files NN-what.sql: the number orders them, and files "
+                                      "from 50 on "
                                       "run after the data is loaded.",
                                       "%s/%s: SQL file names must start with a number", path, de->d_name);
                         goto fail;
@@ -58,14 +60,16 @@ int sqldir_load(const char *path, SqlDir *ret, Error *e)
                 free(full);
                 if (r < 0) {
                         free(f.name);
-                        r = error_set(e, -r, "sql_dir", NULL, "Cannot read %s/%s: %s", path, de->d_name, strerror(-r));
+                        r = error_set(e, -r, "sql_dir", NULL, "Cannot read %s/%s: %s", path, de->d_name,
+                                      strerror(-r));
                         goto fail;
                 }
                 d.files = xrealloc(d.files, (d.n_files + 1) * sizeof(SqlFile));
                 d.files[d.n_files++] = f;
         }
         if (d.n_files == 0) {
-                r = error_set(e, ENOENT, "sql_dir", "Point PGSEED_SQL_DIR at a directory of NN-name.sql files.",
+                r = error_set(e, ENOENT, "sql_dir",
+                              "Point PGSEED_SQL_DIR at a directory of NN-name.sql files.",
                               "No .sql files in %s", path);
                 goto fail;
         }

@@ -17,13 +17,13 @@
 #include "runtime.h"
 #include "seed.h"
 
-#define TICK_MS             250
-#define PROBE_INTERVAL_MS   1000
-#define COUNTS_INTERVAL_MS  5000
-#define BACKOFF_MIN_MS      500
-#define BACKOFF_MAX_MS      30000
-#define STABLE_MS           60000  /* ready this long resets the backoff */
-#define START_TIMEOUT_MS    120000 /* not accepting connections after this long: restart */
+#define TICK_MS            250
+#define PROBE_INTERVAL_MS  1000
+#define COUNTS_INTERVAL_MS 5000
+#define BACKOFF_MIN_MS     500
+#define BACKOFF_MAX_MS     30000
+#define STABLE_MS          60000  /* ready this long resets the backoff */
+#define START_TIMEOUT_MS   120000 /* not accepting connections after this long: restart */
 
 struct Supervisor {
         Daemon *d;
@@ -64,7 +64,7 @@ struct Supervisor {
 };
 
 static const char *const state_names[_SUP_STATE_MAX] = {
-        [SUP_STARTING] = "starting", [SUP_SEEDING] = "seeding",   [SUP_READY] = "ready",
+        [SUP_STARTING] = "starting",   [SUP_SEEDING] = "seeding",   [SUP_READY] = "ready",
         [SUP_RESETTING] = "resetting", [SUP_DEGRADED] = "degraded", [SUP_DOWN] = "down",
         [SUP_STOPPING] = "stopping",
 };
@@ -112,7 +112,8 @@ static void set_state_locked(Supervisor *s, SupState state, const char *reason)
 {
         char fields[256] = "";
 
-        if (s->state == SUP_RESETTING && state != SUP_DOWN && state != SUP_STOPPING && state != SUP_RESETTING)
+        if (s->state == SUP_RESETTING && state != SUP_DOWN && state != SUP_STOPPING &&
+            state != SUP_RESETTING)
                 return;
         if (s->state == state && streq(s->reason, reason))
                 return;
@@ -125,8 +126,8 @@ static void set_state_locked(Supervisor *s, SupState state, const char *reason)
         strlcpy0(s->reason, reason, sizeof(s->reason));
 
         log_field(fields, sizeof(fields), "state", state_names[state]);
-        log_event(state == SUP_DOWN || state == SUP_DEGRADED ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, "state", fields,
-                  "%s", reason);
+        log_event(state == SUP_DOWN || state == SUP_DEGRADED ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, "state",
+                  fields, "%s", reason);
         sd_notifyf(0, "STATUS=%s: %s", state_names[state], reason);
         if (state == SUP_READY && !s->notified_ready) {
                 s->notified_ready = true;
@@ -183,7 +184,8 @@ static void tick_start(Supervisor *s, int64_t now)
         if (runtime_start(s->d->runtime, &e) < 0) {
                 wait = next_backoff(&s->backoff_ms);
                 s->next_start_mono = now + wait;
-                set_state(s, SUP_DOWN, "Cannot start Postgres: %s; retrying in %.1f s", e.message, wait / 1000.0);
+                set_state(s, SUP_DOWN, "Cannot start Postgres: %s; retrying in %.1f s", e.message,
+                          wait / 1000.0);
                 return;
         }
         s->server_started = true;
@@ -201,7 +203,8 @@ static bool tick_liveness(Supervisor *s, int64_t now)
         int64_t wait;
 
         if (runtime_status(s->d->runtime, &st) < 0) {
-                /* We cannot tell (the Docker engine does not answer): say so, but do not restart what may run. */
+                /* We cannot tell (the Docker engine does not answer): say so, but do not restart what may
+                 * run. */
                 set_state(s, SUP_DEGRADED, "Cannot check Postgres: %s", st.detail);
                 return false;
         }
@@ -270,11 +273,13 @@ static bool tick_probe(Supervisor *s, int64_t now)
         if (r < 0) {
                 if (st == SUP_STARTING && now - s->started_mono > START_TIMEOUT_MS) {
                         Error stop_err = ERROR_INIT;
-                        log_warning("start_timeout", "Postgres did not accept connections within %d s, restarting",
+                        log_warning("start_timeout",
+                                    "Postgres did not accept connections within %d s, restarting",
                                     START_TIMEOUT_MS / 1000);
                         runtime_stop(s->d->runtime, &stop_err);
                 } else if (st == SUP_STARTING)
-                        set_state(s, SUP_STARTING, "waiting for Postgres to accept connections: %s", e.message);
+                        set_state(s, SUP_STARTING, "waiting for Postgres to accept connections: %s",
+                                  e.message);
                 else if (st != SUP_RESETTING)
                         set_state(s, SUP_DEGRADED, "Postgres runs but does not answer: %s", e.message);
                 return false;
@@ -340,7 +345,8 @@ static void supervisor_tick(Supervisor *s)
                 if (!tick_probe(s, now_mono_ms()))
                         return;
         }
-        set_state(s, SUP_READY, "accepting connections on 127.0.0.1:%d; dataset seeded", s->d->config->pg_port);
+        set_state(s, SUP_READY, "accepting connections on 127.0.0.1:%d; dataset seeded",
+                  s->d->config->pg_port);
         pthread_mutex_lock(&s->lock);
         if (s->state == SUP_READY && now_real_ms() - s->ready_since_ms > STABLE_MS)
                 s->backoff_ms = BACKOFF_MIN_MS;
@@ -403,7 +409,8 @@ void supervisor_stop(Supervisor *s)
         s->stop_requested = true;
         pthread_cond_broadcast(&s->cond);
         pthread_mutex_unlock(&s->lock);
-        /* A seed in progress would otherwise finish first: seconds of delay for a result about to be dropped. */
+        /* A seed in progress would otherwise finish first: seconds of delay for a result about to be
+         * dropped. */
         seeder_cancel(s->d->seeder);
         pthread_join(s->thread, NULL);
         s->thread_started = false;
@@ -442,7 +449,8 @@ int supervisor_begin_reset(Supervisor *s, Error *e)
         }
         if (s->state != SUP_READY) {
                 char msg[900];
-                snprintf(msg, sizeof(msg), "The database is not ready (%s: %s)", state_names[s->state], s->reason);
+                snprintf(msg, sizeof(msg), "The database is not ready (%s: %s)", state_names[s->state],
+                         s->reason);
                 pthread_mutex_unlock(&s->lock);
                 return error_set(e, EAGAIN, "not_ready", "Wait until it is: `pgseedctl wait`.", "%s", msg);
         }

@@ -16,28 +16,28 @@
  * f(&var) called when it leaves scope, so early returns never leak.  Hand
  * ownership out with TAKE_PTR()/TAKE_FD(), which also disarm the cleanup.
  */
-#define _cleanup_(f)  __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
-#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_(f)     __attribute__((cleanup(f)))
+#define _cleanup_free_   _cleanup_(freep)
+#define _cleanup_close_  _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
-#define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _unused_      __attribute__((unused))
-#define _noreturn_    __attribute__((noreturn))
+#define _printf_(a, b)   __attribute__((format(printf, a, b)))
+#define _unused_         __attribute__((unused))
+#define _noreturn_       __attribute__((noreturn))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
-#define TAKE_PTR(p)                                                                                           \
-        ({                                                                                                    \
-                __typeof__(p) _p_ = (p);                                                                      \
-                (p) = NULL;                                                                                   \
-                _p_;                                                                                          \
+#define TAKE_PTR(p)                                                                                         \
+        ({                                                                                                  \
+                __typeof__(p) _p_ = (p);                                                                    \
+                (p) = NULL;                                                                                 \
+                _p_;                                                                                        \
         })
 
-#define TAKE_FD(fd)                                                                                           \
-        ({                                                                                                    \
-                int _fd_ = (fd);                                                                              \
-                (fd) = -1;                                                                                    \
-                _fd_;                                                                                         \
+#define TAKE_FD(fd)                                                                                         \
+        ({                                                                                                  \
+                int _fd_ = (fd);                                                                            \
+                (fd) = -1;                                                                                  \
+                _fd_;                                                                                       \
         })
 
 static inline void freep(void *p)

@@ -25,9 +25,10 @@ static char *write_temp(const char *text)
 
 static void clear_env(void)
 {
-        const char *vars[] = {"PGSEED_CONFIG", "PGSEED_LISTEN", "PGSEED_RUNTIME", "PGSEED_PG_PORT", "PGSEED_PG_USER",
-                              "PGSEED_PG_PASSWORD", "PGSEED_PG_PASSWORD_FILE", "PGSEED_PG_DB", "PGSEED_STATE_DIR",
-                              "PGSEED_COMMENTS", "DOCKER_HOST", "PGSEED_NETWORK"};
+        const char *vars[] = {"PGSEED_CONFIG",           "PGSEED_LISTEN",  "PGSEED_RUNTIME",
+                              "PGSEED_PG_PORT",          "PGSEED_PG_USER", "PGSEED_PG_PASSWORD",
+                              "PGSEED_PG_PASSWORD_FILE", "PGSEED_PG_DB",   "PGSEED_STATE_DIR",
+                              "PGSEED_COMMENTS",         "DOCKER_HOST",    "PGSEED_NETWORK"};
         for (size_t i = 0; i < ELEMENTSOF(vars); i++)
                 unsetenv(vars[i]);
 }
@@ -55,8 +56,8 @@ static void test_config_defaults(void **state)
 static void test_config_precedence_file_env_flag(void **state)
 {
         _cleanup_(config_freep) Config *c = NULL;
-        _cleanup_free_ char *path =
-                write_temp("[postgres]\nport = 6000\nuser = fileuser\n\n[api]\nlisten = \"127.0.0.1:9000\"\n");
+        _cleanup_free_ char *path = write_temp(
+                "[postgres]\nport = 6000\nuser = fileuser\n\n[api]\nlisten = \"127.0.0.1:9000\"\n");
         char *flags[] = {"pg-user=flaguser", NULL};
         Error e = ERROR_INIT;
 
@@ -64,9 +65,9 @@ static void test_config_precedence_file_env_flag(void **state)
         setenv("PGSEED_PG_PORT", "6001", 1);
         setenv("PGSEED_PG_USER", "envuser", 1);
         assert_int_equal(config_load(path, flags, &c, &e), 0);
-        assert_int_equal(c->pg_port, 6001);               /* env beats file */
-        assert_string_equal(c->pg_user, "flaguser");      /* flag beats env */
-        assert_int_equal(c->listen_port, 9000);           /* file beats default, quotes stripped */
+        assert_int_equal(c->pg_port, 6001);          /* env beats file */
+        assert_string_equal(c->pg_user, "flaguser"); /* flag beats env */
+        assert_int_equal(c->listen_port, 9000);      /* file beats default, quotes stripped */
         clear_env();
         unlink(path);
 }
@@ -119,9 +120,15 @@ static void test_config_missing_file(void **state)
 static void test_config_bad_values(void **state)
 {
         static const char *const bad[] = {
-                "[pgseed]\nruntime = kubernetes\n",  "[api]\nlisten = nowhere\n", "[api]\nlisten = 1.2.3.4:0\n",
-                "[postgres]\nuser = \"bad name\"\n", "[dataset]\ncomments = -5\n", "[dataset]\nsource = ftp:x\n",
-                "[nosuch]\nx = 1\n",                  "port = 5432\n",               "[postgres]\nport\n",
+                "[pgseed]\nruntime = kubernetes\n",
+                "[api]\nlisten = nowhere\n",
+                "[api]\nlisten = 1.2.3.4:0\n",
+                "[postgres]\nuser = \"bad name\"\n",
+                "[dataset]\ncomments = -5\n",
+                "[dataset]\nsource = ftp:x\n",
+                "[nosuch]\nx = 1\n",
+                "port = 5432\n",
+                "[postgres]\nport\n",
                 "[docker]\nhost = tcp://1.2.3.4:2375\n",
         };
 
