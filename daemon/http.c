@@ -288,8 +288,17 @@ static void queue(Request *req, unsigned status, struct MHD_Response *resp, cons
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         MHD_add_response_header(resp, "X-Request-Id", req->id);
-        if (!isempty(c->cors_origin) && (streq(req->method, "GET") || streq(req->method, "HEAD")))
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, c->cors_origin);
+        /*
+         * Browser dashboards on other origins may read health and metrics; the
+         * data endpoints only for the origin configured, so that any web page
+         * a developer visits cannot read their database through localhost.
+         */
+        if (streq(req->method, "GET") || streq(req->method, "HEAD")) {
+                if (!isempty(c->cors_origin))
+                        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, c->cors_origin);
+                else if (streq(req->path, "/health") || streq(req->path, "/metrics"))
+                        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+        }
         for (size_t i = 0; i < req->n_headers; i++)
                 MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
         req->result = MHD_queue_response(req->conn, status, resp);

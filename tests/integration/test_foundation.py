@@ -276,3 +276,16 @@ def test_metrics_for_prometheus(ready):
     assert 'pgseed_state{state="ready"} 1' in r.body
     for line in r.body.splitlines():
         assert line.startswith("#") or " " in line, line
+
+
+def test_cors_health_open_data_closed(ready, pgseedd):
+    assert ready.get("/health").headers.get("Access-Control-Allow-Origin") == "*"
+    assert ready.get("/metrics").headers.get("Access-Control-Allow-Origin") == "*"
+    assert "Access-Control-Allow-Origin" not in ready.get("/sample?table=videos").headers
+    # A page on another origin cannot trigger a reset.
+    r = ready.post("/reset", headers={"Origin": "http://evil.example"})
+    assert r.status == 403 and r.json()["error"]["code"] == "cross_origin"
+    d = pgseedd(PGSEED_CORS_ORIGIN="http://localhost:8080")
+    d.wait_healthy()
+    assert d.get("/sample?table=videos").headers.get("Access-Control-Allow-Origin") == "http://localhost:8080"
+    assert d.post("/reset", headers={"Origin": "http://localhost:8080"}).status == 200
