@@ -43,19 +43,30 @@ static Fixture fx;
 
 /* ---- helpers -------------------------------------------------------------- */
 
+/*
+ * A free port below the kernel's ephemeral range: a port from bind(0) is also
+ * what client connections get as their local port, so Postgres could find it
+ * taken a moment later.
+ */
 static int free_port(void)
 {
         struct sockaddr_in sa = {.sin_family = AF_INET};
-        socklen_t len = sizeof(sa);
-        int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+        unsigned seed = (unsigned) getpid() ^ (unsigned) now_mono_ms();
 
-        assert_true(fd >= 0);
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
-        port = ntohs(sa.sin_port);
-        close(fd);
-        return port;
+        for (int i = 0; i < 500; i++) {
+                int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = 20000 + (int) (rand_r(&seed) % 12000);
+
+                assert_true(fd >= 0);
+                sa.sin_port = htons((uint16_t) port);
+                if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0) {
+                        close(fd);
+                        return port;
+                }
+                close(fd);
+        }
+        fail_msg("no free port between 20000 and 32000");
+        return -1;
 }
 
 static void set(Config *c, const char *key, const char *value)

@@ -5,6 +5,7 @@ runs even when a test fails."""
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -24,10 +25,28 @@ PGSEEDCTL = os.environ.get("PGSEEDCTL", os.path.join(BUILD_DIR, "client", "pgsee
 
 
 def free_port():
-    """A TCP port nothing listens on right now (on 127.0.0.1 only)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port nothing listens on right now (on 127.0.0.1 only).
+
+    Chosen below the kernel's ephemeral range (ip_local_port_range, 32768 and
+    up here): a port from bind(0) is also what client connections get as their
+    local port, so a daemon started a moment later could find it taken by an
+    unrelated connection."""
+    low, high = 20000, 32000
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            first = int(f.read().split()[0])
+        high = min(high, first - 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    for _ in range(500):
+        port = random.randint(low, high)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free TCP port between %d and %d" % (low, high))
 
 
 class Response:
