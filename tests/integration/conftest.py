@@ -49,6 +49,17 @@ def free_port():
     raise RuntimeError("no free TCP port between %d and %d" % (low, high))
 
 
+def wait_for(predicate, timeout, interval=0.1):
+    """Calls predicate until it returns something true (returned) or timeout seconds pass (None)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return None
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status

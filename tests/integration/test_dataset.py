@@ -12,7 +12,7 @@ import psycopg2
 import psycopg2.extras
 import pytest
 
-from conftest import PGSEEDD, SOURCE_ROOT, http
+from conftest import PGSEEDD, SOURCE_ROOT, http, wait_for
 
 FIXTURES = os.path.join(SOURCE_ROOT, "tests", "fixtures")
 TABLES = ("comments", "users", "videos")
@@ -61,16 +61,6 @@ def health(d):
         return d.get("/health", timeout=5).json()
     except OSError:
         return {}
-
-
-def wait_for(pred, timeout, interval=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    return None
 
 
 def test_seeded_counts_match_the_generator(ready):

@@ -25,7 +25,7 @@ import urllib.error
 
 import pytest
 
-from conftest import PGSEEDD, SOURCE_ROOT, free_port, http as http_request, pidfile_pid, process_running
+from conftest import PGSEEDD, SOURCE_ROOT, free_port, http as http_request, pidfile_pid, process_running, wait_for
 
 IMAGE = os.environ.get("PGSEED_TEST_IMAGE", "pgseed/postgres:15")
 PGSEEDD_IMAGE = os.environ.get("PGSEED_TEST_PGSEEDD_IMAGE", "pgseed/pgseedd:latest")
@@ -73,16 +73,6 @@ def containers_of(instance):
 
 def volumes_of(instance):
     return ids("volume", "ls", "-q", "--filter", "label=%s=%s" % (LABEL_INSTANCE, instance))
-
-
-def wait_for(predicate, timeout, interval=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return None
 
 
 def health_or_none(d):

@@ -11,17 +11,8 @@ import time
 
 import pytest
 
-from conftest import PGSEEDD, free_port, http
+from conftest import PGSEEDD, free_port, http, wait_for
 
-
-def wait_for(predicate, timeout, interval=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return None
 
 
 def status_of(d):
