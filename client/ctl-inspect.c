@@ -39,12 +39,31 @@ static int api_get(Ctl *ctl, const char *path, bool ok_503, CtlResponse *resp, j
         return 0;
 }
 
-int cmd_health(Ctl *ctl, int argc, char **argv)
+static void print_health(Ctl *ctl, json_t *body)
+{
+        _cleanup_free_ char *line = render_health_line(body);
+
+        printf("%s\n", line);
+}
+
+static void print_status(Ctl *ctl, json_t *body)
+{
+        printf("%-14s%s\n", "API:", ctl_url(ctl));
+        render_status(stdout, body);
+}
+
+/*
+ * health and status both show /health, raw with --json or through print.
+ * health's exit status says whether the database is ready; status is for
+ * reading and succeeds whenever pgseedd answered, ready or not.
+ */
+static int show_health(Ctl *ctl, const char *name, int argc, char **argv, void (*print)(Ctl *, json_t *),
+                       bool exit_by_readiness)
 {
         CtlResponse resp;
         json_auto_t *body = NULL;
         Error e = ERROR_INIT;
-        int r = ctl_parse_no_args(ctl, "health", argc, argv);
+        int r = ctl_parse_no_args(ctl, name, argc, argv);
 
         if (r >= 0)
                 return r;
@@ -52,35 +71,21 @@ int cmd_health(Ctl *ctl, int argc, char **argv)
                 return ctl_report(&e);
         if (ctl->json)
                 print_raw(&resp);
-        else {
-                _cleanup_free_ char *line = render_health_line(body);
-                printf("%s\n", line);
-        }
-        r = resp.status == 200 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+        else
+                print(ctl, body);
+        r = !exit_by_readiness || resp.status == 200 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
         ctl_response_done(&resp);
         return r;
 }
 
+int cmd_health(Ctl *ctl, int argc, char **argv)
+{
+        return show_health(ctl, "health", argc, argv, print_health, true);
+}
+
 int cmd_status(Ctl *ctl, int argc, char **argv)
 {
-        CtlResponse resp;
-        json_auto_t *body = NULL;
-        Error e = ERROR_INIT;
-        int r = ctl_parse_no_args(ctl, "status", argc, argv);
-
-        if (r >= 0)
-                return r;
-        if (api_get(ctl, "/health", true, &resp, ctl->json ? NULL : &body, &e) < 0)
-                return ctl_report(&e);
-        if (ctl->json)
-                print_raw(&resp);
-        else {
-                printf("%-14s%s\n", "API:", ctl_url(ctl));
-                render_status(stdout, body);
-        }
-        /* Unlike health, status is for reading: it succeeds whenever pgseedd answered, ready or not. */
-        ctl_response_done(&resp);
-        return CTL_EXIT_OK;
+        return show_health(ctl, "status", argc, argv, print_status, false);
 }
 
 int cmd_metrics(Ctl *ctl, int argc, char **argv)
