@@ -106,10 +106,18 @@ inplace=$(curl -s -o /dev/null -w '%{time_total}' -X POST "$API/reset?mode=inpla
 t0=$(now); original_load; t1=$(now)
 original_reset=$(elapsed "$t0" "$t1")
 
+# /health under a flood of probes: answered from the probe's last state, never a connection per request.
+health_rps="(wrk not installed)"
+if command -v wrk >/dev/null; then
+    health_rps=$(wrk -t2 -c32 -d5s "$API/health" | awk '/Requests\/sec/ {print $2}')
+    probe_conns=$(psql_ -d postgres -At -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgseedd-probe'")
+fi
+
 echo "                                             pgseed    original   speed-up"
 printf "seed %'d rows from an empty cluster        %6.2f s   %7.2f s   %5sx\n" "$rows" "$seed" "$original_seed" "$(ratio "$original_seed" "$seed")"
 printf "reset to the seeded state (template)         %6.3f s   %7.2f s   %5sx\n" "$reset" "$original_reset" "$(ratio "$original_reset" "$reset")"
 printf "reset in place (keeps slots, 100 updates)    %6.2f s\n" "$inplace"
+echo "GET /health under wrk (2 threads, 32 connections): $health_rps requests/s, ${probe_conns:-?} probe connection(s) to Postgres"
 echo
 echo "seed runs (s): ${seeds[*]}   phases of the last build (ms): $phases"
 echo "reset runs (s): ${resets[*]}"
