@@ -228,7 +228,7 @@ static int run_daemon(Daemon *d)
         signal(SIGPIPE, SIG_IGN);
 
         d->seeder = seeder_new(d->config, d->metrics);
-        d->supervisor = supervisor_new(d);
+        d->supervisor = supervisor_new(d, NULL);
         if (supervisor_start(d->supervisor, &e) < 0)
                 goto fail;
         if (http_server_start(d, api_routes, api_routes_count, api_fd, &d->http, &e) < 0)

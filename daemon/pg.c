@@ -105,8 +105,11 @@ PGconn *pg_connect(const Config *c, const char *dbname, const char *application,
                         cause = strstrip((char *) cause + strlen("FATAL:"));
                 if (strstr(m, "password authentication failed") || strstr(m, "no pg_hba.conf entry"))
                         errnum = EACCES;
-                else if (strstr(m, "does not exist") && strstr(m, "database"))
-                        errnum = ENOENT;
+                else if ((strstr(m, "does not exist") && strstr(m, "database")) ||
+                         strstr(m, "cannot connect to invalid database"))
+                        errnum = ENOENT; /* invalid: left by an interrupted DROP DATABASE, to be repaired */
+                else if (strstr(m, "is not currently accepting connections"))
+                        errnum = EAGAIN; /* a reset is swapping it, or one was interrupted at that point */
                 error_set(e, errnum, NULL, NULL, "127.0.0.1:%s: %s", port, cause);
                 PQfinish(conn);
                 return NULL;

@@ -39,7 +39,8 @@ static inline void PQfreememp(char **p)
  * parameters passed as keywords (never a spliced conninfo string).
  * timeout_s bounds the connect; statement_timeout_ms (0 = none) is set for
  * the session.  Returns NULL with e filled: -ECONNREFUSED when the server is
- * not up, -EACCES on authentication failure, -ENOENT when dbname is missing.
+ * not up, -EACCES on authentication failure, -ENOENT when dbname is missing
+ * or invalid, -EAGAIN when it does not accept connections (mid-swap).
  */
 PGconn *pg_connect(const Config *c, const char *dbname, const char *application, int timeout_s,
                    int statement_timeout_ms, Error *e);

@@ -65,7 +65,8 @@ static int probe_connect(Probe *p, Error *e)
         probe_disconnect(p);
         p->conn = pg_connect(p->config, p->config->pg_db, "pgseedd-probe", 2, 2000, &inner);
         p->on_working_db = p->conn != NULL;
-        if (!p->conn && inner.errnum == ENOENT)
+        /* Missing, invalid or refusing connections: look from "postgres" and report it unusable. */
+        if (!p->conn && (inner.errnum == ENOENT || inner.errnum == EAGAIN))
                 p->conn = pg_connect(p->config, "postgres", "pgseedd-probe", 2, 2000, &inner);
         if (!p->conn) {
                 *e = inner;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "lifecycle.h"
 #include "loader.h"
 #include "log.h"
 #include "metrics.h"
@@ -22,16 +23,17 @@
  *   app_template_build  a template being built; only ever renamed to app_template when complete,
  *                       so a crash leaves no half-built template that could be used
  *   app_spare           a clone of the template made ahead of time (no connections allowed), so that
- *                       a reset is a DROP and a RENAME instead of a copy
+ *                       a reset is a swap by renames instead of a copy
  *   app                 the working database everyone uses
+ *   app_pgseed_aside_N  a working database a reset renamed aside; upkeep drops it in the background
  * Each carries its role and the template's fingerprint as JSON in its
  * database comment ("pgseed:{...}"), which is how a start-up tells a
  * current template from a stale or unfinished one.
  */
 
-#define FORMAT_VERSION "pgseed-template-1"
-#define COMMENT_PREFIX "pgseed:"
-#define SPARE_RETRY_MS 30000
+#define FORMAT_VERSION  "pgseed-template-1"
+#define COMMENT_PREFIX  "pgseed:"
+#define UPKEEP_RETRY_MS 5000 /* after a failed upkeep (the server went away, say) */
 
 struct Seeder {
         const Config *config;
@@ -39,14 +41,18 @@ struct Seeder {
         SeedProgress progress;
         char *working, *tmpl, *build, *spare;
 
-        pthread_mutex_t lock; /* guards fingerprint, info, spare_needed, next_spare_mono */
+        char *trash_prefix; /* "app_pgseed_aside_": working databases a reset set aside */
+
+        /*
+         * Everything else is the lifecycle worker's alone; the lock guards what
+         * /health reads from other threads, and the upkeep flags.
+         */
+        pthread_mutex_t lock;
         char fingerprint[24]; /* of the current template; "" before the first ensure */
         json_t *info;         /* the template's metadata */
-        bool spare_needed;
-        int64_t next_spare_mono;
-
-        /* Held while the spare is being made; a reset that cannot take it clones directly. */
-        pthread_mutex_t spare_lock;
+        bool spare_ready;     /* the spare is a current copy (as far as we know) */
+        bool trash_pending;   /* set-aside databases may exist */
+        int64_t next_upkeep_mono;
 };
 
 static const char *const phase_names[_SEED_PHASE_MAX] = {
@@ -70,8 +76,8 @@ Seeder *seeder_new(const Config *c, Metrics *metrics)
         s->tmpl = xasprintf("%s_template", c->pg_db);
         s->build = xasprintf("%s_template_build", c->pg_db);
         s->spare = xasprintf("%s_spare", c->pg_db);
+        s->trash_prefix = xasprintf("%s_pgseed_aside_", c->pg_db);
         pthread_mutex_init(&s->lock, NULL);
-        pthread_mutex_init(&s->spare_lock, NULL);
         return s;
 }
 
@@ -84,8 +90,8 @@ void seeder_free(Seeder *s)
         free(s->tmpl);
         free(s->build);
         free(s->spare);
+        free(s->trash_prefix);
         pthread_mutex_destroy(&s->lock);
-        pthread_mutex_destroy(&s->spare_lock);
         free(s);
 }
 
@@ -418,7 +424,7 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char
         return 0;
 }
 
-/* ---- ensure ------------------------------------------------------------- */
+/* ---- the working database's swap ------------------------------------------ */
 
 static void remember_template(Seeder *s, const char *fingerprint, json_t *meta)
 {
@@ -426,12 +432,22 @@ static void remember_template(Seeder *s, const char *fingerprint, json_t *meta)
         strlcpy0(s->fingerprint, fingerprint, sizeof(s->fingerprint));
         json_decref(s->info);
         s->info = json_incref(meta);
-        s->spare_needed = true;
-        s->next_spare_mono = 0;
         pthread_mutex_unlock(&s->lock);
 }
 
-static bool has_slots(PGconn *conn, const char *db, char *names, size_t size, Error *e)
+static void set_spare_ready(Seeder *s, bool ready)
+{
+        pthread_mutex_lock(&s->lock);
+        s->spare_ready = ready;
+        pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * The logical replication slots on db, as "name (active), ..." in names.
+ * Returns 1 when there are some, 0 when none, -errno when the query failed:
+ * a failed check is never taken for "no slots".
+ */
+static int find_slots(PGconn *conn, const char *db, char *names, size_t size, Error *e)
 {
         const char *params[] = {db};
         _cleanup_free_ char *v =
@@ -441,42 +457,172 @@ static bool has_slots(PGconn *conn, const char *db, char *names, size_t size, Er
                                " ORDER BY slot_name), '') FROM pg_replication_slots WHERE database = $1",
                                1, params, e);
 
-        strlcpy0(names, v ? v : "", size);
-        return v && *v;
+        if (!v)
+                return error_prefix(e, "Checking the replication slots on %s: ", db);
+        strlcpy0(names, v, size);
+        return *v ? 1 : 0;
 }
 
-/* Makes the working database a fresh copy of the template: the spare when ready, else a new clone. */
-static int replace_working(Seeder *s, PGconn *conn, const char *fingerprint, bool *used_spare, Error *e)
+/*
+ * Ends every session on db and waits (bounded) until they are gone: a
+ * database is renamed only when nobody is connected.  New sessions are
+ * already refused (ALLOW_CONNECTIONS false).
+ */
+static int terminate_sessions(PGconn *conn, const char *db, Error *e)
+{
+        const char *params[] = {db};
+
+        for (int i = 0; i < 50; i++) {
+                _cleanup_pgresult_ PGresult *res = NULL;
+                _cleanup_free_ char *n = NULL;
+                int r;
+
+                /* Every round, in case a session was half-way through authentication at the ALTER. */
+                r = pg_query(conn,
+                             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                             " WHERE datname = $1 AND pid <> pg_backend_pid()",
+                             1, params, &res, e);
+                if (r < 0)
+                        return r;
+                n = pg_query_value(conn,
+                                   "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> "
+                                   "pg_backend_pid()",
+                                   1, params, e);
+                if (!n)
+                        return -e->errnum;
+                if (streq(n, "0"))
+                        return 0;
+                sleep_ms(i < 10 ? 2 : 20);
+        }
+        return error_set(e, EBUSY, "sessions_remain", "Retry; pgseedd ends the sessions on its own.",
+                         "Sessions on %s did not end within 1 s", db);
+}
+
+/*
+ * Makes fresh (a complete clone of the template that accepts no connections)
+ * the working database, in one transaction that renames the working
+ * database aside and fresh into its place: clients see the old database or
+ * the new one, never none, and a crash at any point leaves a state
+ * seeder_ensure() recognises (the working database refusing connections, or
+ * missing with fresh still there; what was set aside is dropped by upkeep).
+ */
+static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *fingerprint, Error *e)
+{
+        _cleanup_free_ char *aside =
+                xasprintf("%s%llx", s->trash_prefix, (unsigned long long) now_real_ms());
+        DbState work = {0};
+        json_t *meta;
+        int r;
+
+        r = db_state(conn, s->working, &work, e);
+        if (r < 0)
+                return r;
+        if (work.exists) {
+                r = exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", s->working, NULL);
+                if (r == 0)
+                        r = terminate_sessions(conn, s->working, e);
+                if (r < 0) {
+                        Error ignore = ERROR_INIT;
+                        exec_db(conn, &ignore, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", s->working,
+                                NULL);
+                        db_state_clear(&work);
+                        return r;
+                }
+        }
+        r = pg_exec(conn, "BEGIN", e);
+        if (r == 0 && work.exists)
+                r = exec_db(conn, e, "ALTER DATABASE %s RENAME TO %s", s->working, aside);
+        if (r == 0)
+                r = exec_db(conn, e, "ALTER DATABASE %s RENAME TO %s", fresh, s->working);
+        if (r == 0)
+                r = exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", s->working, NULL);
+        if (r == 0) {
+                meta = meta_for("working", fingerprint);
+                r = set_comment(conn, s->working, meta, e);
+                json_decref(meta);
+        }
+        if (r == 0)
+                r = pg_exec(conn, "COMMIT", e);
+        if (r < 0) {
+                Error ignore = ERROR_INIT;
+                pg_exec(conn, "ROLLBACK", &ignore);
+                if (work.exists)
+                        exec_db(conn, &ignore, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", s->working,
+                                NULL);
+        }
+        if (r == 0 && work.exists) {
+                pthread_mutex_lock(&s->lock);
+                s->trash_pending = true;
+                pthread_mutex_unlock(&s->lock);
+        }
+        db_state_clear(&work);
+        return r;
+}
+
+/* A fresh copy for swap_in(): the prepared spare when it is current, else a new clone under its name. */
+static int take_fresh(Seeder *s, PGconn *conn, const char *fingerprint, bool *prepared, Error *e)
 {
         DbState spare = {0};
         int r;
 
-        *used_spare = false;
-        if (pthread_mutex_trylock(&s->spare_lock) == 0) {
-                r = db_state(conn, s->spare, &spare, e);
-                if (r == 0 && meta_matches(&spare, fingerprint)) {
-                        r = drop_database(conn, s->working, e);
-                        if (r == 0)
-                                r = exec_db(conn, e, "ALTER DATABASE %s RENAME TO %s", s->spare, s->working);
-                        if (r == 0)
-                                r = exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true",
-                                            s->working, NULL);
-                        if (r == 0) {
-                                json_t *meta = meta_for("working", fingerprint);
-                                r = set_comment(conn, s->working, meta, e);
-                                json_decref(meta);
-                        }
-                        *used_spare = r == 0;
-                }
-                db_state_clear(&spare);
-                pthread_mutex_unlock(&s->spare_lock);
-                if (r < 0 || *used_spare)
-                        return r;
-        }
-        r = drop_database(conn, s->working, e);
+        *prepared = false;
+        r = db_state(conn, s->spare, &spare, e);
         if (r < 0)
                 return r;
-        return clone_template(s, conn, s->working, "working", true, fingerprint, e);
+        set_spare_ready(s, false);
+        if (meta_matches(&spare, fingerprint) && !spare.allow_connections) {
+                *prepared = true;
+                db_state_clear(&spare);
+                return 0;
+        }
+        db_state_clear(&spare);
+        r = drop_database(conn, s->spare, e);
+        if (r == 0)
+                r = clone_template(s, conn, s->spare, "spare", false, fingerprint, e);
+        return r;
+}
+
+/* ---- ensure: finish or roll back whatever an interrupted operation left ------ */
+
+/*
+ * Drops the databases of ours that an interrupted DROP DATABASE left invalid
+ * (Postgres 15.4+ marks them with datconnlimit -2; nobody can connect to them
+ * and only DROP DATABASE helps), and the template build that did not finish.
+ */
+static int drop_broken(Seeder *s, PGconn *conn, Error *e)
+{
+        const char *params[] = {s->working, s->tmpl, s->spare, s->build, s->trash_prefix};
+        _cleanup_pgresult_ PGresult *res = NULL;
+        int r;
+
+        r = pg_query(
+                conn,
+                "SELECT datname, datname = $4 FROM pg_database"
+                " WHERE (datconnlimit = -2 AND datname IN ($1, $2, $3, $4)) OR datname = $4"
+                "    OR (starts_with(datname, $5) AND shobj_description(oid, 'pg_database') LIKE 'pgseed:%')"
+                " ORDER BY datname",
+                5, params, &res, e);
+        if (r < 0)
+                return r;
+        for (int i = 0; i < PQntuples(res); i++) {
+                const char *name = PQgetvalue(res, i, 0);
+
+                if (startswith(name, s->trash_prefix)) {
+                        pthread_mutex_lock(&s->lock);
+                        s->trash_pending = true; /* upkeep drops these, off the start-up path */
+                        pthread_mutex_unlock(&s->lock);
+                        continue;
+                }
+                if (streq(PQgetvalue(res, i, 1), "t"))
+                        log_warning("seed", "Discarding %s, a template build that did not finish", name);
+                else
+                        log_warning("seed", "Dropping %s, left invalid by an interrupted DROP DATABASE",
+                                    name);
+                r = drop_database(conn, name, e);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 int seeder_ensure(Seeder *s, Error *e)
@@ -484,9 +630,10 @@ int seeder_ensure(Seeder *s, Error *e)
         const Config *c = s->config;
         _cleanup_(sqldir_free) SqlDir dir = {0};
         _cleanup_pgconn_ PGconn *conn = NULL;
-        DbState tmpl = {0}, work = {0}, build = {0};
+        DbState tmpl = {0}, work = {0};
         char fingerprint[24], slots[512];
-        bool used_spare;
+        bool prepared;
+        int64_t t0;
         int r;
 
         set_phase(s, SEED_PHASE_CHECK);
@@ -499,16 +646,9 @@ int seeder_ensure(Seeder *s, Error *e)
                 r = -e->errnum;
                 goto done;
         }
-
-        r = db_state(conn, s->build, &build, e);
+        r = drop_broken(s, conn, e);
         if (r < 0)
                 goto done;
-        if (build.exists) {
-                log_warning("seed", "Discarding %s, a template build that did not finish", s->build);
-                r = drop_database(conn, s->build, e);
-                if (r < 0)
-                        goto done;
-        }
 
         r = db_state(conn, s->tmpl, &tmpl, e);
         if (r < 0)
@@ -519,6 +659,7 @@ int seeder_ensure(Seeder *s, Error *e)
                                  "Template %s was built from other inputs (SQL files, dataset or settings "
                                  "changed): rebuilding it",
                                  s->tmpl);
+                set_spare_ready(s, false);
                 r = drop_database(conn, s->spare, e);
                 if (r == 0)
                         r = drop_database(conn, s->tmpl, e);
@@ -544,68 +685,137 @@ int seeder_ensure(Seeder *s, Error *e)
         r = db_state(conn, s->working, &work, e);
         if (r < 0)
                 goto done;
-        if (meta_matches(&work, fingerprint))
-                goto done; /* the developer's working copy, changes and all, survives restarts */
-        if (work.exists && has_slots(conn, s->working, slots, sizeof(slots), e)) {
-                log_warning("seed",
-                            "Keeping %s although the template changed: replication slot(s) %s use it; "
-                            "POST /reset?mode=inplace refreshes it in place",
-                            s->working, slots);
+        if (meta_matches(&work, fingerprint)) {
+                /* The developer's working copy, changes and all, survives restarts. */
+                if (!work.allow_connections) {
+                        log_warning(
+                                "seed",
+                                "Letting clients into %s again: a reset was interrupted before it swapped",
+                                s->working);
+                        r = exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", s->working,
+                                    NULL);
+                }
                 goto done;
         }
-        set_phase(s, SEED_PHASE_CLONE);
-        if (work.exists)
+        if (work.exists) {
+                r = find_slots(conn, s->working, slots, sizeof(slots), e);
+                if (r < 0)
+                        goto done;
+                if (r > 0) {
+                        log_warning(
+                                "seed",
+                                "Keeping %s although the template changed: replication slot(s) %s use it; "
+                                "POST /reset?mode=inplace refreshes it in place",
+                                s->working, slots);
+                        r = work.allow_connections
+                                    ? 0
+                                    : exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true",
+                                              s->working, NULL);
+                        goto done;
+                }
                 log_info("seed", "Replacing %s with a fresh copy of the template", s->working);
-        int64_t t0 = now_mono_ms();
-        r = replace_working(s, conn, fingerprint, &used_spare, e);
+        }
+        set_phase(s, SEED_PHASE_CLONE);
+        t0 = now_mono_ms();
+        r = take_fresh(s, conn, fingerprint, &prepared, e);
         if (r == 0)
-                log_info("seed", "Created %s from the template in %lld ms", s->working,
-                         (long long) (now_mono_ms() - t0));
+                r = swap_in(s, conn, s->spare, fingerprint, e);
+        if (r == 0)
+                log_info("seed", "Created %s from the template in %lld ms%s", s->working,
+                         (long long) (now_mono_ms() - t0), prepared ? " (from the prepared copy)" : "");
 
 done:
         db_state_clear(&tmpl);
         db_state_clear(&work);
-        db_state_clear(&build);
         set_phase(s, SEED_PHASE_IDLE);
         return r;
 }
 
-void seeder_maintain(Seeder *s)
+/* ---- upkeep -------------------------------------------------------------- */
+
+/* Drops one database that a reset set aside.  Returns 1 when it dropped one, 0 when none is left. */
+static int drop_one_aside(Seeder *s, PGconn *conn, Error *e)
+{
+        const char *params[] = {s->trash_prefix};
+        _cleanup_free_ char *name = pg_query_value(
+                conn,
+                "SELECT coalesce(min(datname), '') FROM pg_database WHERE starts_with(datname, $1)"
+                " AND shobj_description(oid, 'pg_database') LIKE 'pgseed:%'",
+                1, params, e);
+        int r;
+
+        if (!name)
+                return -e->errnum;
+        if (!*name)
+                return 0;
+        r = drop_database(conn, name, e);
+        if (r < 0)
+                return r;
+        log_debug("upkeep", "Dropped %s, set aside by a reset", name);
+        return 1;
+}
+
+bool seeder_upkeep(Seeder *s)
 {
         _cleanup_pgconn_ PGconn *conn = NULL;
         char fingerprint[24];
         DbState spare = {0};
         Error e = ERROR_INIT;
+        bool trash, ready, more = false;
         int r;
 
         pthread_mutex_lock(&s->lock);
-        bool due = s->spare_needed && *s->fingerprint && now_mono_ms() >= s->next_spare_mono;
+        trash = s->trash_pending;
+        ready = s->spare_ready;
         strlcpy0(fingerprint, s->fingerprint, sizeof(fingerprint));
+        bool due = now_mono_ms() >= s->next_upkeep_mono;
         pthread_mutex_unlock(&s->lock);
-        if (!due || pthread_mutex_trylock(&s->spare_lock) != 0)
-                return;
+        if (!*fingerprint || !due || (!trash && ready))
+                return false;
 
-        conn = pg_connect(s->config, "postgres", "pgseedd-spare", 10, 0, &e);
-        r = conn ? db_state(conn, s->spare, &spare, &e) : -e.errnum;
-        if (r == 0 && !meta_matches(&spare, fingerprint)) {
-                int64_t t0 = now_mono_ms();
-                r = drop_database(conn, s->spare, &e);
-                if (r == 0)
-                        r = clone_template(s, conn, s->spare, "spare", false, fingerprint, &e);
-                if (r == 0)
-                        log_debug("spare", "Prepared %s for the next reset in %lld ms", s->spare,
-                                  (long long) (now_mono_ms() - t0));
+        conn = pg_connect(s->config, "postgres", "pgseedd-upkeep", 10, 0, &e);
+        if (!conn) {
+                r = -e.errnum;
+                goto done;
         }
-        db_state_clear(&spare);
-        pthread_mutex_unlock(&s->spare_lock);
+        /* The next reset's copy first: that is what makes it fast; dropping can wait. */
+        if (!ready) {
+                r = db_state(conn, s->spare, &spare, &e);
+                if (r == 0 && !(meta_matches(&spare, fingerprint) && !spare.allow_connections)) {
+                        int64_t t0 = now_mono_ms();
+                        r = drop_database(conn, s->spare, &e);
+                        if (r == 0)
+                                r = clone_template(s, conn, s->spare, "spare", false, fingerprint, &e);
+                        if (r == 0)
+                                log_debug("upkeep", "Prepared %s for the next reset in %lld ms", s->spare,
+                                          (long long) (now_mono_ms() - t0));
+                }
+                db_state_clear(&spare);
+                if (r < 0)
+                        goto done;
+                set_spare_ready(s, true);
+                more = trash;
+                goto done;
+        }
+        r = drop_one_aside(s, conn, &e);
+        if (r == 0) {
+                pthread_mutex_lock(&s->lock);
+                s->trash_pending = false;
+                pthread_mutex_unlock(&s->lock);
+        }
+        more = r > 0;
 
-        pthread_mutex_lock(&s->lock);
-        s->spare_needed = r < 0;
-        s->next_spare_mono = now_mono_ms() + SPARE_RETRY_MS;
-        pthread_mutex_unlock(&s->lock);
-        if (r < 0)
-                log_warning("spare", "Failed to prepare %s, resets clone directly meanwhile: %s", s->spare,
+done:
+        if (r < 0) {
+                pthread_mutex_lock(&s->lock);
+                s->next_upkeep_mono = now_mono_ms() + UPKEEP_RETRY_MS;
+                pthread_mutex_unlock(&s->lock);
+                log_warning("upkeep",
+                            "Failed to prepare the next reset (resets clone directly meanwhile): %s",
                             e.message);
+                return false;
+        }
+        return more;
 }
 
 json_t *seeder_describe(Seeder *s)
@@ -622,7 +832,7 @@ json_t *seeder_describe(Seeder *s)
                       json_object_get(s->info, "created_at"), "build_ms",
                       json_object_get(s->info, "build_ms"), "phases_ms",
                       json_object_get(s->info, "phases_ms"), "tables", json_object_get(s->info, "tables"));
-        json_object_set_new(o, "reset_prepared", json_boolean(!s->spare_needed));
+        json_object_set_new(o, "reset_prepared", json_boolean(s->spare_ready));
         pthread_mutex_unlock(&s->lock);
         return o;
 }
@@ -640,10 +850,14 @@ static json_t *template_tables(Seeder *s)
 static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json_t *result, Error *e)
 {
         char slots[512];
-        bool used_spare;
+        bool prepared;
+        int64_t t0;
         int r;
 
-        if (has_slots(conn, s->working, slots, sizeof(slots), e))
+        r = find_slots(conn, s->working, slots, sizeof(slots), e);
+        if (r < 0)
+                return r;
+        if (r > 0)
                 return error_set(
                         e, EBUSY, "replication_slot_active",
                         "Use POST /reset?mode=inplace (pgseedctl reset --mode inplace): it keeps the "
@@ -651,17 +865,16 @@ static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json
                         "Template reset would drop database %s and with it the logical replication "
                         "slot(s) %s that a CDC consumer relies on",
                         s->working, slots);
-        if (e->errnum)
-                return -e->errnum;
-        r = replace_working(s, conn, fingerprint, &used_spare, e);
+        r = take_fresh(s, conn, fingerprint, &prepared, e);
         if (r < 0)
                 return r;
-        json_object_set_new(result, "strategy", json_string(used_spare ? "prepared_copy" : "clone"));
+        t0 = now_mono_ms();
+        r = swap_in(s, conn, s->spare, fingerprint, e);
+        if (r < 0)
+                return r;
+        json_object_set_new(result, "strategy", json_string(prepared ? "prepared_copy" : "clone"));
+        json_object_set_new(result, "swap_ms", json_integer(now_mono_ms() - t0));
         json_object_set_new(result, "tables", template_tables(s));
-        pthread_mutex_lock(&s->lock);
-        s->spare_needed = true;
-        s->next_spare_mono = 0;
-        pthread_mutex_unlock(&s->lock);
         return 0;
 }
 
@@ -704,7 +917,7 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
                                          "200.",
                                          sizeof(e->hint));
                 }
-                return r < 0 ? -e->errnum : r;
+                return -e->errnum;
         }
         int64_t ms = now_mono_ms() - t0;
         json_object_set_new(result, "duration_ms", json_integer(ms));
@@ -712,4 +925,38 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
         metrics_reset_duration(s->metrics, ms);
         *ret = result;
         return 0;
+}
+
+/* ---- the lifecycle worker's operations ------------------------------------- */
+
+static int ops_ensure(void *ctx, Error *e)
+{
+        return seeder_ensure(ctx, e);
+}
+
+static int ops_reset(void *ctx, ResetMode mode, json_t **ret, Error *e)
+{
+        return seeder_reset(ctx, mode, ret, e);
+}
+
+static bool ops_upkeep(void *ctx)
+{
+        return seeder_upkeep(ctx);
+}
+
+static void ops_cancel(void *ctx)
+{
+        seeder_cancel(ctx);
+}
+
+static const LifecycleOps seeder_lifecycle_ops = {
+        .ensure = ops_ensure,
+        .reset = ops_reset,
+        .upkeep = ops_upkeep,
+        .cancel = ops_cancel,
+};
+
+const LifecycleOps *lifecycle_seeder_ops(void)
+{
+        return &seeder_lifecycle_ops;
 }

@@ -52,23 +52,28 @@ void seeder_cancel(Seeder *s);
 /*
  * Makes sure the template is complete and current (building it when missing,
  * half-built or built from other inputs) and that the working database exists
- * (cloning it when missing).  Runs on the supervisor thread while Postgres is
- * up; may take seconds, reporting through seeder_progress().  Returns 0 or
- * -errno with e filled.
+ * and accepts connections (cloning it when missing), finishing or rolling
+ * back whatever an interrupted operation left: databases left invalid by an
+ * interrupted DROP DATABASE are dropped, a working database left refusing
+ * connections mid-reset is opened again.  Lifecycle worker only; may take
+ * seconds, reporting through seeder_progress().  Returns 0 or -errno with e
+ * filled.
  */
 int seeder_ensure(Seeder *s, Error *e);
 
 /*
- * Background upkeep between requests (preparing the next reset's clone).
- * Cheap when there is nothing to do.  Supervisor thread only.
+ * Background upkeep between jobs: prepares the next reset's copy, then drops
+ * the databases resets set aside, one per call.  Cheap when there is nothing
+ * to do (no I/O).  Returns true when it should be called again soon.
+ * Lifecycle worker only.
  */
-void seeder_maintain(Seeder *s);
+bool seeder_upkeep(Seeder *s);
 
 /*
  * Restores the seeded state.  Returns 0 and a JSON summary in *ret
- * ({"mode", "duration_ms", "tables": [...]}) or -errno: -EBUSY (a logical
- * replication slot in template mode; a reset already running), -ECONNREFUSED.
- * The caller serializes against the health probe (supervisor_begin_reset).
+ * ({"mode", "strategy", "duration_ms", "tables": [...]}) or -errno: -EBUSY
+ * (a logical replication slot in template mode; tables locked),
+ * -ECONNREFUSED, -EIO (code reset_failed).  Lifecycle worker only.
  */
 int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e);
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* supervisor.c -- start Postgres, probe it, seed it, restart it with backoff when it dies. */
+/* supervisor.c -- start Postgres, probe it, have it seeded, restart it with backoff when it dies. */
 
 #include "supervisor.h"
 
@@ -22,16 +22,43 @@
 #define COUNTS_INTERVAL_MS 5000
 #define BACKOFF_MIN_MS     500
 #define BACKOFF_MAX_MS     30000
+#define SEED_BACKOFF_MS    2000
 #define STABLE_MS          60000  /* ready this long resets the backoff */
 #define START_TIMEOUT_MS   120000 /* not accepting connections after this long: restart */
 
+typedef enum ServerPhase {
+        SERVER_OFF,      /* not launched, or found dead */
+        SERVER_STARTING, /* launched, no probe answered yet */
+        SERVER_UP,       /* a probe answered since the launch */
+} ServerPhase;
+
+typedef struct SupInputs {
+        ServerPhase server;
+        char server_detail[512]; /* why it is off, or what starting waits for */
+        bool status_unknown;     /* the runtime could not tell whether the server runs */
+        char status_detail[512];
+        bool probe_ok;
+        char probe_error[600];
+        bool seeded;
+        bool seed_failed;
+        char seed_error[700];
+} SupInputs;
+
+/*
+ * The state is never set directly: supervisor_tick() gathers its inputs (the
+ * server's phase, the last probe, the dataset, the lifecycle worker's job)
+ * and publish_state() derives the one state they mean.  So no transition can
+ * be lost to a guard, and the rules are in one function.
+ */
 struct Supervisor {
         Daemon *d;
+        SupervisorHooks hooks;
+        Lifecycle *lifecycle;
         pthread_t thread;
         bool thread_started;
 
-        pthread_mutex_t lock; /* guards the fields down to `facts` */
-        pthread_cond_t cond;
+        pthread_mutex_t lock; /* guards the fields down to `heartbeat_mono` */
+        pthread_cond_t cond;  /* CLOCK_MONOTONIC */
         bool stop_requested;
         bool wake_requested;
         SupState state;
@@ -42,24 +69,28 @@ struct Supervisor {
         unsigned restarts;
         char runtime_id[80];
         json_t *facts;
-        bool need_ensure; /* re-check the dataset (after a failed reset, or a dropped database) */
-        bool counts_dirty;
+        int64_t heartbeat_mono;
 
-        /* Held while probing, and by a reset for its whole duration (the probe must not reconnect). */
-        pthread_mutex_t probe_lock;
+        /*
+         * What the state is derived from.  Written by the supervisor thread
+         * only, always under the lock (it works on a copy during a tick and
+         * stores it back), so that the lifecycle worker can re-derive the state
+         * the moment a job starts or ends.
+         */
+        SupInputs in;
+
+        /* Supervisor thread only (supervisor_tick). */
         Probe *probe;
-
-        /* Supervisor thread only. */
-        bool server_started;
-        bool seeded;
+        JobWaiter *ensure; /* the seeding job in flight */
         int64_t started_mono;
         int64_t next_start_mono;
         int64_t next_seed_mono;
         int64_t last_probe_mono;
-        bool last_probe_ok; /* what a tick between probes goes by */
         int64_t last_counts_mono;
         int64_t backoff_ms;
         int64_t seed_backoff_ms;
+        bool counts_dirty;
+        uint64_t seen_epoch; /* the lifecycle's epoch at the last probe */
         bool notified_ready;
 };
 
@@ -74,20 +105,63 @@ const char *sup_state_to_string(SupState s)
         return s < _SUP_STATE_MAX ? state_names[s] : "unknown";
 }
 
-Supervisor *supervisor_new(Daemon *d)
+static int64_t real_now_mono(void *ctx)
+{
+        return now_mono_ms();
+}
+
+static int real_probe(void *ctx, bool with_counts, json_t **ret, Error *e)
+{
+        Supervisor *s = ctx;
+
+        return probe_run(s->probe, with_counts, ret, e);
+}
+
+static int64_t clock_now(Supervisor *s)
+{
+        return s->hooks.now_mono(s->hooks.ctx);
+}
+
+static SupState publish_locked(Supervisor *s);
+
+/* On the worker thread, as a job starts or ends: the state changes now, not at the next tick. */
+static void lifecycle_changed(void *userdata)
+{
+        Supervisor *s = userdata;
+
+        pthread_mutex_lock(&s->lock);
+        publish_locked(s);
+        s->wake_requested = true;
+        pthread_cond_broadcast(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+}
+
+Supervisor *supervisor_new(Daemon *d, const SupervisorHooks *hooks)
 {
         Supervisor *s = xcalloc(1, sizeof(Supervisor));
 
         s->d = d;
+        if (hooks)
+                s->hooks = *hooks;
+        if (!s->hooks.now_mono)
+                s->hooks.now_mono = real_now_mono;
+        if (!s->hooks.probe) {
+                s->hooks.probe = real_probe;
+                s->hooks.ctx = s;
+        }
+        if (!s->hooks.lifecycle_ops) {
+                s->hooks.lifecycle_ops = lifecycle_seeder_ops();
+                s->hooks.lifecycle_ctx = d->seeder;
+        }
+        s->lifecycle = lifecycle_new(s->hooks.lifecycle_ops, s->hooks.lifecycle_ctx, lifecycle_changed, s);
         pthread_mutex_init(&s->lock, NULL);
-        pthread_cond_init(&s->cond, NULL);
-        pthread_mutex_init(&s->probe_lock, NULL);
+        cond_init_monotonic(&s->cond);
         s->probe = probe_new(d->config);
         s->state = SUP_STARTING;
         strlcpy0(s->reason, "pgseedd is starting", sizeof(s->reason));
         s->state_since_ms = now_real_ms();
         s->backoff_ms = BACKOFF_MIN_MS;
-        s->seed_backoff_ms = 2000;
+        s->seed_backoff_ms = SEED_BACKOFF_MS;
         return s;
 }
 
@@ -95,26 +169,23 @@ void supervisor_free(Supervisor *s)
 {
         if (!s)
                 return;
+        supervisor_stop(s);
+        job_waiter_free(s->ensure);
+        lifecycle_free(s->lifecycle);
         probe_free(s->probe);
         json_decref(s->facts);
-        pthread_mutex_destroy(&s->probe_lock);
         pthread_cond_destroy(&s->cond);
         pthread_mutex_destroy(&s->lock);
         free(s);
 }
 
-/*
- * Changes state and reason, logging and telling systemd only when either
- * changed.  A running reset owns the state: only `down` and `stopping` (and
- * supervisor_end_reset) may replace `resetting`.  Called with s->lock held.
- */
+/* ---- the state, derived ------------------------------------------------------- */
+
+/* Publishes state and reason, logging and telling systemd only when either changed.  Lock held. */
 static void set_state_locked(Supervisor *s, SupState state, const char *reason)
 {
         char fields[256] = "";
 
-        if (s->state == SUP_RESETTING && state != SUP_DOWN && state != SUP_STOPPING &&
-            state != SUP_RESETTING)
-                return;
         if (s->state == state && streq(s->reason, reason))
                 return;
         if (s->state != state) {
@@ -135,27 +206,82 @@ static void set_state_locked(Supervisor *s, SupState state, const char *reason)
         }
 }
 
-static void set_state(Supervisor *s, SupState state, const char *fmt, ...) _printf_(3, 4);
-static void set_state(Supervisor *s, SupState state, const char *fmt, ...)
+/* The one place that says what the inputs mean. */
+static SupState derive_state(const SupInputs *in, bool busy, JobKind kind, ResetMode mode, int pg_port,
+                             char *reason, size_t size)
+{
+        if (in->server == SERVER_OFF) {
+                strlcpy0(reason, in->server_detail, size);
+                return SUP_DOWN;
+        }
+        if (in->status_unknown) {
+                snprintf(reason, size, "Cannot check Postgres: %s", in->status_detail);
+                return SUP_DEGRADED;
+        }
+        if (busy && kind == JOB_RESET) {
+                snprintf(reason, size, "restoring the seeded state (%s)",
+                         mode == RESET_INPLACE ? "in place" : "from the template");
+                return SUP_RESETTING;
+        }
+        if (in->server == SERVER_STARTING) {
+                strlcpy0(reason, in->server_detail, size);
+                return SUP_STARTING;
+        }
+        if (!in->probe_ok) {
+                snprintf(reason, size, "Postgres runs but does not answer: %s", in->probe_error);
+                return SUP_DEGRADED;
+        }
+        if (busy && kind == JOB_ENSURE) {
+                strlcpy0(reason, "building the dataset", size);
+                return SUP_SEEDING;
+        }
+        if (in->seed_failed) {
+                strlcpy0(reason, in->seed_error, size);
+                return SUP_DEGRADED;
+        }
+        if (!in->seeded) {
+                strlcpy0(reason, "building the dataset", size);
+                return SUP_SEEDING;
+        }
+        snprintf(reason, size, "accepting connections on 127.0.0.1:%d; dataset seeded", pg_port);
+        return SUP_READY;
+}
+
+/*
+ * Derives and publishes the state from the stored inputs and the worker's
+ * job.  Lock held.  Returns the state.
+ */
+static SupState publish_locked(Supervisor *s)
 {
         char reason[768];
-        va_list ap;
+        JobKind kind = JOB_ENSURE;
+        ResetMode mode = RESET_TEMPLATE;
+        bool busy = lifecycle_current(s->lifecycle, &kind, &mode, NULL);
+        SupState state;
 
-        va_start(ap, fmt);
-        vsnprintf(reason, sizeof(reason), fmt, ap);
-        va_end(ap);
-        pthread_mutex_lock(&s->lock);
+        if (s->stop_requested)
+                return s->state;
+        state = derive_state(&s->in, busy, kind, mode, s->d->config->pg_port, reason, sizeof(reason));
         set_state_locked(s, state, reason);
-        pthread_mutex_unlock(&s->lock);
+        if (state == SUP_READY && now_real_ms() - s->ready_since_ms > STABLE_MS)
+                s->backoff_ms = BACKOFF_MIN_MS;
+        return state;
 }
 
-static SupState get_state(Supervisor *s)
+/* Stores the tick's inputs and publishes the state they mean. */
+static void publish_state(Supervisor *s, const SupInputs *in)
 {
+        SupState state;
+
         pthread_mutex_lock(&s->lock);
-        SupState st = s->state;
+        s->in = *in;
+        state = publish_locked(s);
         pthread_mutex_unlock(&s->lock);
-        return st;
+        /* Upkeep (the next reset's copy) only while nothing else needs the server. */
+        lifecycle_allow_upkeep(s->lifecycle, state == SUP_READY);
 }
+
+/* ---- one tick ----------------------------------------------------------------- */
 
 static int64_t next_backoff(int64_t *backoff)
 {
@@ -165,16 +291,21 @@ static int64_t next_backoff(int64_t *backoff)
         return b;
 }
 
-static void disconnect_probe(Supervisor *s)
+/* Forgets everything learnt about the server that was (restarts start from scratch). */
+static void server_lost(Supervisor *s, SupInputs *in)
 {
-        pthread_mutex_lock(&s->probe_lock);
+        in->server = SERVER_OFF;
+        in->probe_ok = false;
+        in->seeded = false;
+        in->seed_failed = false;
         probe_disconnect(s->probe);
-        pthread_mutex_unlock(&s->probe_lock);
+        pthread_mutex_lock(&s->lock);
+        json_decref(s->facts);
+        s->facts = NULL;
+        pthread_mutex_unlock(&s->lock);
 }
 
-/* ---- one tick ----------------------------------------------------------- */
-
-static void tick_start(Supervisor *s, int64_t now)
+static void tick_start(Supervisor *s, SupInputs *in, int64_t now)
 {
         Error e = ERROR_INIT;
         int64_t wait;
@@ -184,48 +315,45 @@ static void tick_start(Supervisor *s, int64_t now)
         if (runtime_start(s->d->runtime, &e) < 0) {
                 wait = next_backoff(&s->backoff_ms);
                 s->next_start_mono = now + wait;
-                set_state(s, SUP_DOWN, "Cannot start Postgres: %s; retrying in %.1f s", e.message,
-                          wait / 1000.0);
+                bufprintf(in->server_detail, sizeof(in->server_detail),
+                          "Cannot start Postgres: %s; retrying in %.1f s", e.message, wait / 1000.0);
                 return;
         }
-        s->server_started = true;
-        s->seeded = false;
+        in->server = SERVER_STARTING;
         s->started_mono = now;
         s->last_probe_mono = 0;
-        s->last_probe_ok = false;
-        set_state(s, SUP_STARTING, "waiting for Postgres to accept connections");
+        strlcpy0(in->server_detail, "waiting for Postgres to accept connections", sizeof(in->server_detail));
 }
 
 /* Returns true when the server process/container runs. */
-static bool tick_liveness(Supervisor *s, int64_t now)
+static bool tick_liveness(Supervisor *s, SupInputs *in, int64_t now)
 {
-        RuntimeStatus st;
+        RuntimeStatus st = {0};
         int64_t wait;
 
         if (runtime_status(s->d->runtime, &st) < 0) {
                 /* We cannot tell (the Docker engine does not answer): say so, but do not restart what may
                  * run. */
-                set_state(s, SUP_DEGRADED, "Cannot check Postgres: %s", st.detail);
+                in->status_unknown = true;
+                strlcpy0(in->status_detail, st.detail, sizeof(in->status_detail));
                 return false;
         }
+        in->status_unknown = false;
         pthread_mutex_lock(&s->lock);
         strlcpy0(s->runtime_id, st.id, sizeof(s->runtime_id));
         pthread_mutex_unlock(&s->lock);
         if (st.running)
                 return true;
 
-        s->server_started = false;
-        s->seeded = false;
+        server_lost(s, in);
         wait = next_backoff(&s->backoff_ms);
         s->next_start_mono = now + wait;
         pthread_mutex_lock(&s->lock);
         s->restarts++;
-        json_decref(s->facts);
-        s->facts = NULL;
         pthread_mutex_unlock(&s->lock);
         metrics_count(s->d->metrics, METRIC_RESTARTS);
-        disconnect_probe(s);
-        set_state(s, SUP_DOWN, "%s; restarting in %.1f s", st.detail, wait / 1000.0);
+        bufprintf(in->server_detail, sizeof(in->server_detail), "%s; restarting in %.1f s", st.detail,
+                  wait / 1000.0);
         return false;
 }
 
@@ -238,121 +366,133 @@ static void store_facts(Supervisor *s, json_t *facts, bool with_counts)
         json_decref(s->facts);
         s->facts = facts;
         s->checked_at_ms = now_real_ms();
-        if (with_counts)
-                s->counts_dirty = false;
         pthread_mutex_unlock(&s->lock);
 }
 
-/* Returns true when the server answered a probe. */
-static bool tick_probe(Supervisor *s, int64_t now)
+static void tick_probe(Supervisor *s, SupInputs *in, int64_t now, bool wake)
 {
         Error e = ERROR_INIT;
         json_t *facts = NULL;
-        bool with_counts, dirty, wake;
-        SupState st;
+        uint64_t epoch_before, epoch_after;
+        bool with_counts;
         int r;
 
-        pthread_mutex_lock(&s->lock);
-        dirty = s->counts_dirty;
-        wake = s->wake_requested;
-        s->wake_requested = false;
-        pthread_mutex_unlock(&s->lock);
-        /* Between probes, go by the last one: a failed probe must not count as an answer for a second. */
-        if (!wake && !dirty && now - s->last_probe_mono < PROBE_INTERVAL_MS)
-                return s->last_probe_ok;
-        /* A reset holds the probe lock: its database is coming and going, so do not look now. */
-        if (pthread_mutex_trylock(&s->probe_lock) != 0)
-                return false;
-        with_counts = s->seeded && (dirty || now - s->last_counts_mono >= COUNTS_INTERVAL_MS);
-        r = probe_run(s->probe, with_counts, &facts, &e);
-        pthread_mutex_unlock(&s->probe_lock);
-        s->last_probe_mono = now;
-        s->last_probe_ok = r == 0;
-
-        st = get_state(s);
-        if (r < 0) {
-                if (st == SUP_STARTING && now - s->started_mono > START_TIMEOUT_MS) {
-                        Error stop_err = ERROR_INIT;
-                        log_warning("start_timeout",
-                                    "Postgres did not accept connections within %d s, restarting",
-                                    START_TIMEOUT_MS / 1000);
-                        runtime_stop(s->d->runtime, &stop_err);
-                } else if (st == SUP_STARTING)
-                        set_state(s, SUP_STARTING, "waiting for Postgres to accept connections: %s",
-                                  e.message);
-                else if (st != SUP_RESETTING)
-                        set_state(s, SUP_DEGRADED, "Postgres runs but does not answer: %s", e.message);
-                return false;
+        if (!wake && !s->counts_dirty && s->last_probe_mono && now - s->last_probe_mono < PROBE_INTERVAL_MS)
+                return;
+        /*
+         * While the worker changes databases, what a probe sees is half-way
+         * (the working database renamed aside for a moment): do not look, and
+         * discard a look that overlapped a job.
+         */
+        if (lifecycle_current(s->lifecycle, NULL, NULL, &epoch_before))
+                return;
+        /* A job ran since the last look: the rows changed, count them again. */
+        if (epoch_before != s->seen_epoch) {
+                s->seen_epoch = epoch_before;
+                s->counts_dirty = true;
         }
-        if (with_counts)
+        with_counts = in->seeded && (s->counts_dirty || now - s->last_counts_mono >= COUNTS_INTERVAL_MS);
+        r = s->hooks.probe(s->hooks.ctx, with_counts, &facts, &e);
+        if (lifecycle_current(s->lifecycle, NULL, NULL, &epoch_after) || epoch_after != epoch_before) {
+                json_decref(facts);
+                return;
+        }
+        s->last_probe_mono = now;
+        if (r < 0) {
+                in->probe_ok = false;
+                strlcpy0(in->probe_error, e.message, sizeof(in->probe_error));
+                if (in->server == SERVER_STARTING) {
+                        if (now - s->started_mono > START_TIMEOUT_MS) {
+                                Error stop_err = ERROR_INIT;
+                                log_warning("start_timeout",
+                                            "Postgres did not accept connections within %d s, restarting",
+                                            START_TIMEOUT_MS / 1000);
+                                runtime_stop(s->d->runtime, &stop_err);
+                        } else
+                                bufprintf(in->server_detail, sizeof(in->server_detail),
+                                          "waiting for Postgres to accept connections: %s", e.message);
+                }
+                return;
+        }
+        in->server = SERVER_UP;
+        in->probe_ok = true;
+        if (with_counts) {
                 s->last_counts_mono = now;
-        /* The working database vanished behind our back (dropped by hand): clone it again. */
-        if (s->seeded && !json_is_true(json_object_get(facts, "database_exists")))
-                s->seeded = false;
+                s->counts_dirty = false;
+        }
+        /* The working database vanished or became unusable behind our back: have it repaired. */
+        if (in->seeded && !json_is_true(json_object_get(facts, "database_exists"))) {
+                log_warning("seed", "The working database %s is gone or refuses connections; repairing it",
+                            s->d->config->pg_db);
+                in->seeded = false;
+        }
         store_facts(s, facts, with_counts);
-        return true;
 }
 
-static void tick_seed(Supervisor *s, int64_t now)
+/* Submits the seeding job when one is needed, and collects its result when it is done. */
+static void tick_seed(Supervisor *s, SupInputs *in, int64_t now)
 {
         Error e = ERROR_INIT;
         int64_t wait;
+        int r;
 
-        if (now < s->next_seed_mono)
-                return;
-        set_state(s, SUP_SEEDING, "building the dataset");
-        if (seeder_ensure(s->d->seeder, &e) < 0) {
-                if (e.errnum == ECANCELED)
-                        return; /* shutting down */
-                wait = next_backoff(&s->seed_backoff_ms);
-                s->next_seed_mono = now_mono_ms() + wait;
-                set_state(s, SUP_DEGRADED, "Seeding failed: %s%s%s; retrying in %.0f s", e.message,
-                          *e.hint ? ". " : "", e.hint, wait / 1000.0);
+        if (s->ensure) {
+                r = job_waiter_result(s->ensure, NULL, &e);
+                if (r == -EINPROGRESS)
+                        return;
+                job_waiter_free(TAKE_PTR(s->ensure));
+                if (r < 0) {
+                        if (e.errnum == ECANCELED)
+                                return; /* shutting down */
+                        wait = next_backoff(&s->seed_backoff_ms);
+                        s->next_seed_mono = now + wait;
+                        in->seed_failed = true;
+                        bufprintf(in->seed_error, sizeof(in->seed_error),
+                                  "Seeding failed: %s%s%s; retrying in %.0f s", e.message,
+                                  *e.hint ? ". " : "", e.hint, wait / 1000.0);
+                        return;
+                }
+                in->seeded = true;
+                in->seed_failed = false;
+                s->seed_backoff_ms = SEED_BACKOFF_MS;
+                /* Probe again right away, so /health has row counts the moment it says ready. */
+                s->counts_dirty = true;
+                tick_probe(s, in, now, true);
                 return;
         }
-        s->seeded = true;
-        s->seed_backoff_ms = 2000;
-        pthread_mutex_lock(&s->lock);
-        s->counts_dirty = true;
-        pthread_mutex_unlock(&s->lock);
+        if (lifecycle_take_repair(s->lifecycle)) {
+                log_info("seed", "A failed job may have left the databases incomplete: checking them");
+                in->seeded = false;
+        }
+        if (in->seeded || in->server != SERVER_UP || !in->probe_ok || now < s->next_seed_mono)
+                return;
+        s->ensure = lifecycle_submit(s->lifecycle, JOB_ENSURE, RESET_TEMPLATE, 0, NULL, NULL);
 }
 
-static void supervisor_tick(Supervisor *s)
+void supervisor_tick(Supervisor *s)
 {
-        int64_t now = now_mono_ms();
-        bool need_ensure;
-
-        if (!s->server_started) {
-                tick_start(s, now);
-                return;
-        }
-        if (!tick_liveness(s, now))
-                return;
-        if (!tick_probe(s, now))
-                return;
+        int64_t now = clock_now(s);
+        SupInputs in;
+        bool wake;
 
         pthread_mutex_lock(&s->lock);
-        need_ensure = s->need_ensure;
-        s->need_ensure = false;
+        wake = s->wake_requested;
+        s->wake_requested = false;
+        in = s->in;
         pthread_mutex_unlock(&s->lock);
-        if (need_ensure)
-                s->seeded = false;
-        if (!s->seeded) {
-                tick_seed(s, now);
-                if (!s->seeded)
-                        return;
-                /* Probe again right away, so /health has row counts the moment it says ready. */
-                if (!tick_probe(s, now_mono_ms()))
-                        return;
+
+        lifecycle_expire(s->lifecycle);
+        if (in.server == SERVER_OFF)
+                tick_start(s, &in, now);
+        else if (tick_liveness(s, &in, now)) {
+                tick_probe(s, &in, now, wake);
+                tick_seed(s, &in, now);
         }
-        set_state(s, SUP_READY, "accepting connections on 127.0.0.1:%d; dataset seeded",
-                  s->d->config->pg_port);
+        publish_state(s, &in);
+
         pthread_mutex_lock(&s->lock);
-        if (s->state == SUP_READY && now_real_ms() - s->ready_since_ms > STABLE_MS)
-                s->backoff_ms = BACKOFF_MIN_MS;
+        s->heartbeat_mono = now_mono_ms();
         pthread_mutex_unlock(&s->lock);
-        if (get_state(s) == SUP_READY)
-                seeder_maintain(s->d->seeder);
 }
 
 static void *supervisor_main(void *arg)
@@ -373,45 +513,55 @@ static void *supervisor_main(void *arg)
                 supervisor_tick(s);
 
                 pthread_mutex_lock(&s->lock);
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_nsec += TICK_MS * 1000000L;
-                if (until.tv_nsec >= 1000000000L) {
-                        until.tv_sec++;
-                        until.tv_nsec -= 1000000000L;
-                }
+                timespec_after_ms(&until, TICK_MS);
                 if (!s->stop_requested && !s->wake_requested)
                         pthread_cond_timedwait(&s->cond, &s->lock, &until);
                 pthread_mutex_unlock(&s->lock);
         }
 
-        set_state(s, SUP_STOPPING, "pgseedd is shutting down");
-        disconnect_probe(s);
+        pthread_mutex_lock(&s->lock);
+        set_state_locked(s, SUP_STOPPING, "pgseedd is shutting down");
+        pthread_mutex_unlock(&s->lock);
+        /* The worker first: a seed or reset in progress gives up before its server goes away. */
+        lifecycle_stop(s->lifecycle);
+        probe_disconnect(s->probe);
         if (runtime_stop(s->d->runtime, &e) < 0)
                 log_error("postgres_stop", "Failed to stop Postgres: %s", e.message);
         return NULL;
 }
 
+int supervisor_start_lifecycle(Supervisor *s, Error *e)
+{
+        return lifecycle_start(s->lifecycle, e);
+}
+
 int supervisor_start(Supervisor *s, Error *e)
 {
-        int r = pthread_create(&s->thread, NULL, supervisor_main, s);
+        int r = supervisor_start_lifecycle(s, e);
 
-        if (r != 0)
+        if (r < 0)
+                return r;
+        r = pthread_create(&s->thread, NULL, supervisor_main, s);
+        if (r != 0) {
+                lifecycle_stop(s->lifecycle);
                 return error_set(e, r, NULL, NULL, "Cannot start the supervisor thread: %s", strerror(r));
+        }
         s->thread_started = true;
         return 0;
 }
 
 void supervisor_stop(Supervisor *s)
 {
-        if (!s || !s->thread_started)
+        if (!s)
                 return;
+        if (!s->thread_started) {
+                lifecycle_stop(s->lifecycle);
+                return;
+        }
         pthread_mutex_lock(&s->lock);
         s->stop_requested = true;
         pthread_cond_broadcast(&s->cond);
         pthread_mutex_unlock(&s->lock);
-        /* A seed in progress would otherwise finish first: seconds of delay for a result about to be
-         * dropped. */
-        seeder_cancel(s->d->seeder);
         pthread_join(s->thread, NULL);
         s->thread_started = false;
 }
@@ -422,6 +572,14 @@ void supervisor_wake(Supervisor *s)
         s->wake_requested = true;
         pthread_cond_broadcast(&s->cond);
         pthread_mutex_unlock(&s->lock);
+}
+
+int64_t supervisor_heartbeat_mono(Supervisor *s)
+{
+        pthread_mutex_lock(&s->lock);
+        int64_t t = s->heartbeat_mono;
+        pthread_mutex_unlock(&s->lock);
+        return t;
 }
 
 void supervisor_snapshot(Supervisor *s, SupSnapshot *ret)
@@ -438,53 +596,20 @@ void supervisor_snapshot(Supervisor *s, SupSnapshot *ret)
         pthread_mutex_unlock(&s->lock);
 }
 
-int supervisor_begin_reset(Supervisor *s, Error *e)
+int supervisor_submit_reset(Supervisor *s, ResetMode mode, int64_t timeout_ms, JobNotify notify,
+                            void *userdata, JobWaiter **ret, Error *e)
 {
-        pthread_mutex_lock(&s->lock);
-        if (s->state == SUP_RESETTING) {
-                pthread_mutex_unlock(&s->lock);
-                return error_set(e, EBUSY, "reset_in_progress",
-                                 "Resets are serialized: retry when the running one has finished.",
-                                 "A reset is already running");
-        }
-        if (s->state != SUP_READY) {
-                char msg[900];
-                snprintf(msg, sizeof(msg), "The database is not ready (%s: %s)", state_names[s->state],
-                         s->reason);
-                pthread_mutex_unlock(&s->lock);
-                return error_set(e, EAGAIN, "not_ready", "Wait until it is: `pgseedctl wait`.", "%s", msg);
-        }
-        set_state_locked(s, SUP_RESETTING, "restoring the seeded state");
-        pthread_mutex_unlock(&s->lock);
+        SupState state;
+        char reason[768];
 
-        /* Waits for a probe in flight (bounded by its 2 s statement timeout), then keeps it out. */
-        pthread_mutex_lock(&s->probe_lock);
-        probe_disconnect(s->probe);
+        pthread_mutex_lock(&s->lock);
+        state = s->state;
+        strlcpy0(reason, s->reason, sizeof(reason));
+        pthread_mutex_unlock(&s->lock);
+        /* Ready, or busy with the dataset (then the reset queues behind it): anything else cannot reset. */
+        if (state != SUP_READY && state != SUP_RESETTING && state != SUP_SEEDING)
+                return error_set(e, EAGAIN, "not_ready", "Wait until it is: `pgseedctl wait`.",
+                                 "The database is not ready (%s: %s)", state_names[state], reason);
+        *ret = lifecycle_submit(s->lifecycle, JOB_RESET, mode, timeout_ms, notify, userdata);
         return 0;
-}
-
-void supervisor_end_reset(Supervisor *s, bool ok, const char *failure)
-{
-        pthread_mutex_unlock(&s->probe_lock);
-        pthread_mutex_lock(&s->lock);
-        if (s->state == SUP_RESETTING) {
-                /* Leave `resetting` first: set_state_locked refuses other transitions while it holds. */
-                s->state = ok ? SUP_READY : SUP_DEGRADED;
-                s->state_since_ms = now_real_ms();
-                s->ready_since_ms = ok ? s->state_since_ms : 0;
-                metrics_state_changed(s->d->metrics, s->state);
-                if (ok)
-                        strlcpy0(s->reason, "reset done", sizeof(s->reason));
-                else {
-                        snprintf(s->reason, sizeof(s->reason), "Reset failed: %s; repairing", failure);
-                        log_warning("state", "%s", s->reason);
-                }
-                sd_notifyf(0, "STATUS=%s: %s", state_names[s->state], s->reason);
-        }
-        if (!ok)
-                s->need_ensure = true;
-        s->counts_dirty = true;
-        s->wake_requested = true;
-        pthread_cond_broadcast(&s->cond);
-        pthread_mutex_unlock(&s->lock);
 }

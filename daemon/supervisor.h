@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "lifecycle.h"
 
 typedef struct Daemon Daemon;
 typedef struct Supervisor Supervisor;
@@ -45,15 +46,41 @@ typedef struct SupSnapshot {
         json_t *facts;          /* last successful probe (a reference: json_decref it), or NULL */
 } SupSnapshot;
 
-/* Creates the supervisor for d (d->runtime and d->seeder must be set).  Does not start anything. */
-Supervisor *supervisor_new(Daemon *d);
+/*
+ * What the supervisor depends on besides the runtime, replaceable so that the
+ * state machine can be driven by a test with a fake clock, a fake probe and
+ * fake lifecycle operations.  NULL members take the real ones.
+ */
+typedef struct SupervisorHooks {
+        int64_t (*now_mono)(void *ctx);
+        int (*probe)(void *ctx, bool with_counts, json_t **ret, Error *e);
+        const LifecycleOps *lifecycle_ops;
+        void *ctx; /* for now_mono and probe */
+        void *lifecycle_ctx;
+} SupervisorHooks;
+
+/*
+ * Creates the supervisor for d (d->runtime and d->seeder must be set; hooks
+ * NULL for the real probe, clock and Seeder), with its lifecycle worker.
+ * Does not start anything.
+ */
+Supervisor *supervisor_new(Daemon *d, const SupervisorHooks *hooks);
 void supervisor_free(Supervisor *s);
 
-/* Starts the supervisor thread, which starts the server.  Returns 0 or -errno. */
+/* Starts the lifecycle worker and the supervisor thread, which starts the server.  Returns 0 or -errno. */
 int supervisor_start(Supervisor *s, Error *e);
 
-/* Asks the thread to stop the server and exit, and waits for it. */
+/* Asks the thread to stop the server and exit, and waits for it (and the lifecycle worker). */
 void supervisor_stop(Supervisor *s);
+
+/*
+ * One step of the state machine: checks the server, probes, submits or
+ * collects lifecycle jobs, publishes the state.  The thread calls it every
+ * tick; tests call it directly (without supervisor_start) after starting the
+ * lifecycle with supervisor_start_lifecycle().
+ */
+void supervisor_tick(Supervisor *s);
+int supervisor_start_lifecycle(Supervisor *s, Error *e);
 
 void supervisor_snapshot(Supervisor *s, SupSnapshot *ret);
 static inline void sup_snapshot_done(SupSnapshot *snap)
@@ -63,13 +90,16 @@ static inline void sup_snapshot_done(SupSnapshot *snap)
 }
 
 /*
- * Enters `resetting` for the duration of a reset: fails with -EBUSY
- * (code reset_in_progress) when one runs, -EAGAIN (not_ready) unless ready.
- * While it is held the probe is paused and its connection closed, so the
- * working database can be dropped.  Pair with supervisor_end_reset().
+ * Queues a reset on the lifecycle worker and returns its waiter in *ret (see
+ * lifecycle_submit: a reset of the same mode that is queued or running is
+ * joined).  Refuses with -EAGAIN (code not_ready) when the server is not up
+ * or seeding failed; while seeding, the reset waits for it.
  */
-int supervisor_begin_reset(Supervisor *s, Error *e);
-void supervisor_end_reset(Supervisor *s, bool ok, const char *failure);
+int supervisor_submit_reset(Supervisor *s, ResetMode mode, int64_t timeout_ms, JobNotify notify,
+                            void *userdata, JobWaiter **ret, Error *e);
 
-/* Makes the thread probe now instead of at the next tick (after a reset, say). */
+/* Makes the thread tick now instead of at the next tick (after a reset, say).  Any thread. */
 void supervisor_wake(Supervisor *s);
+
+/* The monotonic ms at which the supervisor loop last completed a tick (for the systemd watchdog). */
+int64_t supervisor_heartbeat_mono(Supervisor *s);

@@ -120,6 +120,27 @@ int64_t now_real_ms(void)
         return clock_ms(CLOCK_REALTIME);
 }
 
+void cond_init_monotonic(pthread_cond_t *cond)
+{
+        pthread_condattr_t attr;
+
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(cond, &attr);
+        pthread_condattr_destroy(&attr);
+}
+
+void timespec_after_ms(struct timespec *ret, int64_t ms)
+{
+        clock_gettime(CLOCK_MONOTONIC, ret);
+        ret->tv_sec += ms / 1000;
+        ret->tv_nsec += (ms % 1000) * 1000000L;
+        if (ret->tv_nsec >= 1000000000L) {
+                ret->tv_sec++;
+                ret->tv_nsec -= 1000000000L;
+        }
+}
+
 void format_rfc3339_ms(int64_t real_ms, char *buf, size_t size)
 {
         time_t secs = (time_t) (real_ms / 1000);

@@ -2,12 +2,14 @@
 /* util.h -- cleanup attributes, ownership helpers and small string/time utilities. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <dirent.h>
 #include <unistd.h>
 
@@ -114,6 +116,15 @@ void format_rfc3339_ms(int64_t real_ms, char *buf, size_t size);
 
 /* Sleeps for ms milliseconds, restarting after signals. */
 void sleep_ms(int64_t ms);
+
+/*
+ * Timed waits, one way everywhere: a condition variable on CLOCK_MONOTONIC
+ * (a realtime clock step would otherwise stall or hurry every timed wait),
+ * and the absolute deadline ms from now on that clock for
+ * pthread_cond_timedwait().
+ */
+void cond_init_monotonic(pthread_cond_t *cond);
+void timespec_after_ms(struct timespec *ret, int64_t ms);
 
 /*
  * Parsers for configuration and query values.  Each returns 0 on success or

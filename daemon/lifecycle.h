@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/* lifecycle.h -- the one worker that creates, drops, renames and rewrites databases, fed by a queue. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "seed.h"
+
+typedef struct Lifecycle Lifecycle;
+typedef struct JobWaiter JobWaiter;
+
+/*
+ * What the worker runs.  Every operation that changes which databases exist
+ * or what they hold goes through here, one at a time, so no two of them ever
+ * race (a reset and a re-seed both dropping and cloning the working
+ * database, say); HTTP handlers submit and wait, they never touch databases.
+ */
+typedef enum JobKind {
+        JOB_ENSURE, /* template complete and current, working database present and usable (repairs) */
+        JOB_RESET,  /* restore the seeded state (mode in the job) */
+        _JOB_KIND_MAX,
+} JobKind;
+
+const char *job_kind_to_string(JobKind k);
+
+/*
+ * The work itself, so that the queue and its rules can be tested without a
+ * database.  seed.c provides the real one (lifecycle_seeder_ops()); every
+ * function runs on the worker thread only and returns 0 or -errno with e
+ * filled.  upkeep runs between jobs while the server is ready (preparing the
+ * next reset's copy, dropping what resets set aside); it returns true when it
+ * did something and should be called again soon.
+ */
+typedef struct LifecycleOps {
+        int (*ensure)(void *ctx, Error *e);
+        int (*reset)(void *ctx, ResetMode mode, json_t **ret, Error *e);
+        bool (*upkeep)(void *ctx);
+        void (*cancel)(void *ctx); /* any thread: make a running ensure give up soon */
+} LifecycleOps;
+
+/* The operations backed by a Seeder (ctx = the Seeder). */
+const LifecycleOps *lifecycle_seeder_ops(void);
+
+/*
+ * Called on the worker thread whenever a job starts or finishes, so the
+ * supervisor can recompute its state and probe again.  May be NULL.
+ */
+typedef void (*LifecycleChanged)(void *userdata);
+
+/* A stopped worker; ops and ctx are borrowed and must outlive it. */
+Lifecycle *lifecycle_new(const LifecycleOps *ops, void *ctx, LifecycleChanged changed, void *userdata);
+void lifecycle_free(Lifecycle *l);
+
+int lifecycle_start(Lifecycle *l, Error *e);
+/* Cancels what is queued (-ECANCELED to its waiters), cancels the running job, joins the thread. */
+void lifecycle_stop(Lifecycle *l);
+
+/* Whether upkeep may run between jobs (the supervisor allows it while the server is ready). */
+void lifecycle_allow_upkeep(Lifecycle *l, bool allow);
+
+/*
+ * The job running now: true and its kind (and mode, for a reset) in the
+ * out-parameters (each may be NULL), false when the worker is idle or only
+ * doing upkeep.  *epoch increases whenever a job starts or finishes: a probe
+ * that saw no job and the same epoch before and after looked at a database
+ * nobody was changing.
+ */
+bool lifecycle_current(Lifecycle *l, JobKind *kind, ResetMode *mode, uint64_t *epoch);
+
+/*
+ * True (once) when a job failed since the last call in a way that may have
+ * left the databases needing repair: the supervisor then has ensure run.
+ */
+bool lifecycle_take_repair(Lifecycle *l);
+
+/*
+ * Called exactly once per waiter, on the worker thread (job finished) or on
+ * the thread calling lifecycle_expire() (deadline passed), never with the
+ * lifecycle's lock held.  It must be quick: resuming an HTTP request, say.
+ */
+typedef void (*JobNotify)(void *userdata);
+
+/*
+ * Queues a job and returns a waiter for it (never NULL; free it with
+ * job_waiter_free()).  A job of the same kind (and mode) that is queued or
+ * already running is joined instead of queuing another: the waiter gets that
+ * job's result, so concurrent resets coalesce.  timeout_ms > 0 bounds the
+ * wait (see lifecycle_expire); 0 waits for ever.  notify may be NULL (then use
+ * job_waiter_wait()).
+ */
+JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t timeout_ms, JobNotify notify,
+                            void *userdata);
+
+/* Notifies waiters whose deadline passed (their result becomes -ETIMEDOUT).  Call periodically. */
+void lifecycle_expire(Lifecycle *l);
+
+/* Blocks until the waiter was notified. */
+void job_waiter_wait(JobWaiter *w);
+
+/*
+ * The outcome, once notified: 0 with a new reference in *ret (may be NULL when
+ * the job returns no JSON), -ETIMEDOUT when the waiter's deadline passed first
+ * (the job goes on), or the job's -errno with e filled.  ret may be NULL.
+ */
+int job_waiter_result(JobWaiter *w, json_t **ret, Error *e);
+
+/* True when the waiter's job was already running or queued when it was submitted. */
+bool job_waiter_coalesced(const JobWaiter *w);
+
+/* Detaches the waiter (its notify will not be called any more) and frees it; NULL is fine. */
+void job_waiter_free(JobWaiter *w);
+static inline void job_waiter_freep(JobWaiter **w)
+{
+        job_waiter_free(*w);
+}
