@@ -67,9 +67,10 @@ static const ConfigKey keys[] = {
          level_choices, 0, 0, false, "debug, info, warning or error"},
         {"api", "listen", "PGSEED_LISTEN", "listen", CT_LISTEN, F(listen), "127.0.0.1:7432", NULL, 0, 0,
          false, "HTTP API address, HOST:PORT (HOST a numeric address or localhost)"},
-        {"api", "cors_origin", "PGSEED_CORS_ORIGIN", "cors-origin", CT_STRING, F(cors_origin), "", NULL, 0, 0,
-         true,
-         "browser origin (e.g. http://localhost:8080) allowed to read every GET endpoint and to POST; by default "
+        {"api", "cors_origin", "PGSEED_CORS_ORIGIN", "cors-origin", CT_STRING, F(cors_origin), "", NULL, 0,
+         0, true,
+         "browser origin (e.g. http://localhost:8080) allowed to read every GET endpoint and to POST; by "
+         "default "
          "any origin may read /health and /metrics only"},
         {"postgres", "port", "PGSEED_PG_PORT", "pg-port", CT_PORT, F(pg_port), "5432", NULL, 0, 0, false,
          "Postgres port on 127.0.0.1"},

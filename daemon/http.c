@@ -295,7 +295,8 @@ static void queue(Request *req, unsigned status, struct MHD_Response *resp, cons
          */
         if (streq(req->method, "GET") || streq(req->method, "HEAD")) {
                 if (!isempty(c->cors_origin))
-                        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, c->cors_origin);
+                        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN,
+                                                c->cors_origin);
                 else if (streq(req->path, "/health") || streq(req->path, "/metrics"))
                         MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
         }

@@ -188,13 +188,15 @@ static int64_t copy_end(CopyStream *s, int failed)
         if (PQputCopyEnd(s->conn, failed < 0 ? "pgseedd aborted the load" : NULL) != 1)
                 failed = failed < 0 ? failed : pg_result_error(s->conn, NULL, s->e);
         /* Drain every result so the connection is usable (or cleanly failed) afterwards. */
-        while ((res = PQgetResult(s->conn))) {
+        while ((res = pg_next_result(s->conn))) {
                 if (PQresultStatus(res) == PGRES_COMMAND_OK)
                         rows = strtoll(PQcmdTuples(res), NULL, 10);
                 else if (failed == 0)
                         failed = pg_result_error(s->conn, res, s->e);
                 PQclear(res);
         }
+        if (failed == 0 && PQstatus(s->conn) == CONNECTION_BAD)
+                failed = pg_result_error(s->conn, NULL, s->e);
         free(s->buf);
         s->buf = NULL;
         return failed < 0 ? failed : rows;
@@ -427,7 +429,7 @@ int loader_copy_table(PGconn *src, const char *src_table, PGconn *dst, const cha
                 char *buf;
                 while (PQgetCopyData(src, &buf, 0) > 0)
                         PQfreemem(buf);
-                while ((res = PQgetResult(src)))
+                while ((res = pg_next_result(src)))
                         PQclear(res);
                 return r;
         }
@@ -447,18 +449,22 @@ int loader_copy_table(PGconn *src, const char *src_table, PGconn *dst, const cha
                 }
                 PQfreemem(buf);
         }
-        while ((res = PQgetResult(src))) {
+        while ((res = pg_next_result(src))) {
                 if (r == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
                         r = pg_result_error(src, res, e);
                 PQclear(res);
         }
+        if (r == 0 && PQstatus(src) == CONNECTION_BAD)
+                r = pg_result_error(src, NULL, e);
         PQputCopyEnd(dst, r < 0 ? "source failed" : NULL);
-        while ((res = PQgetResult(dst))) {
+        while ((res = pg_next_result(dst))) {
                 if (PQresultStatus(res) == PGRES_COMMAND_OK)
                         *rows = strtoll(PQcmdTuples(res), NULL, 10);
                 else if (r == 0)
                         r = pg_result_error(dst, res, e);
                 PQclear(res);
         }
+        if (r == 0 && PQstatus(dst) == CONNECTION_BAD)
+                r = pg_result_error(dst, NULL, e);
         return r;
 }

@@ -117,6 +117,18 @@ PGconn *pg_connect(const Config *c, const char *dbname, const char *application,
         return conn;
 }
 
+PGresult *pg_next_result(PGconn *conn)
+{
+        PGresult *res = PQgetResult(conn);
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_COMMAND_OK;
+
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+                PQclear(res);
+                return NULL;
+        }
+        return res;
+}
+
 int pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params, PGresult **ret, Error *e)
 {
         PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);

@@ -45,6 +45,14 @@ static inline void PQfreememp(char **p)
 PGconn *pg_connect(const Config *c, const char *dbname, const char *application, int timeout_s,
                    int statement_timeout_ms, Error *e);
 
+/*
+ * The next result of conn after a COPY was ended, like PQgetResult(), but
+ * NULL instead of the PGRES_COPY_IN/OUT that libpq hands out for ever when
+ * the connection broke mid-COPY (it never leaves the COPY state then, and a
+ * drain loop would spin).  Callers check PQstatus() after draining.
+ */
+PGresult *pg_next_result(PGconn *conn);
+
 /* Runs sql (may hold several statements) expecting no rows; returns 0 or -errno with e filled. */
 int pg_exec(PGconn *conn, const char *sql, Error *e);
 

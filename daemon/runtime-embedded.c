@@ -428,6 +428,51 @@ static int embedded_start(Runtime *rt, Error *e)
 }
 
 /* Reaps the postmaster if it exited; called with m->lock held. */
+/*
+ * Kills what is left of a cluster whose postmaster died: its backends go on
+ * until they next notice (some never do while a client keeps them busy), hold
+ * the old shared memory so that no new postmaster can start, and keep a
+ * lifecycle job waiting on them.  They are found by their working
+ * directory, the data directory.  Waits up to 2 s for them to go.
+ */
+static void kill_strays(Embedded *m)
+{
+        char real[PATH_MAX];
+        bool any = true;
+
+        if (!realpath(m->pgdata, real))
+                return;
+        for (int round = 0; any && round < 100; round++) {
+                _cleanup_(closedirp) DIR *proc = opendir("/proc");
+                struct dirent *de;
+
+                any = false;
+                while (proc && (de = readdir(proc))) {
+                        char link[300], cwd[PATH_MAX];
+                        long pid = strtol(de->d_name, NULL, 10);
+                        ssize_t n;
+
+                        if (pid <= 1 || pid == getpid())
+                                continue;
+                        snprintf(link, sizeof(link), "/proc/%ld/cwd", pid);
+                        n = readlink(link, cwd, sizeof(cwd) - 1);
+                        if (n < 0)
+                                continue;
+                        cwd[n] = '\0';
+                        if (!streq(cwd, real))
+                                continue;
+                        if (round == 0)
+                                log_warning("postgres_crash",
+                                            "Killing postgres pid %ld, left behind by its dead postmaster",
+                                            pid);
+                        kill((pid_t) pid, SIGKILL);
+                        any = true;
+                }
+                if (any)
+                        sleep_ms(20);
+        }
+}
+
 static void reap_locked(Embedded *m)
 {
         int status;
@@ -444,6 +489,7 @@ static void reap_locked(Embedded *m)
                 snprintf(m->detail, sizeof(m->detail), "postgres (pid %d) %s%s%s", (int) m->pid, how,
                          *last ? "; last log line: " : "", last);
                 m->pid = 0;
+                kill_strays(m);
         }
 }
 
