@@ -92,8 +92,12 @@ int cmd_reset(Ctl *ctl, int argc, char **argv)
                 }
         }
 
-        path = xasprintf("/reset?mode=%s", mode);
-        r = ctl_http_request(ctl_url(ctl), "POST", path, ctl_timeout(ctl, RESET_TIMEOUT_S), &resp, &e);
+        /* The server bounds its wait by the same --timeout, a second short of ours, so that its 504 (which
+         * says the reset goes on) arrives before our own timeout would cut the request. */
+        double timeout = ctl_timeout(ctl, RESET_TIMEOUT_S);
+        int server_timeout = timeout > 2 ? (int) timeout - 1 : 1;
+        path = xasprintf("/reset?mode=%s&timeout=%d", mode, server_timeout > 3600 ? 3600 : server_timeout);
+        r = ctl_http_request(ctl_url(ctl), "POST", path, timeout, &resp, &e);
         if (r < 0)
                 return ctl_report(&e);
         if (resp.status < 200 || resp.status >= 300) {

@@ -444,7 +444,7 @@ def test_reset_conflict_and_not_implemented_print_message_and_hint():
                         "  hint: Use --mode inplace to keep the slot, or stop the connector first.\n")
     assert n.returncode == EXIT_FAILED
     assert n.stderr == "pgseedctl: /reset is not implemented yet\n"
-    assert reqs == [("POST", "/reset?mode=template"), ("POST", "/reset?mode=inplace")]
+    assert reqs == [("POST", "/reset?mode=template&timeout=299"), ("POST", "/reset?mode=inplace&timeout=299")]
 
 
 # -- schema, sample ------------------------------------------------------------------
