@@ -14,11 +14,12 @@
  *    byte (of the accept for a new connection): 408, then close;
  *  - an idle keep-alive connection is closed after IDLE_TIMEOUT_MS, a reply
  *    the client does not read after WRITE_TIMEOUT_MS without progress;
- *  - beyond MAX_CONNECTIONS (or MAX_PER_IP from one address) a new
- *    connection evicts the oldest one that waits on its client (idle,
- *    sending a head, reading a reply): a flood evicts itself, and a client
- *    that sends its request at once is never the oldest.  Only when every
- *    connection has a request in a handler is the newcomer refused (503);
+ *  - beyond MAX_PER_IP connections from one address a new one evicts that
+ *    address's oldest connection that waits on its client (idle, sending a
+ *    head, reading a reply); beyond MAX_CONNECTIONS anyone's.  A flood evicts
+ *    itself, and a client that sends its request at once is never the
+ *    oldest.  Only when every connection has a request in a handler (or a
+ *    stream) is the newcomer refused (503);
  *  - ROUTE_AUTH_OPEN routes (probes) jump the queue and have a worker of
  *    their own, so slow handlers cannot delay them;
  *  - streams are pumped by the loop from a timer, never by a waiting worker.
@@ -111,6 +112,7 @@ struct HttpServer {
 
         /* loop only */
         Conn *conns;
+        Conn *graveyard; /* freed after the current batch of events, which may still name them */
         Conn *lru_head, *lru_tail;
         unsigned n_conns;
         IpSlot *ips[IP_BUCKETS];
@@ -287,8 +289,25 @@ static void conn_free(HttpServer *s, Conn *c)
         if (c->next)
                 c->next->prev = c->prev;
         free(c->in);
+        c->in = NULL;
         buffer_free(&c->out);
-        free(c);
+        /*
+         * Not freed yet: an event for it may still wait in the batch epoll_wait
+         * returned (an eviction closes connections other than the one whose
+         * event is being handled).  Its fd is -1, so that event is ignored.
+         */
+        c->fd = -1;
+        c->next = s->graveyard;
+        s->graveyard = c;
+}
+
+static void graveyard_empty(HttpServer *s)
+{
+        while (s->graveyard) {
+                Conn *c = s->graveyard;
+                s->graveyard = c->next;
+                free(c);
+        }
 }
 
 /* Closes the socket; the Conn lives on (gone) while a worker or a parked request holds its request. */
@@ -769,8 +788,14 @@ static void accept_ready(HttpServer *s)
                 ip = ip_get(s, key);
                 /* Counted first, so that an eviction below cannot free the slot. */
                 ip->count++;
-                if ((ip->count > MAX_PER_IP && !evict_one(s, ip)) ||
-                    (s->n_conns >= s->max_connections && !evict_one(s, NULL))) {
+                /*
+                 * The per-address cap evicts from that address only; when all its
+                 * connections have requests in progress it yields to the global
+                 * cap, so that a well-behaved local client still gets in.
+                 */
+                if (ip->count > MAX_PER_IP)
+                        (void) evict_one(s, ip);
+                if (s->n_conns >= s->max_connections && !evict_one(s, NULL)) {
                         ip_put(s, ip);
                         refuse_connection(fd);
                         continue;
@@ -932,6 +957,7 @@ static void *loop_main(void *userdata)
                         s->last_sweep_ms = now;
                         sweep(s, now);
                 }
+                graveyard_empty(s);
 
                 stopping = atomic_load(&s->stopping);
                 if (!stopping)
@@ -1209,6 +1235,7 @@ void http_server_stop(HttpServer *s)
                 c->state = CONN_WRITE;
                 conn_close(s, c);
         }
+        graveyard_empty(s);
         for (size_t i = 0; i < IP_BUCKETS; i++)
                 while (s->ips[i]) {
                         IpSlot *p = s->ips[i];

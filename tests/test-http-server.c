@@ -79,6 +79,13 @@ static void route_park(Request *req)
         pthread_detach(t);
 }
 
+/* A handler that blocks its worker, as one waiting on Postgres does. */
+static void route_slow(Request *req)
+{
+        sleep_ms(1500);
+        http_reply_json(req, 200, json_pack("{s:b}", "slow", 1));
+}
+
 static void route_fast(Request *req)
 {
         http_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
@@ -128,6 +135,7 @@ static void route_forever(Request *req)
 static const Route routes[] = {
         {"GET", "/park", route_park, ROUTE_AUTH_READ, ROUTE_CORS_PRIVATE, "parks"},
         {"GET", "/fast", route_fast, ROUTE_AUTH_OPEN, ROUTE_CORS_PUBLIC, "fast"},
+        {"GET", "/slow", route_slow, ROUTE_AUTH_READ, ROUTE_CORS_PRIVATE, "blocks its worker"},
         {"GET", "/stream", route_stream, ROUTE_AUTH_READ, ROUTE_CORS_PRIVATE, "a stream"},
         {"GET", "/forever", route_forever, ROUTE_AUTH_READ, ROUTE_CORS_PRIVATE, "an endless stream"},
 };
@@ -275,6 +283,35 @@ static void test_server_parked_requests_hold_no_worker(void **state)
         }
 }
 
+/* Every general worker blocked: an open route (a probe) still answers at once, from the worker kept for it.
+ */
+static void test_server_open_routes_answer_while_workers_block(void **state)
+{
+        Fixture *f = *state;
+        int fds[12];
+        int64_t t0;
+        char *r;
+
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+                fds[i] = connect_to(f->port);
+                send_all(fds[i], "GET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        }
+        sleep_ms(200);
+        for (int i = 0; i < 5; i++) {
+                t0 = now_mono_ms();
+                r = request(f->port, "GET", "/fast");
+                assert_non_null(strstr(r, "200 OK"));
+                assert_true(now_mono_ms() - t0 < 100);
+                free(r);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+                r = read_all(fds[i]);
+                assert_non_null(strstr(r, "\"slow\": true"));
+                free(r);
+                close(fds[i]);
+        }
+}
+
 static void test_server_client_gone_while_parked(void **state)
 {
         Fixture *f = *state;
@@ -380,6 +417,8 @@ int main(void)
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_server_resume_before_suspend_returns, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_server_parked_requests_hold_no_worker, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_server_open_routes_answer_while_workers_block, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_server_client_gone_while_parked, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_server_stream_is_polled_and_chunked, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_server_head_of_a_stream_has_no_body, setup, teardown),
