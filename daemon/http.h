@@ -14,7 +14,12 @@ typedef struct Daemon Daemon;
 typedef struct HttpServer HttpServer;
 typedef struct Request Request;
 
-/* A handler must queue exactly one reply through one of the http_reply_*() functions. */
+/*
+ * A handler runs on one of the server's worker threads and must queue exactly
+ * one reply through one of the http_reply_*() functions, or suspend the
+ * request (request_suspend) and reply when it is resumed.  It may block (on
+ * Postgres) for a while, but a wait for something slow belongs in a suspend.
+ */
 typedef void (*HttpHandler)(Request *req);
 
 /* Who may call a route (enforced by the access checks in dispatch). */
