@@ -301,7 +301,8 @@ void http_reply_text(Request *req, unsigned status, const char *content_type, co
         if (!reply_begin(req, status, content_type))
                 return;
         req->body = xmalloc(len + 1);
-        memcpy(req->body, body, len);
+        if (len > 0)
+                memcpy(req->body, body, len);
         req->body_len = len;
 }
 
@@ -365,7 +366,8 @@ void http_reply_error(Request *req, unsigned status, const char *code, const cha
                 json_object_set_new(err, "hint", json_string(hint_text));
         if (status == 503)
                 http_add_header(req, "Retry-After", "1");
-        if (status >= 500) {
+        /* Our failures, not the client's (a 505 is its HTTP version). */
+        if (status >= 500 && status != 505) {
                 char fields[256] = "";
                 log_field(fields, sizeof(fields), "request_id", req->id);
                 log_field(fields, sizeof(fields), "path", request_path(req));

@@ -398,15 +398,29 @@ static void test_server_keep_alive_and_pipelining(void **state)
 static void test_server_stop_frees_the_port_at_once(void **state)
 {
         Fixture *f = *state;
-        int idle = connect_to(f->port);
-        int64_t t0 = now_mono_ms();
+        int idle = connect_to(f->port), follower = connect_to(f->port);
+        int64_t t0;
+        char *r;
         int fd;
 
+        send_all(follower, "GET /forever HTTP/1.1\r\nHost: a\r\n\r\n");
+        sleep_ms(200);
+        t0 = now_mono_ms();
         http_server_stop(f->server);
         f->server = NULL;
         assert_true(now_mono_ms() - t0 < 2000);
         fd = connect_to(f->port);
         assert_int_equal(fd, -1);
+        /* The stream was ended properly (its last chunk sent) and freed; the idle connection closed. */
+        r = read_all(follower);
+        assert_non_null(strstr(r, "Transfer-Encoding: chunked"));
+        assert_non_null(strstr(r, "\r\n0\r\n\r\n"));
+        free(r);
+        assert_int_equal(atomic_load(&stream_freed), 1);
+        r = read_all(idle);
+        assert_string_equal(r, "");
+        free(r);
+        close(follower);
         close(idle);
 }
 
