@@ -4,22 +4,18 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "api.h"
 #include "daemon.h"
 #include "runtime.h"
 
-#define POLL_MS 500
-
 typedef struct LogsCtx {
         Daemon *d;
         LogStream *stream;
-        int fd; /* the client's socket, to notice it leaving while we wait for lines */
         bool json;
         Buffer out;
-        size_t off; /* bytes of out already handed to MHD */
+        size_t off; /* bytes of out already handed to the server */
 } LogsCtx;
 
 static void logs_ctx_free(void *p)
@@ -29,13 +25,6 @@ static void logs_ctx_free(void *p)
         log_stream_close(c->stream);
         buffer_free(&c->out);
         free(c);
-}
-
-static bool client_gone(int fd)
-{
-        char b;
-
-        return fd >= 0 && recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
 static void format_line(LogsCtx *c, const LogLine *line)
@@ -58,6 +47,7 @@ static void format_line(LogsCtx *c, const LogLine *line)
         free(text);
 }
 
+/* The stream's read: never waits (it runs on the server's event loop, which polls it again). */
 static ssize_t logs_read(void *p, char *out, size_t max)
 {
         LogsCtx *c = p;
@@ -67,15 +57,15 @@ static ssize_t logs_read(void *p, char *out, size_t max)
                 int r;
 
                 c->off = c->out.len = 0;
-                if (atomic_load(&c->d->stopping) || client_gone(c->fd))
+                if (atomic_load(&c->d->stopping))
                         return -1;
-                r = c->stream->read_line(c->stream, &line, POLL_MS);
+                r = c->stream->read_line(c->stream, &line, 0);
                 if (r == -EAGAIN)
-                        return 0; /* following and quiet: MHD calls again */
+                        return 0; /* nothing yet: the server asks again shortly */
                 if (r <= 0)
                         return -1;
                 format_line(c, &line);
-                /* Batch what is already there, up to the buffer MHD gave us. */
+                /* Batch what is already there, up to the buffer the server gave us. */
                 while (c->out.len < max && (r = c->stream->read_line(c->stream, &line, 0)) == 1)
                         format_line(c, &line);
         }
@@ -150,15 +140,12 @@ void api_logs(Request *req)
 
         c = xcalloc(1, sizeof(LogsCtx));
         c->d = d;
-        c->fd = request_fd(req);
         c->json = streq(format, "json");
         if (runtime_logs_open(d->runtime, &q, &c->stream, &e) < 0) {
                 logs_ctx_free(c);
                 http_reply_errno(req, &e);
                 return;
         }
-        if (follow)
-                request_disable_timeout(req);
         http_reply_stream(req, 200,
                           c->json ? "application/x-ndjson; charset=utf-8" : "text/plain; charset=utf-8",
                           logs_read, c, logs_ctx_free);

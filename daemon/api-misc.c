@@ -9,30 +9,37 @@
 #include "supervisor.h"
 
 const Route api_routes[] = {
-        {"GET", "/", api_root},           {"GET", "/health", api_health}, {"GET", "/schema", api_schema},
-        {"GET", "/sample", api_sample},   {"POST", "/reset", api_reset},  {"GET", "/logs", api_logs},
-        {"GET", "/metrics", api_metrics},
+        {"GET", "/", api_root, ROUTE_AUTH_OPEN, ROUTE_CORS_PRIVATE, "this index of endpoints"},
+        {"GET", "/health", api_health, ROUTE_AUTH_OPEN, ROUTE_CORS_PUBLIC,
+         "200 when the database is up and seeded, else 503"},
+        {"GET", "/schema", api_schema, ROUTE_AUTH_READ, ROUTE_CORS_PRIVATE,
+         "tables, columns, keys, indexes, triggers; ?table=NAME"},
+        {"GET", "/sample", api_sample, ROUTE_AUTH_READ, ROUTE_CORS_PRIVATE,
+         "rows: ?table=T&limit=N&offset=M&order=COL.asc|desc&columns=A,B&truncate=K"},
+        {"POST", "/reset", api_reset, ROUTE_AUTH_MUTATE, ROUTE_CORS_PRIVATE,
+         "restore the seeded state; ?mode=template|inplace"},
+        {"GET", "/logs", api_logs, ROUTE_AUTH_READ, ROUTE_CORS_PRIVATE,
+         "Postgres logs: ?tail=N&follow=1&since=TS&format=text|json"},
+        {"GET", "/metrics", api_metrics, ROUTE_AUTH_OPEN, ROUTE_CORS_PUBLIC, "Prometheus metrics"},
 };
 const size_t api_routes_count = ELEMENTSOF(api_routes);
 
 void api_root(Request *req)
 {
         json_t *o = json_object(), *eps = json_object();
+        size_t n;
+        const Route *routes = request_routes(req, &n);
 
         json_object_set_new(o, "service", json_string("pgseedd"));
         json_object_set_new(o, "version", json_string(PGSEED_VERSION));
-        json_object_set_new(eps, "GET /health",
-                            json_string("200 when the database is up and seeded, else 503"));
-        json_object_set_new(eps, "GET /schema",
-                            json_string("tables, columns, keys, indexes, triggers; ?table=NAME"));
-        json_object_set_new(
-                eps, "GET /sample",
-                json_string("rows: ?table=T&limit=N&offset=M&order=COL.asc|desc&columns=A,B&truncate=K"));
-        json_object_set_new(eps, "POST /reset",
-                            json_string("restore the seeded state; ?mode=template|inplace"));
-        json_object_set_new(eps, "GET /logs",
-                            json_string("Postgres logs: ?tail=N&follow=1&since=TS&format=text|json"));
-        json_object_set_new(eps, "GET /metrics", json_string("Prometheus metrics"));
+        for (size_t i = 0; i < n; i++) {
+                char key[128];
+
+                if (streq(routes[i].path, "/"))
+                        continue;
+                snprintf(key, sizeof(key), "%s %s", routes[i].method, routes[i].path);
+                json_object_set_new(eps, key, json_string(routes[i].summary ? routes[i].summary : ""));
+        }
         json_object_set_new(o, "endpoints", eps);
         http_reply_json(req, 200, o);
 }

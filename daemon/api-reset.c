@@ -13,36 +13,30 @@
 
 #define RESET_TIMEOUT_S 120 /* default bound on queueing plus running; ?timeout=S */
 
-void api_reset(Request *req)
+static void resume_request(void *userdata)
 {
-        static const char *const allowed[] = {"mode", "timeout", NULL};
-        static const char *const modes[] = {"template", "inplace", NULL};
-        Daemon *d = request_daemon(req);
-        _cleanup_(job_waiter_freep) JobWaiter *w = NULL;
-        const char *mode_name;
-        ResetMode mode;
-        int64_t timeout_s;
+        request_resume(userdata);
+}
+
+static void waiter_free(void *w)
+{
+        job_waiter_free(w);
+}
+
+/* The second half, once the lifecycle worker has answered: one log line and the reply. */
+static void reply_result(Request *req, JobWaiter *w)
+{
+        const char *mode = request_query(req, "mode");
         Error e = ERROR_INIT;
-        json_t *result = NULL;
-        char fields[256] = "";
+        json_t *result = NULL, *reply;
+        char fields[256] = "", num[32];
         int r;
 
-        if (!request_query_allow(req, allowed) ||
-            !request_query_enum(req, "mode", modes, "template", &mode_name) ||
-            !request_query_int(req, "timeout", RESET_TIMEOUT_S, 1, 3600, &timeout_s))
-                return;
-        mode = streq(mode_name, "inplace") ? RESET_INPLACE : RESET_TEMPLATE;
-
-        r = supervisor_submit_reset(d->supervisor, mode, timeout_s * 1000, NULL, NULL, &w, &e);
-        if (r == 0) {
-                job_waiter_wait(w);
-                r = job_waiter_result(w, &result, &e);
-        }
-
-        log_field(fields, sizeof(fields), "mode", mode_name);
+        log_field(fields, sizeof(fields), "mode", mode ? mode : "template");
         log_field(fields, sizeof(fields), "request_id", request_id(req));
-        if (w && job_waiter_coalesced(w))
+        if (job_waiter_coalesced(w))
                 log_field(fields, sizeof(fields), "coalesced", "true");
+        r = job_waiter_result(w, &result, &e);
         if (r < 0) {
                 log_field(fields, sizeof(fields), "error", e.code);
                 log_event(LOG_LEVEL_WARNING, "reset", fields, "Reset failed: %s", e.message);
@@ -50,16 +44,48 @@ void api_reset(Request *req)
                 return;
         }
         /* Coalesced requests share the job's result object: say so on a copy of it. */
-        json_t *reply = json_deep_copy(result);
+        reply = json_deep_copy(result);
         json_decref(result);
-        result = reply;
-        json_object_set_new(result, "coalesced", json_boolean(job_waiter_coalesced(w)));
-        char num[32];
+        json_object_set_new(reply, "coalesced", json_boolean(job_waiter_coalesced(w)));
         snprintf(num, sizeof(num), "%lld",
-                 (long long) json_integer_value(json_object_get(result, "duration_ms")));
+                 (long long) json_integer_value(json_object_get(reply, "duration_ms")));
         log_field(fields, sizeof(fields), "duration_ms", num);
-        log_field(fields, sizeof(fields), "strategy",
-                  json_string_value(json_object_get(result, "strategy")));
+        log_field(fields, sizeof(fields), "strategy", json_string_value(json_object_get(reply, "strategy")));
         log_event(LOG_LEVEL_INFO, "reset", fields, "Reset done");
-        http_reply_json(req, 200, result);
+        http_reply_json(req, 200, reply);
+}
+
+/*
+ * Submits the reset to the lifecycle worker and parks the request, so that
+ * no HTTP worker waits for it; the worker's answer (or the ?timeout) resumes
+ * it and reply_result() answers.
+ */
+void api_reset(Request *req)
+{
+        static const char *const allowed[] = {"mode", "timeout", NULL};
+        static const char *const modes[] = {"template", "inplace", NULL};
+        Daemon *d = request_daemon(req);
+        JobWaiter *w = NULL;
+        const char *mode_name;
+        int64_t timeout_s;
+        Error e = ERROR_INIT;
+
+        if (request_resumed(req)) {
+                reply_result(req, request_userdata(req));
+                return;
+        }
+        if (!request_query_allow(req, allowed) ||
+            !request_query_enum(req, "mode", modes, "template", &mode_name) ||
+            !request_query_int(req, "timeout", RESET_TIMEOUT_S, 1, 3600, &timeout_s))
+                return;
+        if (supervisor_submit_reset(d->supervisor,
+                                    streq(mode_name, "inplace") ? RESET_INPLACE : RESET_TEMPLATE,
+                                    timeout_s * 1000, resume_request, req, &w, &e) < 0) {
+                log_warning("reset", "Reset refused: %s", e.message);
+                http_reply_errno(req, &e);
+                return;
+        }
+        /* Safe although the answer may already be in: a resume is only acted on after this returns. */
+        request_set_userdata(req, w, waiter_free);
+        request_suspend(req);
 }

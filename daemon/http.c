@@ -1,53 +1,25 @@
 /* SPDX-License-Identifier: MIT */
-/* http.c -- libmicrohttpd glue: listening, routing, parameters, JSON replies and the access log. */
+/* http.c -- the transport-independent HTTP layer: listening, routing, parameters, JSON replies, access log.
+ */
 
 #include "http.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
 #include "daemon.h"
+#include "http-server.h"
 #include "jsonfmt.h"
 #include "log.h"
 #include "metrics.h"
-
-#define MAX_HEADERS 8
-#define MAX_BODY    (64 * 1024) /* no endpoint takes a body; refuse big ones rather than buffer them */
-
-struct HttpServer {
-        Daemon *daemon;
-        struct MHD_Daemon *mhd;
-        const Route *routes;
-        size_t n_routes;
-        atomic_ullong next_id;
-        uint64_t id_salt;
-};
-
-struct Request {
-        HttpServer *server;
-        struct MHD_Connection *conn;
-        char *method;
-        char *path;
-        char id[40];
-        int64_t start_mono;
-        size_t body_bytes;
-        unsigned status;
-        bool replied;
-        enum MHD_Result result;
-        struct {
-                char *name, *value;
-        } headers[MAX_HEADERS];
-        size_t n_headers;
-};
 
 /* ---- listening ---------------------------------------------------------- */
 
@@ -110,17 +82,17 @@ int http_listen(const Config *c, int *ret_fd, Error *e)
 
 Daemon *request_daemon(const Request *req)
 {
-        return req->server->daemon;
+        return http_server_daemon(req->server);
 }
 
 const char *request_method(const Request *req)
 {
-        return req->method;
+        return req->head_ok ? req->head.method : "-";
 }
 
 const char *request_path(const Request *req)
 {
-        return req->path;
+        return req->path ? req->path : "-";
 }
 
 const char *request_id(const Request *req)
@@ -130,76 +102,82 @@ const char *request_id(const Request *req)
 
 const char *request_header(Request *req, const char *name)
 {
-        return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+        return req->head_ok ? http_head_header(&req->head, name) : NULL;
 }
 
-int request_fd(Request *req)
+const Route *request_routes(const Request *req, size_t *ret_n)
 {
-        const union MHD_ConnectionInfo *ci =
-                MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-
-        return ci ? ci->connect_fd : -1;
+        return http_server_routes(req->server, ret_n);
 }
 
-void request_disable_timeout(Request *req)
+bool request_resumed(const Request *req)
 {
-        MHD_set_connection_option(req->conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned) 0);
+        return req->resumed;
+}
+
+void request_set_userdata(Request *req, void *data, void (*free_fn)(void *data))
+{
+        if (req->userdata && req->userdata != data && req->userdata_free)
+                req->userdata_free(req->userdata);
+        req->userdata = data;
+        req->userdata_free = free_fn;
+}
+
+void *request_userdata(const Request *req)
+{
+        return req->userdata;
 }
 
 const char *request_query(Request *req, const char *key)
 {
-        return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
-}
+        size_t n = strlen(key);
 
-typedef struct AllowCheck {
-        const char *const *allowed;
-        const char *unknown;
-        const char *bad; /* a key whose name or value holds a NUL byte or is not UTF-8 */
-} AllowCheck;
+        for (size_t i = 0; i < req->n_params; i++)
+                if (req->params[i].key_len == n && memcmp(req->params[i].key, key, n) == 0)
+                        return req->params[i].value ? req->params[i].value : "";
+        return NULL;
+}
 
 /*
- * The sized iterator, because MHD's NUL-terminated view would silently cut
- * "?table=users%00junk" to "users".  Every parameter is checked here once,
- * so handlers and error messages only ever see clean UTF-8 text.
+ * Every parameter is checked here once, with its decoded length, because a
+ * NUL-terminated view would silently cut "?table=users%00junk" to "users":
+ * handlers and error messages only ever see clean UTF-8 text.
  */
-static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
-                                 const char *value, size_t value_size)
-{
-        AllowCheck *c = cls;
-
-        if (strlen(key) != key_size || !utf8_is_valid(key, key_size) ||
-            (value && (strlen(value) != value_size || !utf8_is_valid(value, value_size)))) {
-                c->bad = key;
-                return MHD_NO;
-        }
-        for (const char *const *a = c->allowed; *a; a++)
-                if (streq(*a, key))
-                        return MHD_YES;
-        c->unknown = key;
-        return MHD_NO;
-}
-
 bool request_query_allow(Request *req, const char *const *allowed)
 {
-        AllowCheck c = {.allowed = allowed};
+        const char *bad = NULL, *unknown = NULL;
         char list[256] = "", name[64];
 
-        MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, check_arg, &c);
-        if (c.bad) {
-                strlcpy0(name, c.bad, sizeof(name));
+        for (size_t i = 0; i < req->n_params && !bad && !unknown; i++) {
+                const HttpParam *p = &req->params[i];
+                bool known = false;
+
+                if (strlen(p->key) != p->key_len || !utf8_is_valid(p->key, p->key_len) ||
+                    (p->value &&
+                     (strlen(p->value) != p->value_len || !utf8_is_valid(p->value, p->value_len)))) {
+                        bad = p->key;
+                        break;
+                }
+                for (const char *const *a = allowed; *a && !known; a++)
+                        known = streq(*a, p->key);
+                if (!known)
+                        unknown = p->key;
+        }
+        if (bad) {
+                strlcpy0(name, bad, sizeof(name));
                 utf8_sanitize(name);
                 http_reply_error(req, 400, "invalid_parameter",
                                  "Parameters must be UTF-8 text without NUL bytes.",
                                  "Query parameter '%s' has a NUL byte or bytes that are not UTF-8", name);
                 return false;
         }
-        if (!c.unknown)
+        if (!unknown)
                 return true;
         for (const char *const *a = allowed; *a; a++)
                 snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", a == allowed ? "" : ", ",
                          *a);
         http_reply_error(req, 400, "unknown_parameter", *list ? "" : "This endpoint takes no parameters.",
-                         "Unknown query parameter '%s'%s%s", c.unknown, *list ? "; accepted: " : "", list);
+                         "Unknown query parameter '%s'%s%s", unknown, *list ? "; accepted: " : "", list);
         return false;
 }
 
@@ -266,62 +244,70 @@ bool request_query_enum(Request *req, const char *key, const char *const *choice
 
 /* ---- replies ------------------------------------------------------------ */
 
-void http_add_header(Request *req, const char *name, const char *value)
+/* Header values come from handlers and configuration; a line break would split the reply. */
+static void header_append(Buffer *b, const char *name, const char *value)
 {
-        if (req->n_headers >= MAX_HEADERS)
-                return;
-        req->headers[req->n_headers].name = xstrdup(name);
-        req->headers[req->n_headers].value = xstrdup(value);
-        req->n_headers++;
+        buffer_appends(b, name);
+        buffer_append(b, ": ", 2);
+        for (const char *p = value; *p;) {
+                size_t n = strcspn(p, "\r\n");
+                buffer_append(b, p, n);
+                p += n;
+                if (*p) {
+                        buffer_append(b, " ", 1);
+                        p++;
+                }
+        }
+        buffer_append(b, "\r\n", 2);
 }
 
-static void queue(Request *req, unsigned status, struct MHD_Response *resp, const char *content_type)
+void http_add_header(Request *req, const char *name, const char *value)
 {
-        const Config *c = req->server->daemon->config;
-
-        if (req->replied) {
-                /* A handler bug; keep the first reply. */
-                MHD_destroy_response(resp);
+        if (req->replied)
                 return;
-        }
+        header_append(&req->headers, name, value);
+}
+
+/* Sets the reply's status and common headers; false when one was queued already (a handler bug). */
+static bool reply_begin(Request *req, unsigned status, const char *content_type)
+{
+        const Config *c = request_daemon(req)->config;
+        const char *method = request_method(req);
+
+        if (req->replied)
+                return false;
         if (content_type)
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-        MHD_add_response_header(resp, "X-Request-Id", req->id);
+                header_append(&req->headers, "Content-Type", content_type);
+        header_append(&req->headers, "Cache-Control", "no-store");
+        header_append(&req->headers, "X-Request-Id", req->id);
         /*
          * Browser dashboards on other origins may read health and metrics; the
          * data endpoints only for the origin configured, so that any web page
          * a developer visits cannot read their database through localhost.
          */
-        if (streq(req->method, "GET") || streq(req->method, "HEAD")) {
+        if (streq(method, "GET") || streq(method, "HEAD")) {
                 if (!isempty(c->cors_origin))
-                        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN,
-                                                c->cors_origin);
-                else if (streq(req->path, "/health") || streq(req->path, "/metrics"))
-                        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+                        header_append(&req->headers, "Access-Control-Allow-Origin", c->cors_origin);
+                else if (req->route && req->route->cors == ROUTE_CORS_PUBLIC)
+                        header_append(&req->headers, "Access-Control-Allow-Origin", "*");
         }
-        for (size_t i = 0; i < req->n_headers; i++)
-                MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
-        req->result = MHD_queue_response(req->conn, status, resp);
-        MHD_destroy_response(resp);
         req->status = status;
         req->replied = true;
+        return true;
 }
 
 void http_reply_text(Request *req, unsigned status, const char *content_type, const char *body, size_t len)
 {
-        struct MHD_Response *resp =
-                MHD_create_response_from_buffer(len, (void *) body, MHD_RESPMEM_MUST_COPY);
-
-        queue(req, status, resp, content_type);
+        if (!reply_begin(req, status, content_type))
+                return;
+        req->body = xmalloc(len + 1);
+        if (len > 0)
+                memcpy(req->body, body, len);
+        req->body_len = len;
 }
 
 void http_reply_json(Request *req, unsigned status, json_t *body)
 {
-        struct MHD_Response *resp;
-        char *text;
-        size_t len;
-
         if (!body) {
                 /* Only a bug gets here (jansson refuses invalid UTF-8 by returning NULL): never crash on it.
                  */
@@ -330,10 +316,12 @@ void http_reply_json(Request *req, unsigned status, json_t *body)
                 http_reply_text(req, 500, "application/json; charset=utf-8", fallback, sizeof(fallback) - 1);
                 return;
         }
-        text = json_format(body, &len);
+        if (!reply_begin(req, status, "application/json; charset=utf-8")) {
+                json_decref(body);
+                return;
+        }
+        req->body = json_format(body, &req->body_len);
         json_decref(body);
-        resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-        queue(req, status, resp, "application/json; charset=utf-8");
 }
 
 unsigned http_status_for_errno(int errnum)
@@ -349,6 +337,7 @@ unsigned http_status_for_errno(int errnum)
                 return 409;
         case EAGAIN:
         case ECONNREFUSED:
+        case ECANCELED: /* shutting down */
                 return 503;
         case ETIMEDOUT:
                 return 504;
@@ -378,10 +367,11 @@ void http_reply_error(Request *req, unsigned status, const char *code, const cha
                 json_object_set_new(err, "hint", json_string(hint_text));
         if (status == 503)
                 http_add_header(req, "Retry-After", "1");
-        if (status >= 500) {
+        /* Our failures, not the client's (a 505 is its HTTP version). */
+        if (status >= 500 && status != 505) {
                 char fields[256] = "";
                 log_field(fields, sizeof(fields), "request_id", req->id);
-                log_field(fields, sizeof(fields), "path", req->path);
+                log_field(fields, sizeof(fields), "path", request_path(req));
                 log_event(LOG_LEVEL_WARNING, "http_error", fields, "%u %s: %s", status, code, message);
         }
         http_reply_json(req, status, json_pack("{s:o}", "error", err));
@@ -393,40 +383,26 @@ void http_reply_errno(Request *req, const Error *e)
                          *e->code ? e->code : error_code_for_errno(e->errnum), e->hint, "%s", e->message);
 }
 
-typedef struct Stream {
-        HttpStreamRead read;
-        void *ctx;
-        void (*free_ctx)(void *ctx);
-} Stream;
-
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-        Stream *s = cls;
-        ssize_t n = s->read(s->ctx, buf, max);
-
-        return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
-}
-
-static void stream_free(void *cls)
-{
-        Stream *s = cls;
-
-        if (s->free_ctx)
-                s->free_ctx(s->ctx);
-        free(s);
-}
-
 void http_reply_stream(Request *req, unsigned status, const char *content_type, HttpStreamRead read,
                        void *ctx, void (*free_ctx)(void *ctx))
 {
-        Stream *s = xcalloc(1, sizeof(Stream));
-        struct MHD_Response *resp;
-
-        s->read = read;
-        s->ctx = ctx;
-        s->free_ctx = free_ctx;
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, s, stream_free);
-        queue(req, status, resp, content_type);
+        if (req->replied) {
+                if (free_ctx)
+                        free_ctx(ctx);
+                return;
+        }
+        if (!http_server_stream_acquire(req->server)) {
+                if (free_ctx)
+                        free_ctx(ctx);
+                http_reply_error(req, 503, "too_many_streams",
+                                 "Close another stream (a followed /logs) first.",
+                                 "Too many streamed replies are running at once");
+                return;
+        }
+        reply_begin(req, status, content_type);
+        req->stream_read = read;
+        req->stream_ctx = ctx;
+        req->stream_free = free_ctx;
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
@@ -435,7 +411,7 @@ void http_reply_stream(Request *req, unsigned status, const char *content_type, 
 static bool origin_allowed(Request *req)
 {
         const char *origin = request_header(req, "Origin");
-        const Config *c = req->server->daemon->config;
+        const Config *c = request_daemon(req)->config;
         const char *host;
 
         if (!origin)
@@ -455,178 +431,142 @@ static void append_allow(char *allow, size_t size, const char *method)
         snprintf(allow + strlen(allow), size - strlen(allow), "%s%s", *allow ? ", " : "", m);
 }
 
-static void dispatch(HttpServer *s, Request *req)
+/* "Endpoints: /health, /schema, ... (GET / lists them)." from the table. */
+static void endpoints_hint(Request *req, char *buf, size_t size)
 {
-        const Route *match = NULL;
-        bool known = false;
-        char allow[64] = "";
+        size_t n;
+        const Route *routes = request_routes(req, &n);
 
-        for (size_t i = 0; i < s->n_routes; i++) {
-                const Route *r = &s->routes[i];
-                if (!streq(r->path, req->path))
+        strlcpy0(buf, "Endpoints: ", size);
+        for (size_t i = 0, shown = 0; i < n; i++) {
+                bool seen = streq(routes[i].path, "/");
+                for (size_t j = 0; j < i && !seen; j++)
+                        seen = streq(routes[j].path, routes[i].path);
+                if (!seen)
+                        snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", shown++ ? ", " : "",
+                                 routes[i].path);
+        }
+        snprintf(buf + strlen(buf), size - strlen(buf), " (GET / lists them).");
+}
+
+static void dispatch(Request *req)
+{
+        const char *method = request_method(req), *path = request_path(req);
+        const Route *match = NULL, *any = NULL;
+        char allow[64] = "", hint[256];
+        size_t n;
+        const Route *routes = request_routes(req, &n);
+
+        for (size_t i = 0; i < n; i++) {
+                const Route *r = &routes[i];
+                if (!streq(r->path, path))
                         continue;
-                known = true;
+                any = r;
                 append_allow(allow, sizeof(allow), r->method);
-                if (streq(r->method, req->method) || (streq(r->method, "GET") && streq(req->method, "HEAD")))
+                if (streq(r->method, method) || (streq(r->method, "GET") && streq(method, "HEAD")))
                         match = r;
         }
-        if (!known) {
-                http_reply_error(
-                        req, 404, "not_found",
-                        "Endpoints: /health, /schema, /sample, /reset, /logs, /metrics (GET / lists them).",
-                        "No endpoint at %s", req->path);
+        if (!any) {
+                endpoints_hint(req, hint, sizeof(hint));
+                http_reply_error(req, 404, "not_found", hint, "No endpoint at %s", path);
                 return;
         }
+        /* The CORS class is the path's, whichever method was asked. */
+        req->route = match ? match : any;
         snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), ", OPTIONS");
-        if (streq(req->method, "OPTIONS")) {
-                http_add_header(req, MHD_HTTP_HEADER_ALLOW, allow);
+        if (streq(method, "OPTIONS")) {
+                http_add_header(req, "Allow", allow);
                 http_reply_text(req, 204, NULL, "", 0);
                 return;
         }
         if (!match) {
-                http_add_header(req, MHD_HTTP_HEADER_ALLOW, allow);
+                http_add_header(req, "Allow", allow);
                 http_reply_error(req, 405, "method_not_allowed", NULL,
-                                 "%s is not allowed on %s; allowed: %s", req->method, req->path, allow);
+                                 "%s is not allowed on %s; allowed: %s", method, path, allow);
                 return;
         }
-        if (streq(req->method, "POST") && !origin_allowed(req)) {
+        if (streq(method, "POST") && !origin_allowed(req)) {
                 http_reply_error(req, 403, "cross_origin",
                                  "Send it from the command line (pgseedctl, curl) or set "
                                  "cors_origin to your dashboard's origin.",
                                  "POST from origin '%s' refused", request_header(req, "Origin"));
                 return;
         }
-        if (req->body_bytes > MAX_BODY) {
-                http_reply_error(req, 413, "body_too_large", "Pass parameters in the query string.",
-                                 "Request body of %zu bytes refused; no endpoint takes a body",
-                                 req->body_bytes);
-                return;
-        }
         match->handler(req);
-        if (!req->replied)
-                http_reply_error(req, 500, "internal", NULL, "The handler for %s sent no reply", req->path);
 }
 
-static void request_id_init(HttpServer *s, Request *req)
+void http_request_run(Request *req)
+{
+        if (req->resumed && req->route)
+                req->route->handler(req);
+        else
+                dispatch(req);
+        if (!req->replied && !req->suspend_asked)
+                http_reply_error(req, 500, "internal", NULL, "The handler for %s sent no reply",
+                                 request_path(req));
+}
+
+void http_request_prepare(Request *req)
 {
         const char *given = request_header(req, "X-Request-Id");
         bool ok = given && *given && strlen(given) < sizeof(req->id);
 
+        req->start_mono = now_mono_ms();
         for (const char *p = given; ok && *p; p++)
                 ok = isalnum((unsigned char) *p) || *p == '-' || *p == '_' || *p == '.';
         if (ok)
                 strlcpy0(req->id, given, sizeof(req->id));
         else
                 snprintf(req->id, sizeof(req->id), "%016llx",
-                         (unsigned long long) (s->id_salt ^
-                                               (atomic_fetch_add(&s->next_id, 1) * 0x9e3779b97f4a7c15ULL)));
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
-{
-        HttpServer *s = cls;
-        Request *req = *con_cls;
-
-        if (!req) {
-                size_t n;
-                req = xcalloc(1, sizeof(Request));
-                req->server = s;
-                req->conn = conn;
-                req->method = xstrdup(method);
-                req->path = xstrdup(url);
+                         (unsigned long long) http_server_next_id(req->server));
+        if (req->head_ok && req->head.path) {
                 /* "/health/" is "/health". */
-                n = strlen(req->path);
+                size_t n = strlen(req->head.path);
+                req->path = xstrdup(req->head.path);
                 if (n > 1 && req->path[n - 1] == '/')
                         req->path[n - 1] = '\0';
-                req->start_mono = now_mono_ms();
-                request_id_init(s, req);
-                *con_cls = req;
-                return MHD_YES;
         }
-        if (*upload_data_size > 0) {
-                req->body_bytes += *upload_data_size;
-                *upload_data_size = 0;
-                return MHD_YES;
-        }
-        dispatch(s, req);
-        return req->result;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+void http_request_refuse(Request *req, const HttpParseError *err)
 {
-        HttpServer *s = cls;
-        Request *req = *con_cls;
+        http_reply_error(req, err->status, err->code, err->hint, "%s", err->message);
+}
+
+void http_request_finished(Request *req, bool gone)
+{
         char fields[512] = "", num[32];
         bool quiet;
 
-        if (!req)
-                return;
-        metrics_http(s->daemon->metrics, req->status);
+        metrics_http(request_daemon(req)->metrics, req->status);
         /* Probes and scrapes arrive every second: keep them out of the info log. */
-        quiet = streq(req->path, "/health") || streq(req->path, "/metrics") || streq(req->method, "HEAD");
-        log_field(fields, sizeof(fields), "method", req->method);
-        log_field(fields, sizeof(fields), "path", req->path);
+        quiet = (req->route && req->route->cors == ROUTE_CORS_PUBLIC) || streq(request_method(req), "HEAD");
+        log_field(fields, sizeof(fields), "method", request_method(req));
+        log_field(fields, sizeof(fields), "path", request_path(req));
         snprintf(num, sizeof(num), "%u", req->status);
         log_field(fields, sizeof(fields), "status", num);
         snprintf(num, sizeof(num), "%lld", (long long) (now_mono_ms() - req->start_mono));
         log_field(fields, sizeof(fields), "duration_ms", num);
         log_field(fields, sizeof(fields), "request_id", req->id);
+        if (gone)
+                log_field(fields, sizeof(fields), "client", "gone");
         log_event(quiet ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "http", fields, "%s", "");
-
-        for (size_t i = 0; i < req->n_headers; i++) {
-                free(req->headers[i].name);
-                free(req->headers[i].value);
-        }
-        free(req->method);
-        free(req->path);
-        free(req);
-        *con_cls = NULL;
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+void http_request_free(Request *req)
 {
-        char msg[512];
-
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        msg[strcspn(msg, "\n")] = '\0';
-        log_debug("mhd", "%s", msg);
-}
-
-int http_server_start(Daemon *d, const Route *routes, size_t n_routes, int fd, HttpServer **ret, Error *e)
-{
-        HttpServer *s = xcalloc(1, sizeof(HttpServer));
-
-        s->daemon = d;
-        s->routes = routes;
-        s->n_routes = n_routes;
-        s->id_salt = (uint64_t) now_real_ms() * 2654435761u ^ (uint64_t) getpid();
-        s->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                          MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC,
-                                  0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-                                  (unsigned) 512, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 60,
-                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
-        if (!s->mhd) {
-                free(s);
-                return error_set(e, EIO, NULL, NULL, "libmicrohttpd could not start serving the API");
-        }
-        *ret = s;
-        return 0;
-}
-
-void http_server_stop(HttpServer *s)
-{
-        if (!s)
+        if (!req)
                 return;
-        /* Quiescing hands the listening socket back to us; close it so the port is free at once. */
-        int fd = MHD_quiesce_daemon(s->mhd);
-        MHD_stop_daemon(s->mhd);
-        if (fd >= 0)
-                close(fd);
-        free(s);
+        if (req->stream_free)
+                req->stream_free(req->stream_ctx);
+        if (req->userdata_free)
+                req->userdata_free(req->userdata);
+        http_params_free(req->params, req->n_params);
+        buffer_free(&req->headers);
+        free(req->body);
+        free(req->path);
+        free(req->head_buf);
+        free(req);
 }
 
 bool etag_matches(const char *if_none_match, const char *etag)

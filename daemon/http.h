@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* http.h -- the HTTP API: libmicrohttpd set-up, a route table, request accessors and JSON replies. */
+/* http.h -- the HTTP API: listening, a route table, request accessors and JSON replies. */
 #pragma once
 
 #include <jansson.h>
@@ -14,13 +14,42 @@ typedef struct Daemon Daemon;
 typedef struct HttpServer HttpServer;
 typedef struct Request Request;
 
-/* A handler must queue exactly one reply through one of the http_reply_*() functions. */
+/*
+ * A handler runs on one of the server's worker threads and must queue exactly
+ * one reply through one of the http_reply_*() functions, or suspend the
+ * request (request_suspend) and reply when it is resumed.  It may block (on
+ * Postgres) for a while, but a wait for something slow belongs in a suspend.
+ */
 typedef void (*HttpHandler)(Request *req);
 
+/* Who may call a route (enforced by the access checks in dispatch). */
+typedef enum RouteAuth {
+        ROUTE_AUTH_OPEN,   /* probes and the index: /health, /metrics, / */
+        ROUTE_AUTH_READ,   /* reads of the data: /schema, /sample, /logs */
+        ROUTE_AUTH_MUTATE, /* anything that changes state: POST, DELETE */
+} RouteAuth;
+
+/* Which browser origins may read a route's replies. */
+typedef enum RouteCors {
+        ROUTE_CORS_PUBLIC, /* any origin may GET it (Access-Control-Allow-Origin: *); polled: logged at debug
+                            */
+        ROUTE_CORS_PRIVATE, /* only the configured cors_origin */
+} RouteCors;
+
+/*
+ * One endpoint.  The table says everything once: GET / lists it from here,
+ * the 404 hint names its path, and auth/cors drive access, CORS headers and
+ * how loudly requests are logged.  ROUTE_AUTH_OPEN routes must be cheap
+ * (they never wait for Postgres): they are served first, by a worker kept
+ * for them, so that /health answers while other handlers are busy.
+ */
 typedef struct Route {
-        const char *method; /* "GET" (which also answers HEAD) or "POST" */
+        const char *method; /* "GET" (which also answers HEAD), "POST" or "DELETE" */
         const char *path;   /* exact path, e.g. "/health" */
         HttpHandler handler;
+        RouteAuth auth;
+        RouteCors cors;
+        const char *summary; /* one line for GET / */
 } Route;
 
 /*
@@ -31,11 +60,19 @@ typedef struct Route {
 int http_listen(const Config *c, int *ret_fd, Error *e);
 
 /*
- * Serves routes on fd (taken over) with a thread per connection, so a
- * handler may block (a reset, a followed log) without stalling others.
+ * Serves routes on fd (taken over): one event-loop thread owns every
+ * connection (non-blocking; idle and slow clients cost a socket and a small
+ * buffer, never a thread), a small fixed pool of workers runs the handlers,
+ * which may block on Postgres.  Raises the soft RLIMIT_NOFILE to the hard
+ * limit.  routes must outlive the server.  See http-server.c for the limits
+ * and timeouts.
  */
 int http_server_start(Daemon *d, const Route *routes, size_t n_routes, int fd, HttpServer **ret, Error *e);
-/* Stops accepting, waits for running handlers (streams end when d->stopping is set), frees. */
+/*
+ * Closes the listening socket at once (the port is free when this returns),
+ * ends streams and idle connections, lets running handlers finish and their
+ * replies go out (bounded: 10 s), then frees everything.  NULL is fine.
+ */
 void http_server_stop(HttpServer *s);
 
 /* ---- requests ----------------------------------------------------------- */
@@ -44,13 +81,27 @@ Daemon *request_daemon(const Request *req);
 const char *request_method(const Request *req);
 const char *request_path(const Request *req);
 const char *request_id(const Request *req);
+/* The first header called name (case-insensitive), or NULL. */
 const char *request_header(Request *req, const char *name);
-/* The socket, to notice a client that went away during a long stream. */
-int request_fd(Request *req);
-/* Lets a long stream outlive the idle timeout. */
-void request_disable_timeout(Request *req);
+/* The route table being served (for GET / and hints). */
+const Route *request_routes(const Request *req, size_t *ret_n);
 
-/* The decoded query value, or NULL when absent. */
+/*
+ * Parks req: the handler returns without replying, the worker is freed, the
+ * connection stays open.  Exactly one later request_resume(req) (from any
+ * thread) runs the route's handler again on a worker, with
+ * request_resumed(req) true; that call must reply (or suspend again).  If the
+ * client has gone away by then, the handler is not called again; the userdata
+ * is freed either way.  req stays valid until it is resumed.
+ */
+void request_suspend(Request *req);
+void request_resume(Request *req);
+bool request_resumed(const Request *req);
+/* Data for the handler's next call; free_fn (may be NULL) runs when it is replaced or req is freed. */
+void request_set_userdata(Request *req, void *data, void (*free_fn)(void *data));
+void *request_userdata(const Request *req);
+
+/* The decoded query value ("" for "?key" without '='), or NULL when absent; the first one wins. */
 const char *request_query(Request *req, const char *key);
 
 /*
@@ -81,9 +132,12 @@ unsigned http_status_for_errno(int errnum);
 void http_reply_text(Request *req, unsigned status, const char *content_type, const char *body, size_t len);
 
 /*
- * A streamed body of unknown length.  read() returns bytes written to buf, 0
- * when nothing is available yet (it is called again: block briefly inside),
- * or -1 at the end.  free_ctx runs when the response is done.
+ * A streamed body of unknown length, sent chunked (HTTP/1.1).  read() runs on
+ * the event loop and must not block: it returns the bytes written to buf, 0
+ * when nothing is available now (it is called again some 150 ms later), or -1
+ * at the end.  The stream also ends when the client leaves or the server
+ * stops; free_ctx runs once in every case.  At most 32 streams run at once:
+ * beyond that the reply is 503 with Retry-After (and ctx is freed).
  */
 typedef ssize_t (*HttpStreamRead)(void *ctx, char *buf, size_t max);
 void http_reply_stream(Request *req, unsigned status, const char *content_type, HttpStreamRead read,

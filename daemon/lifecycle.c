@@ -410,10 +410,13 @@ void lifecycle_stop(Lifecycle *l)
 
         if (l->ops->cancel)
                 l->ops->cancel(l->ctx);
-        if (l->thread_started) {
+        /* Main and supervisor threads may both stop it at shutdown: only one joins. */
+        pthread_mutex_lock(&l->lock);
+        bool join = l->thread_started;
+        l->thread_started = false;
+        pthread_mutex_unlock(&l->lock);
+        if (join)
                 pthread_join(l->thread, NULL);
-                l->thread_started = false;
-        }
 }
 
 void lifecycle_allow_upkeep(Lifecycle *l, bool allow)

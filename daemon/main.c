@@ -241,6 +241,9 @@ static int run_daemon(Daemon *d)
 
         atomic_store(&d->stopping, true);
         sd_notify(0, "STOPPING=1");
+        /* Parked requests (resets) are answered first, so that stopping the server need not wait for them.
+         */
+        supervisor_cancel_work(d->supervisor);
         http_server_stop(d->http);
         d->http = NULL;
         supervisor_stop(d->supervisor);

@@ -566,6 +566,12 @@ void supervisor_stop(Supervisor *s)
         s->thread_started = false;
 }
 
+void supervisor_cancel_work(Supervisor *s)
+{
+        if (s)
+                lifecycle_stop(s->lifecycle);
+}
+
 void supervisor_wake(Supervisor *s)
 {
         pthread_mutex_lock(&s->lock);

@@ -98,6 +98,13 @@ static inline void sup_snapshot_done(SupSnapshot *snap)
 int supervisor_submit_reset(Supervisor *s, ResetMode mode, int64_t timeout_ms, JobNotify notify,
                             void *userdata, JobWaiter **ret, Error *e);
 
+/*
+ * Shutdown, before the HTTP server stops: queued jobs are answered
+ * (-ECANCELED, so their parked requests reply), a running one finishes or
+ * gives up, and nothing new is accepted.  Any thread.
+ */
+void supervisor_cancel_work(Supervisor *s);
+
 /* Makes the thread tick now instead of at the next tick (after a reset, say).  Any thread. */
 void supervisor_wake(Supervisor *s);
 

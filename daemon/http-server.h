@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/* http-server.h -- between http.c and http-server.c: the Request both fill, and what each calls of the
+ * other. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http-parse.h"
+#include "http.h"
+#include "util.h"
+
+typedef struct Conn Conn;
+
+/*
+ * One request and its reply.  The event loop creates it from a parsed head,
+ * a worker runs the handler on it (http_request_run), the loop frames and
+ * sends what the handler queued and frees it.  Handlers see it only through
+ * http.h.  Never touched by two threads at once: it is handed over through
+ * the server's queues.
+ */
+struct Request {
+        HttpServer *server;
+        Conn *conn; /* the event loop's; NULL for a request built without a connection */
+        Request *qnext;
+        const Route *route; /* the matched route once dispatched */
+
+        char *head_buf; /* the head's bytes; head and params point into or beside it */
+        HttpHead head;
+        bool head_ok; /* false for a refused head (method, path, headers may be missing) */
+        char *path;   /* decoded, "/health/" made "/health" */
+        HttpParam *params;
+        size_t n_params;
+        char id[40];
+        int64_t start_mono;
+
+        /* The reply the handler queued. */
+        bool replied;
+        unsigned status;
+        Buffer headers; /* "Name: value\r\n" lines beyond the framing ones the server adds */
+        char *body;
+        size_t body_len;
+        HttpStreamRead stream_read;
+        void *stream_ctx;
+        void (*stream_free)(void *ctx);
+
+        /* suspend/resume, under the server's lock */
+        bool suspend_asked, parked, resume_pending, resumed;
+        void *userdata;
+        void (*userdata_free)(void *data);
+};
+
+/* ---- http.c, called by the server -------------------------------------- */
+
+/* Fills the request id (the client's X-Request-Id when sane) and the path; on the event loop. */
+void http_request_prepare(Request *req);
+/* Runs the route (dispatch, or the handler again after a resume) on a worker; ends with a reply queued
+ * unless the handler suspended. */
+void http_request_run(Request *req);
+/* Queues the JSON error for a head the parser refused. */
+void http_request_refuse(Request *req, const HttpParseError *err);
+/* Access log and metrics once the reply is sent (or the client gone: gone is true). */
+void http_request_finished(Request *req, bool gone);
+/* Frees req with its reply, its stream and its userdata (NULL is fine). */
+void http_request_free(Request *req);
+
+/* ---- http-server.c, called by http.c ----------------------------------- */
+
+Daemon *http_server_daemon(const HttpServer *s);
+const Route *http_server_routes(const HttpServer *s, size_t *ret_n);
+/* A fresh 64-bit request number, unique within this process. */
+uint64_t http_server_next_id(HttpServer *s);
+/* Takes one of the concurrent stream slots; false when all are taken (the caller replies 503). */
+bool http_server_stream_acquire(HttpServer *s);
