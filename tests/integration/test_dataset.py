@@ -485,3 +485,18 @@ def test_template_dropped_behind_our_back_is_rebuilt(ready):
     assert r.status == 200, r.body
     # A rebuilt template has the same rows; only created_at/updated_at (load time) differ.
     assert content_checksums(ready) == baseline
+
+
+def test_sigterm_answers_a_queued_reset(pgseedd):
+    """A reset parked behind the seed gets an answer at shutdown, not a cut connection."""
+    d = pgseedd(PGSEED_COMMENTS=300000)
+    assert wait_for(lambda: health(d).get("status") == "seeding", 60, 0.02)
+    results = []
+    t = threading.Thread(target=lambda: results.append(d.post("/reset", timeout=60)))
+    t.start()
+    time.sleep(0.5)
+    d.proc.send_signal(signal.SIGTERM)
+    t.join(60)
+    assert results and results[0].status == 503, results and results[0].body
+    assert results[0].json()["error"]["code"] == "shutting_down"
+    assert d.proc.wait(30) == 0
