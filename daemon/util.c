@@ -131,6 +131,40 @@ void format_rfc3339_ms(int64_t real_ms, char *buf, size_t size)
         snprintf(buf, size, "%s.%03dZ", base, (int) (real_ms % 1000));
 }
 
+void cond_init_monotonic(pthread_cond_t *cond)
+{
+        pthread_condattr_t attr;
+
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(cond, &attr);
+        pthread_condattr_destroy(&attr);
+}
+
+struct timespec timespec_after_ms(int64_t ms)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += (time_t) (ms / 1000);
+        ts.tv_nsec += (long) (ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+        }
+        return ts;
+}
+
+int cond_timedwait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t ms)
+{
+        struct timespec ts;
+
+        if (ms < 0)
+                return pthread_cond_wait(cond, lock);
+        ts = timespec_after_ms(ms);
+        return pthread_cond_timedwait(cond, lock, &ts);
+}
+
 void sleep_ms(int64_t ms)
 {
         struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};

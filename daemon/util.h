@@ -2,6 +2,7 @@
 /* util.h -- cleanup attributes, ownership helpers and small string/time utilities. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -111,6 +113,18 @@ int64_t now_mono_ms(void);
 int64_t now_real_ms(void);
 /* Formats a realtime millisecond timestamp as RFC 3339 UTC ("2026-11-21T23:00:00.123Z"). */
 void format_rfc3339_ms(int64_t real_ms, char *buf, size_t size);
+
+/*
+ * Condition variables whose timed waits run on CLOCK_MONOTONIC, so that a
+ * step of the wall clock (NTP, a suspended laptop, `date -s`) neither stalls
+ * nor hurries a wait.  cond_init_monotonic() initialises *cond so;
+ * timespec_after_ms() is the absolute deadline ms from now on that clock,
+ * for pthread_cond_timedwait(); cond_timedwait_ms() waits up to ms (or
+ * forever when ms < 0) and returns pthread_cond_timedwait's result.
+ */
+void cond_init_monotonic(pthread_cond_t *cond);
+struct timespec timespec_after_ms(int64_t ms);
+int cond_timedwait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t ms);
 
 /* Sleeps for ms milliseconds, restarting after signals. */
 void sleep_ms(int64_t ms);
