@@ -18,6 +18,8 @@ int pg_sqlstate_to_errno(const char *s)
                 return ENOENT;
         if (startswith(s, "28"))
                 return EACCES;
+        if (streq(s, "53100"))
+                return ENOSPC; /* disk_full */
         if (streq(s, "55006") || streq(s, "55P03") || streq(s, "40P01") || streq(s, "42P04") ||
             streq(s, "42710"))
                 return EBUSY;
@@ -91,6 +93,7 @@ PGconn *pg_connect(const Config *c, const char *dbname, const char *application,
         if (PQstatus(conn) != CONNECTION_OK) {
                 char msg[768];
                 const char *m = PQerrorMessage(conn), *cause;
+                const char *code = NULL;
                 int errnum = ECONNREFUSED;
 
                 /*
@@ -103,11 +106,15 @@ PGconn *pg_connect(const Config *c, const char *dbname, const char *application,
                 cause = cause ? cause + strlen(" failed: ") : msg;
                 if (startswith(cause, "FATAL:"))
                         cause = strstrip((char *) cause + strlen("FATAL:"));
-                if (strstr(m, "password authentication failed") || strstr(m, "no pg_hba.conf entry"))
+                if (strstr(m, "password authentication failed")) {
+                        /* SQLSTATE 28P01, which libpq does not hand out for a failed connection. */
+                        errnum = EACCES;
+                        code = "auth_failed";
+                } else if (strstr(m, "no pg_hba.conf entry"))
                         errnum = EACCES;
                 else if (strstr(m, "does not exist") && strstr(m, "database"))
                         errnum = ENOENT;
-                error_set(e, errnum, NULL, NULL, "127.0.0.1:%s: %s", port, cause);
+                error_set(e, errnum, code, NULL, "127.0.0.1:%s: %s", port, cause);
                 PQfinish(conn);
                 return NULL;
         }

@@ -34,6 +34,7 @@ struct Supervisor {
         pthread_cond_t cond;
         bool stop_requested;
         bool wake_requested;
+        int64_t heartbeat_mono; /* now_mono_ms() at the top of the loop's last iteration */
         SupState state;
         char reason[768];
         int64_t state_since_ms;
@@ -86,6 +87,7 @@ Supervisor *supervisor_new(Daemon *d)
         s->state = SUP_STARTING;
         strlcpy0(s->reason, "pgseedd is starting", sizeof(s->reason));
         s->state_since_ms = now_real_ms();
+        s->heartbeat_mono = now_mono_ms();
         s->backoff_ms = BACKOFF_MIN_MS;
         s->seed_backoff_ms = 2000;
         return s;
@@ -138,12 +140,19 @@ static void set_state_locked(Supervisor *s, SupState state, const char *reason)
 static void set_state(Supervisor *s, SupState state, const char *fmt, ...) _printf_(3, 4);
 static void set_state(Supervisor *s, SupState state, const char *fmt, ...)
 {
-        char reason[768];
+        char reason[768], cause[512];
         va_list ap;
 
         va_start(ap, fmt);
         vsnprintf(reason, sizeof(reason), fmt, ap);
         va_end(ap);
+        /* A failure with a cause the runtime can see (a full disk) says that cause first. */
+        if ((state == SUP_DOWN || state == SUP_DEGRADED) &&
+            runtime_explain_failure(s->d->runtime, reason, cause, sizeof(cause))) {
+                char original[768];
+                memcpy(original, reason, sizeof(reason));
+                snprintf(reason, sizeof(reason), "%s (%s)", cause, original);
+        }
         pthread_mutex_lock(&s->lock);
         set_state_locked(s, state, reason);
         pthread_mutex_unlock(&s->lock);
@@ -270,6 +279,19 @@ static bool tick_probe(Supervisor *s, int64_t now)
         s->last_probe_ok = r == 0;
 
         st = get_state(s);
+        if (r < 0 && streq(e.code, "auth_failed")) {
+                /* Another password than the data was made with: set it (never restart, that cannot help). */
+                Error re = ERROR_INIT;
+                if (runtime_repair_auth(s->d->runtime, &re) == 0) {
+                        log_warning("password",
+                                    "Postgres refused the configured password for role %s; pgseedd set the "
+                                    "role's password to it",
+                                    s->d->config->pg_user);
+                        s->last_probe_mono = 0;
+                } else
+                        set_state(s, SUP_DEGRADED, "%s. %s", re.message, re.hint);
+                return false;
+        }
         if (r < 0) {
                 if (st == SUP_STARTING && now - s->started_mono > START_TIMEOUT_MS) {
                         Error stop_err = ERROR_INIT;
@@ -364,6 +386,7 @@ static void *supervisor_main(void *arg)
                 struct timespec until;
 
                 pthread_mutex_lock(&s->lock);
+                s->heartbeat_mono = now_mono_ms();
                 if (s->stop_requested) {
                         pthread_mutex_unlock(&s->lock);
                         break;
@@ -414,6 +437,16 @@ void supervisor_stop(Supervisor *s)
         seeder_cancel(s->d->seeder);
         pthread_join(s->thread, NULL);
         s->thread_started = false;
+}
+
+int64_t supervisor_heartbeat_mono(Supervisor *s)
+{
+        int64_t t;
+
+        pthread_mutex_lock(&s->lock);
+        t = s->heartbeat_mono;
+        pthread_mutex_unlock(&s->lock);
+        return t;
 }
 
 void supervisor_wake(Supervisor *s)

@@ -71,5 +71,12 @@ static inline void sup_snapshot_done(SupSnapshot *snap)
 int supervisor_begin_reset(Supervisor *s, Error *e);
 void supervisor_end_reset(Supervisor *s, bool ok, const char *failure);
 
+/*
+ * now_mono_ms() at the start of the supervisor loop's latest iteration (its
+ * creation time before the first): the systemd watchdog is pinged only while
+ * this stays recent.  Thread-safe.
+ */
+int64_t supervisor_heartbeat_mono(Supervisor *s);
+
 /* Makes the thread probe now instead of at the next tick (after a reset, say). */
 void supervisor_wake(Supervisor *s);
