@@ -8,6 +8,7 @@
 #include "config.h"
 #include "docker.h"
 #include "log.h"
+#include "pg.h"
 #include "runtime.h"
 
 /* The official image's data directory; PGDATA is below it, so a mount's lost+found never bothers initdb. */
@@ -47,6 +48,7 @@ typedef struct DockerRuntime {
         json_t *spec;         /* the create body, built by prepare (the hash includes the image's ID) */
         char hash[24];
         bool stopped_by_us; /* the container is down because stop() stopped it */
+        int64_t auth_repaired_mono; /* when repair_auth last set the role's password, 0 = never */
 
         pthread_mutex_t lock; /* guards id: logs_open runs on HTTP threads */
         char id[80];          /* our container's full ID once known */
@@ -565,6 +567,66 @@ static int docker_status(Runtime *rt, RuntimeStatus *ret)
         return 0;
 }
 
+/*
+ * The image's contract (the official one's, and compose/postgres's) trusts
+ * local connections on the unix socket in /var/run/postgresql, reachable
+ * only inside the container: a changed password is set there with psql,
+ * through the Engine's exec.  The command line carries a SCRAM verifier
+ * computed here, never the password (exec command lines can be inspected).
+ */
+static int docker_repair_auth(Runtime *rt, Error *e)
+{
+        DockerRuntime *d = impl(rt);
+        const Config *c = rt->config;
+        const char *keys[] = {"host", "dbname", NULL}, *values[] = {"/nonexistent", "postgres", NULL};
+        _cleanup_pgconn_ PGconn *dummy = NULL;
+        _cleanup_(PQfreememp) char *verifier = NULL, *ident = NULL, *literal = NULL;
+        _cleanup_free_ char *sql = NULL;
+        json_auto_t *cmd = NULL;
+        char id[sizeof(d->id)];
+        int64_t now = now_mono_ms(), status = -1;
+        int r;
+
+        if (d->auth_repaired_mono > 0 && now - d->auth_repaired_mono < 10000)
+                return error_set(
+                        e, EACCES, NULL, NULL,
+                        "authentication still fails right after pgseedd set the password; check the "
+                        "image's pg_hba.conf");
+        id_get(d, id, sizeof(id));
+        if (!*id)
+                return error_set(e, ENOENT, NULL, NULL, "no container yet");
+        /*
+         * libpq computes SCRAM verifiers without a server; it only wants a
+         * connection object to report errors on, which a failed one is.
+         */
+        dummy = PQconnectStartParams(keys, values, 0);
+        if (!dummy)
+                abort();
+        verifier = PQencryptPasswordConn(dummy, c->pg_password, c->pg_user, "scram-sha-256");
+        ident = PQescapeIdentifier(dummy, c->pg_user, strlen(c->pg_user));
+        if (!verifier || !ident)
+                return error_set(e, EIO, NULL, NULL, "computing the password verifier: %s",
+                                 PQerrorMessage(dummy));
+        /* A verifier is [A-Za-z0-9+/=$:] only; quote it as a literal all the same. */
+        for (const char *p = verifier; *p; p++)
+                if (*p == '\'' || *p == '\\')
+                        return error_set(e, EIO, NULL, NULL, "unexpected character in the verifier");
+        sql = xasprintf("ALTER ROLE %s PASSWORD '%s'", ident, verifier);
+        cmd = json_pack("[s, s, s, s, s, s, s, s, s, s, s, s]", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                        "-h", "/var/run/postgresql", "-U", c->pg_user, "-d", "postgres", "-c");
+        json_array_append_new(cmd, json_string(sql));
+        r = docker_exec(d->client, id, cmd, "postgres", 30000, &status, e);
+        if (r < 0)
+                return error_prefix(e, "running psql in container %s: ", d->container);
+        if (status != 0)
+                return error_set(
+                        e, EIO, NULL, NULL,
+                        "psql in container %s exited with status %lld (no local trust in the image?)",
+                        d->container, (long long) status);
+        d->auth_repaired_mono = now;
+        return 0;
+}
+
 static int docker_remove(Runtime *rt, bool volumes, Error *e)
 {
         DockerRuntime *d = impl(rt);
@@ -731,5 +793,6 @@ const RuntimeOps runtime_docker_ops = {
         .status = docker_status,
         .logs_open = docker_logs_open_op,
         .remove = docker_remove,
+        .repair_auth = docker_repair_auth,
         .free = docker_free,
 };

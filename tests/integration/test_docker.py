@@ -531,6 +531,20 @@ def test_logs_follow_streams_a_line_logged_after_the_request(dk):
     assert d.health().status == 200
 
 
+def test_changed_password_is_set_in_the_container(dk):
+    """Same volume, another PGSEED_PG_PASSWORD: pgseedd sets the role's password through the container's
+    local socket (Engine API exec of psql) instead of waiting in `starting` forever."""
+    first, _ = ready(dk, PGSEED_PG_PASSWORD="docker-first-1")
+    assert first.stop() == 0
+    second = dk.daemon(PGSEED_PG_PASSWORD="docker-second-2")
+    body = second.wait_healthy(timeout=120)
+    assert body["status"] == "ready"
+    assert second.sql("SELECT 1") == [(1,)]
+    assert "set the role's password" in second.read_log()
+    for secret in ("docker-first-1", "docker-second-2"):
+        assert secret not in second.read_log()
+
+
 def test_reset_works_on_the_docker_runtime(dk):
     d, body = ready(dk)
     videos = d.sql("SELECT count(*) FROM videos")[0][0]
