@@ -243,3 +243,21 @@ char *pg_quote_qualified(PGconn *conn, const char *schema, const char *name)
 
         return xasprintf("%s.%s", s, n);
 }
+
+char *pg_password_verifier(const char *user, const char *password)
+{
+        const char *keys[] = {"host", "dbname", NULL}, *values[] = {"/nonexistent", "postgres", NULL};
+        _cleanup_pgconn_ PGconn *dummy = NULL;
+        _cleanup_(PQfreememp) char *v = NULL;
+
+        /*
+         * libpq computes SCRAM verifiers without a server (given the
+         * algorithm); it only wants a connection object to report errors on,
+         * and a never-connected one will do.
+         */
+        dummy = PQconnectStartParams(keys, values, 0);
+        if (!dummy)
+                return NULL;
+        v = PQencryptPasswordConn(dummy, password, user, "scram-sha-256");
+        return v ? xstrdup(v) : NULL;
+}

@@ -22,7 +22,7 @@
 #define LABEL_INSTANCE "io.pgseed.instance"
 #define LABEL_HASH     "io.pgseed.config-hash"
 /* Part of the config hash: bump it when the create body changes, so existing containers get recreated. */
-#define SPEC_VERSION 1
+#define SPEC_VERSION 2
 
 /* A pull downloads hundreds of MB; past this it is a hang, not a slow registry. */
 #define PULL_TIMEOUT_MS (15 * 60 * 1000)
@@ -168,7 +168,6 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
 
         snprintf(port, sizeof(port), "%d", config->pg_port);
         json_array_append_new(env, json_sprintf("POSTGRES_USER=%s", config->pg_user));
-        json_array_append_new(env, json_sprintf("POSTGRES_PASSWORD=%s", config->pg_password));
         json_array_append_new(env, json_sprintf("POSTGRES_DB=%s", config->pg_db));
         json_array_append_new(env, json_string("POSTGRES_INITDB_ARGS=" INITDB_ARGS));
         json_array_append_new(env, json_string("PGDATA=" PGDATA_DIR));
@@ -201,6 +200,18 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
                 abort();
         snprintf(d->hash, sizeof(d->hash), "%016llx",
                  (unsigned long long) hash64(text, strlen(text), HASH64_INIT));
+        /*
+         * The password, after hashing: only a first start (initdb on an
+         * empty volume) uses it, and a changed one is set by repair_auth, so
+         * it must not force a new container.  The container's environment,
+         * which anyone who may `docker inspect` reads, holds a SCRAM verifier
+         * instead of the password: initdb stores a password that already is
+         * one as it is, so the role still has the configured password.
+         */
+        _cleanup_free_ char *verifier = pg_password_verifier(config->pg_user, config->pg_password);
+        if (!verifier)
+                abort();
+        json_array_append_new(env, json_sprintf("POSTGRES_PASSWORD=%s", verifier));
 
         labels = json_pack("{s:s, s:s, s:s}", LABEL_MANAGED, "true", LABEL_INSTANCE, config->instance,
                            LABEL_HASH, d->hash);
@@ -578,10 +589,7 @@ static int docker_repair_auth(Runtime *rt, Error *e)
 {
         DockerRuntime *d = impl(rt);
         const Config *c = rt->config;
-        const char *keys[] = {"host", "dbname", NULL}, *values[] = {"/nonexistent", "postgres", NULL};
-        _cleanup_pgconn_ PGconn *dummy = NULL;
-        _cleanup_(PQfreememp) char *verifier = NULL, *ident = NULL, *literal = NULL;
-        _cleanup_free_ char *sql = NULL;
+        _cleanup_free_ char *verifier = NULL, *sql = NULL;
         json_auto_t *cmd = NULL;
         char id[sizeof(d->id)];
         int64_t now = now_mono_ms(), status = -1;
@@ -595,23 +603,15 @@ static int docker_repair_auth(Runtime *rt, Error *e)
         id_get(d, id, sizeof(id));
         if (!*id)
                 return error_set(e, ENOENT, NULL, NULL, "no container yet");
-        /*
-         * libpq computes SCRAM verifiers without a server; it only wants a
-         * connection object to report errors on, which a failed one is.
-         */
-        dummy = PQconnectStartParams(keys, values, 0);
-        if (!dummy)
-                abort();
-        verifier = PQencryptPasswordConn(dummy, c->pg_password, c->pg_user, "scram-sha-256");
-        ident = PQescapeIdentifier(dummy, c->pg_user, strlen(c->pg_user));
-        if (!verifier || !ident)
-                return error_set(e, EIO, NULL, NULL, "computing the password verifier: %s",
-                                 PQerrorMessage(dummy));
-        /* A verifier is [A-Za-z0-9+/=$:] only; quote it as a literal all the same. */
+        verifier = pg_password_verifier(c->pg_user, c->pg_password);
+        if (!verifier)
+                return error_set(e, ENOMEM, NULL, NULL, "cannot compute the password verifier");
+        /* A verifier is [A-Za-z0-9+/=$:] only, so it needs no escaping; make sure. */
         for (const char *p = verifier; *p; p++)
                 if (*p == '\'' || *p == '\\')
                         return error_set(e, EIO, NULL, NULL, "unexpected character in the verifier");
-        sql = xasprintf("ALTER ROLE %s PASSWORD '%s'", ident, verifier);
+        /* pg_user is an identifier by the config's rules (letters, digits, '_', '-'): quote it as one. */
+        sql = xasprintf("ALTER ROLE \"%s\" PASSWORD '%s'", c->pg_user, verifier);
         cmd = json_pack("[s, s, s, s, s, s, s, s, s, s, s, s]", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
                         "-h", "/var/run/postgresql", "-U", c->pg_user, "-d", "postgres", "-c");
         json_array_append_new(cmd, json_string(sql));
