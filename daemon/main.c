@@ -190,13 +190,22 @@ static void daemon_reload(Daemon *d, const Options *o)
         _cleanup_strv_free_ char **changed = NULL;
         Error e = ERROR_INIT;
         size_t applied = 0, pending = 0;
+        /*
+         * Before the first READY=1 systemd is still waiting for the start-up
+         * to finish: a READY=1 now would end it early, so the reload is done
+         * without telling.
+         */
+        bool tell = supervisor_notified_ready(d->supervisor);
 
-        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long) now_mono_usec());
+        if (tell)
+                sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long) now_mono_usec());
         log_info("reload", "Received SIGHUP, reloading the configuration");
         if (config_load(o->config_path, o->flags, &next, &e) < 0) {
                 log_error("reload", "Failed to reload the configuration, keeping the running one: %s%s%s",
                           e.message, *e.hint ? " -- " : "", e.hint);
-                sd_notify(0, "READY=1\nSTATUS=configuration reload failed; running configuration kept");
+                if (tell)
+                        sd_notify(0,
+                                  "READY=1\nSTATUS=configuration reload failed; running configuration kept");
                 return;
         }
         changed = config_changed_keys(d->config, next);
@@ -213,7 +222,8 @@ static void daemon_reload(Daemon *d, const Options *o)
         config_adopt_reloadable(d->config, next, reloadable_keys);
         log_info("reload", "Configuration reloaded: %zu change(s) applied, %zu waiting for a restart",
                  applied, pending);
-        sd_notify(0, "READY=1");
+        if (tell)
+                sd_notify(0, "READY=1");
 }
 
 /*

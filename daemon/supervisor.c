@@ -449,6 +449,16 @@ int64_t supervisor_heartbeat_mono(Supervisor *s)
         return t;
 }
 
+bool supervisor_notified_ready(Supervisor *s)
+{
+        bool r;
+
+        pthread_mutex_lock(&s->lock);
+        r = s->notified_ready;
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
 void supervisor_wake(Supervisor *s)
 {
         pthread_mutex_lock(&s->lock);

@@ -78,5 +78,8 @@ void supervisor_end_reset(Supervisor *s, bool ok, const char *failure);
  */
 int64_t supervisor_heartbeat_mono(Supervisor *s);
 
+/* True once READY=1 went to systemd (the first time the database was ready).  Thread-safe. */
+bool supervisor_notified_ready(Supervisor *s);
+
 /* Makes the thread probe now instead of at the next tick (after a reset, say). */
 void supervisor_wake(Supervisor *s);
