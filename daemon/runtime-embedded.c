@@ -269,7 +269,8 @@ static int check_reachable(Embedded *m, const char *path, Error *e)
                                 continue;
                         memcpy(prefix, path, i);
                         prefix[i] = '\0';
-                        if (access(prefix, X_OK) < 0 && errno != ENOENT) {
+                        /* The directory itself must also be readable and writable. */
+                        if (access(prefix, i < len ? X_OK : R_OK | W_OK | X_OK) < 0 && errno != ENOENT) {
                                 (void) !write(wfd, prefix, i);
                                 _exit(1);
                         }
