@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -402,8 +403,99 @@ static int load_file(Config *c, const char *path, Error *e)
         return config_parse_text(c, text, path, e);
 }
 
+/*
+ * PGSEED_* variables that are not daemon settings: pgseedctl's own, the test
+ * harness's.  pgseedctl passes its whole environment through to the daemon it
+ * starts, so they reach pgseedd and must not count as typos.
+ */
+static const char *const env_not_settings[] = {
+        "PGSEED_URL",        /* pgseedctl: the API's URL */
+        "PGSEED_TOKEN",      /* pgseedctl: the API token */
+        "PGSEED_TOKEN_FILE", /* pgseedctl (and the daemon once access control reads it) */
+        "PGSEED_CONFIG",     /* the config file, read by config_load() itself */
+        "PGSEED_BUILD_DIR",  /* tests: where the binaries are */
+        NULL,
+};
+static const char *const env_not_settings_prefixes[] = {"PGSEED_TEST_", NULL};
+
+/* Levenshtein distance, for "did you mean"; names are short (< 64). */
+static size_t edit_distance(const char *a, const char *b)
+{
+        size_t la = strlen(a), lb = strlen(b), prev[65], cur[65];
+
+        if (la > 64 || lb > 64)
+                return SIZE_MAX;
+        for (size_t j = 0; j <= lb; j++)
+                prev[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                cur[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+                        size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+                        cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+                }
+                memcpy(prev, cur, sizeof(prev));
+        }
+        return prev[lb];
+}
+
+static bool env_is_known(const char *name)
+{
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(name, keys[i].env))
+                        return true;
+        for (const char *const *n = env_not_settings; *n; n++)
+                if (streq(name, *n))
+                        return true;
+        for (const char *const *p = env_not_settings_prefixes; *p; p++)
+                if (startswith(name, *p))
+                        return true;
+        return false;
+}
+
+int config_check_environment(char *const *envp, Error *e)
+{
+        for (char *const *v = envp; v && *v; v++) {
+                char name[128];
+                const char *best = NULL;
+                size_t best_d = SIZE_MAX, n = strcspn(*v, "=");
+
+                if (!startswith(*v, "PGSEED_") || n >= sizeof(name))
+                        continue;
+                memcpy(name, *v, n);
+                name[n] = '\0';
+                if (env_is_known(name))
+                        continue;
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                        size_t d = edit_distance(name, keys[i].env);
+                        if (d < best_d) {
+                                best_d = d;
+                                best = keys[i].env;
+                        }
+                }
+                /* A suggestion only when it is plausibly the same word: a few edits away. */
+                if (best && best_d <= 3) {
+                        char hint[160];
+                        snprintf(hint, sizeof(hint), "Did you mean %s? Run 'pgseedd --help' for the list.",
+                                 best);
+                        return error_set(e, EINVAL, "invalid_config", hint,
+                                         "unknown environment variable %s (did you mean %s?)", name, best);
+                }
+                return error_set(
+                        e, EINVAL, "invalid_config",
+                        "Unset it, or run 'pgseedd --help' for the PGSEED_* variables pgseedd reads.",
+                        "unknown environment variable %s", name);
+        }
+        return 0;
+}
+
 static int load_env(Config *c, Error *e)
 {
+        extern char **environ;
+        int r = config_check_environment(environ, e);
+
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 const char *v = getenv(keys[i].env);
                 char origin[80];
@@ -628,6 +720,51 @@ void config_print_help(void)
                        keys[i].help,
                        isempty(keys[i].def) ? "" : " (default: ", isempty(keys[i].def) ? "" : keys[i].def,
                        isempty(keys[i].def) ? "" : ")");
+}
+
+char **config_changed_keys(const Config *a, const Config *b)
+{
+        char **v = xcalloc(ELEMENTSOF(keys) + 1, sizeof(char *));
+        size_t n = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const ConfigKey *k = &keys[i];
+                bool same;
+
+                if (k->type == CT_PORT)
+                        same = *(const int *) ((const char *) a + k->offset) ==
+                               *(const int *) ((const char *) b + k->offset);
+                else if (k->type == CT_INT)
+                        same = *(const int64_t *) ((const char *) a + k->offset) ==
+                               *(const int64_t *) ((const char *) b + k->offset);
+                else
+                        same = streq_ptr(*(char *const *) ((const char *) a + k->offset),
+                                         *(char *const *) ((const char *) b + k->offset));
+                if (!same)
+                        v[n++] = xasprintf("%s.%s", k->section, k->key);
+        }
+        return v;
+}
+
+void config_adopt_reloadable(Config *c, const Config *next, const char *const *names)
+{
+        for (const char *const *name = names; name && *name; name++) {
+                const ConfigKey *k = key_find(*name);
+
+                if (!k)
+                        continue;
+                if (k->type == CT_PORT)
+                        *(int *) ((char *) c + k->offset) = *(const int *) ((const char *) next + k->offset);
+                else if (k->type == CT_INT)
+                        *(int64_t *) ((char *) c + k->offset) =
+                                *(const int64_t *) ((const char *) next + k->offset);
+                else {
+                        char **field = str_field(c, k);
+                        free(*field);
+                        *field = xstrdup(*(char *const *) ((const char *) next + k->offset));
+                }
+                c->sources[k - keys] = next->sources[k - keys];
+        }
 }
 
 char *config_connection_url(const Config *c)

@@ -217,12 +217,9 @@ void job_waiter_wait(JobWaiter *w)
 
         pthread_mutex_lock(&l->lock);
         while (!w->notified) {
-                struct timespec until;
-
                 /* Bounded waits, so a waiter with a deadline expires even when nobody calls
                  * lifecycle_expire. */
-                timespec_after_ms(&until, 100);
-                pthread_cond_timedwait(&l->cond, &l->lock, &until);
+                cond_timedwait_ms(&l->cond, &l->lock, 100);
                 if (!w->notified && w->deadline_mono && now_mono_ms() >= w->deadline_mono) {
                         Batch batch = {0};
 
@@ -367,9 +364,7 @@ static void *lifecycle_main(void *arg)
                         l->next_upkeep_mono = more ? 0 : now_mono_ms() + UPKEEP_IDLE_MS;
                         continue;
                 }
-                struct timespec until;
-                timespec_after_ms(&until, UPKEEP_IDLE_MS);
-                pthread_cond_timedwait(&l->cond, &l->lock, &until);
+                cond_timedwait_ms(&l->cond, &l->lock, UPKEEP_IDLE_MS);
         }
         pthread_mutex_unlock(&l->lock);
         return NULL;

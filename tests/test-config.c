@@ -177,6 +177,53 @@ static void test_config_password_masked_and_file(void **state)
         unlink(pwfile);
 }
 
+static void test_config_unknown_env_names_closest(void **state)
+{
+        char *typo[] = {"HOME=/root", "PGSEED_PG_PASWORD=secret", NULL};
+        char *far[] = {"PGSEED_FROBNICATE=1", NULL};
+        Error e = ERROR_INIT;
+
+        assert_int_equal(config_check_environment(typo, &e), -EINVAL);
+        assert_non_null(strstr(e.message, "PGSEED_PG_PASWORD"));
+        assert_non_null(strstr(e.message, "did you mean PGSEED_PG_PASSWORD?"));
+        assert_null(strstr(e.message, "secret")); /* the value may be a secret: never echoed */
+        e = (Error) ERROR_INIT;
+        assert_int_equal(config_check_environment(far, &e), -EINVAL);
+        assert_non_null(strstr(e.message, "PGSEED_FROBNICATE"));
+        assert_null(strstr(e.message, "did you mean"));
+}
+
+static void test_config_env_of_client_and_tests_accepted(void **state)
+{
+        char *env[] = {"PGSEED_URL=http://127.0.0.1:1",
+                       "PGSEED_TOKEN=x",
+                       "PGSEED_TOKEN_FILE=/x",
+                       "PGSEED_CONFIG=/dev/null",
+                       "PGSEED_BUILD_DIR=/b",
+                       "PGSEED_TEST_IMAGE=pgseed/postgres:15",
+                       "PGSEED_TEST_FIXTURES=/f",
+                       "PGSEED_PG_PASSWORD=p",
+                       "PGSEED_STATE_DIR=/tmp/x",
+                       "PGSEED=1",
+                       "NOT_PGSEED_X=1",
+                       NULL};
+        Error e = ERROR_INIT;
+
+        assert_int_equal(config_check_environment(env, &e), 0);
+}
+
+static void test_config_load_refuses_typo_in_environment(void **state)
+{
+        _cleanup_(config_freep) Config *c = NULL;
+        Error e = ERROR_INIT;
+
+        clear_env();
+        setenv("PGSEED_PG_PASWORD", "x", 1);
+        assert_int_equal(config_load("/dev/null", NULL, &c, &e), -EINVAL);
+        assert_non_null(strstr(e.message, "PGSEED_PG_PASSWORD"));
+        unsetenv("PGSEED_PG_PASWORD");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -187,6 +234,9 @@ int main(void)
                 cmocka_unit_test(test_config_missing_file),
                 cmocka_unit_test(test_config_bad_values),
                 cmocka_unit_test(test_config_password_masked_and_file),
+                cmocka_unit_test(test_config_unknown_env_names_closest),
+                cmocka_unit_test(test_config_env_of_client_and_tests_accepted),
+                cmocka_unit_test(test_config_load_refuses_typo_in_environment),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import PGSEEDD, free_port, http, wait_for
+from conftest import PGSEEDD, free_port, http, pidfile_pid, wait_for
 
 
 
@@ -241,10 +241,20 @@ def test_socket_activation(pgseedd):
     port = free_port()
     d = pgseedd(start=False)
     d.url = "http://127.0.0.1:%d" % port
-    d.proc = subprocess.Popen(["systemd-socket-activate", "-l", "127.0.0.1:%d" % port, PGSEEDD], env=d.env,
-                              stdout=open(d.log_path, "ab"), stderr=subprocess.STDOUT)
+    # systemd-socket-activate hands its child only LISTEN_* and what -E names, not its own environment:
+    # without these the daemon would run on the defaults (the user's default instance, its ports and
+    # state directory).
+    passed = []
+    for k in sorted(d.env):
+        if k.startswith("PGSEED_"):
+            passed += ["-E", "%s=%s" % (k, d.env[k])]
+    d.proc = subprocess.Popen(["systemd-socket-activate", "-l", "127.0.0.1:%d" % port] + passed + [PGSEEDD],
+                              env=d.env, stdout=open(d.log_path, "ab"), stderr=subprocess.STDOUT)
     body = d.wait_healthy()
     assert body["status"] == "ready"
+    # It runs on the test's own state directory and Postgres port, never the default instance's.
+    assert pidfile_pid(d.state_dir) == d.proc.pid
+    assert d.sql("SELECT current_setting('port')")[0][0] == str(d.pg_port)
     # The configured address was not used: the passed socket was.
     assert wait_for(lambda: status_of(d) == 200, 5)
     with pytest.raises(OSError):
