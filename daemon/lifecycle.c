@@ -302,8 +302,10 @@ static void run_job(Lifecycle *l, Job *j)
                   (long long) (now_mono_ms() - t0), r < 0 ? e.message : "ok");
 
         pthread_mutex_lock(&l->lock);
-        /* Refusals (busy, not ready) and shutdown changed nothing; any other failure may have. */
-        if (r < 0 && e.errnum != EBUSY && e.errnum != EAGAIN && e.errnum != ECANCELED)
+        /* Refusals (busy, not ready) and shutdown changed nothing; any other failure may have (a failed
+         * ensure is retried by the supervisor anyway). */
+        if (r < 0 && j->kind != JOB_ENSURE && e.errnum != EBUSY && e.errnum != EAGAIN &&
+            e.errnum != ECANCELED)
                 l->repair_needed = true;
         j->r = r;
         j->e = e;
@@ -444,6 +446,14 @@ bool lifecycle_take_repair(Lifecycle *l)
         pthread_mutex_lock(&l->lock);
         bool r = l->repair_needed;
         l->repair_needed = false;
+        pthread_mutex_unlock(&l->lock);
+        return r;
+}
+
+bool lifecycle_repair_pending(Lifecycle *l)
+{
+        pthread_mutex_lock(&l->lock);
+        bool r = l->repair_needed;
         pthread_mutex_unlock(&l->lock);
         return r;
 }

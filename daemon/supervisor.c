@@ -210,8 +210,8 @@ static void set_state_locked(Supervisor *s, SupState state, const char *reason)
 }
 
 /* The one place that says what the inputs mean. */
-static SupState derive_state_plain(const SupInputs *in, bool busy, JobKind kind, ResetMode mode, int pg_port,
-                                   char *reason, size_t size)
+static SupState derive_state_plain(const SupInputs *in, bool busy, JobKind kind, ResetMode mode, bool repair,
+                                   int pg_port, char *reason, size_t size)
 {
         if (in->server == SERVER_OFF) {
                 strlcpy0(reason, in->server_detail, size);
@@ -242,6 +242,11 @@ static SupState derive_state_plain(const SupInputs *in, bool busy, JobKind kind,
                 strlcpy0(reason, "building the dataset", size);
                 return SUP_SEEDING;
         }
+        if (repair) {
+                strlcpy0(reason, "checking the databases: a failed operation may have left them incomplete",
+                         size);
+                return SUP_SEEDING;
+        }
         if (in->seed_failed) {
                 strlcpy0(reason, in->seed_error, size);
                 return SUP_DEGRADED;
@@ -255,10 +260,10 @@ static SupState derive_state_plain(const SupInputs *in, bool busy, JobKind kind,
 }
 
 /* The same, with the cause the runtime sees (a full disk) said first when it is down or degraded. */
-static SupState derive_state(const SupInputs *in, bool busy, JobKind kind, ResetMode mode, int pg_port,
-                             char *reason, size_t size)
+static SupState derive_state(const SupInputs *in, bool busy, JobKind kind, ResetMode mode, bool repair,
+                             int pg_port, char *reason, size_t size)
 {
-        SupState state = derive_state_plain(in, busy, kind, mode, pg_port, reason, size);
+        SupState state = derive_state_plain(in, busy, kind, mode, repair, pg_port, reason, size);
 
         if ((state == SUP_DOWN || state == SUP_DEGRADED) && *in->cause) {
                 _cleanup_free_ char *original = xstrdup(reason);
@@ -281,7 +286,8 @@ static SupState publish_locked(Supervisor *s)
 
         if (s->stop_requested)
                 return s->state;
-        state = derive_state(&s->in, busy, kind, mode, s->d->config->pg_port, reason, sizeof(reason));
+        state = derive_state(&s->in, busy, kind, mode, lifecycle_repair_pending(s->lifecycle),
+                             s->d->config->pg_port, reason, sizeof(reason));
         set_state_locked(s, state, reason);
         if (state == SUP_READY && now_real_ms() - s->ready_since_ms > STABLE_MS)
                 s->backoff_ms = BACKOFF_MIN_MS;
@@ -298,7 +304,7 @@ static void publish_state(Supervisor *s, SupInputs *in)
         char reason[768];
         SupState state =
                 derive_state_plain(in, lifecycle_current(s->lifecycle, NULL, NULL, NULL), JOB_ENSURE,
-                                   RESET_TEMPLATE, s->d->config->pg_port, reason, sizeof(reason));
+                                   RESET_TEMPLATE, false, s->d->config->pg_port, reason, sizeof(reason));
 
         in->cause[0] = '\0';
         if (state == SUP_DOWN || state == SUP_DEGRADED)
