@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "daemon.h"
+#include "redact.h"
 #include "runtime.h"
 
 #define POLL_MS 500
@@ -18,6 +19,7 @@ typedef struct LogsCtx {
         LogStream *stream;
         int fd; /* the client's socket, to notice it leaving while we wait for lines */
         bool json;
+        RedactState redact; /* statements logged over several lines */
         Buffer out;
         size_t off; /* bytes of out already handed to MHD */
 } LogsCtx;
@@ -38,13 +40,19 @@ static bool client_gone(int fd)
         return fd >= 0 && recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
+/*
+ * Postgres logs a failed statement in full, ALTER ROLE ... PASSWORD '...'
+ * included, and /logs may be read by more people than the database's owner:
+ * every line is redacted before it is served.
+ */
 static void format_line(LogsCtx *c, const LogLine *line)
 {
+        _cleanup_free_ char *clean = redact_secrets(line->text, &c->redact);
         char *text;
 
         if (c->json) {
                 json_t *o = json_pack("{s:s?, s:s, s:s}", "ts", *line->ts ? line->ts : NULL, "stream",
-                                      line->stream, "line", line->text);
+                                      line->stream, "line", clean);
                 /* Server logs may hold bytes that are not UTF-8; never drop the line for it. */
                 if (!o)
                         o = json_pack("{s:s?, s:s, s:s}", "ts", *line->ts ? line->ts : NULL, "stream",
@@ -52,7 +60,7 @@ static void format_line(LogsCtx *c, const LogLine *line)
                 text = json_dumps(o, JSON_COMPACT);
                 json_decref(o);
         } else
-                text = xstrdup(line->text);
+                text = xstrdup(clean);
         buffer_appends(&c->out, text);
         buffer_append(&c->out, "\n", 1);
         free(text);

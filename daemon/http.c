@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
+#include "access.h"
 #include "config.h"
 #include "daemon.h"
 #include "jsonfmt.h"
@@ -42,6 +43,8 @@ struct Request {
         size_t body_bytes;
         unsigned status;
         bool replied;
+        bool http11;
+        AccessVerdict access; /* its CORS headers go on every reply */
         enum MHD_Result result;
         struct {
                 char *name, *value;
@@ -277,8 +280,6 @@ void http_add_header(Request *req, const char *name, const char *value)
 
 static void queue(Request *req, unsigned status, struct MHD_Response *resp, const char *content_type)
 {
-        const Config *c = req->server->daemon->config;
-
         if (req->replied) {
                 /* A handler bug; keep the first reply. */
                 MHD_destroy_response(resp);
@@ -288,17 +289,12 @@ static void queue(Request *req, unsigned status, struct MHD_Response *resp, cons
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         MHD_add_response_header(resp, "X-Request-Id", req->id);
-        /*
-         * Browser dashboards on other origins may read health and metrics; the
-         * data endpoints only for the origin configured, so that any web page
-         * a developer visits cannot read their database through localhost.
-         */
-        if (streq(req->method, "GET") || streq(req->method, "HEAD")) {
-                if (!isempty(c->cors_origin))
-                        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, c->cors_origin);
-                else if (streq(req->path, "/health") || streq(req->path, "/metrics"))
-                        MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
-        }
+        /* Which origins may read this answer was decided by access_check() in dispatch(). */
+        if (*req->access.allow_origin)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN,
+                                        req->access.allow_origin);
+        if (req->access.vary_origin)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Origin");
         for (size_t i = 0; i < req->n_headers; i++)
                 MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
         req->result = MHD_queue_response(req->conn, status, resp);
@@ -430,21 +426,51 @@ void http_reply_stream(Request *req, unsigned status, const char *content_type, 
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-/* Cross-site requests from a browser carry Origin; only loopback pages may POST (a reset is destructive). */
-static bool origin_allowed(Request *req)
+/*
+ * What a request needs (see access.h).  NOTE: a stand-in until Route carries
+ * auth and cors fields: /health and /metrics are public, every other GET
+ * reads data, anything else mutates.
+ */
+static void route_class(const char *method, const char *path, RouteAuth *ret_auth, RouteCors *ret_cors)
 {
-        const char *origin = request_header(req, "Origin");
-        const Config *c = req->server->daemon->config;
-        const char *host;
+        bool open = streq(path, "/health") || streq(path, "/metrics") || streq(path, "/");
+        bool safe = streq(method, "GET") || streq(method, "HEAD") || streq(method, "OPTIONS");
 
-        if (!origin)
+        *ret_auth = !safe ? ROUTE_AUTH_MUTATE : open ? ROUTE_AUTH_OPEN : ROUTE_AUTH_READ;
+        *ret_cors =
+                streq(path, "/health") || streq(path, "/metrics") ? ROUTE_CORS_PUBLIC : ROUTE_CORS_PRIVATE;
+}
+
+/* Host, Origin and token checks; true when the request may proceed, false when a reply was queued. */
+static bool access_allowed_or_reply(HttpServer *s, Request *req)
+{
+        const char *preflight =
+                streq(req->method, "OPTIONS") ? request_header(req, "Access-Control-Request-Method") : NULL;
+        AccessRequest ar = {
+                .method = req->method,
+                .host = request_header(req, MHD_HTTP_HEADER_HOST),
+                .origin = request_header(req, MHD_HTTP_HEADER_ORIGIN),
+                .authorization = request_header(req, MHD_HTTP_HEADER_AUTHORIZATION),
+                .preflight_method = preflight,
+                .http11 = req->http11,
+        };
+        AccessVerdict *v = &req->access;
+
+        route_class(preflight ? preflight : req->method, req->path, &ar.auth, &ar.cors);
+        access_check(s->daemon->access, &ar, v);
+        if (v->status == 0)
                 return true;
-        if (!isempty(c->cors_origin) && !streq(c->cors_origin, "*") && streq(origin, c->cors_origin))
-                return true;
-        host = startswith(origin, "http://");
-        if (!host)
+        if (v->preflight) {
+                http_add_header(req, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_METHODS, v->allow_methods);
+                http_add_header(req, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_ALLOW_HEADERS);
+                http_add_header(req, MHD_HTTP_HEADER_ACCESS_CONTROL_MAX_AGE, ACCESS_MAX_AGE);
+                http_reply_text(req, 204, NULL, "", 0);
                 return false;
-        return startswith(host, "127.0.0.1") || startswith(host, "localhost") || startswith(host, "[::1]");
+        }
+        if (v->www_authenticate)
+                http_add_header(req, MHD_HTTP_HEADER_WWW_AUTHENTICATE, ACCESS_WWW_AUTHENTICATE);
+        http_reply_error(req, v->status, v->code, v->hint, "%s", v->message);
+        return false;
 }
 
 static void append_allow(char *allow, size_t size, const char *method)
@@ -460,6 +486,8 @@ static void dispatch(HttpServer *s, Request *req)
         bool known = false;
         char allow[64] = "";
 
+        if (!access_allowed_or_reply(s, req))
+                return;
         for (size_t i = 0; i < s->n_routes; i++) {
                 const Route *r = &s->routes[i];
                 if (!streq(r->path, req->path))
@@ -486,13 +514,6 @@ static void dispatch(HttpServer *s, Request *req)
                 http_add_header(req, MHD_HTTP_HEADER_ALLOW, allow);
                 http_reply_error(req, 405, "method_not_allowed", NULL,
                                  "%s is not allowed on %s; allowed: %s", req->method, req->path, allow);
-                return;
-        }
-        if (streq(req->method, "POST") && !origin_allowed(req)) {
-                http_reply_error(req, 403, "cross_origin",
-                                 "Send it from the command line (pgseedctl, curl) or set "
-                                 "cors_origin to your dashboard's origin.",
-                                 "POST from origin '%s' refused", request_header(req, "Origin"));
                 return;
         }
         if (req->body_bytes > MAX_BODY) {
@@ -540,6 +561,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 if (n > 1 && req->path[n - 1] == '/')
                         req->path[n - 1] = '\0';
                 req->start_mono = now_mono_ms();
+                req->http11 = !streq(version, MHD_HTTP_VERSION_1_0);
                 request_id_init(s, req);
                 *con_cls = req;
                 return MHD_YES;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
+#include "access.h"
 #include "api.h"
 #include "config.h"
 #include "daemon.h"
@@ -207,6 +208,18 @@ static int run_daemon(Daemon *d)
         int api_fd = -1;
         sigset_t set;
 
+        /* Who may use the API is configuration: a bad token file is a usage error, found before anything
+         * runs. */
+        if (access_policy_new(d->config, &d->access, &e) < 0) {
+                log_error("startup", "%s%s%s", e.message, *e.hint ? " -- " : "", e.hint);
+                print_error(&e);
+                return EXIT_USAGE;
+        }
+        if (!access_host_is_loopback(d->config->listen_host) && !access_policy_has_token(d->access))
+                log_warning("insecure_listen",
+                            "Serving the API on %s:%d WITHOUT A TOKEN (allow_insecure_remote): anyone who "
+                            "can reach this address can read and reset the database",
+                            d->config->listen_host, d->config->listen_port);
         if (pidfile_acquire(d->config, &pid_fd, &e) < 0)
                 goto fail;
         /* Bind the API before touching Postgres: a second instance on the same port fails fast and
@@ -294,6 +307,7 @@ int main(int argc, char **argv)
         seeder_free(d.seeder);
         runtime_free(d.runtime);
         metrics_free(d.metrics);
+        access_policy_free(d.access);
         config_free(d.config);
         strv_free(o.flags);
         return r;
