@@ -183,8 +183,28 @@ static int run_remove(Config *c, bool volumes)
         return 0;
 }
 
-/* Blocks until SIGTERM or SIGINT; logs and ignores SIGHUP. */
-static void wait_for_termination(const sigset_t *set)
+/*
+ * SIGHUP: re-reads the configuration and applies what can change without a
+ * restart, the API's access policy (token, cors_origin, allowed_hosts, auth).
+ * A configuration that does not load keeps the running one.
+ */
+static void reload_access(Daemon *d, const Options *o)
+{
+        _cleanup_(config_freep) Config *c = NULL;
+        Error e = ERROR_INIT;
+
+        if (config_load(o->config_path, o->flags, &c, &e) < 0 ||
+            access_policy_reload(d->access, c, &e) < 0) {
+                log_warning("reload", "Failed to reload the API access policy, keeping the old one: %s%s%s",
+                            e.message, *e.hint ? " -- " : "", e.hint);
+                return;
+        }
+        log_info("reload", "Reloaded the API access policy (token %s); other settings need a restart",
+                 access_policy_has_token(d->access) ? "set" : "none");
+}
+
+/* Blocks until SIGTERM or SIGINT; SIGHUP reloads the access policy. */
+static void wait_for_termination(Daemon *d, const Options *o, const sigset_t *set)
 {
         for (;;) {
                 int sig = 0;
@@ -192,8 +212,7 @@ static void wait_for_termination(const sigset_t *set)
                 if (sigwait(set, &sig) != 0)
                         continue;
                 if (sig == SIGHUP) {
-                        log_info("signal",
-                                 "SIGHUP ignored: configuration is read at start-up; restart pgseedd");
+                        reload_access(d, o);
                         continue;
                 }
                 log_info("signal", "Received %s, shutting down", strsignal(sig));
@@ -201,7 +220,7 @@ static void wait_for_termination(const sigset_t *set)
         }
 }
 
-static int run_daemon(Daemon *d)
+static int run_daemon(Daemon *d, const Options *o)
 {
         Error e = ERROR_INIT;
         _cleanup_close_ int pid_fd = -1;
@@ -250,7 +269,7 @@ static int run_daemon(Daemon *d)
         log_info("listening", "API on http://%s:%d (Postgres on 127.0.0.1:%d, state in %s)",
                  d->config->listen_host, d->config->listen_port, d->config->pg_port, d->config->state_dir);
 
-        wait_for_termination(&set);
+        wait_for_termination(d, o, &set);
 
         atomic_store(&d->stopping, true);
         sd_notify(0, "STOPPING=1");
@@ -300,7 +319,7 @@ int main(int argc, char **argv)
         else {
                 d.started_mono_ms = now_mono_ms();
                 d.metrics = metrics_new();
-                r = run_daemon(&d);
+                r = run_daemon(&d, &o);
         }
 
         supervisor_free(d.supervisor);

@@ -5,6 +5,7 @@ the API token, start-up refusals, and secrets kept out of /logs."""
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -336,3 +337,22 @@ def test_configured_password_never_leaves(pgseedd):
     for b in bodies:
         assert pw not in b
     assert pw not in d.read_log()
+
+
+def test_sighup_reloads_access_policy(pgseedd, tmp_path):
+    conf = tmp_path / "pgseedd.conf"
+    conf.write_text("[api]\n")
+    d = pgseedd(PGSEED_CONFIG=str(conf))
+    d.wait_healthy()
+    assert http("GET", d.url + "/schema", headers={"Host": "new.test"}).status == 421
+    conf.write_text("[api]\ntoken_file = %s\nallowed_hosts = new.test\n" % token_file(tmp_path))
+    d.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: d.post("/reset").status == 401, 10), d.read_log()
+    assert http("GET", d.url + "/schema", headers={"Host": "new.test"}).status == 200
+    assert d.post("/reset", headers={"Authorization": "Bearer " + TOKEN}).status == 200
+    # A broken file keeps the policy in force, and the daemon running.
+    conf.write_text("[api]\ncors_origin = not-an-origin\n")
+    d.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: "Failed to reload" in d.read_log(), 10), d.read_log()
+    assert d.proc.poll() is None
+    assert d.post("/reset").status == 401
