@@ -80,6 +80,8 @@ static void usage(FILE *f)
                    "  --version      print the version\n"
                    "\n"
                    "pgseedd is $PGSEEDD, else the one next to pgseedctl, else the one in PATH.\n"
+                   "The API token (for a pgseedd with token_file) is $PGSEED_TOKEN, else the\n"
+                   "contents of $PGSEED_TOKEN_FILE, else of pgseedd's api.token_file.\n"
                    "\n"
                    "Exit status:\n"
                    "  0  success (health: ready)\n"
