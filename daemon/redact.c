@@ -195,3 +195,18 @@ char *redact_secrets(const char *line, RedactState *st)
         buffer_append(&out, "", 0);
         return out.data;
 }
+
+char **env_without_secrets(char *const *env)
+{
+        size_t n = 0, k = 0;
+        char **out;
+
+        for (char *const *e = env; e && *e; e++)
+                n++;
+        out = xcalloc(n + 1, sizeof(char *));
+        for (char *const *e = env; e && *e; e++)
+                if (!startswith(*e, "PGSEED_") && !startswith(*e, "PGPASSWORD="))
+                        out[k++] = *e;
+        out[k] = NULL;
+        return out;
+}

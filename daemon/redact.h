@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* redact.h -- masks passwords in Postgres server log lines before they leave pgseedd. */
+/* redact.h -- keeps secrets in: masks passwords in server log lines, strips them from child environments. */
 #pragma once
 
 #include <stdbool.h>
@@ -29,3 +29,11 @@ typedef struct RedactState {
  * Pure; the caller frees the result.
  */
 char *redact_secrets(const char *line, RedactState *st);
+
+/*
+ * The environment for a child that needs none of pgseedd's settings (the
+ * postmaster, initdb): env without PGSEED_* (PGSEED_PG_PASSWORD, PGSEED_TOKEN,
+ * ...) and PGPASSWORD.  Returns a new NULL-terminated array whose strings are
+ * env's own (free only the array).  Call before fork(): it allocates.
+ */
+char **env_without_secrets(char *const *env);

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "redact.h"
 #include "runtime.h"
 
 typedef struct Embedded {
@@ -115,17 +116,20 @@ static void describe_exit(int status, char *buf, size_t size)
 static int run_as_pg(Embedded *m, char *const argv[], const char *logpath)
 {
         _cleanup_close_ int out = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        _cleanup_free_ char **env = NULL;
         int status;
         pid_t pid;
 
         if (out < 0)
                 return -errno;
+        /* The password reaches initdb through its --pwfile only, never the environment. */
+        env = env_without_secrets(environ);
         pid = fork();
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
                 child_setup(m, out);
-                execv(argv[0], argv);
+                execve(argv[0], argv, env);
                 dprintf(STDERR_FILENO, "pgseedd: cannot execute %s: %m\n", argv[0]);
                 _exit(127);
         }
@@ -381,6 +385,7 @@ static int embedded_start(Runtime *rt, Error *e)
 {
         Embedded *m = impl(rt);
         _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char **env = NULL;
         _cleanup_close_ int out = -1;
         pid_t pid;
         int r;
@@ -399,6 +404,8 @@ static int embedded_start(Runtime *rt, Error *e)
         if (out < 0)
                 return error_set(e, errno, NULL, NULL, "Cannot open %s: %m", m->logpath);
         argv = build_argv(rt);
+        /* pgseedd's settings, the password among them, are no business of the postmaster's. */
+        env = env_without_secrets(environ);
 
         pid = fork();
         if (pid < 0)
@@ -413,7 +420,7 @@ static int embedded_start(Runtime *rt, Error *e)
                 prctl(PR_SET_PDEATHSIG, SIGINT);
                 if (getppid() == 1)
                         _exit(0);
-                execv(argv[0], argv);
+                execve(argv[0], argv, env);
                 dprintf(STDERR_FILENO, "pgseedd: cannot execute %s: %m\n", argv[0]);
                 _exit(127);
         }

@@ -120,12 +120,27 @@ static void test_redact_never_leaks(void **state)
                 }
 }
 
+static void test_env_without_secrets(void **state)
+{
+        char *env[] = {"PATH=/usr/bin", "PGSEED_PG_PASSWORD=sekrit", "PGPASSWORD=sekrit", "PGSEED_TOKEN=t",
+                       "LANG=C.UTF-8",  "PGPASSWORDX=keep",          "MY_PGSEED_X=keep",  NULL};
+        _cleanup_free_ char **out = env_without_secrets(env);
+
+        assert_string_equal(out[0], "PATH=/usr/bin");
+        assert_string_equal(out[1], "LANG=C.UTF-8");
+        assert_string_equal(out[2], "PGPASSWORDX=keep");
+        assert_string_equal(out[3], "MY_PGSEED_X=keep");
+        assert_null(out[4]);
+        /* The strings are env's own. */
+        assert_ptr_equal(out[0], env[0]);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_redact_sql_literals), cmocka_unit_test(test_redact_leaves_other_text),
                 cmocka_unit_test(test_redact_conninfo),     cmocka_unit_test(test_redact_across_lines),
-                cmocka_unit_test(test_redact_never_leaks),
+                cmocka_unit_test(test_redact_never_leaks),  cmocka_unit_test(test_env_without_secrets),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -337,6 +337,14 @@ def test_configured_password_never_leaves(pgseedd):
     for b in bodies:
         assert pw not in b
     assert pw not in d.read_log()
+    # Nor in the postmaster's environment (pgseedd's own has it: the test can tell).
+    with open("/proc/%d/environ" % d.proc.pid, "rb") as f:
+        assert pw.encode() in f.read()
+    pids = d.postgres_pids()
+    assert pids
+    for pid in pids:
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            assert pw.encode() not in f.read(), pid
 
 
 def test_sighup_reloads_access_policy(pgseedd, tmp_path):
