@@ -535,6 +535,11 @@ static void check_locked(const PolicyData *d, const AccessRequest *r, AccessVerd
         bool needs_token;
 
         /* Host first: a rebinding page's requests carry its own name, whatever the rest looks like. */
+        if (r->host_repeated) {
+                deny(v, 400, "invalid_host", "Send exactly one Host header.",
+                     "The request has more than one Host header");
+                return;
+        }
         if (!r->host) {
                 if (r->http11) {
                         deny(v, 400, "missing_host",

@@ -69,6 +69,7 @@ typedef struct AccessRequest {
         const char *authorization;    /* Authorization header */
         const char *preflight_method; /* Access-Control-Request-Method of an OPTIONS, else NULL */
         bool http11;                  /* HTTP/1.1 or later: Host is required */
+        bool host_repeated;           /* more than one Host header (RFC 9112 asks for a 400) */
         RouteAuth auth;               /* of the route asked for (for a preflight: of preflight_method) */
         RouteCors cors;
 } AccessRequest;

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
@@ -441,6 +442,13 @@ static void route_class(const char *method, const char *path, RouteAuth *ret_aut
                 streq(path, "/health") || streq(path, "/metrics") ? ROUTE_CORS_PUBLIC : ROUTE_CORS_PRIVATE;
 }
 
+static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+        if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+                (*(unsigned *) cls)++;
+        return MHD_YES;
+}
+
 /* Host, Origin and token checks; true when the request may proceed, false when a reply was queued. */
 static bool access_allowed_or_reply(HttpServer *s, Request *req)
 {
@@ -455,7 +463,10 @@ static bool access_allowed_or_reply(HttpServer *s, Request *req)
                 .http11 = req->http11,
         };
         AccessVerdict *v = &req->access;
+        unsigned hosts = 0;
 
+        MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_host, &hosts);
+        ar.host_repeated = hosts > 1;
         route_class(preflight ? preflight : req->method, req->path, &ar.auth, &ar.cors);
         access_check(s->daemon->access, &ar, v);
         if (v->status == 0)

@@ -178,6 +178,13 @@ static void test_access_host_missing(void **state)
         access_check(p, &r, &v);
         assert_int_equal(v.status, 400);
         assert_string_equal(v.code, "missing_host");
+        /* Two Host headers: ambiguous, whatever they say. */
+        r.host = "127.0.0.1";
+        r.host_repeated = true;
+        access_check(p, &r, &v);
+        assert_int_equal(v.status, 400);
+        r.host = NULL;
+        r.host_repeated = false;
         /* HTTP/1.0 had no Host; browsers never speak it, so it is no rebinding risk. */
         r.http11 = false;
         access_check(p, &r, &v);
