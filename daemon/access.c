@@ -329,6 +329,19 @@ static int host_add(const char *item, size_t len, void *userdata)
         return 0;
 }
 
+static int listen_check(const char *host, int port, bool has_token, bool allow_insecure, Error *e)
+{
+        if (access_host_is_loopback(host) || has_token || allow_insecure)
+                return 0;
+        return error_set(e, EINVAL, "insecure_listen",
+                         "Set PGSEED_TOKEN_FILE to a file (mode 0600) holding a secret token, or listen on "
+                         "127.0.0.1.  PGSEED_ALLOW_INSECURE_REMOTE=1 (--allow-insecure-remote=1) overrides "
+                         "this.",
+                         "Refusing to serve the API on %s:%d without a token: anyone who can reach that "
+                         "address could read and reset the database",
+                         host, port);
+}
+
 static int policy_data_build(const Config *c, PolicyData *d, Error *e)
 {
         ListCtx ctx = {.d = d, .e = e};
@@ -355,17 +368,10 @@ static int policy_data_build(const Config *c, PolicyData *d, Error *e)
         if (r < 0)
                 goto fail;
         if (!access_host_is_loopback(c->listen_host)) {
-                if (!d->token && !c->allow_insecure_remote) {
-                        r = error_set(
-                                e, EINVAL, "insecure_listen",
-                                "Set PGSEED_TOKEN_FILE to a file (mode 0600) holding a secret token, or "
-                                "listen on 127.0.0.1.  PGSEED_ALLOW_INSECURE_REMOTE=1 "
-                                "(--allow-insecure-remote=1) overrides this.",
-                                "Refusing to serve the API on %s:%d without a token: anyone who can reach "
-                                "that address could read and reset the database",
-                                c->listen_host, c->listen_port);
+                r = listen_check(c->listen_host, c->listen_port, d->token != NULL, c->allow_insecure_remote,
+                                 e);
+                if (r < 0)
                         goto fail;
-                }
                 if (d->token && !host_is_wildcard(c->listen_host))
                         strlcpy0(d->bind_host, c->listen_host, sizeof(d->bind_host));
                 lower(d->bind_host);
@@ -414,6 +420,11 @@ void access_policy_free(AccessPolicy *p)
         policy_data_done(&p->data);
         pthread_rwlock_destroy(&p->lock);
         free(p);
+}
+
+int access_policy_check_address(const AccessPolicy *p, const Config *c, const char *host, int port, Error *e)
+{
+        return listen_check(host, port, access_policy_has_token(p), c->allow_insecure_remote, e);
 }
 
 bool access_policy_has_token(const AccessPolicy *p)

@@ -55,6 +55,14 @@ static inline void access_policy_freep(AccessPolicy **p)
         access_policy_free(*p);
 }
 
+/*
+ * The listen check of access_policy_new() for an address found elsewhere (a
+ * socket systemd passed): -EINVAL with e filled when host is not loopback and
+ * there is neither a token nor allow_insecure_remote in c.
+ */
+int access_policy_check_address(const AccessPolicy *p, const Config *c, const char *host, int port,
+                                Error *e);
+
 /* True when a token is configured (mutating requests need it). */
 bool access_policy_has_token(const AccessPolicy *p);
 

@@ -3,11 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <netinet/in.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
@@ -220,6 +223,40 @@ static void wait_for_termination(Daemon *d, const Options *o, const sigset_t *se
         }
 }
 
+/*
+ * A socket passed by systemd may be bound anywhere, whatever api.listen says:
+ * the rule that a non-loopback address needs a token holds for it too.
+ */
+static int listen_address_check(Daemon *d, int fd, Error *e)
+{
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        char host[INET6_ADDRSTRLEN] = "";
+        int port = 0;
+
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+                return 0;
+        if (ss.ss_family == AF_INET) {
+                inet_ntop(AF_INET, &((struct sockaddr_in *) &ss)->sin_addr, host, sizeof(host));
+                port = ntohs(((struct sockaddr_in *) &ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &ss)->sin6_addr, host, sizeof(host));
+                port = ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
+        } else
+                return 0;
+        if (access_policy_check_address(d->access, d->config, host, port, e) < 0) {
+                log_error("startup", "%s -- %s", e->message, e->hint);
+                return -EINVAL;
+        }
+        if (!access_host_is_loopback(host) && !access_policy_has_token(d->access) &&
+            access_host_is_loopback(d->config->listen_host))
+                log_warning("insecure_listen",
+                            "Serving the API on %s:%d WITHOUT A TOKEN (allow_insecure_remote): anyone who "
+                            "can reach this address can read and reset the database",
+                            host, port);
+        return 0;
+}
+
 static int run_daemon(Daemon *d, const Options *o)
 {
         Error e = ERROR_INIT;
@@ -245,6 +282,12 @@ static int run_daemon(Daemon *d, const Options *o)
          * harmlessly. */
         if (http_listen(d->config, &api_fd, &e) < 0)
                 goto fail;
+        if (listen_address_check(d, api_fd, &e) < 0) {
+                print_error(&e);
+                close(api_fd);
+                pidfile_release(d->config, TAKE_FD(pid_fd));
+                return EXIT_USAGE;
+        }
         if (runtime_new(d->config, &d->runtime, &e) < 0)
                 goto fail;
         log_info("runtime", "Using the %s runtime (%s)", runtime_name(d->runtime), d->runtime->why);

@@ -368,3 +368,28 @@ def test_sighup_reloads_access_policy(pgseedd, tmp_path):
     assert wait_for(lambda: "Failed to reload" in d.read_log(), 10), d.read_log()
     assert d.proc.poll() is None
     assert d.post("/reset").status == 401
+
+
+def test_socket_activated_remote_address_without_token_refused(pgseedd):
+    """A socket systemd passes is checked like api.listen: non-loopback needs a token."""
+    d = pgseedd(start=False)
+    port = free_port()
+    proc = subprocess.Popen(["systemd-socket-activate", "-l", "0.0.0.0:%d" % port, PGSEEDD], env=d.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # systemd-socket-activate starts pgseedd on the first connection (over loopback).
+        def poke():
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
+                return True
+            except OSError:
+                return False
+        assert wait_for(poke, 10)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 2, out
+    assert "PGSEED_TOKEN_FILE" in out and "0.0.0.0" in out
+    assert not d.postgres_pids()
