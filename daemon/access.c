@@ -581,15 +581,20 @@ static void check_locked(const PolicyData *d, const AccessRequest *r, AccessVerd
         if (r->cors == ROUTE_CORS_PUBLIC && safe)
                 strlcpy0(v->allow_origin, "*", sizeof(v->allow_origin));
         else if (ok == ORIGIN_OWN || (ok == ORIGIN_READONLY && safe)) {
-                strlcpy0(v->allow_origin, r->origin, sizeof(v->allow_origin));
+                AccessOrigin o;
+                /* Echo only what parsed (no header injection); "null" and garbage under '*' get '*'. */
+                strlcpy0(v->allow_origin, access_origin_parse(r->origin, &o) == 0 ? r->origin : "*",
+                         sizeof(v->allow_origin));
                 v->vary_origin = true;
         } else if (ok != ORIGIN_NONE) {
+                char method[32];
                 quote_input(shown, sizeof(shown), r->origin);
+                quote_input(method, sizeof(method), preflight ? r->preflight_method : r->method);
                 deny(v, 403, "cross_origin",
                      "Web pages may not use this endpoint. Send it from the command line (pgseedctl, curl), "
                      "or list the page's origin in PGSEED_CORS_ORIGIN ([api] cors_origin).",
-                     "%s %s from origin '%s' refused", preflight ? "Preflight for" : "Request",
-                     preflight ? r->preflight_method : r->method, shown);
+                     "%s %s from origin '%s' refused", preflight ? "Preflight for" : "Request", method,
+                     shown);
                 return;
         }
         if (preflight) {

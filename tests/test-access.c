@@ -386,6 +386,13 @@ static void test_access_origin_wildcard_reads_only(void **state)
         assert_true(v.vary_origin);
         v = check(p, "POST", "127.0.0.1:7432", "http://any.example", ROUTE_AUTH_MUTATE, ROUTE_CORS_PRIVATE);
         assert_int_equal(v.status, 403);
+        /* Only what parses is echoed. */
+        v = check(p, "GET", "127.0.0.1:7432", "null", ROUTE_AUTH_READ, ROUTE_CORS_PRIVATE);
+        assert_int_equal(v.status, 0);
+        assert_string_equal(v.allow_origin, "*");
+        v = check(p, "GET", "127.0.0.1:7432", "http://a\r\nSet-Cookie: x", ROUTE_AUTH_READ,
+                  ROUTE_CORS_PRIVATE);
+        assert_string_equal(v.allow_origin, "*");
         /* Own origins may still reset. */
         v = check(p, "POST", "127.0.0.1:7432", "http://localhost:7432", ROUTE_AUTH_MUTATE,
                   ROUTE_CORS_PRIVATE);
