@@ -183,7 +183,7 @@ static char *token_read(const char *path, char *problem, size_t size)
 /* $PGSEED_TOKEN, else $PGSEED_TOKEN_FILE, else pgseedd's api.token_file (from its configuration). */
 static void token_resolve(Ctl *ctl)
 {
-        const char *env = getenv("PGSEED_TOKEN"), *path = getenv("PGSEED_TOKEN_FILE");
+        const char *env = ctl->token_env, *path = getenv("PGSEED_TOKEN_FILE");
         const json_t *config;
         Error ignore = ERROR_INIT;
         char problem[600] = "";

@@ -39,6 +39,7 @@ typedef struct Ctl {
         json_t *config;                       /* `pgseedd --print-config=json`, loaded on first use */
         Error config_error;                   /* why config is NULL after a failed load */
         bool token_looked;                    /* the API token was resolved (ctl_url does it) */
+        char *token_env;                      /* $PGSEED_TOKEN, taken out of the environment by main() */
         void (*print_usage)(const char *cmd); /* `COMMAND --help`; the command table is main()'s */
 } Ctl;
 

@@ -192,6 +192,16 @@ int main(int argc, char **argv)
                 ctl.url_explicit = true;
         }
 
+        /*
+         * The token is pgseedctl's alone: the pgseedd it runs (start, --print-config) must not inherit
+         * it, neither into its environment nor, through it, anywhere else.
+         */
+        env = getenv("PGSEED_TOKEN");
+        if (env) {
+                ctl.token_env = xstrdup(env);
+                unsetenv("PGSEED_TOKEN");
+        }
+
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
                 fprintf(stderr, "pgseedctl: cannot initialize libcurl\n");
                 r = CTL_EXIT_FAILED;
@@ -205,6 +215,7 @@ int main(int argc, char **argv)
 
 finish:
         free(ctl.url);
+        free(ctl.token_env);
         free(ctl.pgseedd);
         json_decref(ctl.config);
         return r;
