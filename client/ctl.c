@@ -156,11 +156,62 @@ int ctl_config(Ctl *ctl, const json_t **ret, Error *e)
         return 0;
 }
 
+/* Reads a token file as pgseedd does (one trailing newline dropped); NULL with problem filled on failure. */
+static char *token_read(const char *path, char *problem, size_t size)
+{
+        char *text = NULL;
+        int r = read_full_file(path, &text, NULL);
+        size_t n;
+
+        if (r < 0) {
+                bufprintf(problem, size, "cannot read the token file %s (%s)", path, strerror(-r));
+                return NULL;
+        }
+        n = strlen(text);
+        if (n > 0 && text[n - 1] == '\n')
+                text[--n] = '\0';
+        if (n > 0 && text[n - 1] == '\r')
+                text[--n] = '\0';
+        if (n == 0) {
+                bufprintf(problem, size, "the token file %s is empty", path);
+                free(text);
+                return NULL;
+        }
+        return text;
+}
+
+/* $PGSEED_TOKEN, else $PGSEED_TOKEN_FILE, else pgseedd's api.token_file (from its configuration). */
+static void token_resolve(Ctl *ctl)
+{
+        const char *env = ctl->token_env, *path = getenv("PGSEED_TOKEN_FILE");
+        const json_t *config;
+        Error ignore = ERROR_INIT;
+        char problem[600] = "";
+        _cleanup_free_ char *token = NULL;
+
+        if (!isempty(env)) {
+                ctl_http_set_token(env, "PGSEED_TOKEN", NULL);
+                return;
+        }
+        if (isempty(path) && ctl_config(ctl, &config, &ignore) == 0)
+                path = ctl_config_string(config, "api.token_file");
+        if (isempty(path))
+                return;
+        token = token_read(path, problem, sizeof(problem));
+        ctl_http_set_token(token, path, token ? NULL : problem);
+        if (token)
+                explicit_bzero(token, strlen(token));
+}
+
 const char *ctl_url(Ctl *ctl)
 {
         const json_t *config;
         Error e = ERROR_INIT;
 
+        if (!ctl->token_looked) {
+                ctl->token_looked = true;
+                token_resolve(ctl);
+        }
         if (ctl->url)
                 return ctl->url;
         /* Without a usable pgseedd (or with a broken config) the default is the best guess; commands that

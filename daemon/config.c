@@ -33,6 +33,7 @@ typedef enum ConfigType {
         CT_LISTEN,
         CT_IDENT,
         CT_DATASET,
+        CT_BOOL,
 } ConfigType;
 
 typedef struct ConfigKey {
@@ -52,6 +53,7 @@ typedef struct ConfigKey {
 static const char *const runtime_choices[] = {"auto", "embedded", "docker", NULL};
 static const char *const pull_choices[] = {"missing", "always", "never", NULL};
 static const char *const level_choices[] = {"debug", "info", "warning", "error", NULL};
+static const char *const auth_choices[] = {"mutating", "all", NULL};
 
 #define F(field) offsetof(Config, field)
 
@@ -70,9 +72,22 @@ static const ConfigKey keys[] = {
          false, "HTTP API address, HOST:PORT (HOST a numeric address or localhost)"},
         {"api", "cors_origin", "PGSEED_CORS_ORIGIN", "cors-origin", CT_STRING, F(cors_origin), "", NULL, 0,
          0, true,
-         "browser origin (e.g. http://localhost:8080) allowed to read every GET endpoint and to POST; by "
-         "default "
-         "any origin may read /health and /metrics only"},
+         "browser origins (comma-separated, e.g. http://localhost:8080) allowed to read every endpoint "
+         "and to reset, besides pgseedd's own; '*' lets any page read (never reset); by default other "
+         "pages may read /health and /metrics only"},
+        {"api", "allowed_hosts", "PGSEED_ALLOWED_HOSTS", "allowed-hosts", CT_STRING, F(allowed_hosts), "",
+         NULL, 0, 0, true,
+         "Host names (comma-separated, NAME[:PORT]) served besides 127.0.0.1, localhost and [::1]; other "
+         "Host headers get 421 (DNS rebinding)"},
+        {"api", "token_file", "PGSEED_TOKEN_FILE", "token-file", CT_PATH, F(token_file), "", NULL, 0, 0,
+         true,
+         "file (mode 0600) holding the API bearer token; when set, POST and DELETE need "
+         "'Authorization: Bearer TOKEN' (default none)"},
+        {"api", "auth", "PGSEED_API_AUTH", "api-auth", CT_ENUM, F(api_auth), "mutating", auth_choices, 0, 0,
+         false, "which requests need the token: mutating (POST, DELETE) or all (every endpoint)"},
+        {"api", "allow_insecure_remote", "PGSEED_ALLOW_INSECURE_REMOTE", "allow-insecure-remote", CT_BOOL,
+         F(allow_insecure_remote), "false", NULL, 0, 0, false,
+         "serve a non-loopback listen address without a token (anyone who reaches it may reset)"},
         {"postgres", "port", "PGSEED_PG_PORT", "pg-port", CT_PORT, F(pg_port), "5432", NULL, 0, 0, false,
          "Postgres port on 127.0.0.1"},
         {"postgres", "user", "PGSEED_PG_USER", "pg-user", CT_IDENT, F(pg_user), "app", NULL, 0, 0, false,
@@ -114,6 +129,12 @@ static const ConfigKey keys[] = {
 };
 
 #undef F
+
+/* Ports, numbers and booleans are stored by value; everything else as a string the Config owns. */
+static bool key_holds_string(const ConfigKey *k)
+{
+        return k->type != CT_PORT && k->type != CT_INT && k->type != CT_BOOL;
+}
 
 static char **str_field(Config *c, const ConfigKey *k)
 {
@@ -204,6 +225,14 @@ static int key_apply(Config *c, const ConfigKey *k, const char *value, const cha
                                          k->key, value, (long long) k->min, (long long) k->max);
                 *(int64_t *) ((char *) c + k->offset) = n;
                 return 0;
+        case CT_BOOL: {
+                bool b;
+                if (parse_bool(value, &b) < 0)
+                        return error_set(e, EINVAL, "invalid_config", "Use 1/0, true/false or yes/no.",
+                                         "%s: %s = '%s' is not a boolean", origin, k->key, value);
+                *(bool *) ((char *) c + k->offset) = b;
+                return 0;
+        }
         case CT_ENUM: {
                 char allowed[128] = "";
                 for (const char *const *ch = k->choices; *ch; ch++) {
@@ -278,7 +307,7 @@ Config *config_new_defaults(void)
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 Error e = ERROR_INIT;
                 /* Defaults are valid by construction; an assert here would be a programming error. */
-                if (keys[i].type == CT_PORT || keys[i].type == CT_INT || !isempty(keys[i].def))
+                if (!key_holds_string(&keys[i]) || !isempty(keys[i].def))
                         (void) key_apply(c, &keys[i], keys[i].def, "default", &e);
                 else
                         *str_field(c, &keys[i]) = xstrdup("");
@@ -291,7 +320,7 @@ void config_free(Config *c)
         if (!c)
                 return;
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (keys[i].type != CT_PORT && keys[i].type != CT_INT)
+                if (key_holds_string(&keys[i]))
                         free(*str_field(c, &keys[i]));
         free(c->listen_host);
         free(c->sources);
@@ -665,6 +694,8 @@ static void value_string(const Config *c, const ConfigKey *k, char *buf, size_t 
                 snprintf(buf, size, "%d", *(const int *) ((const char *) c + k->offset));
         else if (k->type == CT_INT)
                 snprintf(buf, size, "%lld", (long long) *(const int64_t *) ((const char *) c + k->offset));
+        else if (k->type == CT_BOOL)
+                snprintf(buf, size, "%s", *(const bool *) ((const char *) c + k->offset) ? "true" : "false");
         else if (k->type == CT_SECRET)
                 snprintf(buf, size, "********");
         else
@@ -681,6 +712,8 @@ char *config_format(const Config *c, bool json)
                         snprintf(name, sizeof(name), "%s.%s", keys[i].section, keys[i].key);
                         if (keys[i].type == CT_PORT || keys[i].type == CT_INT)
                                 json_object_set_new(o, name, json_integer(strtoll(v, NULL, 10)));
+                        else if (keys[i].type == CT_BOOL)
+                                json_object_set_new(o, name, json_boolean(streq(v, "true")));
                         else
                                 json_object_set_new(o, name, json_string(v));
                 }

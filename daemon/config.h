@@ -25,7 +25,11 @@ typedef struct Config {
         char *listen; /* "HOST:PORT" as given; parsed into the two below */
         char *listen_host;
         int listen_port;
-        char *cors_origin; /* Access-Control-Allow-Origin for GET requests; "" = none */
+        char *cors_origin; /* comma-separated browser origins allowed besides our own; "*" = any may read */
+        char *allowed_hosts;        /* comma-separated Host names served besides loopback ones */
+        char *token_file;           /* API bearer token; "" = none */
+        char *api_auth;             /* "mutating" or "all": which routes need the token */
+        bool allow_insecure_remote; /* serve a non-loopback address without a token */
 
         /* [postgres] */
         int pg_port;

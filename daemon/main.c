@@ -3,13 +3,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <systemd/sd-daemon.h>
 
+#include "access.h"
 #include "api.h"
 #include "config.h"
 #include "daemon.h"
@@ -142,30 +147,45 @@ static int run_remove(Config *c, bool volumes)
  * Settings that a SIGHUP applies to the running daemon.  Everything else is
  * read once at start-up (ports, paths, runtime, dataset: changing them means
  * a different database), and a reload says which changed keys wait for a
- * restart.  Access control (api.token_file, api.auth, api.cors_origin,
- * api.allowed_hosts) belongs here once its policy can be swapped at run time:
- * add the key and call its reload function from reload_apply().
+ * restart.  The first list is copied into the running Config; the access
+ * keys are not (other threads read the Config without a lock): the access
+ * policy takes its own copy of them, swapped under its lock.
  */
 static const char *const reloadable_keys[] = {
         "pgseed.log_level",
         NULL,
 };
+static const char *const access_keys[] = {
+        "api.token_file", "api.auth", "api.cors_origin", "api.allowed_hosts", NULL,
+};
 
-static bool key_is_reloadable(const char *key)
+static bool key_in(const char *const *list, const char *key)
 {
-        for (const char *const *k = reloadable_keys; *k; k++)
+        for (const char *const *k = list; *k; k++)
                 if (streq(*k, key))
                         return true;
         return false;
 }
 
+static bool key_is_reloadable(const char *key)
+{
+        return key_in(reloadable_keys, key) || key_in(access_keys, key);
+}
+
 /* Applies the reloadable subset of next to the running daemon (next stays the caller's). */
 static void reload_apply(Daemon *d, const Config *next)
 {
+        Error e = ERROR_INIT;
         LogLevel level;
 
         if (log_level_from_string(next->log_level, &level) == 0)
                 log_set_level(level);
+        if (access_policy_reload(d->access, next, &e) < 0)
+                log_error("reload", "Failed to reload the API access policy, keeping the old one: %s%s%s",
+                          e.message, *e.hint ? " -- " : "", e.hint);
+        else
+                log_info("reload", "API access policy reloaded (token %s)",
+                         access_policy_has_token(d->access) ? "set" : "none");
 }
 
 static uint64_t now_mono_usec(void)
@@ -288,6 +308,40 @@ static void wait_for_termination(Daemon *d, const Options *o, const sigset_t *se
         }
 }
 
+/*
+ * A socket passed by systemd may be bound anywhere, whatever api.listen says:
+ * the rule that a non-loopback address needs a token holds for it too.
+ */
+static int listen_address_check(Daemon *d, int fd, Error *e)
+{
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        char host[INET6_ADDRSTRLEN] = "";
+        int port = 0;
+
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+                return 0;
+        if (ss.ss_family == AF_INET) {
+                inet_ntop(AF_INET, &((struct sockaddr_in *) &ss)->sin_addr, host, sizeof(host));
+                port = ntohs(((struct sockaddr_in *) &ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &ss)->sin6_addr, host, sizeof(host));
+                port = ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
+        } else
+                return 0;
+        if (access_policy_check_address(d->access, d->config, host, port, e) < 0) {
+                log_error("startup", "%s -- %s", e->message, e->hint);
+                return -EINVAL;
+        }
+        if (!access_host_is_loopback(host) && !access_policy_has_token(d->access) &&
+            access_host_is_loopback(d->config->listen_host))
+                log_warning("insecure_listen",
+                            "Serving the API on %s:%d WITHOUT A TOKEN (allow_insecure_remote): anyone who "
+                            "can reach this address can read and reset the database",
+                            host, port);
+        return 0;
+}
+
 static int run_daemon(Daemon *d, const Options *o)
 {
         Error e = ERROR_INIT;
@@ -300,12 +354,30 @@ static int run_daemon(Daemon *d, const Options *o)
         sigemptyset(&hup);
         sigaddset(&hup, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &hup, NULL);
+        /* Who may use the API is configuration: a bad token file is a usage error, found before anything
+         * runs. */
+        if (access_policy_new(d->config, &d->access, &e) < 0) {
+                log_error("startup", "%s%s%s", e.message, *e.hint ? " -- " : "", e.hint);
+                print_error(&e);
+                return EXIT_USAGE;
+        }
+        if (!access_host_is_loopback(d->config->listen_host) && !access_policy_has_token(d->access))
+                log_warning("insecure_listen",
+                            "Serving the API on %s:%d WITHOUT A TOKEN (allow_insecure_remote): anyone who "
+                            "can reach this address can read and reset the database",
+                            d->config->listen_host, d->config->listen_port);
         if (pidfile_acquire(d->config->state_dir, &pid_fd, &e) < 0)
                 goto fail;
         /* Bind the API before touching Postgres: a second instance on the same port fails fast and
          * harmlessly. */
         if (http_listen(d->config, &api_fd, &e) < 0)
                 goto fail;
+        if (listen_address_check(d, api_fd, &e) < 0) {
+                print_error(&e);
+                close(api_fd);
+                pidfile_release(d->config->state_dir, TAKE_FD(pid_fd));
+                return EXIT_USAGE;
+        }
         if (runtime_new(d->config, &d->runtime, &e) < 0)
                 goto fail;
         log_info("runtime", "Using the %s runtime (%s)", runtime_name(d->runtime), d->runtime->why);
@@ -390,6 +462,7 @@ int main(int argc, char **argv)
         seeder_free(d.seeder);
         runtime_free(d.runtime);
         metrics_free(d.metrics);
+        access_policy_free(d.access);
         config_free(d.config);
         strv_free(o.flags);
         return r;

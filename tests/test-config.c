@@ -224,6 +224,31 @@ static void test_config_load_refuses_typo_in_environment(void **state)
         unsetenv("PGSEED_PG_PASWORD");
 }
 
+static void test_config_api_access_keys(void **state)
+{
+        _cleanup_(config_freep) Config *c = config_new_defaults();
+        _cleanup_free_ char *ini = NULL, *json = NULL;
+        Error e = ERROR_INIT;
+
+        assert_false(c->allow_insecure_remote);
+        assert_string_equal(c->api_auth, "mutating");
+        assert_int_equal(config_set(c, "api.allow_insecure_remote", "yes", SOURCE_FLAG, "test", &e), 0);
+        assert_true(c->allow_insecure_remote);
+        assert_int_equal(config_set(c, "allow-insecure-remote", "maybe", SOURCE_FLAG, "test", &e), -EINVAL);
+        assert_non_null(strstr(e.message, "allow_insecure_remote"));
+        assert_int_equal(config_set(c, "api-auth", "some", SOURCE_FLAG, "test", &e), -EINVAL);
+        assert_int_equal(config_set(c, "api.auth", "all", SOURCE_FLAG, "test", &e), 0);
+        assert_int_equal(config_set(c, "token-file", "/etc/pgseed/token", SOURCE_FLAG, "test", &e), 0);
+        assert_int_equal(config_set(c, "allowed-hosts", "a.example,b.example:80", SOURCE_FLAG, "test", &e),
+                         0);
+        ini = config_format(c, false);
+        assert_non_null(strstr(ini, "allow_insecure_remote = true"));
+        assert_non_null(strstr(ini, "/etc/pgseed/token"));
+        json = config_format(c, true);
+        assert_non_null(strstr(json, "\"api.allow_insecure_remote\": true"));
+        assert_non_null(strstr(json, "\"api.auth\": \"all\""));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -237,6 +262,7 @@ int main(void)
                 cmocka_unit_test(test_config_unknown_env_names_closest),
                 cmocka_unit_test(test_config_env_of_client_and_tests_accepted),
                 cmocka_unit_test(test_config_load_refuses_typo_in_environment),
+                cmocka_unit_test(test_config_api_access_keys),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -497,6 +497,24 @@ def test_logs_tail_has_the_startup_lines(dk):
         assert it["ts"].endswith("Z") and "T" in it["ts"], it
 
 
+def test_logs_redact_passwords_on_the_docker_runtime(dk):
+    """The container's log frames go through the same redaction as the embedded log file."""
+    d, _ = ready(dk)
+    secret = "dockersekrit" + secrets.token_hex(4)
+    with pytest.raises(Exception):
+        d.sql("ALTER ROLE nosuchrole PASSWORD '%s'" % secret)
+
+    def logged():
+        body = d.get("/logs?tail=200").body
+        return body if "nosuchrole" in body else None
+
+    body = wait_for(logged, 15, 0.3)
+    assert body, d.get("/logs?tail=50").body
+    assert secret not in body
+    assert "PASSWORD '********'" in body
+    assert secret not in d.get("/logs?tail=200&format=json").body
+
+
 def test_logs_follow_streams_a_line_logged_after_the_request(dk):
     d, _ = ready(dk)
     marker = "marker-" + secrets.token_hex(6)
