@@ -770,6 +770,9 @@ char **config_changed_keys(const Config *a, const Config *b)
                 else if (k->type == CT_INT)
                         same = *(const int64_t *) ((const char *) a + k->offset) ==
                                *(const int64_t *) ((const char *) b + k->offset);
+                else if (k->type == CT_BOOL)
+                        same = *(const bool *) ((const char *) a + k->offset) ==
+                               *(const bool *) ((const char *) b + k->offset);
                 else
                         same = streq_ptr(*(char *const *) ((const char *) a + k->offset),
                                          *(char *const *) ((const char *) b + k->offset));
@@ -791,6 +794,8 @@ void config_adopt_reloadable(Config *c, const Config *next, const char *const *n
                 else if (k->type == CT_INT)
                         *(int64_t *) ((char *) c + k->offset) =
                                 *(const int64_t *) ((const char *) next + k->offset);
+                else if (k->type == CT_BOOL)
+                        *(bool *) ((char *) c + k->offset) = *(const bool *) ((const char *) next + k->offset);
                 else {
                         char **field = str_field(c, k);
                         free(*field);

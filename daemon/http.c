@@ -69,7 +69,13 @@ int http_listen(const Config *c, int *ret_fd, Error *e)
                 return error_set(e, err, NULL, NULL, "Cannot bind the API to %s:%d: %s", c->listen_host,
                                  c->listen_port, strerror(err));
         }
-        if (listen(fd, 128) < 0) {
+        /*
+         * A deep backlog: a burst of connections (a flood, or a thousand idle
+         * sockets opened at once) must not overflow it, or the kernel drops the
+         * SYN of a well-behaved probe, which then waits a whole second for its
+         * retransmission.  The kernel caps it at net.core.somaxconn.
+         */
+        if (listen(fd, 4096) < 0) {
                 int err = errno;
                 close(fd);
                 return error_set(e, err, NULL, NULL, "Cannot listen on %s:%d: %s", c->listen_host,

@@ -249,6 +249,25 @@ static void test_config_api_access_keys(void **state)
         assert_non_null(strstr(json, "\"api.auth\": \"all\""));
 }
 
+/* The reload's diff covers every type of key (a boolean one crashed it once). */
+static void test_config_changed_keys_every_type(void **state)
+{
+        _cleanup_(config_freep) Config *a = NULL, *b = NULL;
+        _cleanup_strv_free_ char **changed = NULL;
+        char *flags[] = {"allow-insecure-remote=true", "log-level=debug", "pg-port=6001", NULL};
+        Error e = ERROR_INIT;
+
+        clear_env();
+        assert_int_equal(config_load("/dev/null", NULL, &a, &e), 0);
+        assert_int_equal(config_load("/dev/null", flags, &b, &e), 0);
+        changed = config_changed_keys(a, b);
+        assert_non_null(changed);
+        assert_string_equal(changed[0], "pgseed.log_level");
+        assert_string_equal(changed[1], "api.allow_insecure_remote");
+        assert_string_equal(changed[2], "postgres.port");
+        assert_null(changed[3]);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -263,6 +282,7 @@ int main(void)
                 cmocka_unit_test(test_config_env_of_client_and_tests_accepted),
                 cmocka_unit_test(test_config_load_refuses_typo_in_environment),
                 cmocka_unit_test(test_config_api_access_keys),
+                cmocka_unit_test(test_config_changed_keys_every_type),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
