@@ -81,7 +81,7 @@ clean: build
 	@$(CTL) down $(if $(VOLUMES),--volumes)
 
 distclean: clean
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz
+	rm -rf $(BUILD) $(BUILD)-asan
 
 format:
 	clang-format -i daemon/*.[ch] client/*.[ch] tests/*.c

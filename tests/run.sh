@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # `make test`: every suite (unit, integration on the embedded runtime, docker
-# against a real engine) on the normal build; unit and integration again on an
-# ASan+UBSan build ($BUILD-asan, gcc); every libFuzzer target for FUZZ_SECONDS
-# ($BUILD-fuzz, clang); then one summary line "N passed, N failed" over all three.
+# against a real engine) on the normal build; then on an ASan+UBSan build
+# ($BUILD-asan, clang) unit and integration again and every libFuzzer target for
+# FUZZ_SECONDS; then one summary line "N passed, N failed" over both builds.
 # Starts the Docker engine when it is not running (and stops it again afterwards),
 # and builds the local images the docker suite uses (cached after the first run).
 #
@@ -13,7 +13,6 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 ASAN_BUILD=${ASAN_BUILD:-$BUILD-asan}
-FUZZ_BUILD=${FUZZ_BUILD:-$BUILD-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 mkdir -p "$BUILD"
 builds=("$BUILD")
@@ -71,55 +70,38 @@ meson test -C "$BUILD" --print-errorlogs --num-processes 2
 echo "tests: $BUILD done after $(( $(date +%s) - start ))s"
 
 # The same unit and integration tests against pgseedd, pgseedctl and test binaries built with
-# AddressSanitizer (leaks included) and UndefinedBehaviorSanitizer.  tests/meson.build gives each
-# test ASAN_OPTIONS/UBSAN_OPTIONS that abort on the first finding and write the report to
-# $ASAN_BUILD/sanitizer-logs/TEST.PID; tests/summary.py counts each report as a failure.  Postgres,
-# which the embedded runtime execs, is not instrumented and ignores the options.
-if [ "${SANITIZE:-1}" != 0 ]; then
+# AddressSanitizer (leaks included) and UndefinedBehaviorSanitizer, and the libFuzzer targets (suite
+# fuzz, each FUZZ_SECONDS).  Built with clang: its ASan runtime includes UBSan, so UBSan's reports
+# honour log_path too (gcc's separate libubsan writes them to stderr only), and libFuzzer needs it
+# anyway.  tests/meson.build gives each test ASAN_OPTIONS/UBSAN_OPTIONS that abort on the first
+# finding and write the report to $ASAN_BUILD/sanitizer-logs/TEST.PID; tests/summary.py counts
+# them as failures.  Postgres, which the embedded runtime execs, is not instrumented.
+suites=()
+[ "${SANITIZE:-1}" != 0 ] && suites+=(--suite unit --suite integration)
+[ "${FUZZ:-1}" != 0 ] && suites+=(--suite fuzz)
+if [ ${#suites[@]} -gt 0 ]; then
     builds+=("$ASAN_BUILD")
     fresh_results "$ASAN_BUILD"
-    [ -f "$ASAN_BUILD/build.ninja" ] ||
-        meson setup "$ASAN_BUILD" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+    if [ ! -f "$ASAN_BUILD/build.ninja" ]; then
+        # werror stays off here: the gcc build enforces the warnings, clang warns about other things.
+        CC=clang meson setup "$ASAN_BUILD" -Db_sanitize=address,undefined -Db_lundef=false -Dfuzzers=true \
+            -Dfuzz_seconds="$FUZZ_SECONDS" >"$BUILD/asan-setup.log" 2>&1 || cat "$BUILD/asan-setup.log"
+    else
+        meson configure "$ASAN_BUILD" -Dfuzz_seconds="$FUZZ_SECONDS" >/dev/null
+    fi
     mkdir -p "$ASAN_BUILD/sanitizer-logs" "$ASAN_BUILD/test-results"
     if ninja -C "$ASAN_BUILD" >"$ASAN_BUILD/ninja.log" 2>&1; then
-        meson test -C "$ASAN_BUILD" --suite unit --suite integration --print-errorlogs --num-processes 2 --no-rebuild
+        meson test -C "$ASAN_BUILD" "${suites[@]}" --print-errorlogs --num-processes 2 --no-rebuild
     else
         tail -40 "$ASAN_BUILD/ninja.log"
-        record_failure "$ASAN_BUILD" asan "building $ASAN_BUILD (ASan+UBSan) failed; see $ASAN_BUILD/ninja.log"
+        record_failure "$ASAN_BUILD" asan \
+            "building $ASAN_BUILD (clang, ASan+UBSan, fuzzers) failed: clang installed (.ci/deps test)? see $ASAN_BUILD/ninja.log"
     fi
     for f in "$ASAN_BUILD"/sanitizer-logs/*; do
         [ -s "$f" ] || continue
         echo "=== sanitizer report $f"
         head -60 "$f"
     done
-    echo "tests: $ASAN_BUILD done after $(( $(date +%s) - start ))s"
-fi
-
-# Each libFuzzer target (the list is in tests/meson.build) for FUZZ_SECONDS, seeded from
-# tests/fuzz-corpus/NAME/.  Only the fuzz targets are built with clang, not the whole tree.
-if [ "${FUZZ:-1}" != 0 ]; then
-    builds+=("$FUZZ_BUILD")
-    fresh_results "$FUZZ_BUILD"
-    if [ ! -f "$FUZZ_BUILD/build.ninja" ]; then
-        # werror stays off here: gcc's build enforces the warnings, clang warns about other things.
-        CC=clang meson setup "$FUZZ_BUILD" -Dfuzzers=true -Dfuzz_seconds="$FUZZ_SECONDS" >/dev/null
-    else
-        meson configure "$FUZZ_BUILD" -Dfuzz_seconds="$FUZZ_SECONDS" >/dev/null
-    fi
-    mkdir -p "$FUZZ_BUILD/test-results"
-    targets=$(meson introspect --targets "$FUZZ_BUILD" 2>/dev/null | /usr/bin/python3 -c '
-import json, os, sys
-root = os.path.realpath(sys.argv[1])
-for t in json.load(sys.stdin):
-    if t["name"].startswith("fuzz-") and t["type"] == "executable":
-        print(os.path.relpath(t["filename"][0], root))' "$FUZZ_BUILD")
-    # shellcheck disable=SC2086
-    if [ -n "$targets" ] && ninja -C "$FUZZ_BUILD" $targets >"$FUZZ_BUILD/ninja.log" 2>&1; then
-        meson test -C "$FUZZ_BUILD" --suite fuzz --print-errorlogs --num-processes 2 --no-rebuild
-    else
-        tail -40 "$FUZZ_BUILD/ninja.log" 2>/dev/null
-        record_failure "$FUZZ_BUILD" fuzz "configuring or building the fuzz targets with clang in $FUZZ_BUILD failed (clang installed? .ci/deps test)"
-    fi
 fi
 
 echo "tests: all done after $(( $(date +%s) - start ))s"

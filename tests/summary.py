@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Counts test cases across the JUnit XML files the suites wrote (cmocka,
 pytest, tests/fuzz-run.sh) and meson's own log, in every build directory given
-(build/, build-asan/, build-fuzz/ in `make test`), and prints the one summary
+(build/ and build-asan/ in `make test`), and prints the one summary
 line `make test` ends with: `N passed, N failed`.  A meson test that failed
 without leaving XML (a crash, a timeout) counts as one failure; a skipped case
 counts as failed, because a test that cannot reach what it needs must not pass
