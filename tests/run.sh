@@ -81,7 +81,7 @@ suites=()
 [ "${FUZZ:-1}" != 0 ] && suites+=(--suite fuzz)
 if [ ${#suites[@]} -gt 0 ]; then
     builds+=("$ASAN_BUILD")
-    fresh_results "$ASAN_BUILD"
+    # Set up before anything else is written there: meson only adds its .gitignore to a new directory.
     if [ ! -f "$ASAN_BUILD/build.ninja" ]; then
         # werror stays off here: the gcc build enforces the warnings, clang warns about other things.
         CC=clang meson setup "$ASAN_BUILD" -Db_sanitize=address,undefined -Db_lundef=false -Dfuzzers=true \
@@ -89,7 +89,8 @@ if [ ${#suites[@]} -gt 0 ]; then
     else
         meson configure "$ASAN_BUILD" -Dfuzz_seconds="$FUZZ_SECONDS" >/dev/null
     fi
-    mkdir -p "$ASAN_BUILD/sanitizer-logs" "$ASAN_BUILD/test-results"
+    fresh_results "$ASAN_BUILD"
+    mkdir -p "$ASAN_BUILD/sanitizer-logs"
     if ninja -C "$ASAN_BUILD" >"$ASAN_BUILD/ninja.log" 2>&1; then
         meson test -C "$ASAN_BUILD" "${suites[@]}" --print-errorlogs --num-processes 2 --no-rebuild
     else
