@@ -439,6 +439,7 @@ int main(int argc, char **argv)
         parse_args(argc, argv, &o);
         if (config_load(o.config_path, o.flags, &d.config, &e) < 0) {
                 print_error(&e);
+                strv_free(o.flags);
                 return EXIT_USAGE;
         }
         if (log_level_from_string(d.config->log_level, &level) == 0)
