@@ -260,7 +260,7 @@ def test_inplace_reset_rebuilds_dropped_objects(ready):
     ready.sql("DELETE FROM videos WHERE video_id IN (SELECT video_id FROM videos LIMIT 1)")
     r = ready.post("/reset?mode=inplace")
     assert r.status == 200, r.body
-    assert r.json()["strategy"] == "rebuild_tables"
+    assert r.json()["strategy"] == "repair"
     assert checksums(ready) == baseline
     assert structure(ready) == shape
     pub = ready.sql("SELECT count(*) FROM pg_publication_tables WHERE pubname = 'pgseed'")[0][0]
