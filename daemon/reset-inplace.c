@@ -446,6 +446,61 @@ static int publication_cover(PGconn *w, const char *pub, json_t *tables, json_t 
         return pg_exec(w, sql, e);
 }
 
+/* ---- the WAL guard ------------------------------------------------------------ */
+
+/*
+ * Refuses (409 wal_guard) before writing about `bytes` of WAL for `what` when
+ * a replication slot could not take that much: safe_wal_size is what can
+ * still be written before the slot falls out of max_slot_wal_keep_size and
+ * is lost (the WAL this transaction wrote so far is already counted in it).
+ * NULL safe_wal_size (no limit) never refuses.
+ */
+static int wal_guard(PGconn *w, const char *what, int64_t bytes, Error *e)
+{
+        _cleanup_pgresult_ PGresult *res = NULL;
+        int r = pg_query(
+                w,
+                "SELECT slot_name, safe_wal_size, pg_wal_lsn_diff(pg_current_wal_lsn(),"
+                " coalesce(confirmed_flush_lsn, restart_lsn))::bigint"
+                "  FROM pg_replication_slots WHERE safe_wal_size IS NOT NULL AND wal_status <> 'lost'"
+                " ORDER BY safe_wal_size LIMIT 1",
+                0, NULL, &res, e);
+        int64_t safe;
+
+        if (r < 0 || PQntuples(res) == 0)
+                return r;
+        safe = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        if (bytes <= safe)
+                return 0;
+        return error_set(
+                e, EBUSY, "wal_guard",
+                "Let the slot's consumer catch up, raise max_slot_wal_keep_size, or drop the slot if "
+                "nothing reads it; then retry.",
+                "Restoring %s would write about %lld kB of WAL, but replication slot %s can take only "
+                "%lld kB more before it is lost (max_slot_wal_keep_size; its consumer is %s bytes "
+                "behind); nothing was changed",
+                what, (long long) (bytes / 1024), PQgetvalue(res, 0, 0), (long long) (safe / 1024),
+                PQgetvalue(res, 0, 2));
+}
+
+/*
+ * The WAL an apply of the staged delta writes, roughly: every new row image
+ * twice (heap and index entries, record headers) plus a fixed cost per change.
+ */
+static int delta_wal_estimate(PGconn *w, const char *sd, int64_t *ret, Error *e)
+{
+        _cleanup_free_ char *sql =
+                xasprintf("SELECT count(*) * 150 + coalesce(sum(pg_column_size(s.*)), 0) * 2"
+                          "  FROM pgseed_delta d LEFT JOIN pgseed_src s ON %s",
+                          sd);
+        _cleanup_free_ char *v = pg_query_value(w, sql, 0, NULL, e);
+
+        if (!v)
+                return -e->errnum;
+        *ret = strtoll(v, NULL, 10);
+        return 0;
+}
+
 /* ---- rows ------------------------------------------------------------------------- */
 
 typedef struct Changes {
@@ -513,6 +568,12 @@ static int apply_diff(PGconn *w, json_t *tbl, Changes *ch, Error *e)
         r = pg_exec(w, sql, e);
         free(TAKE_PTR(sql));
         if (r == 0) {
+                int64_t wal = 0;
+                r = delta_wal_estimate(w, sd, &wal, e);
+                if (r == 0)
+                        r = wal_guard(w, q, wal, e);
+        }
+        if (r == 0) {
                 sql = xasprintf("DELETE FROM %s t USING pgseed_delta d WHERE d.pgseed_op = 'd' AND %s", q,
                                 td);
                 r = exec_count(w, sql, &ch->deleted, e);
@@ -566,8 +627,13 @@ static int refill_table(PGconn *t, PGconn *w, json_t *tbl, Changes *ch, Error *e
         _cleanup_free_ char *all = join_columns(json_object_get(tbl, "columns"), "", ", ");
         _cleanup_free_ char *trunc = xasprintf("TRUNCATE %s", q), *src = copy_source(tbl);
         _cleanup_free_ char *dst = xasprintf("%s (%s)", q, all);
-        int r = pg_exec(w, trunc, e);
+        const char *params[] = {q};
+        _cleanup_free_ char *size =
+                pg_query_value(t, "SELECT pg_total_relation_size($1::regclass)", 1, params, e);
+        int r = size ? wal_guard(w, q, strtoll(size, NULL, 10), e) : -e->errnum;
 
+        if (r == 0)
+                r = pg_exec(w, trunc, e);
         if (r < 0)
                 return r;
         ch->truncated = true;

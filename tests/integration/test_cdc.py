@@ -431,3 +431,75 @@ def test_blocked_repair_is_a_clear_409_and_changes_nothing(cdc):
     d.sql("DROP VIEW public.nicks")
     body = cdc.reset()
     cdc.check_after_reset(body)
+
+
+def test_wal_guard_refuses_a_reset_that_would_lose_a_slot(cdc):
+    d = cdc.d
+    d.sql("ALTER SYSTEM SET max_slot_wal_keep_size = '16MB'", dbname="postgres")
+    d.sql("SELECT pg_reload_conf()", dbname="postgres")
+    try:
+        d.sql("SELECT pg_create_logical_replication_slot('lagging', 'pgoutput')", dbname="postgres")
+        d.sql("DELETE FROM comments")
+        # A consumer that stopped reading: fill the WAL it may still keep up to ~300 kB.
+        safe = d.sql("SELECT safe_wal_size FROM pg_replication_slots WHERE slot_name = 'lagging'")[0][0]
+        assert safe is not None
+        while safe > 600 * 1024:
+            chunk = min(safe - 300 * 1024, 4 * 1024 * 1024)
+            d.sql("SELECT pg_logical_emit_message(false, 'filler', repeat('x', %s))", (chunk,))
+            safe = d.sql("SELECT safe_wal_size FROM pg_replication_slots WHERE slot_name = 'lagging'")[0][0]
+        health = d.get("/health").json()
+        assert health["status"] == "ready"
+        before = d.sql("SELECT count(*) FROM comments")[0][0]
+        r = d.post("/reset?mode=inplace")
+        assert r.status == 409, r.body
+        err = r.json()["error"]
+        # Every slot is near the limit here: even a consumer that keeps up cannot move its restart
+        # point past the start of the reset's transaction until it commits.
+        assert err["code"] == "wal_guard" and "max_slot_wal_keep_size" in err["hint"], err
+        assert "replication slot" in err["message"] and "nothing was changed" in err["message"]
+        assert d.sql("SELECT count(*) FROM comments")[0][0] == before
+        assert d.sql("SELECT count(*) FROM pg_replication_slots WHERE wal_status = 'lost'")[0][0] == 0
+        d.sql("SELECT pg_drop_replication_slot('lagging')", dbname="postgres")
+        d.sql("ALTER SYSTEM RESET max_slot_wal_keep_size", dbname="postgres")
+        d.sql("SELECT pg_reload_conf()", dbname="postgres")
+        assert wait_for(lambda: d.sql("SELECT bool_and(safe_wal_size IS NULL) FROM pg_replication_slots")[0][0],
+                        10)
+        body = cdc.reset()
+        cdc.check_after_reset(body)
+    finally:
+        d.sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'lagging'",
+              dbname="postgres")
+        d.sql("ALTER SYSTEM RESET max_slot_wal_keep_size", dbname="postgres")
+        d.sql("SELECT pg_reload_conf()", dbname="postgres")
+
+
+def test_template_reset_keeps_health_200_and_bumps_the_epoch(ready):
+    epoch0 = wait_for(lambda: ready.get("/health").json().get("epoch") is not None and
+                      ready.get("/health").json(), 15)
+    assert epoch0, "no epoch in /health"
+    samples, stop = [], threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            r = ready.get("/health", timeout=10)
+            samples.append((r.status, r.json().get("resetting")))
+            time.sleep(0.01)
+
+    t = threading.Thread(target=poll, daemon=True)
+    t.start()
+    try:
+        bodies = [ready.post("/reset?mode=template", timeout=120) for _ in range(2)]
+    finally:
+        stop.set()
+        t.join(15)
+    for b in bodies:
+        assert b.status == 200, b.body
+    e1, e2 = bodies[0].json()["epoch"], bodies[1].json()["epoch"]
+    assert e1 == epoch0["epoch"] + 1 and e2 == e1 + 1
+    assert samples and all(s[0] == 200 for s in samples), [s for s in samples if s[0] != 200][:5]
+    assert wait_for(lambda: ready.get("/health").json().get("epoch") == e2, 15)
+    # An in-place reset goes on counting from there.
+    r = ready.post("/reset?mode=inplace")
+    assert r.status == 200 and r.json()["epoch"] == e2 + 1, r.body
+    assert "pgseed_reset_epoch %d" % (e2 + 1) in wait_for(
+        lambda: (lambda m: m if "pgseed_reset_epoch %d" % (e2 + 1) in m else None)(ready.get("/metrics").body), 15)
