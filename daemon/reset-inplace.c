@@ -46,7 +46,8 @@ static const char catalog_sql[] =
         "                                AND co.conrelid = c.oid AND co.contype IN ('p', 'u', 'x'))),"
         "   'triggers', (SELECT coalesce(json_agg(json_build_object('name', quote_ident(t.tgname),"
         "                  'def', pg_get_triggerdef(t.oid)) ORDER BY t.tgname), '[]')"
-        "                FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal))"
+        "                FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal"
+        "                 AND t.tgname !~ '^pgseed_track_'))"
         "   ORDER BY n.nspname, c.relname), '[]')"
         "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND " PG_USER_SCHEMAS;
@@ -545,7 +546,7 @@ static char *key_terms(json_t *key, const char *fmt, const char *sep)
  * rows to delete, update and insert; then each is a small keyed statement.
  * A CDC consumer sees exactly the changes that undo the session's work.
  */
-static int apply_diff(PGconn *w, json_t *tbl, Changes *ch, Error *e)
+static int apply_diff(PGconn *w, json_t *tbl, const char *tsrc, Changes *ch, Error *e)
 {
         const char *q = jstr(tbl, "qualified");
         json_t *cols = json_object_get(tbl, "columns"), *key = json_object_get(tbl, "key");
@@ -564,7 +565,7 @@ static int apply_diff(PGconn *w, json_t *tbl, Changes *ch, Error *e)
                 " CASE WHEN t.%s IS NULL THEN 'i' WHEN s.%s IS NULL THEN 'd' ELSE 'u' END AS pgseed_op, %s"
                 " FROM %s t FULL JOIN pgseed_src s ON %s"
                 " WHERE t.%s IS NULL OR s.%s IS NULL OR (%s) IS DISTINCT FROM (%s)",
-                k1, k1, keys, q, ts, k1, k1, tall, sall);
+                k1, k1, keys, tsrc ? tsrc : q, ts, k1, k1, tall, sall);
         r = pg_exec(w, sql, e);
         free(TAKE_PTR(sql));
         if (r == 0) {
@@ -661,7 +662,7 @@ static int restore_table(PGconn *t, PGconn *w, json_t *tbl, Changes *ch, Error *
         if (json_array_size(key) > 0) {
                 r = pg_exec(w, "SAVEPOINT pgseed_diff", e);
                 if (r == 0)
-                        r = apply_diff(w, tbl, ch, e);
+                        r = apply_diff(w, tbl, NULL, ch, e);
                 if (r == 0 || e->errnum == EBUSY || e->errnum == ECONNREFUSED)
                         goto done;
                 /* E.g. a column type without equality (json): fall back to replacing every row. */
@@ -679,7 +680,232 @@ done:
         return r;
 }
 
+/* ---- change tracking ---------------------------------------------------------- */
+
+/*
+ * What changed since the last in-place reset, so that the next one undoes
+ * only that: statement-level triggers with transition tables record the keys
+ * every INSERT, UPDATE and DELETE touched (a TRUNCATE marks the whole table)
+ * into an unlogged table, which writes no WAL and is never decoded or
+ * published.  It is trusted only when the structure is the template's, every
+ * trigger is there and enabled, and the state row carries the current epoch:
+ * a crash empties unlogged tables, a template reset brings a database without
+ * tracking, and either means the full diff.  Sessions running with
+ * session_replication_role = replica fire no triggers and are not tracked.
+ */
+static const char track_install_sql[] =
+        "CREATE SCHEMA IF NOT EXISTS pgseed_track;"
+        "CREATE UNLOGGED TABLE IF NOT EXISTS pgseed_track.touched (rel oid NOT NULL, k text);"
+        "CREATE UNLOGGED TABLE IF NOT EXISTS pgseed_track.state (epoch bigint NOT NULL);"
+        "CREATE OR REPLACE FUNCTION pgseed_track.record() RETURNS trigger"
+        " LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pgseed_track AS $f$"
+        " BEGIN"
+        "  IF TG_OP = 'TRUNCATE' THEN"
+        "   INSERT INTO pgseed_track.touched VALUES (TG_RELID, NULL);"
+        "  ELSIF TG_OP = 'INSERT' THEN"
+        "   EXECUTE format('INSERT INTO pgseed_track.touched SELECT %s, %s FROM pgseed_new r',"
+        "                  TG_RELID::oid, TG_ARGV[0]);"
+        "  ELSIF TG_OP = 'DELETE' THEN"
+        "   EXECUTE format('INSERT INTO pgseed_track.touched SELECT %s, %s FROM pgseed_old r',"
+        "                  TG_RELID::oid, TG_ARGV[0]);"
+        "  ELSE"
+        "   EXECUTE format('INSERT INTO pgseed_track.touched SELECT %s, %s FROM pgseed_old r"
+        "                   UNION ALL SELECT %s, %s FROM pgseed_new r',"
+        "                  TG_RELID::oid, TG_ARGV[0], TG_RELID::oid, TG_ARGV[0]);"
+        "  END IF;"
+        "  RETURN NULL;"
+        " END $f$;"
+        "TRUNCATE pgseed_track.touched, pgseed_track.state";
+
+/* The text of a row's key: "<alias>.k::text", or "row(<alias>.a, <alias>.b)::text". */
+static char *key_text(json_t *key, const char *alias)
+{
+        _cleanup_free_ char *prefix = xasprintf("%s.", alias);
+        _cleanup_free_ char *cols = join_columns(key, prefix, ", ");
+
+        return json_array_size(key) == 1 ? xasprintf("%s::text", cols) : xasprintf("row(%s)::text", cols);
+}
+
+/* Installs (or refreshes) the triggers and starts tracking afresh from epoch.  Inside the reset's
+ * transaction. */
+static int track_install(PGconn *w, json_t *tables, int64_t epoch, Error *e)
+{
+        static const char *const events[][3] = {
+                {"i", "INSERT", "REFERENCING NEW TABLE AS pgseed_new"},
+                {"u", "UPDATE", "REFERENCING OLD TABLE AS pgseed_old NEW TABLE AS pgseed_new"},
+                {"d", "DELETE", "REFERENCING OLD TABLE AS pgseed_old"},
+                {"t", "TRUNCATE", ""},
+        };
+        _cleanup_free_ char *state =
+                xasprintf("INSERT INTO pgseed_track.state VALUES (%lld)", (long long) epoch);
+        json_t *tbl;
+        size_t i;
+        int r = pg_exec(w, track_install_sql, e);
+
+        json_array_foreach(tables, i, tbl)
+        {
+                json_t *key = json_object_get(tbl, "key");
+                _cleanup_free_ char *kt = NULL;
+                _cleanup_(PQfreememp) char *arg = NULL;
+
+                if (r < 0)
+                        return r;
+                if (json_array_size(key) == 0)
+                        continue; /* never trusted: a table without a key is always diffed in full */
+                kt = key_text(key, "r");
+                arg = PQescapeLiteral(w, kt, strlen(kt));
+                if (!arg)
+                        return pg_result_error(w, NULL, e);
+                for (size_t ev = 0; r == 0 && ev < ELEMENTSOF(events); ev++) {
+                        _cleanup_free_ char *sql = xasprintf("CREATE OR REPLACE TRIGGER pgseed_track_%s "
+                                                             "AFTER %s ON %s %s FOR EACH STATEMENT"
+                                                             " EXECUTE FUNCTION pgseed_track.record(%s)",
+                                                             events[ev][0], events[ev][1],
+                                                             jstr(tbl, "qualified"), events[ev][2], arg);
+                        r = pg_exec(w, sql, e);
+                }
+        }
+        return r < 0 ? r : pg_exec(w, state, e);
+}
+
+/*
+ * Whether the tracked keys can stand in for a full diff at epoch; when not,
+ * *why says so (for the response).
+ */
+static bool track_trusted(PGconn *w, json_t *tables, int64_t epoch, const char **why)
+{
+        _cleanup_free_ char *names = NULL, *ok = NULL, *have_epoch = NULL, *triggers = NULL;
+        json_auto_t *list = json_array();
+        Error ignore = ERROR_INIT;
+        json_t *tbl;
+        size_t i;
+
+        json_array_foreach(tables, i, tbl)
+        {
+                if (json_array_size(json_object_get(tbl, "key")) == 0) {
+                        *why = "a seeded table has no primary key";
+                        return false;
+                }
+                json_array_append(list, json_object_get(tbl, "qualified"));
+        }
+        ok = pg_query_value(w,
+                            "SELECT to_regclass('pgseed_track.state') IS NOT NULL"
+                            " AND to_regclass('pgseed_track.touched') IS NOT NULL"
+                            " AND to_regprocedure('pgseed_track.record()') IS NOT NULL",
+                            0, NULL, &ignore);
+        if (!streq_ptr(ok, "t")) {
+                *why = "change tracking is not installed (first in-place reset since the database was made)";
+                return false;
+        }
+        have_epoch = pg_query_value(w, "SELECT coalesce(max(epoch), -1) FROM pgseed_track.state", 0, NULL,
+                                    &ignore);
+        if (!have_epoch || strtoll(have_epoch, NULL, 10) != epoch) {
+                *why = "the tracked changes do not start at the current epoch (a crash emptied them, or the "
+                       "database was replaced)";
+                return false;
+        }
+        names = json_dumps(list, JSON_COMPACT);
+        const char *params[] = {names};
+        triggers = pg_query_value(
+                w,
+                "SELECT count(*) = 4 * json_array_length($1::json) FROM pg_trigger"
+                " WHERE tgname ~ '^pgseed_track_[iudt]$' AND tgenabled = 'O'"
+                "   AND tgrelid IN (SELECT to_regclass(x) FROM json_array_elements_text($1::json) x)",
+                1, params, &ignore);
+        if (!streq_ptr(triggers, "t")) {
+                *why = "change tracking triggers are missing or disabled";
+                return false;
+        }
+        return true;
+}
+
+/*
+ * Restores only the rows whose keys were tracked: the template's rows for
+ * those keys are staged and diffed against the working rows for the same
+ * keys.  A truncated table is restored in full.
+ */
+static int restore_tracked_table(PGconn *t, PGconn *w, json_t *tbl, Changes *ch, Error *e)
+{
+        const char *q = jstr(tbl, "qualified");
+        json_t *key = json_object_get(tbl, "key"), *cols = json_object_get(tbl, "columns");
+        const char *params[] = {q};
+        _cleanup_pgresult_ PGresult *res = NULL;
+        _cleanup_free_ char *all = NULL, *stage = NULL, *src = NULL, *tsrc = NULL, *filter_x = NULL;
+        _cleanup_(PQfreememp) char *lit = NULL;
+        int r;
+
+        r = pg_query(w,
+                     "SELECT coalesce(bool_or(k IS NULL), false), count(*),"
+                     " coalesce(array_agg(DISTINCT k) FILTER (WHERE k IS NOT NULL), '{}')::text"
+                     " FROM pgseed_track.touched WHERE rel = $1::regclass",
+                     1, params, &res, e);
+        if (r < 0)
+                return r;
+        if (streq(PQgetvalue(res, 0, 0), "t"))
+                return restore_table(t, w, tbl, ch, e);
+        if (streq(PQgetvalue(res, 0, 1), "0"))
+                return 0;
+        lit = PQescapeLiteral(w, PQgetvalue(res, 0, 2), strlen(PQgetvalue(res, 0, 2)));
+        if (!lit)
+                return pg_result_error(w, NULL, e);
+        if (json_array_size(key) == 1) {
+                /* Compared in the key's own type, so that both sides use their primary key index. */
+                const char *k = json_string_value(json_array_get(key, 0));
+                json_t *col = find_named(cols, "name", k);
+                filter_x = xasprintf("x.%s = ANY(%s::%s[])", k, lit, jstr(col, "type"));
+        } else {
+                _cleanup_free_ char *kt = key_text(key, "x");
+                filter_x = xasprintf("%s = ANY(%s::text[])", kt, lit);
+        }
+        all = join_columns(cols, "", ", ");
+        stage = xasprintf("CREATE TEMP TABLE pgseed_src AS SELECT %s FROM %s WITH NO DATA", all, q);
+        src = xasprintf("(SELECT %s FROM %s x WHERE %s)", all, q, filter_x);
+        tsrc = xasprintf("(SELECT * FROM %s x WHERE %s)", q, filter_x);
+        r = pg_exec(w, stage, e);
+        if (r == 0)
+                r = loader_copy_table(t, src, w, "pgseed_src", &ch->rows, e);
+        if (r == 0)
+                r = apply_diff(w, tbl, tsrc, ch, e);
+        if (r == 0)
+                r = pg_exec(w, "DROP TABLE pgseed_src", e);
+        return r;
+}
+
 /* ---- the epoch ------------------------------------------------------------------ */
+
+/* The reset epoch in the working database's pgseed comment (0 before the first reset), or -errno. */
+static int64_t epoch_current(PGconn *w, Error *e)
+{
+        _cleanup_free_ char *v = pg_query_value(
+                w,
+                "SELECT coalesce(substring(shobj_description(oid, 'pg_database') FROM '\"epoch\":([0-9]+)')"
+                "::bigint, 0) FROM pg_database WHERE datname = current_database()",
+                0, NULL, e);
+
+        return v ? strtoll(v, NULL, 10) : -e->errnum;
+}
+
+/* Locks the seeded tables that exist against writes (reads go on) for the reset's transaction. */
+static int lock_tables(PGconn *w, json_t *want, json_t *have, Error *e)
+{
+        _cleanup_free_ char *list = xstrdup(""), *sql = NULL;
+        json_t *tbl;
+        size_t i;
+
+        json_array_foreach(want, i, tbl)
+        {
+                const char *q = jstr(tbl, "qualified");
+                if (!find_named(have, "qualified", q))
+                        continue;
+                char *next = xasprintf("%s%s%s", list, *list ? ", " : "", q);
+                free(list);
+                list = next;
+        }
+        if (!*list)
+                return 0;
+        sql = xasprintf("LOCK TABLE %s IN EXCLUSIVE MODE", list);
+        return pg_exec(w, sql, e);
+}
 
 /*
  * Increments the reset epoch kept in the working database's pgseed comment
@@ -761,6 +987,8 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
         Plan plan, check;
         json_t *tbl;
         int64_t epoch = 0;
+        bool tracked = false;
+        const char *why = NULL;
         size_t i;
         int r;
 
@@ -788,9 +1016,29 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
                 r = -e->errnum;
                 goto rollback;
         }
+        /*
+         * Writers wait for the reset (readers do not): the tracked keys and
+         * the diff then see every change made before it, and none is made
+         * during it that the reset would half undo or forget to track.
+         */
+        r = lock_tables(w, want, have, e);
+        if (r == 0 && (epoch = epoch_current(w, e)) < 0)
+                r = (int) epoch;
+        if (r < 0)
+                goto rollback;
         plan_build(&plan, want, have);
         plan_describe(&plan, structure);
-        json_object_set_new(result, "strategy", json_string(plan.n ? "repair" : "diff"));
+        if (plan.n > 0)
+                why = "the structure differs from the template";
+        else
+                tracked = track_trusted(w, want, epoch, &why);
+        json_object_set_new(result, "strategy",
+                            json_string(tracked  ? "tracked"
+                                        : plan.n ? "repair"
+                                                 : "diff"));
+        json_object_set_new(
+                result, "tracking",
+                json_pack("{s:b, s:s?}", "used", tracked, "fallback_reason", tracked ? NULL : why));
 
         r = run_steps(w, &plan, STEP_DROP, e);
         if (r == 0)
@@ -808,8 +1056,11 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
 
                 if (r < 0)
                         break;
-                r = string_in(plan.created, q) ? refill_table(t, w, tbl, &ch, e)
-                                               : restore_table(t, w, tbl, &ch, e);
+                if (string_in(plan.created, q))
+                        r = refill_table(t, w, tbl, &ch, e);
+                else
+                        r = tracked ? restore_tracked_table(t, w, tbl, &ch, e)
+                                    : restore_table(t, w, tbl, &ch, e);
                 row = json_pack("{s:O, s:O, s:I, s:I, s:I, s:I}", "schema", json_object_get(tbl, "schema"),
                                 "name", json_object_get(tbl, "name"), "rows", (json_int_t) ch.rows,
                                 "deleted", (json_int_t) ch.deleted, "updated", (json_int_t) ch.updated,
@@ -850,6 +1101,16 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
         if (r == 0) {
                 epoch = epoch_bump(w, e);
                 r = epoch < 0 ? (int) epoch : 0;
+        }
+        if (r == 0) {
+                /* Tracking is an optimisation: failing to install it costs the next reset a full diff only.
+                 */
+                r = pg_exec(w, "SAVEPOINT pgseed_track", e);
+                if (r == 0 && track_install(w, want, epoch, e) < 0) {
+                        log_debug("reset", "Cannot install change tracking (%s), ignoring", e->message);
+                        *e = (Error) ERROR_INIT;
+                        r = pg_exec(w, "ROLLBACK TO SAVEPOINT pgseed_track", e);
+                }
         }
         if (r == 0)
                 r = emit_reset_message(w, epoch, result, e);

@@ -45,7 +45,8 @@ def structure(d):
            WHERE c.relnamespace = 'public'::regnamespace
           UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
            WHERE connamespace = 'public'::regnamespace
-          UNION ALL SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal
+          UNION ALL SELECT pg_get_triggerdef(oid) FROM pg_trigger
+           WHERE NOT tgisinternal AND tgname !~ '^pgseed_track_'
           UNION ALL SELECT attrelid::regclass || '.' || attname || ' ' || format_type(atttypid, atttypmod)
             FROM pg_attribute WHERE attrelid IN ('videos'::regclass, 'users'::regclass, 'comments'::regclass)
              AND attnum > 0 AND NOT attisdropped) s""")[0][0]
