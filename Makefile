@@ -7,7 +7,7 @@ CTL := $(BUILD)/client/pgseedctl
 MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps deps-test build start stop restart status health wait reset inspect-schema inspect-data \
-        logs load-data test images clean distclean bench format
+        logs load-data test images clean distclean bench bench-inplace format
 
 all: build
 
@@ -71,6 +71,10 @@ images:
 
 bench: build
 	@bench/run.sh
+
+# The in-place reset's time against the number of changed rows (tracked vs the full diff).
+bench-inplace: build
+	@bench/inplace
 
 # Removes the Postgres container (or stops the embedded one); VOLUMES=1 also deletes the data.
 clean: build

@@ -768,6 +768,16 @@ static int track_install(PGconn *w, json_t *tables, int64_t epoch, Error *e)
         return r < 0 ? r : pg_exec(w, state, e);
 }
 
+/* Tracking that was trusted goes on from epoch: only the recorded keys are cleared. */
+static int track_restart(PGconn *w, int64_t epoch, Error *e)
+{
+        _cleanup_free_ char *sql =
+                xasprintf("TRUNCATE pgseed_track.touched; UPDATE pgseed_track.state SET epoch = %lld",
+                          (long long) epoch);
+
+        return pg_exec(w, sql, e);
+}
+
 /*
  * Whether the tracked keys can stand in for a full diff at epoch; when not,
  * *why says so (for the response).
@@ -1078,13 +1088,17 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
         if (r == 0)
                 r = run_steps(w, &plan, STEP_POST, e);
 
-        /* What is left to repair after the repair is a bug of ours: refuse rather than claim success. */
-        if (r == 0) {
+        /*
+         * What is left to repair after the repair is a bug of ours: refuse
+         * rather than claim success.  (Without a repair there is nothing to
+         * check: the locks held keep DDL out.)
+         */
+        if (r == 0 && plan.n > 0) {
                 after = pg_query_json(w, catalog_sql, 0, NULL, e);
                 if (!after)
                         r = -e->errnum;
         }
-        if (r == 0) {
+        if (r == 0 && after) {
                 plan_build(&check, want, after);
                 if (check.n > 0) {
                         json_t *first = json_array_get(check.steps[0], 0);
@@ -1106,7 +1120,9 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
                 /* Tracking is an optimisation: failing to install it costs the next reset a full diff only.
                  */
                 r = pg_exec(w, "SAVEPOINT pgseed_track", e);
-                if (r == 0 && track_install(w, want, epoch, e) < 0) {
+                if (r == 0 && tracked)
+                        r = track_restart(w, epoch, e);
+                else if (r == 0 && track_install(w, want, epoch, e) < 0) {
                         log_debug("reset", "Cannot install change tracking (%s), ignoring", e->message);
                         *e = (Error) ERROR_INIT;
                         r = pg_exec(w, "ROLLBACK TO SAVEPOINT pgseed_track", e);
