@@ -1120,9 +1120,8 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
                 /* Tracking is an optimisation: failing to install it costs the next reset a full diff only.
                  */
                 r = pg_exec(w, "SAVEPOINT pgseed_track", e);
-                if (r == 0 && tracked)
-                        r = track_restart(w, epoch, e);
-                else if (r == 0 && track_install(w, want, epoch, e) < 0) {
+                if (r == 0 &&
+                    (tracked ? track_restart(w, epoch, e) : track_install(w, want, epoch, e)) < 0) {
                         log_debug("reset", "Cannot install change tracking (%s), ignoring", e->message);
                         *e = (Error) ERROR_INIT;
                         r = pg_exec(w, "ROLLBACK TO SAVEPOINT pgseed_track", e);
