@@ -768,11 +768,16 @@ static int track_install(PGconn *w, json_t *tables, int64_t epoch, Error *e)
         return r < 0 ? r : pg_exec(w, state, e);
 }
 
-/* Tracking that was trusted goes on from epoch: only the recorded keys are cleared. */
+/*
+ * Tracking that was trusted goes on from epoch: only the recorded keys are
+ * cleared.  DELETE, not TRUNCATE: no new file to create and sync (~10 ms),
+ * and writers are held off by the table locks, so no key recorded after the
+ * reset's snapshot can be lost.
+ */
 static int track_restart(PGconn *w, int64_t epoch, Error *e)
 {
         _cleanup_free_ char *sql =
-                xasprintf("TRUNCATE pgseed_track.touched; UPDATE pgseed_track.state SET epoch = %lld",
+                xasprintf("DELETE FROM pgseed_track.touched; UPDATE pgseed_track.state SET epoch = %lld",
                           (long long) epoch);
 
         return pg_exec(w, sql, e);
