@@ -56,6 +56,14 @@ json_t *health_build(const HealthInput *in)
         if (*snap->runtime_id)
                 json_object_set_new(o, "runtime_id", json_string(snap->runtime_id));
         json_object_set_new(o, "restarts", json_integer(snap->restarts));
+        json_object_set_new(o, "resetting",
+                            snap->resetting
+                                    ? json_pack("{s:s, s:o}", "mode",
+                                                snap->reset_mode == RESET_INPLACE ? "inplace" : "template",
+                                                "since", time_or_null(snap->reset_since_ms))
+                                    : json_false());
+        v = facts ? json_object_get(facts, "epoch") : NULL;
+        json_object_set(o, "epoch", v ? v : json_null());
 
         db = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", "127.0.0.1", "port", c->pg_port, "name",
                        c->pg_db, "user", c->pg_user, "url", url);

@@ -84,6 +84,47 @@ void api_metrics(Request *req)
                 "gauge\n"
                 "pgseed_uptime_seconds %lld\n",
                 (long long) ((now_mono_ms() - d->started_mono_ms) / 1000));
+        fprintf(f,
+                "# HELP pgseed_resetting 1 while a reset runs (the database keeps serving).\n"
+                "# TYPE pgseed_resetting gauge\npgseed_resetting %d\n",
+                snap.resetting);
+        json_t *epoch = snap.facts ? json_object_get(snap.facts, "epoch") : NULL;
+        if (json_is_integer(epoch))
+                fprintf(f,
+                        "# HELP pgseed_reset_epoch Resets of the working database so far (its pgseed "
+                        "comment).\n"
+                        "# TYPE pgseed_reset_epoch gauge\npgseed_reset_epoch %lld\n",
+                        (long long) json_integer_value(epoch));
+        json_t *slots =
+                snap.facts ? json_object_get(json_object_get(snap.facts, "cdc"), "replication_slots") : NULL;
+        if (json_array_size(slots) > 0) {
+                static const char *const gauges[][2] = {
+                        {"active", "1 while a consumer streams from the slot"},
+                        {"lag_bytes", "WAL bytes between the current position and what the slot confirmed"},
+                        {"safe_wal_size", "WAL bytes that can still be written before the slot is lost"},
+                };
+                for (size_t g = 0; g < ELEMENTSOF(gauges); g++) {
+                        size_t i;
+                        json_t *sl;
+                        fprintf(f,
+                                "# HELP pgseed_replication_slot_%s %s.\n# TYPE pgseed_replication_slot_%s "
+                                "gauge\n",
+                                gauges[g][0], gauges[g][1], gauges[g][0]);
+                        json_array_foreach(slots, i, sl)
+                        {
+                                json_t *v = json_object_get(sl, gauges[g][0]);
+                                if (!json_is_integer(v) && !json_is_boolean(v))
+                                        continue;
+                                fprintf(f, "pgseed_replication_slot_%s{slot=\"", gauges[g][0]);
+                                label_value(f, json_string_value(json_object_get(sl, "name")));
+                                fputs("\",plugin=\"", f);
+                                label_value(f, json_string_value(json_object_get(sl, "plugin")));
+                                fprintf(f, "\"} %lld\n",
+                                        json_is_boolean(v) ? (long long) json_is_true(v)
+                                                           : (long long) json_integer_value(v));
+                        }
+                }
+        }
         json_t *tables = snap.facts ? json_object_get(snap.facts, "tables") : NULL;
         if (tables) {
                 size_t i;
