@@ -314,6 +314,13 @@ static void graveyard_empty(HttpServer *s)
 static void conn_close(HttpServer *s, Conn *c)
 {
         if (c->fd >= 0) {
+                /*
+                 * Deregister before closing: epoll forgets an fd on close() only
+                 * when no other descriptor refers to the same open socket, and a
+                 * child forked for initdb or postgres holds copies until its
+                 * exec.  Its events would then arrive for a Conn freed meanwhile.
+                 */
+                (void) epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
                 close(c->fd);
                 c->fd = -1;
                 s->n_conns--;
