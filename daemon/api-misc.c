@@ -4,14 +4,23 @@
 #include <stdio.h>
 
 #include "api.h"
+#include "clones.h"
 #include "daemon.h"
 #include "metrics.h"
 #include "supervisor.h"
 
 const Route api_routes[] = {
-        {"GET", "/", api_root},           {"GET", "/health", api_health}, {"GET", "/schema", api_schema},
-        {"GET", "/sample", api_sample},   {"POST", "/reset", api_reset},  {"GET", "/logs", api_logs},
+        {"GET", "/", api_root},
+        {"GET", "/health", api_health},
+        {"GET", "/schema", api_schema},
+        {"GET", "/sample", api_sample},
+        {"POST", "/reset", api_reset},
+        {"GET", "/logs", api_logs},
         {"GET", "/metrics", api_metrics},
+        {"POST", "/clones", api_clones_lease},
+        {"GET", "/clones", api_clones_list},
+        {"DELETE", "/clones/{name}", api_clones_return},
+        {"POST", "/clones/{name}/reset", api_clones_reset},
 };
 const size_t api_routes_count = ELEMENTSOF(api_routes);
 
@@ -30,6 +39,12 @@ void api_root(Request *req)
                 json_string("rows: ?table=T&limit=N&offset=M&order=COL.asc|desc&columns=A,B&truncate=K"));
         json_object_set_new(eps, "POST /reset",
                             json_string("restore the seeded state; ?mode=template|inplace"));
+        json_object_set_new(eps, "POST /clones",
+                            json_string("lease an isolated copy of the seeded database; ?ttl=S&timeout=S"));
+        json_object_set_new(eps, "GET /clones", json_string("leased clones and the pool"));
+        json_object_set_new(eps, "DELETE /clones/NAME",
+                            json_string("return a clone (dropped in the background)"));
+        json_object_set_new(eps, "POST /clones/NAME/reset", json_string("a fresh copy under the same name"));
         json_object_set_new(eps, "GET /logs",
                             json_string("Postgres logs: ?tail=N&follow=1&since=TS&format=text|json"));
         json_object_set_new(eps, "GET /metrics", json_string("Prometheus metrics"));
@@ -91,6 +106,26 @@ void api_metrics(Request *req)
                         label_value(f, json_string_value(json_object_get(t, "name")));
                         fprintf(f, "\"} %lld\n", (long long) json_integer_value(json_object_get(t, "rows")));
                 }
+        }
+        if (d->clones) {
+                ClonesStats cs;
+                clones_stats(d->clones, &cs);
+                fprintf(f,
+                        "# HELP pgseed_clones_pool_ready Ready clones in the pool.\n# TYPE "
+                        "pgseed_clones_pool_ready gauge\n"
+                        "pgseed_clones_pool_ready %lld\n"
+                        "# HELP pgseed_clones_pool_target Ready clones the pool aims for.\n"
+                        "# TYPE pgseed_clones_pool_target gauge\npgseed_clones_pool_target %lld\n"
+                        "# HELP pgseed_clones_leased Clones leased now.\n# TYPE pgseed_clones_leased gauge\n"
+                        "pgseed_clones_leased %lld\n"
+                        "# HELP pgseed_clones_max Most clones at once ([clones] max).\n"
+                        "# TYPE pgseed_clones_max gauge\npgseed_clones_max %lld\n"
+                        "# HELP pgseed_clones_leases_total Clones handed out.\n"
+                        "# TYPE pgseed_clones_leases_total counter\npgseed_clones_leases_total %lld\n"
+                        "# HELP pgseed_clones_returned_total Clones returned by DELETE.\n"
+                        "# TYPE pgseed_clones_returned_total counter\npgseed_clones_returned_total %lld\n",
+                        (long long) cs.ready, (long long) cs.target, (long long) cs.leased,
+                        (long long) cs.max, (long long) cs.leased_total, (long long) cs.returned_total);
         }
         fclose(f);
         sup_snapshot_done(&snap);

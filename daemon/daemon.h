@@ -11,6 +11,7 @@ typedef struct Supervisor Supervisor;
 typedef struct Seeder Seeder;
 typedef struct HttpServer HttpServer;
 typedef struct Metrics Metrics;
+typedef struct Clones Clones;
 
 /*
  * Created by main() and handed explicitly to every part that needs more than
@@ -22,6 +23,7 @@ typedef struct Daemon {
         Config *config;
         Runtime *runtime;
         Seeder *seeder;
+        Clones *clones;
         Supervisor *supervisor;
         HttpServer *http;
         Metrics *metrics;

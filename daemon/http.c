@@ -20,8 +20,9 @@
 #include "log.h"
 #include "metrics.h"
 
-#define MAX_HEADERS 8
-#define MAX_BODY    (64 * 1024) /* no endpoint takes a body; refuse big ones rather than buffer them */
+#define MAX_HEADERS     8
+#define MAX_PATH_PARAMS 2
+#define MAX_BODY        (64 * 1024) /* no endpoint takes a body; refuse big ones rather than buffer them */
 
 struct HttpServer {
         Daemon *daemon;
@@ -47,6 +48,11 @@ struct Request {
                 char *name, *value;
         } headers[MAX_HEADERS];
         size_t n_headers;
+        struct {
+                char key[32];
+                char value[128];
+        } params[MAX_PATH_PARAMS];
+        size_t n_params;
 };
 
 /* ---- listening ---------------------------------------------------------- */
@@ -352,6 +358,8 @@ unsigned http_status_for_errno(int errnum)
                 return 503;
         case ETIMEDOUT:
                 return 504;
+        case ENOSPC:
+                return 507;
         default:
                 return 500;
         }
@@ -455,6 +463,50 @@ static void append_allow(char *allow, size_t size, const char *method)
         snprintf(allow + strlen(allow), size - strlen(allow), "%s%s", *allow ? ", " : "", m);
 }
 
+/*
+ * Whether path fits pattern segment by segment; "{key}" matches one non-empty
+ * segment (of at most 127 bytes), recorded in req->params on success.
+ */
+static bool route_matches(const char *pattern, const char *path, Request *req)
+{
+        size_t n = 0;
+
+        if (!strchr(pattern, '{'))
+                return streq(pattern, path);
+        while (*pattern && *path) {
+                if (*pattern != '/' || *path != '/')
+                        return false;
+                pattern++;
+                path++;
+                size_t plen = strcspn(pattern, "/"), len = strcspn(path, "/");
+                if (pattern[0] == '{' && plen > 2 && pattern[plen - 1] == '}') {
+                        if (len == 0 || len >= sizeof(req->params[0].value) || n == MAX_PATH_PARAMS ||
+                            plen - 2 >= sizeof(req->params[0].key))
+                                return false;
+                        memcpy(req->params[n].key, pattern + 1, plen - 2);
+                        req->params[n].key[plen - 2] = '\0';
+                        memcpy(req->params[n].value, path, len);
+                        req->params[n].value[len] = '\0';
+                        n++;
+                } else if (plen != len || strncmp(pattern, path, len) != 0)
+                        return false;
+                pattern += plen;
+                path += len;
+        }
+        if (*pattern || *path)
+                return false;
+        req->n_params = n;
+        return true;
+}
+
+const char *request_path_param(const Request *req, const char *key)
+{
+        for (size_t i = 0; i < req->n_params; i++)
+                if (streq(req->params[i].key, key))
+                        return req->params[i].value;
+        return NULL;
+}
+
 static void dispatch(HttpServer *s, Request *req)
 {
         const Route *match = NULL;
@@ -463,7 +515,7 @@ static void dispatch(HttpServer *s, Request *req)
 
         for (size_t i = 0; i < s->n_routes; i++) {
                 const Route *r = &s->routes[i];
-                if (!streq(r->path, req->path))
+                if (!route_matches(r->path, req->path, req))
                         continue;
                 known = true;
                 append_allow(allow, sizeof(allow), r->method);
@@ -471,10 +523,11 @@ static void dispatch(HttpServer *s, Request *req)
                         match = r;
         }
         if (!known) {
-                http_reply_error(
-                        req, 404, "not_found",
-                        "Endpoints: /health, /schema, /sample, /reset, /logs, /metrics (GET / lists them).",
-                        "No endpoint at %s", req->path);
+                http_reply_error(req, 404, "not_found",
+                                 "Endpoints: /health, /schema, /sample, /reset, /clones, /logs, /metrics "
+                                 "(GET / lists "
+                                 "them).",
+                                 "No endpoint at %s", req->path);
                 return;
         }
         snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), ", OPTIONS");
@@ -489,11 +542,11 @@ static void dispatch(HttpServer *s, Request *req)
                                  "%s is not allowed on %s; allowed: %s", req->method, req->path, allow);
                 return;
         }
-        if (streq(req->method, "POST") && !origin_allowed(req)) {
+        if (!streq(req->method, "GET") && !streq(req->method, "HEAD") && !origin_allowed(req)) {
                 http_reply_error(req, 403, "cross_origin",
                                  "Send it from the command line (pgseedctl, curl) or set "
                                  "cors_origin to your dashboard's origin.",
-                                 "POST from origin '%s' refused", request_header(req, "Origin"));
+                                 "%s from origin '%s' refused", req->method, request_header(req, "Origin"));
                 return;
         }
         if (req->body_bytes > MAX_BODY) {

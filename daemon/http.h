@@ -18,8 +18,12 @@ typedef struct Request Request;
 typedef void (*HttpHandler)(Request *req);
 
 typedef struct Route {
-        const char *method; /* "GET" (which also answers HEAD) or "POST" */
-        const char *path;   /* exact path, e.g. "/health" */
+        const char *method; /* "GET" (which also answers HEAD), "POST" or "DELETE" */
+        /*
+         * The path, e.g. "/health"; a segment "{name}" matches any one non-empty
+         * segment, which the handler reads with request_path_param().
+         */
+        const char *path;
         HttpHandler handler;
 } Route;
 
@@ -49,6 +53,9 @@ const char *request_header(Request *req, const char *name);
 int request_fd(Request *req);
 /* Lets a long stream outlive the idle timeout. */
 void request_disable_timeout(Request *req);
+
+/* The path segment a "{key}" of the route matched, or NULL. */
+const char *request_path_param(const Request *req, const char *key);
 
 /* The decoded query value, or NULL when absent. */
 const char *request_query(Request *req, const char *key);

@@ -416,6 +416,14 @@ void lifecycle_stop(Lifecycle *l)
         }
 }
 
+void lifecycle_kick(Lifecycle *l)
+{
+        pthread_mutex_lock(&l->lock);
+        l->next_upkeep_mono = 0;
+        pthread_cond_broadcast(&l->cond);
+        pthread_mutex_unlock(&l->lock);
+}
+
 void lifecycle_allow_upkeep(Lifecycle *l, bool allow)
 {
         pthread_mutex_lock(&l->lock);

@@ -58,6 +58,9 @@ int lifecycle_start(Lifecycle *l, Error *e);
 /* Cancels what is queued (-ECANCELED to its waiters), cancels the running job, joins the thread. */
 void lifecycle_stop(Lifecycle *l);
 
+/* Makes upkeep due now instead of at its next idle look (a clone was handed out, say).  Any thread. */
+void lifecycle_kick(Lifecycle *l);
+
 /* Whether upkeep may run between jobs (the supervisor allows it while the server is ready). */
 void lifecycle_allow_upkeep(Lifecycle *l, bool allow);
 

@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "api.h"
+#include "clones.h"
 #include "config.h"
 #include "daemon.h"
 #include "export.h"
@@ -200,6 +201,12 @@ static void wait_for_termination(const sigset_t *set)
         }
 }
 
+/* A clone was handed out or returned: the lifecycle worker records and refills now. */
+static void kick_upkeep(void *userdata)
+{
+        supervisor_kick_upkeep(userdata);
+}
+
 static int run_daemon(Daemon *d)
 {
         Error e = ERROR_INIT;
@@ -228,7 +235,10 @@ static int run_daemon(Daemon *d)
         signal(SIGPIPE, SIG_IGN);
 
         d->seeder = seeder_new(d->config, d->metrics);
+        d->clones = clones_new(d->config, d->metrics);
+        seeder_set_clones(d->seeder, d->clones);
         d->supervisor = supervisor_new(d, NULL);
+        clones_set_kick(d->clones, kick_upkeep, d->supervisor);
         if (supervisor_start(d->supervisor, &e) < 0)
                 goto fail;
         if (http_server_start(d, api_routes, api_routes_count, api_fd, &d->http, &e) < 0)
@@ -292,6 +302,7 @@ int main(int argc, char **argv)
 
         supervisor_free(d.supervisor);
         seeder_free(d.seeder);
+        clones_free(d.clones);
         runtime_free(d.runtime);
         metrics_free(d.metrics);
         config_free(d.config);

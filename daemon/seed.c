@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "clones.h"
 #include "config.h"
 #include "lifecycle.h"
 #include "loader.h"
@@ -22,8 +23,10 @@
  *   app_template        the seeded state: built once, read-only, no connections allowed
  *   app_template_build  a template being built; only ever renamed to app_template when complete,
  *                       so a crash leaves no half-built template that could be used
- *   app_spare           a clone of the template made ahead of time (no connections allowed), so that
- *                       a reset is a swap by renames instead of a copy
+ *   app_spare_1..N      clones of the template made ahead of time (no connections allowed), so that
+ *                       a reset is a swap by renames instead of a copy; N ([dataset] spares) of them,
+ *                       so that back-to-back resets each find one ready
+ *   app_clone_<hex>     leased or ready clones for POST /clones (clones.c)
  *   app                 the working database everyone uses
  *   app_pgseed_aside_N  a working database a reset renamed aside; upkeep drops it in the background
  * Each carries its role and the template's fingerprint as JSON in its
@@ -39,7 +42,12 @@ struct Seeder {
         const Config *config;
         Metrics *metrics;
         SeedProgress progress;
-        char *working, *tmpl, *build, *spare;
+        char *working, *tmpl, *build;
+        char *spare_prefix; /* "app_spare_" */
+        char **spares;      /* "app_spare_1" .. "app_spare_N" */
+        size_t n_spares;
+        char *legacy_spare; /* "app_spare": the one spare of earlier versions, dropped at ensure */
+        Clones *clones;     /* may be NULL */
 
         char *trash_prefix; /* "app_pgseed_aside_": working databases a reset set aside */
 
@@ -50,7 +58,8 @@ struct Seeder {
         pthread_mutex_t lock;
         char fingerprint[24]; /* of the current template; "" before the first ensure */
         json_t *info;         /* the template's metadata */
-        bool spare_ready;     /* the spare is a current copy (as far as we know) */
+        bool *spare_ready;    /* spares[i] is a current copy (as far as we know) */
+        bool *spare_foreign;  /* spares[i] is taken by a database that is not ours: never touched */
         bool trash_pending;   /* set-aside databases may exist */
         int64_t next_upkeep_mono;
 };
@@ -75,7 +84,14 @@ Seeder *seeder_new(const Config *c, Metrics *metrics)
         s->working = xstrdup(c->pg_db);
         s->tmpl = xasprintf("%s_template", c->pg_db);
         s->build = xasprintf("%s_template_build", c->pg_db);
-        s->spare = xasprintf("%s_spare", c->pg_db);
+        s->spare_prefix = xasprintf("%s_spare_", c->pg_db);
+        s->legacy_spare = xasprintf("%s_spare", c->pg_db);
+        s->n_spares = c->spares > 0 ? (size_t) c->spares : 1;
+        s->spares = xcalloc(s->n_spares + 1, sizeof(char *));
+        for (size_t i = 0; i < s->n_spares; i++)
+                s->spares[i] = xasprintf("%s%zu", s->spare_prefix, i + 1);
+        s->spare_ready = xcalloc(s->n_spares, sizeof(bool));
+        s->spare_foreign = xcalloc(s->n_spares, sizeof(bool));
         s->trash_prefix = xasprintf("%s_pgseed_aside_", c->pg_db);
         pthread_mutex_init(&s->lock, NULL);
         return s;
@@ -89,7 +105,11 @@ void seeder_free(Seeder *s)
         free(s->working);
         free(s->tmpl);
         free(s->build);
-        free(s->spare);
+        strv_free(s->spares);
+        free(s->spare_prefix);
+        free(s->legacy_spare);
+        free(s->spare_ready);
+        free(s->spare_foreign);
         free(s->trash_prefix);
         pthread_mutex_destroy(&s->lock);
         free(s);
@@ -435,11 +455,48 @@ static void remember_template(Seeder *s, const char *fingerprint, json_t *meta)
         pthread_mutex_unlock(&s->lock);
 }
 
-static void set_spare_ready(Seeder *s, bool ready)
+static void set_spare_ready(Seeder *s, size_t i, bool ready)
 {
         pthread_mutex_lock(&s->lock);
-        s->spare_ready = ready;
+        s->spare_ready[i] = ready;
         pthread_mutex_unlock(&s->lock);
+}
+
+static void set_spares_unready(Seeder *s)
+{
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_spares; i++)
+                s->spare_ready[i] = false;
+        pthread_mutex_unlock(&s->lock);
+}
+
+static size_t spares_ready_count(Seeder *s)
+{
+        size_t n = 0;
+
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_spares; i++)
+                n += s->spare_ready[i];
+        pthread_mutex_unlock(&s->lock);
+        return n;
+}
+
+/*
+ * Whether a database under one of our reserved names is ours to drop: it
+ * carries our comment, or it refuses connections without one (we create
+ * every copy with ALLOW_CONNECTIONS false and comment it right after, so a
+ * crash between the two leaves exactly that).
+ */
+static bool db_is_ours(const DbState *d)
+{
+        return d->exists && (d->meta || !d->allow_connections);
+}
+
+/* A spare that a reset can swap in as it is: a current copy nobody can connect to. */
+static bool spare_usable(const DbState *d, const char *fingerprint)
+{
+        return meta_matches(d, fingerprint) && !d->allow_connections &&
+               streq_ptr(json_string_value(json_object_get(d->meta, "role")), "spare");
 }
 
 /*
@@ -559,58 +616,144 @@ static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *finge
         return r;
 }
 
-/* A fresh copy for swap_in(): the prepared spare when it is current, else a new clone under its name. */
-static int take_fresh(Seeder *s, PGconn *conn, const char *fingerprint, bool *prepared, Error *e)
+/*
+ * A fresh copy for swap_in(), its name in *name: a prepared spare when one is
+ * current, else a new clone under a free spare name (*prepared false).
+ */
+static int take_fresh(Seeder *s, PGconn *conn, const char *fingerprint, bool *prepared, const char **name,
+                      Error *e)
 {
-        DbState spare = {0};
+        DbState st = {0};
+        ssize_t slot = -1;
         int r;
 
         *prepared = false;
-        r = db_state(conn, s->spare, &spare, e);
-        if (r < 0)
-                return r;
-        set_spare_ready(s, false);
-        if (meta_matches(&spare, fingerprint) && !spare.allow_connections) {
-                *prepared = true;
-                db_state_clear(&spare);
-                return 0;
+        *name = NULL;
+        for (size_t i = 0; i < s->n_spares; i++) {
+                pthread_mutex_lock(&s->lock);
+                bool ready = s->spare_ready[i], foreign = s->spare_foreign[i];
+                pthread_mutex_unlock(&s->lock);
+                if (foreign)
+                        continue;
+                if (slot < 0)
+                        slot = (ssize_t) i;
+                if (!ready)
+                        continue;
+                /* Trust but verify: one catalog look-up, well under a millisecond. */
+                r = db_state(conn, s->spares[i], &st, e);
+                if (r < 0)
+                        return r;
+                set_spare_ready(s, i, false);
+                if (spare_usable(&st, fingerprint)) {
+                        db_state_clear(&st);
+                        *prepared = true;
+                        *name = s->spares[i];
+                        return 0;
+                }
+                db_state_clear(&st);
+                slot = (ssize_t) i;
         }
-        db_state_clear(&spare);
-        r = drop_database(conn, s->spare, e);
+        if (slot < 0)
+                return error_set(e, EEXIST, "spares_taken", "Drop or rename the databases named %s*.",
+                                 "Every spare name (%s1..%zu) is taken by a database that is not pgseed's",
+                                 s->spare_prefix, s->n_spares);
+        /* No spare ready: clone directly (strategy "clone"). */
+        r = db_state(conn, s->spares[slot], &st, e);
+        if (r == 0 && st.exists && !db_is_ours(&st))
+                r = error_set(e, EEXIST, "spares_taken", NULL, "%s exists and is not pgseed's",
+                              s->spares[slot]);
+        db_state_clear(&st);
         if (r == 0)
-                r = clone_template(s, conn, s->spare, "spare", false, fingerprint, e);
+                r = drop_database(conn, s->spares[slot], e);
+        if (r == 0)
+                r = clone_template(s, conn, s->spares[slot], "spare", false, fingerprint, e);
+        if (r == 0)
+                *name = s->spares[slot];
         return r;
 }
 
 /* ---- ensure: finish or roll back whatever an interrupted operation left ------ */
 
+static bool is_configured_spare(Seeder *s, const char *name, size_t *index)
+{
+        for (size_t i = 0; i < s->n_spares; i++)
+                if (streq(s->spares[i], name)) {
+                        if (index)
+                                *index = i;
+                        return true;
+                }
+        return false;
+}
+
 /*
  * Drops the databases of ours that an interrupted DROP DATABASE left invalid
  * (Postgres 15.4+ marks them with datconnlimit -2; nobody can connect to them
- * and only DROP DATABASE helps), and the template build that did not finish.
+ * and only DROP DATABASE helps), the template build that did not finish, and
+ * spares that are not current (a crash mid-copy, another fingerprint, a spare
+ * beyond the configured number, the single app_spare of earlier versions).
+ * Only databases our comment (or a refusal of connections under a reserved
+ * name, see db_is_ours) marks as ours are dropped.
  */
-static int drop_broken(Seeder *s, PGconn *conn, Error *e)
+static int drop_broken(Seeder *s, PGconn *conn, const char *fingerprint, Error *e)
 {
-        const char *params[] = {s->working, s->tmpl, s->spare, s->build, s->trash_prefix};
+        const char *params[] = {s->working, s->tmpl,         s->legacy_spare,
+                                s->build,   s->trash_prefix, s->spare_prefix};
         _cleanup_pgresult_ PGresult *res = NULL;
         int r;
 
         r = pg_query(
                 conn,
-                "SELECT datname, datname = $4 FROM pg_database"
-                " WHERE (datconnlimit = -2 AND datname IN ($1, $2, $3, $4)) OR datname = $4"
+                "SELECT datname, datname = $4, datconnlimit = -2 FROM pg_database"
+                " WHERE (datconnlimit = -2 AND datname IN ($1, $2)) OR datname IN ($3, $4)"
+                "    OR starts_with(datname, $6)"
                 "    OR (starts_with(datname, $5) AND shobj_description(oid, 'pg_database') LIKE 'pgseed:%')"
                 " ORDER BY datname",
-                5, params, &res, e);
+                6, params, &res, e);
         if (r < 0)
                 return r;
+        set_spares_unready(s);
         for (int i = 0; i < PQntuples(res); i++) {
                 const char *name = PQgetvalue(res, i, 0);
+                bool invalid = streq(PQgetvalue(res, i, 2), "t");
 
                 if (startswith(name, s->trash_prefix)) {
                         pthread_mutex_lock(&s->lock);
                         s->trash_pending = true; /* upkeep drops these, off the start-up path */
                         pthread_mutex_unlock(&s->lock);
+                        continue;
+                }
+                if (streq(name, s->legacy_spare) || startswith(name, s->spare_prefix)) {
+                        DbState st = {0};
+                        size_t idx = 0;
+                        bool configured = is_configured_spare(s, name, &idx);
+
+                        r = db_state(conn, name, &st, e);
+                        if (r < 0)
+                                return r;
+                        if (!db_is_ours(&st) && !invalid) {
+                                if (configured) {
+                                        pthread_mutex_lock(&s->lock);
+                                        s->spare_foreign[idx] = true;
+                                        pthread_mutex_unlock(&s->lock);
+                                }
+                                log_warning("seed", "Leaving %s alone: it does not carry pgseed's comment",
+                                            name);
+                                db_state_clear(&st);
+                                continue;
+                        }
+                        if (configured && !invalid && spare_usable(&st, fingerprint)) {
+                                set_spare_ready(s, idx, true);
+                                db_state_clear(&st);
+                                continue;
+                        }
+                        db_state_clear(&st);
+                        log_info("seed", "Dropping %s, a spare that is %s", name,
+                                 invalid      ? "invalid"
+                                 : configured ? "not current"
+                                              : "no longer configured");
+                        r = drop_database(conn, name, e);
+                        if (r < 0)
+                                return r;
                         continue;
                 }
                 if (streq(PQgetvalue(res, i, 1), "t"))
@@ -632,6 +775,7 @@ int seeder_ensure(Seeder *s, Error *e)
         _cleanup_pgconn_ PGconn *conn = NULL;
         DbState tmpl = {0}, work = {0};
         char fingerprint[24], slots[512];
+        const char *fresh;
         bool prepared;
         int64_t t0;
         int r;
@@ -646,7 +790,7 @@ int seeder_ensure(Seeder *s, Error *e)
                 r = -e->errnum;
                 goto done;
         }
-        r = drop_broken(s, conn, e);
+        r = drop_broken(s, conn, fingerprint, e);
         if (r < 0)
                 goto done;
 
@@ -659,8 +803,15 @@ int seeder_ensure(Seeder *s, Error *e)
                                  "Template %s was built from other inputs (SQL files, dataset or settings "
                                  "changed): rebuilding it",
                                  s->tmpl);
-                set_spare_ready(s, false);
-                r = drop_database(conn, s->spare, e);
+                set_spares_unready(s);
+                r = 0;
+                for (size_t i = 0; r == 0 && i < s->n_spares; i++) {
+                        DbState st = {0};
+                        r = db_state(conn, s->spares[i], &st, e);
+                        if (r == 0 && db_is_ours(&st))
+                                r = drop_database(conn, s->spares[i], e);
+                        db_state_clear(&st);
+                }
                 if (r == 0)
                         r = drop_database(conn, s->tmpl, e);
                 if (r == 0)
@@ -717,14 +868,17 @@ int seeder_ensure(Seeder *s, Error *e)
         }
         set_phase(s, SEED_PHASE_CLONE);
         t0 = now_mono_ms();
-        r = take_fresh(s, conn, fingerprint, &prepared, e);
+        r = take_fresh(s, conn, fingerprint, &prepared, &fresh, e);
         if (r == 0)
-                r = swap_in(s, conn, s->spare, fingerprint, e);
+                r = swap_in(s, conn, fresh, fingerprint, e);
         if (r == 0)
                 log_info("seed", "Created %s from the template in %lld ms%s", s->working,
                          (long long) (now_mono_ms() - t0), prepared ? " (from the prepared copy)" : "");
 
 done:
+        /* The clones' leases, once the template is known to be current. */
+        if (r == 0 && s->clones)
+                r = clones_rebuild(s->clones, conn, fingerprint, e);
         db_state_clear(&tmpl);
         db_state_clear(&work);
         set_phase(s, SEED_PHASE_IDLE);
@@ -755,22 +909,60 @@ static int drop_one_aside(Seeder *s, PGconn *conn, Error *e)
         return 1;
 }
 
+/* Makes spares[i] a current copy.  Returns 0 or -errno. */
+static int prepare_spare(Seeder *s, PGconn *conn, size_t i, const char *fingerprint, Error *e)
+{
+        DbState st = {0};
+        int64_t t0 = now_mono_ms();
+        int r = db_state(conn, s->spares[i], &st, e);
+
+        if (r < 0)
+                return r;
+        if (spare_usable(&st, fingerprint)) {
+                db_state_clear(&st);
+                set_spare_ready(s, i, true);
+                return 0;
+        }
+        if (st.exists && !db_is_ours(&st)) {
+                db_state_clear(&st);
+                log_warning("upkeep", "Leaving %s alone: it does not carry pgseed's comment", s->spares[i]);
+                pthread_mutex_lock(&s->lock);
+                s->spare_foreign[i] = true;
+                pthread_mutex_unlock(&s->lock);
+                return 0;
+        }
+        db_state_clear(&st);
+        r = drop_database(conn, s->spares[i], e);
+        if (r == 0)
+                r = clone_template(s, conn, s->spares[i], "spare", false, fingerprint, e);
+        if (r < 0)
+                return r;
+        set_spare_ready(s, i, true);
+        metrics_spare_duration(s->metrics, now_mono_ms() - t0);
+        log_debug("upkeep", "Prepared %s for a reset in %lld ms", s->spares[i],
+                  (long long) (now_mono_ms() - t0));
+        return 0;
+}
+
 bool seeder_upkeep(Seeder *s)
 {
         _cleanup_pgconn_ PGconn *conn = NULL;
         char fingerprint[24];
-        DbState spare = {0};
         Error e = ERROR_INIT;
-        bool trash, ready, more = false;
-        int r;
+        ssize_t want = -1;
+        bool trash, clones_due, more = false;
+        int r = 0;
 
         pthread_mutex_lock(&s->lock);
         trash = s->trash_pending;
-        ready = s->spare_ready;
+        for (size_t i = 0; want < 0 && i < s->n_spares; i++)
+                if (!s->spare_ready[i] && !s->spare_foreign[i])
+                        want = (ssize_t) i;
         strlcpy0(fingerprint, s->fingerprint, sizeof(fingerprint));
         bool due = now_mono_ms() >= s->next_upkeep_mono;
         pthread_mutex_unlock(&s->lock);
-        if (!*fingerprint || !due || (!trash && ready))
+        clones_due = *fingerprint && s->clones && clones_upkeep_due(s->clones, fingerprint);
+        if (!*fingerprint || !due || (!trash && want < 0 && !clones_due))
                 return false;
 
         conn = pg_connect(s->config, "postgres", "pgseedd-upkeep", 10, 0, &e);
@@ -778,44 +970,56 @@ bool seeder_upkeep(Seeder *s)
                 r = -e.errnum;
                 goto done;
         }
-        /* The next reset's copy first: that is what makes it fast; dropping can wait. */
-        if (!ready) {
-                r = db_state(conn, s->spare, &spare, &e);
-                if (r == 0 && !(meta_matches(&spare, fingerprint) && !spare.allow_connections)) {
-                        int64_t t0 = now_mono_ms();
-                        r = drop_database(conn, s->spare, &e);
-                        if (r == 0)
-                                r = clone_template(s, conn, s->spare, "spare", false, fingerprint, &e);
-                        if (r == 0)
-                                log_debug("upkeep", "Prepared %s for the next reset in %lld ms", s->spare,
-                                          (long long) (now_mono_ms() - t0));
-                }
-                db_state_clear(&spare);
-                if (r < 0)
+        /*
+         * In order of what keeps clients waiting: leases handed out but not yet
+         * recorded (a few ms each), then the next reset's copy (what makes
+         * resets fast), then the clone pool, then dropping what was set aside.
+         * One step per call, so that a queued job never waits behind more than
+         * one CREATE DATABASE.
+         */
+        if (clones_due) {
+                r = clones_upkeep_urgent(s->clones, conn, &e);
+                if (r != 0)
                         goto done;
-                set_spare_ready(s, true);
-                more = trash;
+        }
+        if (want >= 0) {
+                r = prepare_spare(s, conn, (size_t) want, fingerprint, &e);
+                if (r == 0)
+                        r = 1;
                 goto done;
         }
-        r = drop_one_aside(s, conn, &e);
-        if (r == 0) {
-                pthread_mutex_lock(&s->lock);
-                s->trash_pending = false;
-                pthread_mutex_unlock(&s->lock);
+        if (clones_due) {
+                r = clones_upkeep_step(s->clones, conn, s->tmpl, fingerprint, &e);
+                if (r != 0)
+                        goto done;
         }
-        more = r > 0;
+        if (trash) {
+                r = drop_one_aside(s, conn, &e);
+                if (r == 0) {
+                        pthread_mutex_lock(&s->lock);
+                        s->trash_pending = false;
+                        pthread_mutex_unlock(&s->lock);
+                }
+        }
 
 done:
         if (r < 0) {
                 pthread_mutex_lock(&s->lock);
                 s->next_upkeep_mono = now_mono_ms() + UPKEEP_RETRY_MS;
                 pthread_mutex_unlock(&s->lock);
-                log_warning("upkeep",
-                            "Failed to prepare the next reset (resets clone directly meanwhile): %s",
-                            e.message);
+                log_warning(
+                        "upkeep",
+                        "Failed to prepare copies or drop old ones (resets clone directly meanwhile): %s",
+                        e.message);
                 return false;
         }
+        more = r > 0;
         return more;
+}
+
+void seeder_set_clones(Seeder *s, Clones *clones)
+{
+        s->clones = clones;
 }
 
 json_t *seeder_describe(Seeder *s)
@@ -832,8 +1036,11 @@ json_t *seeder_describe(Seeder *s)
                       json_object_get(s->info, "created_at"), "build_ms",
                       json_object_get(s->info, "build_ms"), "phases_ms",
                       json_object_get(s->info, "phases_ms"), "tables", json_object_get(s->info, "tables"));
-        json_object_set_new(o, "reset_prepared", json_boolean(s->spare_ready));
         pthread_mutex_unlock(&s->lock);
+        size_t ready = spares_ready_count(s);
+        json_object_set_new(o, "reset_prepared", json_boolean(ready > 0));
+        json_object_set_new(o, "spares_ready", json_integer((json_int_t) ready));
+        json_object_set_new(o, "spares", json_integer((json_int_t) s->n_spares));
         return o;
 }
 
@@ -850,6 +1057,7 @@ static json_t *template_tables(Seeder *s)
 static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json_t *result, Error *e)
 {
         char slots[512];
+        const char *fresh;
         bool prepared;
         int64_t t0;
         int r;
@@ -865,11 +1073,11 @@ static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json
                         "Template reset would drop database %s and with it the logical replication "
                         "slot(s) %s that a CDC consumer relies on",
                         s->working, slots);
-        r = take_fresh(s, conn, fingerprint, &prepared, e);
+        r = take_fresh(s, conn, fingerprint, &prepared, &fresh, e);
         if (r < 0)
                 return r;
         t0 = now_mono_ms();
-        r = swap_in(s, conn, s->spare, fingerprint, e);
+        r = swap_in(s, conn, fresh, fingerprint, e);
         if (r < 0)
                 return r;
         json_object_set_new(result, "strategy", json_string(prepared ? "prepared_copy" : "clone"));

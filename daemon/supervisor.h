@@ -98,6 +98,9 @@ static inline void sup_snapshot_done(SupSnapshot *snap)
 int supervisor_submit_reset(Supervisor *s, ResetMode mode, int64_t timeout_ms, JobNotify notify,
                             void *userdata, JobWaiter **ret, Error *e);
 
+/* Makes the lifecycle worker's upkeep due now (a clone was handed out or returned).  Any thread. */
+void supervisor_kick_upkeep(Supervisor *s);
+
 /* Makes the thread tick now instead of at the next tick (after a reset, say).  Any thread. */
 void supervisor_wake(Supervisor *s);
 

@@ -7,6 +7,7 @@ back ready by itself, a reset must give exactly the seeded rows, no database
 may be left over and no process orphaned."""
 
 import os
+import re
 import signal
 import threading
 import time
@@ -17,7 +18,16 @@ from conftest import http, wait_for
 from test_dataset import content_checksums, databases, health
 
 SYSTEM_DBS = {"postgres", "template0", "template1"}
-OURS = {"app", "app_template", "app_spare"}
+OURS = {"app", "app_template", "app_spare_1", "app_spare_2", "app_spare_3"}
+POOL = 2  # [clones] pool default: ready clones app_clone_<16 hex>
+
+
+def ours_settled(d):
+    """The exact set of our databases once upkeep is done: the working one,
+    the template, every spare and a full clone pool, nothing else."""
+    dbs = databases(d) - SYSTEM_DBS
+    clones = {x for x in dbs if re.fullmatch(r"app_clone_[0-9a-f]{16}", x)}
+    return dbs - clones == OURS and len(clones) == POOL
 
 
 def restart(d):
@@ -51,7 +61,7 @@ def settled(d, baseline, timeout=120):
     r = d.post("/reset", timeout=120)
     assert r.status == 200, r.body
     assert content_checksums(d) == baseline
-    assert wait_for(lambda: databases(d) - SYSTEM_DBS == OURS, 30), databases(d)
+    assert wait_for(lambda: ours_settled(d), 30), databases(d)
     assert d.sql("SELECT datconnlimit, datallowconn FROM pg_database WHERE datname = 'app'",
                  dbname="postgres") == [(-1, True)]
 
@@ -200,7 +210,7 @@ def test_leftover_aside_databases_are_dropped(seeded):
     d, baseline = seeded
     for _ in range(5):
         assert d.post("/reset").status == 200
-    assert wait_for(lambda: databases(d) - SYSTEM_DBS == OURS, 30), databases(d)
+    assert wait_for(lambda: ours_settled(d), 30), databases(d)
     # One set aside by a reset that crashed before upkeep dropped it.
     d.sql("CREATE DATABASE app_pgseed_aside_1 TEMPLATE app_template", dbname="postgres")
     d.sql("COMMENT ON DATABASE app_pgseed_aside_1 IS 'pgseed:{\"role\": \"working\"}'", dbname="postgres")
