@@ -419,7 +419,7 @@ static int end_sessions(PGconn *conn, const char *db, Error *e)
                         return -e->errnum;
                 if (streq(n, "0"))
                         return 0;
-                sleep_ms(i < 10 ? 2 : 20);
+                sleep_ms(i < 20 ? 1 : 20);
         }
         return error_set(e, EBUSY, "sessions_remain", "Retry.", "Sessions on %s did not end within 1 s", db);
 }

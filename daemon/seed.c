@@ -48,6 +48,7 @@ struct Seeder {
         size_t n_spares;
         char *legacy_spare; /* "app_spare": the one spare of earlier versions, dropped at ensure */
         Clones *clones;     /* may be NULL */
+        PGconn *conn;       /* the worker's connection to "postgres", kept between resets and upkeep */
 
         char *trash_prefix; /* "app_pgseed_aside_": working databases a reset set aside */
 
@@ -105,6 +106,7 @@ void seeder_free(Seeder *s)
         free(s->working);
         free(s->tmpl);
         free(s->build);
+        PQfinish(s->conn);
         strv_free(s->spares);
         free(s->spare_prefix);
         free(s->legacy_spare);
@@ -529,12 +531,16 @@ static int terminate_sessions(PGconn *conn, const char *db, Error *e)
 {
         const char *params[] = {db};
 
-        for (int i = 0; i < 50; i++) {
+        for (int i = 0; i < 60; i++) {
                 _cleanup_pgresult_ PGresult *res = NULL;
                 _cleanup_free_ char *n = NULL;
                 int r;
 
-                /* Every round, in case a session was half-way through authentication at the ALTER. */
+                /*
+                 * Every round, in case a session was half-way through authentication at
+                 * the ALTER.  Not pg_terminate_backend(pid, timeout): it checks only every
+                 * 100 ms, which made every reset with a session take 100 ms.
+                 */
                 r = pg_query(conn,
                              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                              " WHERE datname = $1 AND pid <> pg_backend_pid()",
@@ -549,7 +555,8 @@ static int terminate_sessions(PGconn *conn, const char *db, Error *e)
                         return -e->errnum;
                 if (streq(n, "0"))
                         return 0;
-                sleep_ms(i < 10 ? 2 : 20);
+                /* A terminated backend exits within a millisecond or two: poll finely first. */
+                sleep_ms(i < 20 ? 1 : 20);
         }
         return error_set(e, EBUSY, "sessions_remain", "Retry; pgseedd ends the sessions on its own.",
                          "Sessions on %s did not end within 1 s", db);
@@ -672,6 +679,33 @@ static int take_fresh(Seeder *s, PGconn *conn, const char *fingerprint, bool *pr
         return r;
 }
 
+/* ---- the worker's connection ------------------------------------------------ */
+
+/*
+ * The worker's connection, kept open: a new one costs a fork on the server
+ * and a SCRAM exchange, several milliseconds on a loaded machine, which is
+ * most of a reset's budget.  Borrowed: call worker_conn_drop() after a
+ * failure so that the next user starts on a clean session.
+ */
+static PGconn *worker_conn(Seeder *s, Error *e)
+{
+        /* A server restart leaves the socket at EOF: reading notices it without a round trip. */
+        if (s->conn && (!PQconsumeInput(s->conn) || PQstatus(s->conn) != CONNECTION_OK ||
+                        PQtransactionStatus(s->conn) != PQTRANS_IDLE)) {
+                PQfinish(s->conn);
+                s->conn = NULL;
+        }
+        if (!s->conn)
+                s->conn = pg_connect(s->config, "postgres", "pgseedd-worker", 10, 0, e);
+        return s->conn;
+}
+
+static void worker_conn_drop(Seeder *s)
+{
+        PQfinish(s->conn);
+        s->conn = NULL;
+}
+
 /* ---- ensure: finish or roll back whatever an interrupted operation left ------ */
 
 static bool is_configured_spare(Seeder *s, const char *name, size_t *index)
@@ -781,6 +815,7 @@ int seeder_ensure(Seeder *s, Error *e)
         int r;
 
         set_phase(s, SEED_PHASE_CHECK);
+        worker_conn_drop(s); /* ensure follows server restarts: start on a new session */
         r = sqldir_load(c->sql_dir, &dir, e);
         if (r < 0)
                 goto done;
@@ -946,7 +981,7 @@ static int prepare_spare(Seeder *s, PGconn *conn, size_t i, const char *fingerpr
 
 bool seeder_upkeep(Seeder *s)
 {
-        _cleanup_pgconn_ PGconn *conn = NULL;
+        PGconn *conn;
         char fingerprint[24];
         Error e = ERROR_INIT;
         ssize_t want = -1;
@@ -965,7 +1000,7 @@ bool seeder_upkeep(Seeder *s)
         if (!*fingerprint || !due || (!trash && want < 0 && !clones_due))
                 return false;
 
-        conn = pg_connect(s->config, "postgres", "pgseedd-upkeep", 10, 0, &e);
+        conn = worker_conn(s, &e);
         if (!conn) {
                 r = -e.errnum;
                 goto done;
@@ -1004,6 +1039,7 @@ bool seeder_upkeep(Seeder *s)
 
 done:
         if (r < 0) {
+                worker_conn_drop(s);
                 pthread_mutex_lock(&s->lock);
                 s->next_upkeep_mono = now_mono_ms() + UPKEEP_RETRY_MS;
                 pthread_mutex_unlock(&s->lock);
@@ -1088,7 +1124,7 @@ static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json
 
 int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
 {
-        _cleanup_pgconn_ PGconn *conn = NULL;
+        PGconn *conn;
         char fingerprint[24];
         int64_t t0 = now_mono_ms();
         json_t *result;
@@ -1100,7 +1136,7 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
         if (!*fingerprint)
                 return error_set(e, EAGAIN, "not_ready", "Wait until seeding finishes: `pgseedctl wait`.",
                                  "There is no template to reset from yet");
-        conn = pg_connect(s->config, "postgres", "pgseedd-reset", 10, 0, e);
+        conn = worker_conn(s, e);
         if (!conn)
                 return -e->errnum;
 
@@ -1108,6 +1144,7 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
         r = mode == RESET_INPLACE ? reset_inplace(s->config, conn, s->tmpl, s->working, result, e)
                                   : reset_template(s, conn, fingerprint, result, e);
         if (r < 0) {
+                worker_conn_drop(s);
                 json_decref(result);
                 metrics_count(s->metrics, METRIC_RESETS_FAILED);
                 /*
