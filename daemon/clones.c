@@ -172,6 +172,31 @@ static void kick(Clones *cl)
                 cl->kick(cl->kick_userdata);
 }
 
+void clones_set_template(Clones *cl, const char *fingerprint)
+{
+        pthread_mutex_lock(&cl->lock);
+        if (*cl->fingerprint && !streq(cl->fingerprint, fingerprint)) {
+                for (Clone *c = cl->ready; c; c = c->next)
+                        drops_add_locked(cl, c->name);
+                list_free(cl->ready);
+                cl->ready = NULL;
+        }
+        strlcpy0(cl->fingerprint, fingerprint, sizeof(cl->fingerprint));
+        pthread_mutex_unlock(&cl->lock);
+}
+
+void clones_pool_add(Clones *cl, const char *name)
+{
+        Clone *c = xcalloc(1, sizeof(Clone));
+
+        strlcpy0(c->name, name, sizeof(c->name));
+        pthread_mutex_lock(&cl->lock);
+        strlcpy0(c->fingerprint, cl->fingerprint, sizeof(c->fingerprint));
+        list_append(&cl->ready, c);
+        pthread_cond_broadcast(&cl->cond);
+        pthread_mutex_unlock(&cl->lock);
+}
+
 /* ---- leases ------------------------------------------------------------------ */
 
 static json_t *lease_json(const Clones *cl, const Clone *c)
@@ -654,15 +679,9 @@ int clones_upkeep_step(Clones *cl, PGconn *conn, const char *tmpl, const char *f
         bool refill;
         int r;
 
-        pthread_mutex_lock(&cl->lock);
         /* A new template: the ready clones are stale (leases keep theirs until returned). */
-        if (*cl->fingerprint && !streq(cl->fingerprint, fingerprint)) {
-                for (Clone *c = cl->ready; c; c = c->next)
-                        drops_add_locked(cl, c->name);
-                list_free(cl->ready);
-                cl->ready = NULL;
-                strlcpy0(cl->fingerprint, fingerprint, sizeof(cl->fingerprint));
-        }
+        clones_set_template(cl, fingerprint);
+        pthread_mutex_lock(&cl->lock);
         for (Clone **p = &cl->leased; *p;) {
                 Clone *c = *p;
                 if (c->expires_ms <= now) {

@@ -98,5 +98,11 @@ int clones_upkeep_step(Clones *cl, PGconn *conn, const char *tmpl, const char *f
 
 /* ---- pure parts, for the unit tests ----------------------------------------- */
 
+/* Marks the pool as serving the template with this fingerprint (ready clones of another are dropped). */
+void clones_set_template(Clones *cl, const char *fingerprint);
+
+/* Adds a ready clone of the current template to the pool (what a refill does once the database exists). */
+void clones_pool_add(Clones *cl, const char *name);
+
 /* The pool's target given the configured size and how many requests wait, capped by max. */
 int64_t clones_pool_target(int64_t pool, int64_t waiting, int64_t leased, int64_t max);

@@ -50,7 +50,7 @@ struct Request {
         size_t n_headers;
         struct {
                 char key[32];
-                char value[128];
+                char *value;
         } params[MAX_PATH_PARAMS];
         size_t n_params;
 };
@@ -463,13 +463,22 @@ static void append_allow(char *allow, size_t size, const char *method)
         snprintf(allow + strlen(allow), size - strlen(allow), "%s%s", *allow ? ", " : "", m);
 }
 
+static void params_clear(Request *req)
+{
+        for (size_t i = 0; i < req->n_params; i++)
+                free(req->params[i].value);
+        req->n_params = 0;
+}
+
 /*
  * Whether path fits pattern segment by segment; "{key}" matches one non-empty
- * segment (of at most 127 bytes), recorded in req->params on success.
+ * segment, of any length (the handler validates it).  On a match the
+ * segments replace req->params; otherwise req is left as it was.
  */
 static bool route_matches(const char *pattern, const char *path, Request *req)
 {
-        size_t n = 0;
+        const char *seg[MAX_PATH_PARAMS], *key[MAX_PATH_PARAMS];
+        size_t seglen[MAX_PATH_PARAMS], keylen[MAX_PATH_PARAMS], n = 0;
 
         if (!strchr(pattern, '{'))
                 return streq(pattern, path);
@@ -480,13 +489,12 @@ static bool route_matches(const char *pattern, const char *path, Request *req)
                 path++;
                 size_t plen = strcspn(pattern, "/"), len = strcspn(path, "/");
                 if (pattern[0] == '{' && plen > 2 && pattern[plen - 1] == '}') {
-                        if (len == 0 || len >= sizeof(req->params[0].value) || n == MAX_PATH_PARAMS ||
-                            plen - 2 >= sizeof(req->params[0].key))
+                        if (len == 0 || n == MAX_PATH_PARAMS || plen - 2 >= sizeof(req->params[0].key))
                                 return false;
-                        memcpy(req->params[n].key, pattern + 1, plen - 2);
-                        req->params[n].key[plen - 2] = '\0';
-                        memcpy(req->params[n].value, path, len);
-                        req->params[n].value[len] = '\0';
+                        key[n] = pattern + 1;
+                        keylen[n] = plen - 2;
+                        seg[n] = path;
+                        seglen[n] = len;
                         n++;
                 } else if (plen != len || strncmp(pattern, path, len) != 0)
                         return false;
@@ -495,6 +503,14 @@ static bool route_matches(const char *pattern, const char *path, Request *req)
         }
         if (*pattern || *path)
                 return false;
+        params_clear(req);
+        for (size_t i = 0; i < n; i++) {
+                memcpy(req->params[i].key, key[i], keylen[i]);
+                req->params[i].key[keylen[i]] = '\0';
+                req->params[i].value = strndup(seg[i], seglen[i]);
+                if (!req->params[i].value)
+                        abort();
+        }
         req->n_params = n;
         return true;
 }
@@ -633,6 +649,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 free(req->headers[i].name);
                 free(req->headers[i].value);
         }
+        params_clear(req);
         free(req->method);
         free(req->path);
         free(req);

@@ -31,6 +31,7 @@ struct JobWaiter {
 struct Job {
         JobKind kind;
         ResetMode mode;
+        int64_t queued_mono; /* when it was queued */
         unsigned refs; /* the queue or the worker: 1; each waiter: 1 */
         bool done;
         int r;
@@ -168,6 +169,7 @@ JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t 
                 j = xcalloc(1, sizeof(Job));
                 j->kind = kind;
                 j->mode = mode;
+                j->queued_mono = now_mono_ms();
                 j->refs = 1;
                 if (l->stopping) {
                         /* Never queued: answered at once. */
@@ -301,6 +303,9 @@ static void run_job(Lifecycle *l, Job *j)
                 r = l->ops->ensure(l->ctx, &e);
         else
                 r = l->ops->reset(l->ctx, j->mode, &result, &e);
+        /* How long it waited for the worker (behind another job or one upkeep step). */
+        if (json_is_object(result))
+                json_object_set_new(result, "queued_ms", json_integer(t0 - j->queued_mono));
         log_debug("lifecycle", "%s finished in %lld ms: %s", job_kind_to_string(j->kind),
                   (long long) (now_mono_ms() - t0), r < 0 ? e.message : "ok");
 
