@@ -302,8 +302,10 @@ int clones_lease(Clones *cl, int64_t ttl_s, int64_t timeout_ms, json_t **ret, Er
         pthread_mutex_unlock(&cl->lock);
         kick(cl); /* record the lease, refill the pool */
 
+        int64_t us = now_mono_us() - t0_us;
         json_object_set_new(o, "wait_ms", json_integer(now_mono_ms() - t0));
-        metrics_clone_handout(cl->metrics, now_mono_us() - t0_us);
+        json_object_set_new(o, "handout_us", json_integer(us));
+        metrics_clone_handout(cl->metrics, us);
         *ret = o;
         return 0;
 }

@@ -5,16 +5,20 @@ distinct leases, return and expiry, restarts, limits, hostile names, the
 working database left alone, and the server-side latencies."""
 
 import json
+import os
 import re
+import shutil
 import signal
 import statistics
+import subprocess
+import sys
 import threading
 import time
 
 import psycopg2
 import pytest
 
-from conftest import http, wait_for
+from conftest import PGSEEDCTL, http, wait_for
 from test_dataset import databases
 
 NAME_RE = re.compile(r"^app_clone_[0-9a-f]{16}$")
@@ -285,3 +289,81 @@ def test_back_to_back_resets_stay_fast(pgseedd):
     assert statistics.median(durations) < 50, report
     assert max(durations) < 500, report
     assert strategies.count("prepared_copy") >= 15, report
+
+
+# -- pgseedctl and the examples -------------------------------------------------
+
+def ctl(d, *args):
+    return subprocess.run([PGSEEDCTL, "--url", d.url] + list(args), capture_output=True, text=True, timeout=120)
+
+
+def test_pgseedctl_clone_clones_unclone(warm):
+    d = warm
+    out = ctl(d, "clone", "--env")
+    assert out.returncode == 0, out.stderr
+    env = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line and " " not in line)
+    name = env["PGDATABASE"]
+    assert NAME_RE.match(name) and env["DATABASE_URL"].endswith("/" + name)
+    out = ctl(d, "clone", "--ttl", "120", "--json")
+    assert out.returncode == 0, out.stderr
+    second = json.loads(out.stdout)
+    assert second["ttl"] == 120
+    out = ctl(d, "clones")
+    assert out.returncode == 0 and name in out.stdout and second["name"] in out.stdout, out
+    assert "2 leased" in out.stdout
+    listed = json.loads(ctl(d, "clones", "--json").stdout)
+    assert {c["name"] for c in listed["clones"]} == {name, second["name"]}
+    out = ctl(d, "unclone", name)
+    assert out.returncode == 0, out.stderr
+    out = ctl(d, "unclone", name)
+    assert out.returncode == 1 and "No leased clone" in out.stderr, out
+    out = ctl(d, "unclone", "app; DROP DATABASE app")
+    assert out.returncode == 1 and "not a clone name" in out.stderr, out
+    out = ctl(d, "clone", "--ttl", "soon")
+    assert out.returncode == 2, out
+
+
+def test_parallel_example(warm, tmp_path):
+    d = warm
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "parallel.sh")
+    env = dict(os.environ, PGSEED_URL=d.url, PGSEEDCTL=PGSEEDCTL, OUT=str(tmp_path))
+    out = subprocess.run([script, "4", "sh", "-c", 'echo "$PGDATABASE $DATABASE_URL" > "$OUT/$PGDATABASE"'],
+                         env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    names = os.listdir(tmp_path)
+    assert len(names) == 4 and all(NAME_RE.match(n) for n in names), names
+    # Every worker returned its clone.
+    assert d.get("/clones").json()["clones"] == []
+
+
+def test_pytest_example_fixture(warm, tmp_path):
+    d = warm
+    src = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "pytest", "conftest.py")
+    shutil.copy(src, tmp_path / "conftest.py")
+    (tmp_path / "test_example.py").write_text(
+        "import psycopg2, pytest\n"
+        "@pytest.mark.parametrize('i', range(3))\n"
+        "def test_own_database(clone_url, i):\n"
+        "    conn = psycopg2.connect(clone_url, password='app')\n"
+        "    conn.autocommit = True\n"
+        "    cur = conn.cursor()\n"
+        "    cur.execute('SELECT count(*) FROM pg_tables WHERE tablename = %s', ('mine',))\n"
+        "    assert cur.fetchone()[0] == 0  # no other test's table\n"
+        "    cur.execute('CREATE TABLE mine (i int)')\n"
+        "    conn.close()\n")
+    env = dict(os.environ, PGSEED_URL=d.url)
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                         env=env, capture_output=True, text=True, timeout=180, cwd=str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "3 passed" in out.stdout
+    assert wait_for(lambda: d.get("/clones").json()["clones"] == [], 10)
+
+
+def test_metrics(warm):
+    d = warm
+    lease(d)
+    text = d.get("/metrics").body
+    for name in ("pgseed_clones_pool_ready", "pgseed_clones_pool_target 3", "pgseed_clones_leased 1",
+                 "pgseed_clone_handout_seconds_bucket{le=\"0.001\"}", "pgseed_clone_handout_seconds_count 1",
+                 "pgseed_clone_refill_seconds_count", "pgseed_clones_reclaimed_total 0"):
+        assert name in text, name

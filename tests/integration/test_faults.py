@@ -243,3 +243,45 @@ def test_probe_sees_database_gone_while_ready_no_race(seeded):
         d.wait_healthy(60)
     settled(d, baseline)
     assert "already exists" not in d.read_log()
+
+
+def test_stale_spares_and_clones_are_recognised_at_start(seeded):
+    """Spares and clones a crash (or an older pgseedd) left behind: the single
+    app_spare of earlier versions, a spare beyond the configured number, a
+    spare whose CREATE finished but whose comment was never written (refuses
+    connections, no comment), a spare of another template, a half-made clone.
+    Start-up drops each of them; databases under similar names that do not
+    carry our comment are left alone."""
+    d, baseline = seeded
+    sql = lambda q: d.sql(q, dbname="postgres")
+    comment = "pgseed:{\"pgseed\":1,\"role\":\"spare\",\"fingerprint\":\"%s\"}"
+    sql("CREATE DATABASE app_spare TEMPLATE app_template")
+    sql("COMMENT ON DATABASE app_spare IS '%s'" % (comment % "0000000000000000"))
+    sql("CREATE DATABASE app_spare_9 TEMPLATE app_template")
+    sql("COMMENT ON DATABASE app_spare_9 IS '%s'" % (comment % "0000000000000000"))
+    sql("DROP DATABASE app_spare_2 WITH (FORCE)")
+    sql("CREATE DATABASE app_spare_2 TEMPLATE app_template ALLOW_CONNECTIONS false")  # no comment yet
+    sql("ALTER DATABASE app_spare_3 WITH ALLOW_CONNECTIONS true")
+    sql("COMMENT ON DATABASE app_spare_3 IS '%s'" % (comment % "0000000000000000"))
+    sql("ALTER DATABASE app_spare_3 WITH ALLOW_CONNECTIONS false")
+    sql("CREATE DATABASE app_clone_00000000000000aa TEMPLATE app_template ALLOW_CONNECTIONS false")
+    sql("CREATE DATABASE app_clone_00000000000000bb TEMPLATE app_template")
+    sql("COMMENT ON DATABASE app_clone_00000000000000bb IS 'pgseed:{\"pgseed\":1,\"role\":\"clone-new\"}'")
+    # The user's own, similar names: no comment, accepting connections.
+    sql("CREATE DATABASE app_spare_mine")
+    sql("CREATE DATABASE app_clone_00000000000000cc")
+    kill9(d)
+    d = restart(d)
+    d.wait_healthy(120)
+    gone = {"app_spare", "app_spare_9", "app_clone_00000000000000aa", "app_clone_00000000000000bb"}
+    assert wait_for(lambda: not gone & databases(d), 30), databases(d)
+    assert {"app_spare_mine", "app_clone_00000000000000cc"} <= databases(d)
+    # The other-template spare and the uncommented one are current again, with our comment.
+    assert wait_for(lambda: d.health().json().get("dataset", {}).get("spares_ready") == 3, 30), d.health().body
+    rows = sql("SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database"
+               " WHERE datname IN ('app_spare_2', 'app_spare_3')")
+    fp = d.health().json()["dataset"]["fingerprint"]
+    assert all(c and fp in c for _, c in rows), rows
+    sql("DROP DATABASE app_spare_mine")
+    sql("DROP DATABASE app_clone_00000000000000cc")
+    settled(d, baseline)
