@@ -32,7 +32,7 @@ struct Job {
         JobKind kind;
         ResetMode mode;
         int64_t queued_mono; /* when it was queued */
-        unsigned refs; /* the queue or the worker: 1; each waiter: 1 */
+        unsigned refs;       /* the queue or the worker: 1; each waiter: 1 */
         bool done;
         int r;
         Error e;
@@ -150,6 +150,7 @@ JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t 
         JobWaiter *w = xcalloc(1, sizeof(JobWaiter));
         Batch batch = {0};
         Job *j = NULL;
+        bool preempt = false;
 
         w->l = l;
         w->notify = notify;
@@ -182,6 +183,8 @@ JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t 
                         else
                                 l->queue = j;
                         l->queue_tail = j;
+                        /* Nothing ahead of it but perhaps an upkeep step. */
+                        preempt = !l->current && l->queue == j;
                 }
         }
         j->refs++;
@@ -194,6 +197,8 @@ JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t 
         }
         pthread_cond_broadcast(&l->cond);
         pthread_mutex_unlock(&l->lock);
+        if (preempt && l->ops->preempt)
+                l->ops->preempt(l->ctx, kind, mode);
         batch_notify(l, &batch);
         return w;
 }

@@ -39,6 +39,13 @@ typedef struct LifecycleOps {
         int (*reset)(void *ctx, ResetMode mode, json_t **ret, Error *e);
         bool (*upkeep)(void *ctx);
         void (*cancel)(void *ctx); /* any thread: make a running ensure give up soon */
+        /*
+         * May be NULL.  Any thread, called when a job was queued while the worker
+         * had none: cut a running upkeep step short when the job would otherwise
+         * wait behind it (a CREATE DATABASE for the next spare, say) and can do
+         * without it.  The step is redone after the job.
+         */
+        void (*preempt)(void *ctx, JobKind kind, ResetMode mode);
 } LifecycleOps;
 
 /* The operations backed by a Seeder (ctx = the Seeder). */

@@ -46,9 +46,10 @@ struct Seeder {
         char *spare_prefix; /* "app_spare_" */
         char **spares;      /* "app_spare_1" .. "app_spare_N" */
         size_t n_spares;
-        char *legacy_spare; /* "app_spare": the one spare of earlier versions, dropped at ensure */
-        Clones *clones;     /* may be NULL */
-        PGconn *conn;       /* the worker's connection to "postgres", kept between resets and upkeep */
+        char *legacy_spare;  /* "app_spare": the one spare of earlier versions, dropped at ensure */
+        Clones *clones;      /* may be NULL */
+        PGconn *conn;        /* the worker's connection to "postgres" for jobs, kept between them */
+        PGconn *upkeep_conn; /* upkeep's own, so that a late cancel (see seeder_preempt) never hits a job */
 
         char *trash_prefix; /* "app_pgseed_aside_": working databases a reset set aside */
 
@@ -63,6 +64,8 @@ struct Seeder {
         bool *spare_foreign;  /* spares[i] is taken by a database that is not ours: never touched */
         bool trash_pending;   /* set-aside databases may exist */
         int64_t next_upkeep_mono;
+        PGcancel *upkeep_cancel; /* while an upkeep step runs */
+        bool upkeep_preempted;   /* that step was cancelled for a job */
 };
 
 static const char *const phase_names[_SEED_PHASE_MAX] = {
@@ -107,6 +110,7 @@ void seeder_free(Seeder *s)
         free(s->tmpl);
         free(s->build);
         PQfinish(s->conn);
+        PQfinish(s->upkeep_conn);
         strv_free(s->spares);
         free(s->spare_prefix);
         free(s->legacy_spare);
@@ -687,23 +691,30 @@ static int take_fresh(Seeder *s, PGconn *conn, const char *fingerprint, bool *pr
  * most of a reset's budget.  Borrowed: call worker_conn_drop() after a
  * failure so that the next user starts on a clean session.
  */
-static PGconn *worker_conn(Seeder *s, Error *e)
+static PGconn *kept_conn(Seeder *s, PGconn **slot, const char *application, Error *e)
 {
         /* A server restart leaves the socket at EOF: reading notices it without a round trip. */
-        if (s->conn && (!PQconsumeInput(s->conn) || PQstatus(s->conn) != CONNECTION_OK ||
-                        PQtransactionStatus(s->conn) != PQTRANS_IDLE)) {
-                PQfinish(s->conn);
-                s->conn = NULL;
+        if (*slot && (!PQconsumeInput(*slot) || PQstatus(*slot) != CONNECTION_OK ||
+                      PQtransactionStatus(*slot) != PQTRANS_IDLE)) {
+                PQfinish(*slot);
+                *slot = NULL;
         }
-        if (!s->conn)
-                s->conn = pg_connect(s->config, "postgres", "pgseedd-worker", 10, 0, e);
-        return s->conn;
+        if (!*slot)
+                *slot = pg_connect(s->config, "postgres", application, 10, 0, e);
+        return *slot;
+}
+
+static PGconn *worker_conn(Seeder *s, Error *e)
+{
+        return kept_conn(s, &s->conn, "pgseedd-worker", e);
 }
 
 static void worker_conn_drop(Seeder *s)
 {
         PQfinish(s->conn);
         s->conn = NULL;
+        PQfinish(s->upkeep_conn);
+        s->upkeep_conn = NULL;
 }
 
 /* ---- ensure: finish or roll back whatever an interrupted operation left ------ */
@@ -1000,11 +1011,15 @@ bool seeder_upkeep(Seeder *s)
         if (!*fingerprint || !due || (!trash && want < 0 && !clones_due))
                 return false;
 
-        conn = worker_conn(s, &e);
+        conn = kept_conn(s, &s->upkeep_conn, "pgseedd-upkeep", &e);
         if (!conn) {
                 r = -e.errnum;
                 goto done;
         }
+        pthread_mutex_lock(&s->lock);
+        s->upkeep_cancel = PQgetCancel(conn);
+        s->upkeep_preempted = false;
+        pthread_mutex_unlock(&s->lock);
         /*
          * In order of what keeps clients waiting: leases handed out but not yet
          * recorded (a few ms each), then the next reset's copy (what makes
@@ -1038,8 +1053,19 @@ bool seeder_upkeep(Seeder *s)
         }
 
 done:
+        pthread_mutex_lock(&s->lock);
+        PQfreeCancel(s->upkeep_cancel);
+        s->upkeep_cancel = NULL;
+        bool preempted = s->upkeep_preempted;
+        pthread_mutex_unlock(&s->lock);
+        if (r < 0 && preempted) {
+                /* Cut short for a job (see seeder_preempt): redone right after it, no back-off. */
+                log_debug("upkeep", "Step cancelled for a job: %s", e.message);
+                return false;
+        }
         if (r < 0) {
-                worker_conn_drop(s);
+                PQfinish(s->upkeep_conn);
+                s->upkeep_conn = NULL;
                 pthread_mutex_lock(&s->lock);
                 s->next_upkeep_mono = now_mono_ms() + UPKEEP_RETRY_MS;
                 pthread_mutex_unlock(&s->lock);
@@ -1051,6 +1077,36 @@ done:
         }
         more = r > 0;
         return more;
+}
+
+/*
+ * Cancels the running upkeep step when a job of this kind (a reset) should
+ * not wait for it; the step is redone afterwards.  Any thread.
+ */
+static void seeder_preempt(Seeder *s, JobKind kind, ResetMode mode)
+{
+        char err[256];
+        bool spare = false;
+
+        if (kind != JOB_RESET)
+                return; /* ensure repairs: let the step finish */
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_spares; i++)
+                spare = spare || s->spare_ready[i];
+        /*
+         * A template reset with a spare ready is a rename: it should not wait
+         * for the next spare's CREATE DATABASE.  Without one it clones anyway, and
+         * the step running may be that very copy: let it finish.  Cancelling is
+         * safe at any point of a step: CREATE and DROP DATABASE undo themselves
+         * or leave an invalid or uncommented database that the step's next run
+         * recognises and drops (db_is_ours), and upkeep has its own connection,
+         * so a cancel that arrives late cannot hit the job.
+         */
+        if (s->upkeep_cancel && (mode == RESET_INPLACE || spare)) {
+                s->upkeep_preempted = true;
+                (void) PQcancel(s->upkeep_cancel, err, sizeof(err));
+        }
+        pthread_mutex_unlock(&s->lock);
 }
 
 void seeder_set_clones(Seeder *s, Clones *clones)
@@ -1194,11 +1250,17 @@ static void ops_cancel(void *ctx)
         seeder_cancel(ctx);
 }
 
+static void ops_preempt(void *ctx, JobKind kind, ResetMode mode)
+{
+        seeder_preempt(ctx, kind, mode);
+}
+
 static const LifecycleOps seeder_lifecycle_ops = {
         .ensure = ops_ensure,
         .reset = ops_reset,
         .upkeep = ops_upkeep,
         .cancel = ops_cancel,
+        .preempt = ops_preempt,
 };
 
 const LifecycleOps *lifecycle_seeder_ops(void)
