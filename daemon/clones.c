@@ -349,7 +349,7 @@ json_t *clones_list(Clones *cl)
         pool = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I}", "ready", (json_int_t) st.ready,
                          "target", (json_int_t) st.target, "leased", (json_int_t) st.leased, "max",
                          (json_int_t) st.max, "waiting", (json_int_t) st.waiting, "dropping",
-                         (json_int_t) cl->n_drops, "disk_low", st.disk_low, "last_refill_ms",
+                         (json_int_t) st.dropping, "disk_low", st.disk_low, "last_refill_ms",
                          (json_int_t) st.last_refill_ms);
         return json_pack("{s:o, s:o}", "clones", arr, "pool", pool);
 }
@@ -361,6 +361,7 @@ void clones_stats(Clones *cl, ClonesStats *ret)
         ret->ready = (int64_t) list_length(cl->ready);
         ret->leased = (int64_t) list_length(cl->leased);
         ret->waiting = cl->waiting;
+        ret->dropping = (int64_t) cl->n_drops;
         ret->max = cl->config->clones_max;
         ret->target = clones_pool_target(cl->config->clones_pool, cl->waiting, ret->leased, ret->max);
         ret->disk_low = cl->disk_low;

@@ -67,7 +67,7 @@ int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret,
 json_t *clones_list(Clones *cl);
 
 typedef struct ClonesStats {
-        int64_t ready, target, leased, max, waiting;
+        int64_t ready, target, leased, max, waiting, dropping;
         int64_t leased_total, returned_total, reclaimed_total, created_total, dropped_total;
         int64_t last_refill_ms;
         bool disk_low;

@@ -253,6 +253,7 @@ def test_stale_spares_and_clones_are_recognised_at_start(seeded):
     Start-up drops each of them; databases under similar names that do not
     carry our comment are left alone."""
     d, baseline = seeded
+    assert wait_for(lambda: ours_settled(d), 60), databases(d)
     sql = lambda q: d.sql(q, dbname="postgres")
     comment = "pgseed:{\"pgseed\":1,\"role\":\"spare\",\"fingerprint\":\"%s\"}"
     sql("CREATE DATABASE app_spare TEMPLATE app_template")
