@@ -459,6 +459,14 @@ bool lifecycle_current(Lifecycle *l, JobKind *kind, ResetMode *mode, uint64_t *e
         return busy;
 }
 
+bool lifecycle_repair_pending(Lifecycle *l)
+{
+        pthread_mutex_lock(&l->lock);
+        bool r = l->repair_needed;
+        pthread_mutex_unlock(&l->lock);
+        return r;
+}
+
 bool lifecycle_take_repair(Lifecycle *l)
 {
         pthread_mutex_lock(&l->lock);

@@ -85,6 +85,8 @@ bool lifecycle_current(Lifecycle *l, JobKind *kind, ResetMode *mode, uint64_t *e
  * left the databases needing repair: the supervisor then has ensure run.
  */
 bool lifecycle_take_repair(Lifecycle *l);
+/* The same without clearing it: the state is not ready while a repair is pending. */
+bool lifecycle_repair_pending(Lifecycle *l);
 
 /*
  * Called exactly once per waiter, on the worker thread (job finished) or on

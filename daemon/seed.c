@@ -66,6 +66,7 @@ struct Seeder {
         int64_t next_upkeep_mono;
         PGcancel *upkeep_cancel; /* while an upkeep step runs */
         bool upkeep_preempted;   /* that step was cancelled for a job */
+        bool upkeep_spare_step;  /* that step is a spare's copy */
 };
 
 static const char *const phase_names[_SEED_PHASE_MAX] = {
@@ -1019,6 +1020,7 @@ bool seeder_upkeep(Seeder *s)
         pthread_mutex_lock(&s->lock);
         s->upkeep_cancel = PQgetCancel(conn);
         s->upkeep_preempted = false;
+        s->upkeep_spare_step = false;
         pthread_mutex_unlock(&s->lock);
         /*
          * In order of what keeps clients waiting: leases handed out but not yet
@@ -1033,6 +1035,9 @@ bool seeder_upkeep(Seeder *s)
                         goto done;
         }
         if (want >= 0) {
+                pthread_mutex_lock(&s->lock);
+                s->upkeep_spare_step = true;
+                pthread_mutex_unlock(&s->lock);
                 r = prepare_spare(s, conn, (size_t) want, fingerprint, &e);
                 if (r == 0)
                         r = 1;
@@ -1086,23 +1091,28 @@ done:
 static void seeder_preempt(Seeder *s, JobKind kind, ResetMode mode)
 {
         char err[256];
-        bool spare = false;
+        size_t ready = 0;
 
         if (kind != JOB_RESET)
                 return; /* ensure repairs: let the step finish */
         pthread_mutex_lock(&s->lock);
         for (size_t i = 0; i < s->n_spares; i++)
-                spare = spare || s->spare_ready[i];
+                ready += s->spare_ready[i];
         /*
          * A template reset with a spare ready is a rename: it should not wait
-         * for the next spare's CREATE DATABASE.  Without one it clones anyway, and
-         * the step running may be that very copy: let it finish.  Cancelling is
+         * for a clone pool refill or a drop.  A spare's own copy is cut short
+         * only while another spare stays in reserve: cancelling every refill
+         * during a burst of resets would drain the spares, and then each reset
+         * clones directly, far slower than waiting for the copy.  Without a
+         * spare the reset clones anyway, and the step may be that very copy:
+         * let it finish.  Cancelling is
          * safe at any point of a step: CREATE and DROP DATABASE undo themselves
          * or leave an invalid or uncommented database that the step's next run
          * recognises and drops (db_is_ours), and upkeep has its own connection,
          * so a cancel that arrives late cannot hit the job.
          */
-        if (s->upkeep_cancel && (mode == RESET_INPLACE || spare)) {
+        bool cut = mode == RESET_INPLACE || (s->upkeep_spare_step ? ready >= 2 : ready >= 1);
+        if (s->upkeep_cancel && cut) {
                 s->upkeep_preempted = true;
                 (void) PQcancel(s->upkeep_cancel, err, sizeof(err));
         }

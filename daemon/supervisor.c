@@ -257,11 +257,20 @@ static SupState publish_locked(Supervisor *s)
         JobKind kind = JOB_ENSURE;
         ResetMode mode = RESET_TEMPLATE;
         bool busy = lifecycle_current(s->lifecycle, &kind, &mode, NULL);
+        SupInputs in = s->in;
         SupState state;
 
         if (s->stop_requested)
                 return s->state;
-        state = derive_state(&s->in, busy, kind, mode, s->d->config->pg_port, reason, sizeof(reason));
+        /*
+         * A job that failed may have left the databases to repair (a reset that
+         * found the template gone): not ready from the moment it answers until
+         * the next tick has ensure check them, so a client that retries when
+         * /health is 200 does not retry into the same failure.
+         */
+        if (lifecycle_repair_pending(s->lifecycle))
+                in.seeded = false;
+        state = derive_state(&in, busy, kind, mode, s->d->config->pg_port, reason, sizeof(reason));
         set_state_locked(s, state, reason);
         if (state == SUP_READY && now_real_ms() - s->ready_since_ms > STABLE_MS)
                 s->backoff_ms = BACKOFF_MIN_MS;
