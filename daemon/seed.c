@@ -1063,6 +1063,15 @@ done:
         s->upkeep_cancel = NULL;
         bool preempted = s->upkeep_preempted;
         pthread_mutex_unlock(&s->lock);
+        if (preempted) {
+                /*
+                 * The cancel may land after the step finished, on whatever upkeep runs
+                 * next (the next spare's copy, wasted): a new session next time cannot
+                 * receive it.
+                 */
+                PQfinish(s->upkeep_conn);
+                s->upkeep_conn = NULL;
+        }
         if (r < 0 && preempted) {
                 /* Cut short for a job (see seeder_preempt): redone right after it, no back-off. */
                 log_debug("upkeep", "Step cancelled for a job: %s", e.message);
