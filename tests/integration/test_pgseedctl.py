@@ -304,7 +304,9 @@ def test_status_reads_like_a_report(pgseedctl):
     d.sql("SELECT pg_create_logical_replication_slot('ctl_test', 'pgoutput')")
     try:
         deadline = time.time() + 30
-        while "ctl_test" not in ctl.run("status").stdout and time.time() < deadline:
+        # The probe may have looked while the creating session still held the slot (creation waits for
+        # running transactions, upkeep's CREATE DATABASE among them): wait for the look after it.
+        while "ctl_test: logical pgoutput, inactive" not in ctl.run("status").stdout and time.time() < deadline:
             time.sleep(0.5)
         assert re.search(r"^Slots:        ctl_test: logical pgoutput, inactive, database app", ctl.run("status").stdout,
                          re.M)
