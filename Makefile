@@ -7,7 +7,8 @@ CTL := $(BUILD)/client/pgseedctl
 MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps deps-test build start stop restart status health wait reset inspect-schema inspect-data \
-        logs load-data test images clean distclean bench bench-inplace storm format
+        logs load-data test images clean distclean bench bench-inplace storm format \
+        clone clones unclone bench-clones
 
 all: build
 
@@ -48,6 +49,18 @@ wait: build
 reset: build
 	@$(CTL) reset $(if $(YES),--yes) $(if $(MODE),--mode $(MODE))
 
+# Leases an isolated copy of the seeded database: make clone [TTL=S] [ENV=1]
+# (ENV=1 prints PGDATABASE=/DATABASE_URL= lines: eval "$$(make -s clone ENV=1)").
+clone: build
+	@$(CTL) clone $(if $(TTL),--ttl $(TTL)) $(if $(ENV),--env)
+
+clones: build
+	@$(CTL) clones
+
+unclone: build
+	@test -n "$(NAME)" || { echo "usage: make unclone NAME=app_clone_..." >&2; exit 2; }
+	@$(CTL) unclone "$(NAME)"
+
 inspect-schema: build
 	@$(CTL) schema $(if $(TABLE),--table $(TABLE))
 
@@ -79,6 +92,10 @@ storm: build
 # The in-place reset's time against the number of changed rows (tracked vs the full diff).
 bench-inplace: build
 	@bench/inplace
+
+# Clone hand-out and reset latencies against a private pgseedd (see bench/clones).
+bench-clones: build
+	@bench/clones
 
 # Removes the Postgres container (or stops the embedded one); VOLUMES=1 also deletes the data.
 clean: build

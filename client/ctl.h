@@ -288,3 +288,7 @@ int cmd_schema(Ctl *ctl, int argc, char **argv);
 int cmd_sample(Ctl *ctl, int argc, char **argv);
 int cmd_logs(Ctl *ctl, int argc, char **argv);
 int cmd_metrics(Ctl *ctl, int argc, char **argv);
+/* ctl-clone.c */
+int cmd_clone(Ctl *ctl, int argc, char **argv);
+int cmd_clones(Ctl *ctl, int argc, char **argv);
+int cmd_unclone(Ctl *ctl, int argc, char **argv);

@@ -54,6 +54,12 @@ static const Command commands[] = {
          "  --since TS      only lines from TS on (Unix seconds or RFC 3339)\n"
          "  --json          one JSON object per line\n"},
         {"metrics", cmd_metrics, "", "Prometheus metrics, as served", NULL},
+        {"clone", cmd_clone, "[--ttl S] [--env]", "lease an isolated copy of the seeded database",
+         "  --ttl S         lease for S seconds (default the server's [clones] ttl, 1 h)\n"
+         "  --env           print PGDATABASE=... and DATABASE_URL=... lines for eval\n"
+         "Waits up to 30 s when the pool is empty.  Return it with `pgseedctl unclone NAME`.\n"},
+        {"clones", cmd_clones, "", "the leased clones and the pool", NULL},
+        {"unclone", cmd_unclone, "NAME", "return a clone (its database is dropped)", NULL},
         {"down", cmd_down, "[--volumes]", "stop, remove the Postgres (and its data with --volumes)",
          "  --volumes       also delete the database files (the next start seeds from scratch)\n"},
         {"load-data", cmd_load_data, "CSV_PATH", "restart pgseedd seeded from a YouTube comments CSV", NULL},

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "api.h"
+#include "clones.h"
 #include "daemon.h"
 #include "metrics.h"
 #include "supervisor.h"
@@ -21,6 +22,14 @@ const Route api_routes[] = {
         {"GET", "/logs", api_logs, ROUTE_AUTH_READ, ROUTE_CORS_PRIVATE,
          "Postgres logs: ?tail=N&follow=1&since=TS&format=text|json"},
         {"GET", "/metrics", api_metrics, ROUTE_AUTH_OPEN, ROUTE_CORS_PUBLIC, "Prometheus metrics"},
+        {"POST", "/clones", api_clones_lease, ROUTE_AUTH_MUTATE, ROUTE_CORS_PRIVATE,
+         "lease an isolated copy of the seeded database; ?ttl=S&timeout=S"},
+        {"GET", "/clones", api_clones_list, ROUTE_AUTH_READ, ROUTE_CORS_PRIVATE,
+         "leased clones and the pool"},
+        {"DELETE", "/clones/{name}", api_clones_return, ROUTE_AUTH_MUTATE, ROUTE_CORS_PRIVATE,
+         "return a clone (dropped in the background)"},
+        {"POST", "/clones/{name}/reset", api_clones_reset, ROUTE_AUTH_MUTATE, ROUTE_CORS_PRIVATE,
+         "a fresh copy under the same name"},
 };
 const size_t api_routes_count = ELEMENTSOF(api_routes);
 
@@ -139,6 +148,26 @@ void api_metrics(Request *req)
                         label_value(f, json_string_value(json_object_get(t, "name")));
                         fprintf(f, "\"} %lld\n", (long long) json_integer_value(json_object_get(t, "rows")));
                 }
+        }
+        if (d->clones) {
+                ClonesStats cs;
+                clones_stats(d->clones, &cs);
+                fprintf(f,
+                        "# HELP pgseed_clones_pool_ready Ready clones in the pool.\n# TYPE "
+                        "pgseed_clones_pool_ready gauge\n"
+                        "pgseed_clones_pool_ready %lld\n"
+                        "# HELP pgseed_clones_pool_target Ready clones the pool aims for.\n"
+                        "# TYPE pgseed_clones_pool_target gauge\npgseed_clones_pool_target %lld\n"
+                        "# HELP pgseed_clones_leased Clones leased now.\n# TYPE pgseed_clones_leased gauge\n"
+                        "pgseed_clones_leased %lld\n"
+                        "# HELP pgseed_clones_max Most clones at once ([clones] max).\n"
+                        "# TYPE pgseed_clones_max gauge\npgseed_clones_max %lld\n"
+                        "# HELP pgseed_clones_leases_total Clones handed out.\n"
+                        "# TYPE pgseed_clones_leases_total counter\npgseed_clones_leases_total %lld\n"
+                        "# HELP pgseed_clones_returned_total Clones returned by DELETE.\n"
+                        "# TYPE pgseed_clones_returned_total counter\npgseed_clones_returned_total %lld\n",
+                        (long long) cs.ready, (long long) cs.target, (long long) cs.leased,
+                        (long long) cs.max, (long long) cs.leased_total, (long long) cs.returned_total);
         }
         fclose(f);
         sup_snapshot_done(&snap);

@@ -22,6 +22,10 @@ void api_schema(Request *req);
 void api_sample(Request *req);
 void api_reset(Request *req);
 void api_logs(Request *req);
+void api_clones_lease(Request *req);
+void api_clones_list(Request *req);
+void api_clones_return(Request *req);
+void api_clones_reset(Request *req);
 
 /* Everything /health reports, from a supervisor snapshot.  Returns a new object. */
 typedef struct HealthInput {

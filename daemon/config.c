@@ -116,6 +116,17 @@ static const ConfigKey keys[] = {
          "directory of numbered .sql files that define the schema (default sql/)"},
         {"dataset", "publication", "PGSEED_PUBLICATION", "publication", CT_IDENT, F(publication), "pgseed",
          NULL, 0, 0, false, "logical replication publication covering every loaded table (for Debezium)"},
+        {"dataset", "spares", "PGSEED_SPARES", "spares", CT_INT, F(spares), "3", NULL, 1, 32, false,
+         "prepared copies of the template kept so that back-to-back resets are renames, not copies"},
+        {"clones", "pool", "PGSEED_CLONES_POOL", "clones-pool", CT_INT, F(clones_pool), "2", NULL, 0, 256,
+         false, "ready clones kept for POST /clones (0: each lease waits for a new copy)"},
+        {"clones", "max", "PGSEED_CLONES_MAX", "clones-max", CT_INT, F(clones_max), "100", NULL, 0, 10000,
+         false, "most clones at once, leased and ready; beyond it POST /clones is 503 clone_limit"},
+        {"clones", "ttl", "PGSEED_CLONES_TTL", "clones-ttl", CT_INT, F(clones_ttl), "3600", NULL, 1,
+         30 * 86400, false, "default lease in seconds (POST /clones?ttl=S); expired clones are dropped"},
+        {"clones", "min_free_mb", "PGSEED_CLONES_MIN_FREE_MB", "clones-min-free-mb", CT_INT,
+         F(clones_min_free_mb), "512", NULL, 0, INT64_MAX, false,
+         "no new clone while the state directory's file system has less free space (507 disk_full)"},
         {"docker", "host", "DOCKER_HOST", "docker-host", CT_STRING, F(docker_host),
          "unix:///var/run/docker.sock", NULL, 0, 0, false, "Docker Engine socket, unix://PATH"},
         {"docker", "image", "PGSEED_IMAGE", "image", CT_STRING, F(image), "postgres:16", NULL, 0, 0, false,
@@ -358,11 +369,11 @@ int config_parse_text(Config *c, const char *text, const char *origin, Error *e)
                         *end = '\0';
                         if (!streq(line + 1, "pgseed") && !streq(line + 1, "api") &&
                             !streq(line + 1, "postgres") && !streq(line + 1, "dataset") &&
-                            !streq(line + 1, "docker"))
-                                return error_set(
-                                        e, EINVAL, "invalid_config",
-                                        "Known sections: [pgseed], [api], [postgres], [dataset], [docker].",
-                                        "%s: unknown section [%s]", where, line + 1);
+                            !streq(line + 1, "clones") && !streq(line + 1, "docker"))
+                                return error_set(e, EINVAL, "invalid_config",
+                                                 "Known sections: [pgseed], [api], [postgres], [dataset], "
+                                                 "[clones], [docker].",
+                                                 "%s: unknown section [%s]", where, line + 1);
                         strlcpy0(section, line + 1, sizeof(section));
                         continue;
                 }

@@ -46,6 +46,13 @@ typedef struct Config {
         int64_t seed;
         char *sql_dir;
         char *publication;
+        int64_t spares; /* prepared copies of the template kept for resets */
+
+        /* [clones] */
+        int64_t clones_pool;        /* ready clones kept for POST /clones */
+        int64_t clones_max;         /* most clones (leased plus ready) at once */
+        int64_t clones_ttl;         /* default lease, seconds */
+        int64_t clones_min_free_mb; /* no new clone below this much free disk */
 
         /* [docker] */
         char *docker_host; /* unix:///var/run/docker.sock */

@@ -12,6 +12,7 @@ typedef struct Seeder Seeder;
 typedef struct HttpServer HttpServer;
 typedef struct Metrics Metrics;
 typedef struct AccessPolicy AccessPolicy;
+typedef struct Clones Clones;
 
 /*
  * Created by main() and handed explicitly to every part that needs more than
@@ -23,6 +24,7 @@ typedef struct Daemon {
         Config *config;
         Runtime *runtime;
         Seeder *seeder;
+        Clones *clones;
         Supervisor *supervisor;
         HttpServer *http;
         Metrics *metrics;

@@ -20,6 +20,8 @@ typedef struct Conn Conn;
  * http.h.  Never touched by two threads at once: it is handed over through
  * the server's queues.
  */
+#define HTTP_MAX_PATH_PARAMS 2
+
 struct Request {
         HttpServer *server;
         Conn *conn; /* the event loop's; NULL for a request built without a connection */
@@ -31,6 +33,11 @@ struct Request {
         HttpHead head;
         bool head_ok; /* false for a refused head (method, path, headers may be missing) */
         char *path;   /* decoded, "/health/" made "/health" */
+        struct {
+                char key[32];
+                char *value;
+        } path_params[HTTP_MAX_PATH_PARAMS]; /* the "{key}" segments of the matched route */
+        size_t n_path_params;
         HttpParam *params;
         size_t n_params;
         char id[40];

@@ -339,6 +339,8 @@ unsigned http_status_for_errno(int errnum)
                 return 503;
         case ETIMEDOUT:
                 return 504;
+        case ENOSPC:
+                return 507;
         default:
                 return 500;
         }
@@ -464,6 +466,67 @@ static void append_allow(char *allow, size_t size, const char *method)
         snprintf(allow + strlen(allow), size - strlen(allow), "%s%s", *allow ? ", " : "", m);
 }
 
+static void path_params_clear(Request *req)
+{
+        for (size_t i = 0; i < req->n_path_params; i++)
+                free(req->path_params[i].value);
+        req->n_path_params = 0;
+}
+
+/*
+ * Whether path fits pattern segment by segment; "{key}" matches one non-empty
+ * segment, of any length (the handler validates it).  On a match the
+ * segments replace req->path_params; otherwise req is left as it was.
+ */
+static bool route_matches(const char *pattern, const char *path, Request *req)
+{
+        const char *seg[HTTP_MAX_PATH_PARAMS], *key[HTTP_MAX_PATH_PARAMS];
+        size_t seglen[HTTP_MAX_PATH_PARAMS], keylen[HTTP_MAX_PATH_PARAMS], n = 0;
+
+        if (!strchr(pattern, '{'))
+                return streq(pattern, path);
+        while (*pattern && *path) {
+                if (*pattern != '/' || *path != '/')
+                        return false;
+                pattern++;
+                path++;
+                size_t plen = strcspn(pattern, "/"), len = strcspn(path, "/");
+                if (pattern[0] == '{' && plen > 2 && pattern[plen - 1] == '}') {
+                        if (len == 0 || n == HTTP_MAX_PATH_PARAMS ||
+                            plen - 2 >= sizeof(req->path_params[0].key))
+                                return false;
+                        key[n] = pattern + 1;
+                        keylen[n] = plen - 2;
+                        seg[n] = path;
+                        seglen[n] = len;
+                        n++;
+                } else if (plen != len || strncmp(pattern, path, len) != 0)
+                        return false;
+                pattern += plen;
+                path += len;
+        }
+        if (*pattern || *path)
+                return false;
+        path_params_clear(req);
+        for (size_t i = 0; i < n; i++) {
+                memcpy(req->path_params[i].key, key[i], keylen[i]);
+                req->path_params[i].key[keylen[i]] = '\0';
+                req->path_params[i].value = strndup(seg[i], seglen[i]);
+                if (!req->path_params[i].value)
+                        abort();
+        }
+        req->n_path_params = n;
+        return true;
+}
+
+const char *request_path_param(const Request *req, const char *key)
+{
+        for (size_t i = 0; i < req->n_path_params; i++)
+                if (streq(req->path_params[i].key, key))
+                        return req->path_params[i].value;
+        return NULL;
+}
+
 /* "Endpoints: /health, /schema, ... (GET / lists them)." from the table. */
 static void endpoints_hint(Request *req, char *buf, size_t size)
 {
@@ -494,7 +557,7 @@ static void dispatch(Request *req)
 
         for (size_t i = 0; i < n; i++) {
                 const Route *r = &routes[i];
-                if (!streq(r->path, path))
+                if (!route_matches(r->path, path, req))
                         continue;
                 any = r;
                 append_allow(allow, sizeof(allow), r->method);
@@ -596,6 +659,7 @@ void http_request_free(Request *req)
         if (req->userdata_free)
                 req->userdata_free(req->userdata);
         http_params_free(req->params, req->n_params);
+        path_params_clear(req);
         buffer_free(&req->headers);
         free(req->body);
         free(req->path);

@@ -34,7 +34,11 @@ typedef void (*HttpHandler)(Request *req);
  */
 typedef struct Route {
         const char *method; /* "GET" (which also answers HEAD), "POST" or "DELETE" */
-        const char *path;   /* exact path, e.g. "/health" */
+        /*
+         * The path, e.g. "/health"; a segment "{name}" matches any one non-empty
+         * segment, which the handler reads with request_path_param().
+         */
+        const char *path;
         HttpHandler handler;
         RouteAuth auth;
         RouteCors cors;
@@ -89,6 +93,9 @@ bool request_resumed(const Request *req);
 /* Data for the handler's next call; free_fn (may be NULL) runs when it is replaced or req is freed. */
 void request_set_userdata(Request *req, void *data, void (*free_fn)(void *data));
 void *request_userdata(const Request *req);
+
+/* The path segment a "{key}" of the route matched, or NULL. */
+const char *request_path_param(const Request *req, const char *key);
 
 /* The decoded query value ("" for "?key" without '='), or NULL when absent; the first one wins. */
 const char *request_query(Request *req, const char *key);

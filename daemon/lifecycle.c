@@ -31,7 +31,8 @@ struct JobWaiter {
 struct Job {
         JobKind kind;
         ResetMode mode;
-        unsigned refs; /* the queue or the worker: 1; each waiter: 1 */
+        int64_t queued_mono; /* when it was queued */
+        unsigned refs;       /* the queue or the worker: 1; each waiter: 1 */
         bool done;
         int r;
         Error e;
@@ -149,6 +150,7 @@ JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t 
         JobWaiter *w = xcalloc(1, sizeof(JobWaiter));
         Batch batch = {0};
         Job *j = NULL;
+        bool preempt = false;
 
         w->l = l;
         w->notify = notify;
@@ -168,6 +170,7 @@ JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t 
                 j = xcalloc(1, sizeof(Job));
                 j->kind = kind;
                 j->mode = mode;
+                j->queued_mono = now_mono_ms();
                 j->refs = 1;
                 if (l->stopping) {
                         /* Never queued: answered at once. */
@@ -180,6 +183,8 @@ JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t 
                         else
                                 l->queue = j;
                         l->queue_tail = j;
+                        /* Nothing ahead of it but perhaps an upkeep step. */
+                        preempt = !l->current && l->queue == j;
                 }
         }
         j->refs++;
@@ -192,6 +197,8 @@ JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t 
         }
         pthread_cond_broadcast(&l->cond);
         pthread_mutex_unlock(&l->lock);
+        if (preempt && l->ops->preempt)
+                l->ops->preempt(l->ctx, kind, mode);
         batch_notify(l, &batch);
         return w;
 }
@@ -298,6 +305,9 @@ static void run_job(Lifecycle *l, Job *j)
                 r = l->ops->ensure(l->ctx, &e);
         else
                 r = l->ops->reset(l->ctx, j->mode, &result, &e);
+        /* How long it waited for the worker (behind another job or one upkeep step). */
+        if (json_is_object(result))
+                json_object_set_new(result, "queued_ms", json_integer(t0 - j->queued_mono));
         log_debug("lifecycle", "%s finished in %lld ms: %s", job_kind_to_string(j->kind),
                   (long long) (now_mono_ms() - t0), r < 0 ? e.message : "ok");
 
@@ -416,6 +426,14 @@ void lifecycle_stop(Lifecycle *l)
                 pthread_join(l->thread, NULL);
 }
 
+void lifecycle_kick(Lifecycle *l)
+{
+        pthread_mutex_lock(&l->lock);
+        l->next_upkeep_mono = 0;
+        pthread_cond_broadcast(&l->cond);
+        pthread_mutex_unlock(&l->lock);
+}
+
 void lifecycle_allow_upkeep(Lifecycle *l, bool allow)
 {
         pthread_mutex_lock(&l->lock);
@@ -441,19 +459,19 @@ bool lifecycle_current(Lifecycle *l, JobKind *kind, ResetMode *mode, uint64_t *e
         return busy;
 }
 
+bool lifecycle_repair_pending(Lifecycle *l)
+{
+        pthread_mutex_lock(&l->lock);
+        bool r = l->repair_needed;
+        pthread_mutex_unlock(&l->lock);
+        return r;
+}
+
 bool lifecycle_take_repair(Lifecycle *l)
 {
         pthread_mutex_lock(&l->lock);
         bool r = l->repair_needed;
         l->repair_needed = false;
-        pthread_mutex_unlock(&l->lock);
-        return r;
-}
-
-bool lifecycle_repair_pending(Lifecycle *l)
-{
-        pthread_mutex_lock(&l->lock);
-        bool r = l->repair_needed;
         pthread_mutex_unlock(&l->lock);
         return r;
 }

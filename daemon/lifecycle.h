@@ -39,6 +39,13 @@ typedef struct LifecycleOps {
         int (*reset)(void *ctx, ResetMode mode, json_t **ret, Error *e);
         bool (*upkeep)(void *ctx);
         void (*cancel)(void *ctx); /* any thread: make a running ensure give up soon */
+        /*
+         * May be NULL.  Any thread, called when a job was queued while the worker
+         * had none: cut a running upkeep step short when the job would otherwise
+         * wait behind it (a CREATE DATABASE for the next spare, say) and can do
+         * without it.  The step is redone after the job.
+         */
+        void (*preempt)(void *ctx, JobKind kind, ResetMode mode);
 } LifecycleOps;
 
 /* The operations backed by a Seeder (ctx = the Seeder). */
@@ -58,6 +65,9 @@ int lifecycle_start(Lifecycle *l, Error *e);
 /* Cancels what is queued (-ECANCELED to its waiters), cancels the running job, joins the thread. */
 void lifecycle_stop(Lifecycle *l);
 
+/* Makes upkeep due now instead of at its next idle look (a clone was handed out, say).  Any thread. */
+void lifecycle_kick(Lifecycle *l);
+
 /* Whether upkeep may run between jobs (the supervisor allows it while the server is ready). */
 void lifecycle_allow_upkeep(Lifecycle *l, bool allow);
 
@@ -75,7 +85,7 @@ bool lifecycle_current(Lifecycle *l, JobKind *kind, ResetMode *mode, uint64_t *e
  * left the databases needing repair: the supervisor then has ensure run.
  */
 bool lifecycle_take_repair(Lifecycle *l);
-/* The same without clearing it (for deriving the state). */
+/* The same without clearing it: the state is not ready while a repair is pending. */
 bool lifecycle_repair_pending(Lifecycle *l);
 
 /*

@@ -16,6 +16,7 @@
 
 #include "access.h"
 #include "api.h"
+#include "clones.h"
 #include "config.h"
 #include "daemon.h"
 #include "export.h"
@@ -308,6 +309,12 @@ static void wait_for_termination(Daemon *d, const Options *o, const sigset_t *se
         }
 }
 
+/* A clone was handed out or returned: the lifecycle worker records and refills now. */
+static void kick_upkeep(void *userdata)
+{
+        supervisor_kick_upkeep(userdata);
+}
+
 /*
  * A socket passed by systemd may be bound anywhere, whatever api.listen says:
  * the rule that a non-loopback address needs a token holds for it too.
@@ -393,7 +400,10 @@ static int run_daemon(Daemon *d, const Options *o)
         signal(SIGPIPE, SIG_IGN);
 
         d->seeder = seeder_new(d->config, d->metrics);
+        d->clones = clones_new(d->config, d->metrics);
+        seeder_set_clones(d->seeder, d->clones);
         d->supervisor = supervisor_new(d, NULL);
+        clones_set_kick(d->clones, kick_upkeep, d->supervisor);
         if (supervisor_start(d->supervisor, &e) < 0)
                 goto fail;
         if (http_server_start(d, api_routes, api_routes_count, api_fd, &d->http, &e) < 0)
@@ -461,6 +471,7 @@ int main(int argc, char **argv)
 
         supervisor_free(d.supervisor);
         seeder_free(d.seeder);
+        clones_free(d.clones);
         runtime_free(d.runtime);
         metrics_free(d.metrics);
         access_policy_free(d.access);

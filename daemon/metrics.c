@@ -8,12 +8,22 @@
 
 #include "util.h"
 
+#define HANDOUT_BUCKETS 12
+
 struct Metrics {
         atomic_llong counters[_METRIC_MAX];
         atomic_llong last_reset_ms;
         atomic_llong last_seed_ms;
         atomic_llong state_changes;
+        atomic_llong handout_buckets[HANDOUT_BUCKETS + 1]; /* the last: +Inf */
+        atomic_llong handout_sum_us;
+        atomic_llong refill_count, refill_sum_ms, last_refill_ms;
+        atomic_llong last_spare_ms;
 };
+
+/* Upper bounds of the hand-out histogram, in microseconds. */
+static const int64_t handout_bounds_us[HANDOUT_BUCKETS] = {100,   250,   500,    1000,   2500,    5000,
+                                                           10000, 50000, 100000, 500000, 1000000, 5000000};
 
 Metrics *metrics_new(void)
 {
@@ -55,6 +65,33 @@ void metrics_reset_duration(Metrics *m, int64_t ms)
 {
         if (m)
                 atomic_store(&m->last_reset_ms, ms);
+}
+
+void metrics_clone_handout(Metrics *m, int64_t us)
+{
+        size_t i = 0;
+
+        if (!m)
+                return;
+        while (i < HANDOUT_BUCKETS && us > handout_bounds_us[i])
+                i++;
+        atomic_fetch_add(&m->handout_buckets[i], 1);
+        atomic_fetch_add(&m->handout_sum_us, us);
+}
+
+void metrics_clone_refill(Metrics *m, int64_t ms)
+{
+        if (!m)
+                return;
+        atomic_fetch_add(&m->refill_count, 1);
+        atomic_fetch_add(&m->refill_sum_ms, ms);
+        atomic_store(&m->last_refill_ms, ms);
+}
+
+void metrics_spare_duration(Metrics *m, int64_t ms)
+{
+        if (m)
+                atomic_store(&m->last_spare_ms, ms);
 }
 
 void metrics_seed_duration(Metrics *m, int64_t ms)
@@ -108,6 +145,33 @@ char *metrics_format(Metrics *m)
                 "# TYPE pgseed_state_changes_total counter\n"
                 "pgseed_state_changes_total %lld\n",
                 (long long) atomic_load(&m->state_changes));
+        long long cum = 0;
+        fprintf(f, "# HELP pgseed_clone_handout_seconds Time POST /clones took to hand out a clone.\n"
+                   "# TYPE pgseed_clone_handout_seconds histogram\n");
+        for (size_t i = 0; i <= HANDOUT_BUCKETS; i++) {
+                cum += (long long) atomic_load(&m->handout_buckets[i]);
+                if (i < HANDOUT_BUCKETS)
+                        fprintf(f, "pgseed_clone_handout_seconds_bucket{le=\"%g\"} %lld\n",
+                                handout_bounds_us[i] / 1e6, cum);
+                else
+                        fprintf(f, "pgseed_clone_handout_seconds_bucket{le=\"+Inf\"} %lld\n", cum);
+        }
+        fprintf(f, "pgseed_clone_handout_seconds_sum %.6f\npgseed_clone_handout_seconds_count %lld\n",
+                atomic_load(&m->handout_sum_us) / 1e6, cum);
+        fprintf(f,
+                "# HELP pgseed_clone_refill_seconds Time to make one pool clone (CREATE DATABASE and "
+                "clean-up).\n"
+                "# TYPE pgseed_clone_refill_seconds summary\n"
+                "pgseed_clone_refill_seconds_sum %.3f\npgseed_clone_refill_seconds_count %lld\n"
+                "# HELP pgseed_last_clone_refill_seconds Duration of the last pool refill.\n"
+                "# TYPE pgseed_last_clone_refill_seconds gauge\npgseed_last_clone_refill_seconds %.3f\n"
+                "# HELP pgseed_last_spare_seconds Duration of the last reset spare preparation.\n"
+                "# TYPE pgseed_last_spare_seconds gauge\npgseed_last_spare_seconds %.3f\n"
+                "# HELP pgseed_clones_reclaimed_total Expired leases dropped.\n"
+                "# TYPE pgseed_clones_reclaimed_total counter\npgseed_clones_reclaimed_total %lld\n",
+                atomic_load(&m->refill_sum_ms) / 1000.0, (long long) atomic_load(&m->refill_count),
+                atomic_load(&m->last_refill_ms) / 1000.0, atomic_load(&m->last_spare_ms) / 1000.0,
+                C(METRIC_CLONES_RECLAIMED));
 #undef C
         fclose(f);
         return out;

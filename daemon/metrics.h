@@ -16,6 +16,7 @@ typedef enum MetricCounter {
         METRIC_HTTP_3XX,
         METRIC_HTTP_4XX,
         METRIC_HTTP_5XX,
+        METRIC_CLONES_RECLAIMED, /* expired leases dropped */
         _METRIC_MAX,
 } MetricCounter;
 
@@ -28,6 +29,12 @@ void metrics_http(Metrics *m, unsigned status);
 void metrics_state_changed(Metrics *m, int state);
 void metrics_reset_duration(Metrics *m, int64_t ms);
 void metrics_seed_duration(Metrics *m, int64_t ms);
+/* A clone handed out after us microseconds (histogram). */
+void metrics_clone_handout(Metrics *m, int64_t us);
+/* A pool clone made in ms. */
+void metrics_clone_refill(Metrics *m, int64_t ms);
+/* A reset's spare prepared in ms. */
+void metrics_spare_duration(Metrics *m, int64_t ms);
 
 /* Appends the counters in Prometheus text exposition format to a new string (caller frees). */
 char *metrics_format(Metrics *m);

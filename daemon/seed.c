@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "clones.h"
 #include "config.h"
 #include "lifecycle.h"
 #include "loader.h"
@@ -22,8 +23,10 @@
  *   app_template        the seeded state: built once, read-only, no connections allowed
  *   app_template_build  a template being built; only ever renamed to app_template when complete,
  *                       so a crash leaves no half-built template that could be used
- *   app_spare           a clone of the template made ahead of time (no connections allowed), so that
- *                       a reset is a swap by renames instead of a copy
+ *   app_spare_1..N      clones of the template made ahead of time (no connections allowed), so that
+ *                       a reset is a swap by renames instead of a copy; N ([dataset] spares) of them,
+ *                       so that back-to-back resets each find one ready
+ *   app_clone_<hex>     leased or ready clones for POST /clones (clones.c)
  *   app                 the working database everyone uses
  *   app_pgseed_aside_N  a working database a reset renamed aside; upkeep drops it in the background
  * Each carries its role and the template's fingerprint as JSON in its
@@ -39,7 +42,14 @@ struct Seeder {
         const Config *config;
         Metrics *metrics;
         SeedProgress progress;
-        char *working, *tmpl, *build, *spare;
+        char *working, *tmpl, *build;
+        char *spare_prefix; /* "app_spare_" */
+        char **spares;      /* "app_spare_1" .. "app_spare_N" */
+        size_t n_spares;
+        char *legacy_spare;  /* "app_spare": the one spare of earlier versions, dropped at ensure */
+        Clones *clones;      /* may be NULL */
+        PGconn *conn;        /* the worker's connection to "postgres" for jobs, kept between them */
+        PGconn *upkeep_conn; /* upkeep's own, so that a late cancel (see seeder_preempt) never hits a job */
 
         char *trash_prefix; /* "app_pgseed_aside_": working databases a reset set aside */
 
@@ -50,10 +60,14 @@ struct Seeder {
         pthread_mutex_t lock;
         char fingerprint[24]; /* of the current template; "" before the first ensure */
         json_t *info;         /* the template's metadata */
-        bool spare_ready;     /* the spare is a current copy (as far as we know) */
+        bool *spare_ready;    /* spares[i] is a current copy (as far as we know) */
+        bool *spare_foreign;  /* spares[i] is taken by a database that is not ours: never touched */
         bool trash_pending;   /* set-aside databases may exist */
         int64_t next_upkeep_mono;
         int64_t epoch; /* the reset epoch swap_in() gave the working database (worker only) */
+        PGcancel *upkeep_cancel; /* while an upkeep step runs */
+        bool upkeep_preempted;   /* that step was cancelled for a job */
+        bool upkeep_spare_step;  /* that step is a spare's copy */
 };
 
 static const char *const phase_names[_SEED_PHASE_MAX] = {
@@ -76,7 +90,14 @@ Seeder *seeder_new(const Config *c, Metrics *metrics)
         s->working = xstrdup(c->pg_db);
         s->tmpl = xasprintf("%s_template", c->pg_db);
         s->build = xasprintf("%s_template_build", c->pg_db);
-        s->spare = xasprintf("%s_spare", c->pg_db);
+        s->spare_prefix = xasprintf("%s_spare_", c->pg_db);
+        s->legacy_spare = xasprintf("%s_spare", c->pg_db);
+        s->n_spares = c->spares > 0 ? (size_t) c->spares : 1;
+        s->spares = xcalloc(s->n_spares + 1, sizeof(char *));
+        for (size_t i = 0; i < s->n_spares; i++)
+                s->spares[i] = xasprintf("%s%zu", s->spare_prefix, i + 1);
+        s->spare_ready = xcalloc(s->n_spares, sizeof(bool));
+        s->spare_foreign = xcalloc(s->n_spares, sizeof(bool));
         s->trash_prefix = xasprintf("%s_pgseed_aside_", c->pg_db);
         pthread_mutex_init(&s->lock, NULL);
         return s;
@@ -90,7 +111,13 @@ void seeder_free(Seeder *s)
         free(s->working);
         free(s->tmpl);
         free(s->build);
-        free(s->spare);
+        PQfinish(s->conn);
+        PQfinish(s->upkeep_conn);
+        strv_free(s->spares);
+        free(s->spare_prefix);
+        free(s->legacy_spare);
+        free(s->spare_ready);
+        free(s->spare_foreign);
         free(s->trash_prefix);
         pthread_mutex_destroy(&s->lock);
         free(s);
@@ -436,11 +463,48 @@ static void remember_template(Seeder *s, const char *fingerprint, json_t *meta)
         pthread_mutex_unlock(&s->lock);
 }
 
-static void set_spare_ready(Seeder *s, bool ready)
+static void set_spare_ready(Seeder *s, size_t i, bool ready)
 {
         pthread_mutex_lock(&s->lock);
-        s->spare_ready = ready;
+        s->spare_ready[i] = ready;
         pthread_mutex_unlock(&s->lock);
+}
+
+static void set_spares_unready(Seeder *s)
+{
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_spares; i++)
+                s->spare_ready[i] = false;
+        pthread_mutex_unlock(&s->lock);
+}
+
+static size_t spares_ready_count(Seeder *s)
+{
+        size_t n = 0;
+
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_spares; i++)
+                n += s->spare_ready[i];
+        pthread_mutex_unlock(&s->lock);
+        return n;
+}
+
+/*
+ * Whether a database under one of our reserved names is ours to drop: it
+ * carries our comment, or it refuses connections without one (we create
+ * every copy with ALLOW_CONNECTIONS false and comment it right after, so a
+ * crash between the two leaves exactly that).
+ */
+static bool db_is_ours(const DbState *d)
+{
+        return d->exists && (d->meta || !d->allow_connections);
+}
+
+/* A spare that a reset can swap in as it is: a current copy nobody can connect to. */
+static bool spare_usable(const DbState *d, const char *fingerprint)
+{
+        return meta_matches(d, fingerprint) && !d->allow_connections &&
+               streq_ptr(json_string_value(json_object_get(d->meta, "role")), "spare");
 }
 
 /*
@@ -473,12 +537,16 @@ static int terminate_sessions(PGconn *conn, const char *db, Error *e)
 {
         const char *params[] = {db};
 
-        for (int i = 0; i < 50; i++) {
+        for (int i = 0; i < 60; i++) {
                 _cleanup_pgresult_ PGresult *res = NULL;
                 _cleanup_free_ char *n = NULL;
                 int r;
 
-                /* Every round, in case a session was half-way through authentication at the ALTER. */
+                /*
+                 * Every round, in case a session was half-way through authentication at
+                 * the ALTER.  Not pg_terminate_backend(pid, timeout): it checks only every
+                 * 100 ms, which made every reset with a session take 100 ms.
+                 */
                 r = pg_query(conn,
                              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                              " WHERE datname = $1 AND pid <> pg_backend_pid()",
@@ -493,7 +561,8 @@ static int terminate_sessions(PGconn *conn, const char *db, Error *e)
                         return -e->errnum;
                 if (streq(n, "0"))
                         return 0;
-                sleep_ms(i < 10 ? 2 : 20);
+                /* A terminated backend exits within a millisecond or two: poll finely first. */
+                sleep_ms(i < 20 ? 1 : 20);
         }
         return error_set(e, EBUSY, "sessions_remain", "Retry; pgseedd ends the sessions on its own.",
                          "Sessions on %s did not end within 1 s", db);
@@ -566,58 +635,178 @@ static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *finge
         return r;
 }
 
-/* A fresh copy for swap_in(): the prepared spare when it is current, else a new clone under its name. */
-static int take_fresh(Seeder *s, PGconn *conn, const char *fingerprint, bool *prepared, Error *e)
+/*
+ * A fresh copy for swap_in(), its name in *name: a prepared spare when one is
+ * current, else a new clone under a free spare name (*prepared false).
+ */
+static int take_fresh(Seeder *s, PGconn *conn, const char *fingerprint, bool *prepared, const char **name,
+                      Error *e)
 {
-        DbState spare = {0};
+        DbState st = {0};
+        ssize_t slot = -1;
         int r;
 
         *prepared = false;
-        r = db_state(conn, s->spare, &spare, e);
-        if (r < 0)
-                return r;
-        set_spare_ready(s, false);
-        if (meta_matches(&spare, fingerprint) && !spare.allow_connections) {
-                *prepared = true;
-                db_state_clear(&spare);
-                return 0;
+        *name = NULL;
+        for (size_t i = 0; i < s->n_spares; i++) {
+                pthread_mutex_lock(&s->lock);
+                bool ready = s->spare_ready[i], foreign = s->spare_foreign[i];
+                pthread_mutex_unlock(&s->lock);
+                if (foreign)
+                        continue;
+                if (slot < 0)
+                        slot = (ssize_t) i;
+                if (!ready)
+                        continue;
+                /* Trust but verify: one catalog look-up, well under a millisecond. */
+                r = db_state(conn, s->spares[i], &st, e);
+                if (r < 0)
+                        return r;
+                set_spare_ready(s, i, false);
+                if (spare_usable(&st, fingerprint)) {
+                        db_state_clear(&st);
+                        *prepared = true;
+                        *name = s->spares[i];
+                        return 0;
+                }
+                db_state_clear(&st);
+                slot = (ssize_t) i;
         }
-        db_state_clear(&spare);
-        r = drop_database(conn, s->spare, e);
+        if (slot < 0)
+                return error_set(e, EEXIST, "spares_taken", "Drop or rename the databases named %s*.",
+                                 "Every spare name (%s1..%zu) is taken by a database that is not pgseed's",
+                                 s->spare_prefix, s->n_spares);
+        /* No spare ready: clone directly (strategy "clone"). */
+        r = db_state(conn, s->spares[slot], &st, e);
+        if (r == 0 && st.exists && !db_is_ours(&st))
+                r = error_set(e, EEXIST, "spares_taken", NULL, "%s exists and is not pgseed's",
+                              s->spares[slot]);
+        db_state_clear(&st);
         if (r == 0)
-                r = clone_template(s, conn, s->spare, "spare", false, fingerprint, e);
+                r = drop_database(conn, s->spares[slot], e);
+        if (r == 0)
+                r = clone_template(s, conn, s->spares[slot], "spare", false, fingerprint, e);
+        if (r == 0)
+                *name = s->spares[slot];
         return r;
+}
+
+/* ---- the worker's connection ------------------------------------------------ */
+
+/*
+ * The worker's connection, kept open: a new one costs a fork on the server
+ * and a SCRAM exchange, several milliseconds on a loaded machine, which is
+ * most of a reset's budget.  Borrowed: call worker_conn_drop() after a
+ * failure so that the next user starts on a clean session.
+ */
+static PGconn *kept_conn(Seeder *s, PGconn **slot, const char *application, Error *e)
+{
+        /* A server restart leaves the socket at EOF: reading notices it without a round trip. */
+        if (*slot && (!PQconsumeInput(*slot) || PQstatus(*slot) != CONNECTION_OK ||
+                      PQtransactionStatus(*slot) != PQTRANS_IDLE)) {
+                PQfinish(*slot);
+                *slot = NULL;
+        }
+        if (!*slot)
+                *slot = pg_connect(s->config, "postgres", application, 10, 0, e);
+        return *slot;
+}
+
+static PGconn *worker_conn(Seeder *s, Error *e)
+{
+        return kept_conn(s, &s->conn, "pgseedd-worker", e);
+}
+
+static void worker_conn_drop(Seeder *s)
+{
+        PQfinish(s->conn);
+        s->conn = NULL;
+        PQfinish(s->upkeep_conn);
+        s->upkeep_conn = NULL;
 }
 
 /* ---- ensure: finish or roll back whatever an interrupted operation left ------ */
 
+static bool is_configured_spare(Seeder *s, const char *name, size_t *index)
+{
+        for (size_t i = 0; i < s->n_spares; i++)
+                if (streq(s->spares[i], name)) {
+                        if (index)
+                                *index = i;
+                        return true;
+                }
+        return false;
+}
+
 /*
  * Drops the databases of ours that an interrupted DROP DATABASE left invalid
  * (Postgres 15.4+ marks them with datconnlimit -2; nobody can connect to them
- * and only DROP DATABASE helps), and the template build that did not finish.
+ * and only DROP DATABASE helps), the template build that did not finish, and
+ * spares that are not current (a crash mid-copy, another fingerprint, a spare
+ * beyond the configured number, the single app_spare of earlier versions).
+ * Only databases our comment (or a refusal of connections under a reserved
+ * name, see db_is_ours) marks as ours are dropped.
  */
-static int drop_broken(Seeder *s, PGconn *conn, Error *e)
+static int drop_broken(Seeder *s, PGconn *conn, const char *fingerprint, Error *e)
 {
-        const char *params[] = {s->working, s->tmpl, s->spare, s->build, s->trash_prefix};
+        const char *params[] = {s->working, s->tmpl,         s->legacy_spare,
+                                s->build,   s->trash_prefix, s->spare_prefix};
         _cleanup_pgresult_ PGresult *res = NULL;
         int r;
 
         r = pg_query(
                 conn,
-                "SELECT datname, datname = $4 FROM pg_database"
-                " WHERE (datconnlimit = -2 AND datname IN ($1, $2, $3, $4)) OR datname = $4"
+                "SELECT datname, datname = $4, datconnlimit = -2 FROM pg_database"
+                " WHERE (datconnlimit = -2 AND datname IN ($1, $2)) OR datname IN ($3, $4)"
+                "    OR starts_with(datname, $6)"
                 "    OR (starts_with(datname, $5) AND shobj_description(oid, 'pg_database') LIKE 'pgseed:%')"
                 " ORDER BY datname",
-                5, params, &res, e);
+                6, params, &res, e);
         if (r < 0)
                 return r;
+        set_spares_unready(s);
         for (int i = 0; i < PQntuples(res); i++) {
                 const char *name = PQgetvalue(res, i, 0);
+                bool invalid = streq(PQgetvalue(res, i, 2), "t");
 
                 if (startswith(name, s->trash_prefix)) {
                         pthread_mutex_lock(&s->lock);
                         s->trash_pending = true; /* upkeep drops these, off the start-up path */
                         pthread_mutex_unlock(&s->lock);
+                        continue;
+                }
+                if (streq(name, s->legacy_spare) || startswith(name, s->spare_prefix)) {
+                        DbState st = {0};
+                        size_t idx = 0;
+                        bool configured = is_configured_spare(s, name, &idx);
+
+                        r = db_state(conn, name, &st, e);
+                        if (r < 0)
+                                return r;
+                        if (!db_is_ours(&st) && !invalid) {
+                                if (configured) {
+                                        pthread_mutex_lock(&s->lock);
+                                        s->spare_foreign[idx] = true;
+                                        pthread_mutex_unlock(&s->lock);
+                                }
+                                log_warning("seed", "Leaving %s alone: it does not carry pgseed's comment",
+                                            name);
+                                db_state_clear(&st);
+                                continue;
+                        }
+                        if (configured && !invalid && spare_usable(&st, fingerprint)) {
+                                set_spare_ready(s, idx, true);
+                                db_state_clear(&st);
+                                continue;
+                        }
+                        db_state_clear(&st);
+                        log_info("seed", "Dropping %s, a spare that is %s", name,
+                                 invalid      ? "invalid"
+                                 : configured ? "not current"
+                                              : "no longer configured");
+                        r = drop_database(conn, name, e);
+                        if (r < 0)
+                                return r;
                         continue;
                 }
                 if (streq(PQgetvalue(res, i, 1), "t"))
@@ -639,11 +828,13 @@ int seeder_ensure(Seeder *s, Error *e)
         _cleanup_pgconn_ PGconn *conn = NULL;
         DbState tmpl = {0}, work = {0};
         char fingerprint[24], slots[512];
+        const char *fresh;
         bool prepared;
         int64_t t0;
         int r;
 
         set_phase(s, SEED_PHASE_CHECK);
+        worker_conn_drop(s); /* ensure follows server restarts: start on a new session */
         r = sqldir_load(c->sql_dir, &dir, e);
         if (r < 0)
                 goto done;
@@ -653,7 +844,7 @@ int seeder_ensure(Seeder *s, Error *e)
                 r = -e->errnum;
                 goto done;
         }
-        r = drop_broken(s, conn, e);
+        r = drop_broken(s, conn, fingerprint, e);
         if (r < 0)
                 goto done;
 
@@ -666,8 +857,15 @@ int seeder_ensure(Seeder *s, Error *e)
                                  "Template %s was built from other inputs (SQL files, dataset or settings "
                                  "changed): rebuilding it",
                                  s->tmpl);
-                set_spare_ready(s, false);
-                r = drop_database(conn, s->spare, e);
+                set_spares_unready(s);
+                r = 0;
+                for (size_t i = 0; r == 0 && i < s->n_spares; i++) {
+                        DbState st = {0};
+                        r = db_state(conn, s->spares[i], &st, e);
+                        if (r == 0 && db_is_ours(&st))
+                                r = drop_database(conn, s->spares[i], e);
+                        db_state_clear(&st);
+                }
                 if (r == 0)
                         r = drop_database(conn, s->tmpl, e);
                 if (r == 0)
@@ -724,14 +922,17 @@ int seeder_ensure(Seeder *s, Error *e)
         }
         set_phase(s, SEED_PHASE_CLONE);
         t0 = now_mono_ms();
-        r = take_fresh(s, conn, fingerprint, &prepared, e);
+        r = take_fresh(s, conn, fingerprint, &prepared, &fresh, e);
         if (r == 0)
-                r = swap_in(s, conn, s->spare, fingerprint, e);
+                r = swap_in(s, conn, fresh, fingerprint, e);
         if (r == 0)
                 log_info("seed", "Created %s from the template in %lld ms%s", s->working,
                          (long long) (now_mono_ms() - t0), prepared ? " (from the prepared copy)" : "");
 
 done:
+        /* The clones' leases, once the template is known to be current. */
+        if (r == 0 && s->clones)
+                r = clones_rebuild(s->clones, conn, fingerprint, e);
         db_state_clear(&tmpl);
         db_state_clear(&work);
         set_phase(s, SEED_PHASE_IDLE);
@@ -762,67 +963,181 @@ static int drop_one_aside(Seeder *s, PGconn *conn, Error *e)
         return 1;
 }
 
+/* Makes spares[i] a current copy.  Returns 0 or -errno. */
+static int prepare_spare(Seeder *s, PGconn *conn, size_t i, const char *fingerprint, Error *e)
+{
+        DbState st = {0};
+        int64_t t0 = now_mono_ms();
+        int r = db_state(conn, s->spares[i], &st, e);
+
+        if (r < 0)
+                return r;
+        if (spare_usable(&st, fingerprint)) {
+                db_state_clear(&st);
+                set_spare_ready(s, i, true);
+                return 0;
+        }
+        if (st.exists && !db_is_ours(&st)) {
+                db_state_clear(&st);
+                log_warning("upkeep", "Leaving %s alone: it does not carry pgseed's comment", s->spares[i]);
+                pthread_mutex_lock(&s->lock);
+                s->spare_foreign[i] = true;
+                pthread_mutex_unlock(&s->lock);
+                return 0;
+        }
+        db_state_clear(&st);
+        r = drop_database(conn, s->spares[i], e);
+        if (r == 0)
+                r = clone_template(s, conn, s->spares[i], "spare", false, fingerprint, e);
+        if (r < 0)
+                return r;
+        set_spare_ready(s, i, true);
+        metrics_spare_duration(s->metrics, now_mono_ms() - t0);
+        log_debug("upkeep", "Prepared %s for a reset in %lld ms", s->spares[i],
+                  (long long) (now_mono_ms() - t0));
+        return 0;
+}
+
 bool seeder_upkeep(Seeder *s)
 {
-        _cleanup_pgconn_ PGconn *conn = NULL;
+        PGconn *conn;
         char fingerprint[24];
-        DbState spare = {0};
         Error e = ERROR_INIT;
-        bool trash, ready, more = false;
-        int r;
+        ssize_t want = -1;
+        bool trash, clones_due, more = false;
+        int r = 0;
 
         pthread_mutex_lock(&s->lock);
         trash = s->trash_pending;
-        ready = s->spare_ready;
+        for (size_t i = 0; want < 0 && i < s->n_spares; i++)
+                if (!s->spare_ready[i] && !s->spare_foreign[i])
+                        want = (ssize_t) i;
         strlcpy0(fingerprint, s->fingerprint, sizeof(fingerprint));
         bool due = now_mono_ms() >= s->next_upkeep_mono;
         pthread_mutex_unlock(&s->lock);
-        if (!*fingerprint || !due || (!trash && ready))
+        clones_due = *fingerprint && s->clones && clones_upkeep_due(s->clones, fingerprint);
+        if (!*fingerprint || !due || (!trash && want < 0 && !clones_due))
                 return false;
 
-        conn = pg_connect(s->config, "postgres", "pgseedd-upkeep", 10, 0, &e);
+        conn = kept_conn(s, &s->upkeep_conn, "pgseedd-upkeep", &e);
         if (!conn) {
                 r = -e.errnum;
                 goto done;
         }
-        /* The next reset's copy first: that is what makes it fast; dropping can wait. */
-        if (!ready) {
-                r = db_state(conn, s->spare, &spare, &e);
-                if (r == 0 && !(meta_matches(&spare, fingerprint) && !spare.allow_connections)) {
-                        int64_t t0 = now_mono_ms();
-                        r = drop_database(conn, s->spare, &e);
-                        if (r == 0)
-                                r = clone_template(s, conn, s->spare, "spare", false, fingerprint, &e);
-                        if (r == 0)
-                                log_debug("upkeep", "Prepared %s for the next reset in %lld ms", s->spare,
-                                          (long long) (now_mono_ms() - t0));
-                }
-                db_state_clear(&spare);
-                if (r < 0)
+        pthread_mutex_lock(&s->lock);
+        s->upkeep_cancel = PQgetCancel(conn);
+        s->upkeep_preempted = false;
+        s->upkeep_spare_step = false;
+        pthread_mutex_unlock(&s->lock);
+        /*
+         * In order of what keeps clients waiting: leases handed out but not yet
+         * recorded (a few ms each), then the next reset's copy (what makes
+         * resets fast), then the clone pool, then dropping what was set aside.
+         * One step per call, so that a queued job never waits behind more than
+         * one CREATE DATABASE.
+         */
+        if (clones_due) {
+                r = clones_upkeep_urgent(s->clones, conn, &e);
+                if (r != 0)
                         goto done;
-                set_spare_ready(s, true);
-                more = trash;
+        }
+        if (want >= 0) {
+                pthread_mutex_lock(&s->lock);
+                s->upkeep_spare_step = true;
+                pthread_mutex_unlock(&s->lock);
+                r = prepare_spare(s, conn, (size_t) want, fingerprint, &e);
+                if (r == 0)
+                        r = 1;
                 goto done;
         }
-        r = drop_one_aside(s, conn, &e);
-        if (r == 0) {
-                pthread_mutex_lock(&s->lock);
-                s->trash_pending = false;
-                pthread_mutex_unlock(&s->lock);
+        if (clones_due) {
+                r = clones_upkeep_step(s->clones, conn, s->tmpl, fingerprint, &e);
+                if (r != 0)
+                        goto done;
         }
-        more = r > 0;
+        if (trash) {
+                r = drop_one_aside(s, conn, &e);
+                if (r == 0) {
+                        pthread_mutex_lock(&s->lock);
+                        s->trash_pending = false;
+                        pthread_mutex_unlock(&s->lock);
+                }
+        }
 
 done:
+        pthread_mutex_lock(&s->lock);
+        PQfreeCancel(s->upkeep_cancel);
+        s->upkeep_cancel = NULL;
+        bool preempted = s->upkeep_preempted;
+        pthread_mutex_unlock(&s->lock);
+        if (preempted) {
+                /*
+                 * The cancel may land after the step finished, on whatever upkeep runs
+                 * next (the next spare's copy, wasted): a new session next time cannot
+                 * receive it.
+                 */
+                PQfinish(s->upkeep_conn);
+                s->upkeep_conn = NULL;
+        }
+        if (r < 0 && preempted) {
+                /* Cut short for a job (see seeder_preempt): redone right after it, no back-off. */
+                log_debug("upkeep", "Step cancelled for a job: %s", e.message);
+                return false;
+        }
         if (r < 0) {
+                PQfinish(s->upkeep_conn);
+                s->upkeep_conn = NULL;
                 pthread_mutex_lock(&s->lock);
                 s->next_upkeep_mono = now_mono_ms() + UPKEEP_RETRY_MS;
                 pthread_mutex_unlock(&s->lock);
-                log_warning("upkeep",
-                            "Failed to prepare the next reset (resets clone directly meanwhile): %s",
-                            e.message);
+                log_warning(
+                        "upkeep",
+                        "Failed to prepare copies or drop old ones (resets clone directly meanwhile): %s",
+                        e.message);
                 return false;
         }
+        more = r > 0;
         return more;
+}
+
+/*
+ * Cancels the running upkeep step when a job of this kind (a reset) should
+ * not wait for it; the step is redone afterwards.  Any thread.
+ */
+static void seeder_preempt(Seeder *s, JobKind kind, ResetMode mode)
+{
+        char err[256];
+        size_t ready = 0;
+
+        if (kind != JOB_RESET)
+                return; /* ensure repairs: let the step finish */
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_spares; i++)
+                ready += s->spare_ready[i];
+        /*
+         * A template reset with a spare ready is a rename: it should not wait
+         * for a clone pool refill or a drop.  A spare's own copy is cut short
+         * only while another spare stays in reserve: cancelling every refill
+         * during a burst of resets would drain the spares, and then each reset
+         * clones directly, far slower than waiting for the copy.  Without a
+         * spare the reset clones anyway, and the step may be that very copy:
+         * let it finish.  Cancelling is
+         * safe at any point of a step: CREATE and DROP DATABASE undo themselves
+         * or leave an invalid or uncommented database that the step's next run
+         * recognises and drops (db_is_ours), and upkeep has its own connection,
+         * so a cancel that arrives late cannot hit the job.
+         */
+        bool cut = mode == RESET_INPLACE || (s->upkeep_spare_step ? ready >= 2 : ready >= 1);
+        if (s->upkeep_cancel && cut) {
+                s->upkeep_preempted = true;
+                (void) PQcancel(s->upkeep_cancel, err, sizeof(err));
+        }
+        pthread_mutex_unlock(&s->lock);
+}
+
+void seeder_set_clones(Seeder *s, Clones *clones)
+{
+        s->clones = clones;
 }
 
 json_t *seeder_describe(Seeder *s)
@@ -839,8 +1154,11 @@ json_t *seeder_describe(Seeder *s)
                       json_object_get(s->info, "created_at"), "build_ms",
                       json_object_get(s->info, "build_ms"), "phases_ms",
                       json_object_get(s->info, "phases_ms"), "tables", json_object_get(s->info, "tables"));
-        json_object_set_new(o, "reset_prepared", json_boolean(s->spare_ready));
         pthread_mutex_unlock(&s->lock);
+        size_t ready = spares_ready_count(s);
+        json_object_set_new(o, "reset_prepared", json_boolean(ready > 0));
+        json_object_set_new(o, "spares_ready", json_integer((json_int_t) ready));
+        json_object_set_new(o, "spares", json_integer((json_int_t) s->n_spares));
         return o;
 }
 
@@ -857,6 +1175,7 @@ static json_t *template_tables(Seeder *s)
 static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json_t *result, Error *e)
 {
         char slots[512];
+        const char *fresh;
         bool prepared;
         int64_t t0;
         int r;
@@ -872,11 +1191,11 @@ static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json
                         "Template reset would drop database %s and with it the logical replication "
                         "slot(s) %s that a CDC consumer relies on",
                         s->working, slots);
-        r = take_fresh(s, conn, fingerprint, &prepared, e);
+        r = take_fresh(s, conn, fingerprint, &prepared, &fresh, e);
         if (r < 0)
                 return r;
         t0 = now_mono_ms();
-        r = swap_in(s, conn, s->spare, fingerprint, e);
+        r = swap_in(s, conn, fresh, fingerprint, e);
         if (r < 0)
                 return r;
         json_object_set_new(result, "strategy", json_string(prepared ? "prepared_copy" : "clone"));
@@ -887,7 +1206,7 @@ static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json
 
 int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
 {
-        _cleanup_pgconn_ PGconn *conn = NULL;
+        PGconn *conn;
         char fingerprint[24];
         int64_t t0 = now_mono_ms();
         json_t *result;
@@ -899,7 +1218,7 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
         if (!*fingerprint)
                 return error_set(e, EAGAIN, "not_ready", "Wait until seeding finishes: `pgseedctl wait`.",
                                  "There is no template to reset from yet");
-        conn = pg_connect(s->config, "postgres", "pgseedd-reset", 10, 0, e);
+        conn = worker_conn(s, e);
         if (!conn)
                 return -e->errnum;
 
@@ -907,6 +1226,7 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
         r = mode == RESET_INPLACE ? reset_inplace(s->config, conn, s->tmpl, s->working, result, e)
                                   : reset_template(s, conn, fingerprint, result, e);
         if (r < 0) {
+                worker_conn_drop(s);
                 json_decref(result);
                 metrics_count(s->metrics, METRIC_RESETS_FAILED);
                 /*
@@ -958,11 +1278,17 @@ static void ops_cancel(void *ctx)
         seeder_cancel(ctx);
 }
 
+static void ops_preempt(void *ctx, JobKind kind, ResetMode mode)
+{
+        seeder_preempt(ctx, kind, mode);
+}
+
 static const LifecycleOps seeder_lifecycle_ops = {
         .ensure = ops_ensure,
         .reset = ops_reset,
         .upkeep = ops_upkeep,
         .cancel = ops_cancel,
+        .preempt = ops_preempt,
 };
 
 const LifecycleOps *lifecycle_seeder_ops(void)

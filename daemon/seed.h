@@ -12,6 +12,7 @@
 typedef struct Config Config;
 typedef struct Metrics Metrics;
 typedef struct Seeder Seeder;
+typedef struct Clones Clones;
 
 typedef enum SeedPhase {
         SEED_PHASE_IDLE,
@@ -76,6 +77,12 @@ bool seeder_upkeep(Seeder *s);
  * -ECONNREFUSED, -EIO (code reset_failed).  Lifecycle worker only.
  */
 int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e);
+
+/*
+ * Lets upkeep and ensure maintain the clone pool too (borrowed; set before
+ * the lifecycle worker starts; NULL to have none).
+ */
+void seeder_set_clones(Seeder *s, Clones *clones);
 
 /* JSON about the template (name, fingerprint, built_at, rows) for /health; NULL before the first build. */
 json_t *seeder_describe(Seeder *s);

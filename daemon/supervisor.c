@@ -700,3 +700,8 @@ int supervisor_submit_reset(Supervisor *s, ResetMode mode, int64_t timeout_ms, J
         *ret = lifecycle_submit(s->lifecycle, JOB_RESET, mode, timeout_ms, notify, userdata);
         return 0;
 }
+
+void supervisor_kick_upkeep(Supervisor *s)
+{
+        lifecycle_kick(s->lifecycle);
+}

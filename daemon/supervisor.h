@@ -112,6 +112,9 @@ void supervisor_cancel_work(Supervisor *s);
 /* True once READY=1 went to systemd (the first time the database was ready).  Thread-safe. */
 bool supervisor_notified_ready(Supervisor *s);
 
+/* Makes the lifecycle worker's upkeep due now (a clone was handed out or returned).  Any thread. */
+void supervisor_kick_upkeep(Supervisor *s);
+
 /* Makes the thread tick now instead of at the next tick (after a reset, say).  Any thread. */
 void supervisor_wake(Supervisor *s);
 

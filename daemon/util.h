@@ -111,6 +111,8 @@ char *strstrip(char *s);
 
 /* Milliseconds from CLOCK_MONOTONIC (for durations) and CLOCK_REALTIME (for timestamps). */
 int64_t now_mono_ms(void);
+/* Monotonic microseconds, for latencies under a millisecond. */
+int64_t now_mono_us(void);
 int64_t now_real_ms(void);
 /* Formats a realtime millisecond timestamp as RFC 3339 UTC ("2026-11-21T23:00:00.123Z"). */
 void format_rfc3339_ms(int64_t real_ms, char *buf, size_t size);

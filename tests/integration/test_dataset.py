@@ -473,7 +473,7 @@ def test_export_matches_what_is_loaded(ready, tmp_path):
 def test_template_dropped_behind_our_back_is_rebuilt(ready):
     baseline = content_checksums(ready)
     time.sleep(1.5)
-    for db in ("app_spare", "app_template"):
+    for db in ("app_spare_1", "app_spare_2", "app_spare_3", "app_template"):
         ready.sql("ALTER DATABASE %s WITH IS_TEMPLATE false" % db, dbname="postgres")
         ready.sql("DROP DATABASE %s" % db, dbname="postgres")
     r = ready.post("/reset")

@@ -588,6 +588,41 @@ def test_reset_works_on_the_docker_runtime(dk):
     assert containers_of(dk.name) == [dk.container_info()["Id"]]
 
 
+def test_clones_on_the_docker_runtime(dk):
+    """Clones on the Docker runtime, and the one crash state only it has: pgseedd
+    killed while Postgres (the container) lives on, with a clone handed out
+    whose lease was not recorded yet (comment still clone-pool) and a session
+    on it.  The next pgseedd adopts it as a lease instead of handing it out again."""
+    import psycopg2
+
+    d, _ = ready(dk, PGSEED_CLONES_POOL="2")
+    assert wait_for(lambda: d.get("/clones").json()["pool"]["ready"] == 2, 120), d.get("/clones").body
+    a = d.post("/clones").json()
+    b = d.post("/clones").json()
+    assert a["url"] == "postgresql://app@127.0.0.1:%d/%s" % (d.pg_port, a["name"])
+    d.sql("DELETE FROM comments", dbname=a["name"])
+    assert d.sql("SELECT count(*) FROM comments", dbname=b["name"])[0][0] > 0
+    assert d.sql("SELECT count(*) FROM comments")[0][0] > 0
+    assert d.sql("SELECT count(*) FROM pg_publication", dbname=a["name"]) == [(0,)]
+    assert wait_for(lambda: all(c["recorded"] for c in d.get("/clones").json()["clones"]), 10)
+    d.sql("COMMENT ON DATABASE %s IS 'pgseed:{\"pgseed\":1,\"role\":\"clone-pool\"}'" % a["name"],
+          dbname="postgres")
+    conn = psycopg2.connect(a["url"], password="app")
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait(10)
+    d.start()
+    d.wait_healthy(timeout=180)
+    names = {c["name"] for c in d.get("/clones").json()["clones"]}
+    assert names == {a["name"], b["name"]}, names
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM comments")
+        assert cur.fetchone() == (0,)
+    conn.close()
+    assert http_request("DELETE", d.url + "/clones/" + a["name"]).status == 202
+    assert wait_for(lambda: not d.sql("SELECT 1 FROM pg_database WHERE datname = %s", (a["name"],),
+                                      dbname="postgres"), 30)
+
+
 # -- compose ------------------------------------------------------------------------------
 
 def compose_env(**settings):

@@ -7,6 +7,7 @@ back ready by itself, a reset must give exactly the seeded rows, no database
 may be left over and no process orphaned."""
 
 import os
+import re
 import signal
 import threading
 import time
@@ -17,7 +18,16 @@ from conftest import http, wait_for
 from test_dataset import content_checksums, databases, health
 
 SYSTEM_DBS = {"postgres", "template0", "template1"}
-OURS = {"app", "app_template", "app_spare"}
+OURS = {"app", "app_template", "app_spare_1", "app_spare_2", "app_spare_3"}
+POOL = 2  # [clones] pool default: ready clones app_clone_<16 hex>
+
+
+def ours_settled(d):
+    """The exact set of our databases once upkeep is done: the working one,
+    the template, every spare and a full clone pool, nothing else."""
+    dbs = databases(d) - SYSTEM_DBS
+    clones = {x for x in dbs if re.fullmatch(r"app_clone_[0-9a-f]{16}", x)}
+    return dbs - clones == OURS and len(clones) == POOL
 
 
 def restart(d):
@@ -51,7 +61,7 @@ def settled(d, baseline, timeout=120):
     r = d.post("/reset", timeout=120)
     assert r.status == 200, r.body
     assert content_checksums(d) == baseline
-    assert wait_for(lambda: databases(d) - SYSTEM_DBS == OURS, 30), databases(d)
+    assert wait_for(lambda: ours_settled(d), 30), databases(d)
     assert d.sql("SELECT datconnlimit, datallowconn FROM pg_database WHERE datname = 'app'",
                  dbname="postgres") == [(-1, True)]
 
@@ -200,7 +210,7 @@ def test_leftover_aside_databases_are_dropped(seeded):
     d, baseline = seeded
     for _ in range(5):
         assert d.post("/reset").status == 200
-    assert wait_for(lambda: databases(d) - SYSTEM_DBS == OURS, 30), databases(d)
+    assert wait_for(lambda: ours_settled(d), 30), databases(d)
     # One set aside by a reset that crashed before upkeep dropped it.
     d.sql("CREATE DATABASE app_pgseed_aside_1 TEMPLATE app_template", dbname="postgres")
     d.sql("COMMENT ON DATABASE app_pgseed_aside_1 IS 'pgseed:{\"role\": \"working\"}'", dbname="postgres")
@@ -233,3 +243,46 @@ def test_probe_sees_database_gone_while_ready_no_race(seeded):
         d.wait_healthy(60)
     settled(d, baseline)
     assert "already exists" not in d.read_log()
+
+
+def test_stale_spares_and_clones_are_recognised_at_start(seeded):
+    """Spares and clones a crash (or an older pgseedd) left behind: the single
+    app_spare of earlier versions, a spare beyond the configured number, a
+    spare whose CREATE finished but whose comment was never written (refuses
+    connections, no comment), a spare of another template, a half-made clone.
+    Start-up drops each of them; databases under similar names that do not
+    carry our comment are left alone."""
+    d, baseline = seeded
+    assert wait_for(lambda: ours_settled(d), 60), databases(d)
+    sql = lambda q: d.sql(q, dbname="postgres")
+    comment = "pgseed:{\"pgseed\":1,\"role\":\"spare\",\"fingerprint\":\"%s\"}"
+    sql("CREATE DATABASE app_spare TEMPLATE app_template")
+    sql("COMMENT ON DATABASE app_spare IS '%s'" % (comment % "0000000000000000"))
+    sql("CREATE DATABASE app_spare_9 TEMPLATE app_template")
+    sql("COMMENT ON DATABASE app_spare_9 IS '%s'" % (comment % "0000000000000000"))
+    sql("DROP DATABASE app_spare_2 WITH (FORCE)")
+    sql("CREATE DATABASE app_spare_2 TEMPLATE app_template ALLOW_CONNECTIONS false")  # no comment yet
+    sql("ALTER DATABASE app_spare_3 WITH ALLOW_CONNECTIONS true")
+    sql("COMMENT ON DATABASE app_spare_3 IS '%s'" % (comment % "0000000000000000"))
+    sql("ALTER DATABASE app_spare_3 WITH ALLOW_CONNECTIONS false")
+    sql("CREATE DATABASE app_clone_00000000000000aa TEMPLATE app_template ALLOW_CONNECTIONS false")
+    sql("CREATE DATABASE app_clone_00000000000000bb TEMPLATE app_template")
+    sql("COMMENT ON DATABASE app_clone_00000000000000bb IS 'pgseed:{\"pgseed\":1,\"role\":\"clone-new\"}'")
+    # The user's own, similar names: no comment, accepting connections.
+    sql("CREATE DATABASE app_spare_mine")
+    sql("CREATE DATABASE app_clone_00000000000000cc")
+    kill9(d)
+    d = restart(d)
+    d.wait_healthy(120)
+    gone = {"app_spare", "app_spare_9", "app_clone_00000000000000aa", "app_clone_00000000000000bb"}
+    assert wait_for(lambda: not gone & databases(d), 30), databases(d)
+    assert {"app_spare_mine", "app_clone_00000000000000cc"} <= databases(d)
+    # The other-template spare and the uncommented one are current again, with our comment.
+    assert wait_for(lambda: d.health().json().get("dataset", {}).get("spares_ready") == 3, 30), d.health().body
+    rows = sql("SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database"
+               " WHERE datname IN ('app_spare_2', 'app_spare_3')")
+    fp = d.health().json()["dataset"]["fingerprint"]
+    assert all(c and fp in c for _, c in rows), rows
+    sql("DROP DATABASE app_spare_mine")
+    sql("DROP DATABASE app_clone_00000000000000cc")
+    settled(d, baseline)

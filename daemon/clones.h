@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/* clones.h -- leased, isolated copies of the template for parallel tests: a warm pool and its leases. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct Config Config;
+typedef struct Metrics Metrics;
+typedef struct Clones Clones;
+typedef struct pg_conn PGconn;
+
+/*
+ * Databases, for working database "app": app_clone_<16 hex digits>, each a
+ * CREATE DATABASE ... TEMPLATE app_template without the publication, with a
+ * comment "pgseed:{...}" whose role says what it is:
+ *   clone-new   being made (dropped at start-up: it may be half-made)
+ *   clone-pool  ready, not handed out (dropped at start-up unless sessions use it, see clones_rebuild)
+ *   clone       leased: leased_at, expires_at and ttl in the comment
+ *
+ * The ready pool and the leases live in memory under the pool's own lock, so
+ * that a lease is handed out without waiting for the lifecycle worker; the
+ * worker (through the Seeder's upkeep) records leases in the comments, makes
+ * and drops the databases.
+ */
+
+/* How a hand-out wakes the lifecycle worker (lifecycle_kick); may be NULL. */
+typedef void (*ClonesKick)(void *userdata);
+
+/* A pool for c's database; metrics may be NULL.  Does no I/O. */
+Clones *clones_new(const Config *c, Metrics *metrics);
+void clones_free(Clones *cl);
+void clones_set_kick(Clones *cl, ClonesKick kick, void *userdata);
+
+/* True when name is one this pool could have made (prefix + 16 lowercase hex digits). */
+bool clone_name_valid(const Clones *cl, const char *name);
+
+/*
+ * Leases a ready clone for ttl_s seconds (0: the configured default), waiting
+ * up to timeout_ms for one when the pool is empty.  Returns 0 and the lease
+ * ({"name","url","leased_at","expires_at","ttl","wait_ms"}) in *ret, or
+ * -EAGAIN with code pool_empty (none came in time), clone_limit (max leases
+ * reached) or not_ready (no template yet), -ENOSPC (code disk_full).  Any
+ * thread; never touches the database.
+ */
+int clones_lease(Clones *cl, int64_t ttl_s, int64_t timeout_ms, json_t **ret, Error *e);
+
+/*
+ * Ends a lease: the clone is dropped in the background.  -ENOENT when name is
+ * not a live lease, -EINVAL when it could not be a clone's name.
+ */
+int clones_return(Clones *cl, const char *name, Error *e);
+
+/*
+ * Gives a lease a fresh copy under the same name: a ready clone is renamed
+ * into its place in one transaction (the old one is set aside and dropped in
+ * the background).  Waits up to timeout_ms for a ready clone.  Returns 0 and
+ * the lease with "duration_ms" in *ret, or -errno as clones_lease and
+ * clones_return.  Any thread (runs its own short transaction).
+ */
+int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret, Error *e);
+
+/* {"clones": [...leases...], "pool": {"ready","target","leased","max",...}}; a new object. */
+json_t *clones_list(Clones *cl);
+
+typedef struct ClonesStats {
+        int64_t ready, target, leased, max, waiting, dropping;
+        int64_t leased_total, returned_total, reclaimed_total, created_total, dropped_total;
+        int64_t last_refill_ms;
+        bool disk_low;
+} ClonesStats;
+void clones_stats(Clones *cl, ClonesStats *ret);
+
+/* ---- lifecycle worker only ------------------------------------------------ */
+
+/*
+ * At ensure, once the template is current: rebuilds the leases from the
+ * databases' comments, drops the ones that are half-made, unleased pool
+ * clones (see the comment in clones.c) and invalid ones.  Returns 0 or -errno.
+ */
+int clones_rebuild(Clones *cl, PGconn *conn, const char *fingerprint, Error *e);
+
+/* True when upkeep has something to do for the pool (cheap, no I/O). */
+bool clones_upkeep_due(Clones *cl, const char *fingerprint);
+
+/* Records leases handed out since the last call.  Returns 1 when it did, 0 when none, -errno. */
+int clones_upkeep_urgent(Clones *cl, PGconn *conn, Error *e);
+
+/*
+ * One step of pool upkeep: reclaims expired leases, drops one returned or
+ * stale clone, or makes one new ready clone from tmpl.  Returns 1 when it did
+ * something, 0 when nothing was due, -errno.
+ */
+int clones_upkeep_step(Clones *cl, PGconn *conn, const char *tmpl, const char *fingerprint, Error *e);
+
+/* ---- pure parts, for the unit tests ----------------------------------------- */
+
+/* Marks the pool as serving the template with this fingerprint (ready clones of another are dropped). */
+void clones_set_template(Clones *cl, const char *fingerprint);
+
+/* Adds a ready clone of the current template to the pool (what a refill does once the database exists). */
+void clones_pool_add(Clones *cl, const char *name);
+
+/* The pool's target given the configured size and how many requests wait, capped by max. */
+int64_t clones_pool_target(int64_t pool, int64_t waiting, int64_t leased, int64_t max);
