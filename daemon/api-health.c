@@ -2,6 +2,7 @@
 /* api-health.c -- GET/HEAD /health, answered from the supervisor's last probe (never a new connection). */
 
 #include <stdio.h>
+#include <string.h>
 
 #include "api.h"
 #include "config.h"
@@ -97,13 +98,12 @@ json_t *health_build(const HealthInput *in)
 
 void api_health(Request *req)
 {
-        static const char *const allowed[] = {NULL};
         Daemon *d = request_daemon(req);
         SupSnapshot snap;
         json_t *dataset;
         HealthInput in;
 
-        if (!request_query_allow(req, allowed))
+        if (!request_query_allow(req, NULL))
                 return;
         supervisor_snapshot(d->supervisor, &snap);
         dataset = seeder_describe(d->seeder);
@@ -120,4 +120,89 @@ void api_health(Request *req)
         http_reply_json(req, health_status_code(&snap), health_build(&in));
         json_decref(dataset);
         sup_snapshot_done(&snap);
+}
+
+/*
+ * A tick can take a while (starting the server, a slow probe), so only a loop
+ * stuck for this long counts as dead: a liveness probe that fails restarts
+ * pgseedd, which is worse than waiting.
+ */
+#define LIVEZ_STALL_MS 60000
+
+typedef struct ProbeCheck {
+        const char *name;
+        bool ok;
+        char detail[800];
+} ProbeCheck;
+
+/*
+ * Kubernetes' convention: "ok" (200) or "failed: NAME: DETAIL" (503) in plain
+ * text; with ?verbose one "[+]NAME DETAIL" (or [-]) line per check and a verdict.
+ */
+static void probe_reply(Request *req, const ProbeCheck *checks, size_t n)
+{
+        bool verbose, all = true;
+        char body[2048] = "";
+
+        if (!request_query_allow(req, NULL) || !request_query_bool(req, "verbose", false, &verbose))
+                return;
+        for (size_t i = 0; i < n; i++)
+                all = all && checks[i].ok;
+        for (size_t i = 0; i < n; i++) {
+                size_t len = strlen(body);
+
+                if (verbose)
+                        snprintf(body + len, sizeof(body) - len, "[%c]%s %s\n", checks[i].ok ? '+' : '-',
+                                 checks[i].name, checks[i].detail);
+                else if (!checks[i].ok)
+                        snprintf(body + len, sizeof(body) - len, "%s%s: %s",
+                                 len ? "; " : "failed: ", checks[i].name, checks[i].detail);
+        }
+        if (verbose)
+                snprintf(body + strlen(body), sizeof(body) - strlen(body), "%s check %s\n",
+                         request_path(req) + 1, all ? "passed" : "failed");
+        else
+                snprintf(body + strlen(body), sizeof(body) - strlen(body), "%s\n", all ? "ok" : "");
+        http_reply_text(req, all ? 200 : 503, "text/plain; charset=utf-8", body, strlen(body));
+}
+
+/* Liveness: the supervisor loop still ticks (never depends on Postgres: restarting pgseedd would not help
+ * it). */
+static void livez_check(Daemon *d, ProbeCheck *c)
+{
+        int64_t now = now_mono_ms(), beat = supervisor_heartbeat_mono(d->supervisor);
+        int64_t age = now - (beat > 0 ? beat : d->started_mono_ms);
+
+        c->name = "supervisor";
+        c->ok = age < LIVEZ_STALL_MS;
+        snprintf(c->detail, sizeof(c->detail), "%s (last tick %.1f s ago%s)", c->ok ? "ok" : "stalled",
+                 age / 1000.0, beat > 0 ? "" : ", none yet");
+}
+
+void api_livez(Request *req)
+{
+        ProbeCheck c;
+
+        livez_check(request_daemon(req), &c);
+        probe_reply(req, &c, 1);
+}
+
+void api_readyz(Request *req)
+{
+        Daemon *d = request_daemon(req);
+        ProbeCheck c[3];
+        SupSnapshot snap;
+
+        livez_check(d, &c[0]);
+        supervisor_snapshot(d->supervisor, &snap);
+        c[1].name = "postgres";
+        c[1].ok = snap.state == SUP_READY || snap.state == SUP_RESETTING || snap.state == SUP_SEEDING;
+        c[1].ok = c[1].ok && snap.checked_at_ms > 0;
+        snprintf(c[1].detail, sizeof(c[1].detail), "%s", c[1].ok ? "accepting connections" : snap.reason);
+        c[2].name = "seeded";
+        c[2].ok = snap.state == SUP_READY;
+        snprintf(c[2].detail, sizeof(c[2].detail), "%s (%s)", c[2].ok ? "ok" : "no",
+                 sup_state_to_string(snap.state));
+        sup_snapshot_done(&snap);
+        probe_reply(req, c, ELEMENTSOF(c));
 }

@@ -62,7 +62,6 @@ static void reply_result(Request *req, JobWaiter *w)
  */
 void api_reset(Request *req)
 {
-        static const char *const allowed[] = {"mode", "timeout", NULL};
         static const char *const modes[] = {"template", "inplace", NULL};
         Daemon *d = request_daemon(req);
         JobWaiter *w = NULL;
@@ -74,7 +73,7 @@ void api_reset(Request *req)
                 reply_result(req, request_userdata(req));
                 return;
         }
-        if (!request_query_allow(req, allowed) ||
+        if (!request_query_allow(req, NULL) ||
             !request_query_enum(req, "mode", modes, "template", &mode_name) ||
             !request_query_int(req, "timeout", RESET_TIMEOUT_S, 1, 3600, &timeout_s))
                 return;

@@ -22,6 +22,16 @@ void api_schema(Request *req);
 void api_sample(Request *req);
 void api_reset(Request *req);
 void api_logs(Request *req);
+void api_livez(Request *req);
+void api_readyz(Request *req);
+void api_openapi(Request *req);
+/* The dashboard (api-web.c): the page for GET / from a browser, and its script and style. */
+void api_web_page(Request *req);
+void api_web_asset(Request *req);
+/* True when the request prefers text/html (a browser's Accept) over JSON. */
+bool web_wants_page(Request *req);
+/* The OpenAPI 3.1 document of routes (new reference), or NULL when the embedded schemas do not parse. */
+json_t *openapi_build(const Route *routes, size_t n);
 
 /* Everything /health reports, from a supervisor snapshot.  Returns a new object. */
 typedef struct HealthInput {

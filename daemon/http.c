@@ -143,10 +143,24 @@ const char *request_query(Request *req, const char *key)
  * NUL-terminated view would silently cut "?table=users%00junk" to "users":
  * handlers and error messages only ever see clean UTF-8 text.
  */
+/* The names of the route's parameters, NULL-terminated, into names[size]. */
+static const char *const *route_param_names(const Route *route, const char **names, size_t size)
+{
+        size_t n = 0;
+
+        for (const RouteParam *p = route ? route->params : NULL; p && p->name && n + 1 < size; p++)
+                names[n++] = p->name;
+        names[n] = NULL;
+        return names;
+}
+
 bool request_query_allow(Request *req, const char *const *allowed)
 {
-        const char *bad = NULL, *unknown = NULL;
+        const char *bad = NULL, *unknown = NULL, *names[32];
         char list[256] = "", name[64];
+
+        if (!allowed)
+                allowed = route_param_names(req->route, names, ELEMENTSOF(names));
 
         for (size_t i = 0; i < req->n_params && !bad && !unknown; i++) {
                 const HttpParam *p = &req->params[i];
@@ -453,7 +467,7 @@ static void dispatch(Request *req)
 {
         const char *method = request_method(req), *path = request_path(req);
         const Route *match = NULL, *any = NULL;
-        char allow[64] = "", hint[256];
+        char allow[64] = "", hint[512];
         size_t n;
         const Route *routes = request_routes(req, &n);
 
