@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "metrics.h"
 #include "seed.h"
 #include "supervisor.h"
 
@@ -81,6 +82,8 @@ void api_reset(Request *req)
                                     streq(mode_name, "inplace") ? RESET_INPLACE : RESET_TEMPLATE,
                                     timeout_s * 1000, resume_request, req, &w, &e) < 0) {
                 log_warning("reset", "Reset refused: %s", e.message);
+                metrics_reset_finished(d->metrics, mode_name, METRIC_RESET_REFUSED,
+                                       *e.code ? e.code : error_code_for_errno(e.errnum), 0);
                 http_reply_errno(req, &e);
                 return;
         }

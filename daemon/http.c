@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
@@ -520,12 +521,21 @@ void http_request_run(Request *req)
                                  request_path(req));
 }
 
+static int64_t mono_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void http_request_prepare(Request *req)
 {
         const char *given = request_header(req, "X-Request-Id");
         bool ok = given && *given && strlen(given) < sizeof(req->id);
 
         req->start_mono = now_mono_ms();
+        req->start_mono_us = mono_us();
         for (const char *p = given; ok && *p; p++)
                 ok = isalnum((unsigned char) *p) || *p == '-' || *p == '_' || *p == '.';
         if (ok)
@@ -552,7 +562,9 @@ void http_request_finished(Request *req, bool gone)
         char fields[512] = "", num[32];
         bool quiet;
 
-        metrics_http(request_daemon(req)->metrics, req->status);
+        /* Measured to here (the reply is queued, not yet sent), as the access log's duration_ms. */
+        metrics_http_request(request_daemon(req)->metrics, req->route ? req->route->path : NULL, req->status,
+                             req->start_mono_us ? mono_us() - req->start_mono_us : 0);
         /* Probes and scrapes arrive every second: keep them out of the info log. */
         quiet = (req->route && req->route->cors == ROUTE_CORS_PUBLIC) || streq(request_method(req), "HEAD");
         log_field(fields, sizeof(fields), "method", request_method(req));
