@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 
+#include "config.h"
 #include "ctl.h"
 
 int ctl_usage_error(const char *cmd, const char *fmt, ...)
@@ -156,11 +157,35 @@ int ctl_config(Ctl *ctl, const json_t **ret, Error *e)
         return 0;
 }
 
+/*
+ * api.listen read in this process, by the same configuration code pgseedd
+ * links (file, PGSEED_* environment, defaults): a health check without
+ * PGSEED_URL then costs what curl does instead of a fork and exec of
+ * `pgseedd --print-config` (twice the time).  Only for the pgseedd of this
+ * build: with $PGSEEDD naming another binary, that binary is asked.
+ */
+static char *url_from_own_config(void)
+{
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *text = NULL;
+        json_auto_t *j = NULL;
+        Error e = ERROR_INIT;
+
+        if (!isempty(getenv("PGSEEDD")) || config_load(NULL, NULL, &c, &e) < 0)
+                return NULL;
+        text = config_format(c, true);
+        j = text ? json_loads(text, 0, NULL) : NULL;
+        return j ? api_url_from_listen(ctl_config_string(j, "api.listen")) : NULL;
+}
+
 const char *ctl_url(Ctl *ctl)
 {
         const json_t *config;
         Error e = ERROR_INIT;
 
+        if (ctl->url)
+                return ctl->url;
+        ctl->url = url_from_own_config();
         if (ctl->url)
                 return ctl->url;
         /* Without a usable pgseedd (or with a broken config) the default is the best guess; commands that

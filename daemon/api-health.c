@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* api-health.c -- GET/HEAD /health, answered from the supervisor's last probe (never a new connection). */
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "api.h"
 #include "config.h"
 #include "daemon.h"
+#include "jsonfmt.h"
 #include "runtime.h"
 #include "seed.h"
 #include "supervisor.h"
@@ -96,30 +99,121 @@ json_t *health_build(const HealthInput *in)
         return o;
 }
 
+/*
+ * Probes poll /health all day long: building and serializing the JSON per
+ * request cost half the throughput of a static file.  The serialized reply is
+ * kept and served as is until the supervisor's state or facts change (then at
+ * once: /health says ready the moment a reset answers) or 100 ms pass (so
+ * uptime_s, checked_age_ms and seeding progress stay that fresh).
+ */
+#define HEALTH_CACHE_MS 100
+
+typedef struct HealthKey {
+        SupState state;
+        int64_t state_since_ms, checked_at_ms;
+        unsigned restarts;
+        const json_t *facts; /* the probe replaces the object on every look */
+        char reason[sizeof(((SupSnapshot *) 0)->reason)];
+} HealthKey;
+
+struct HealthCache {
+        pthread_mutex_t lock;
+        HealthKey key;
+        int64_t built_mono;
+        unsigned status;
+        char *body;
+        size_t len;
+};
+
+void health_cache_free(HealthCache *c)
+{
+        if (!c)
+                return;
+        pthread_mutex_destroy(&c->lock);
+        free(c->body);
+        free(c);
+}
+
+static HealthCache *health_cache_get(Daemon *d)
+{
+        HealthCache *c = atomic_load(&d->health_cache), *expected = NULL;
+
+        if (c)
+                return c;
+        c = xcalloc(1, sizeof(HealthCache));
+        pthread_mutex_init(&c->lock, NULL);
+        if (!atomic_compare_exchange_strong(&d->health_cache, &expected, c)) {
+                health_cache_free(c); /* another worker made one first */
+                return expected;
+        }
+        return c;
+}
+
+static void health_key(const SupSnapshot *snap, HealthKey *k)
+{
+        memset(k, 0, sizeof(*k));
+        k->state = snap->state;
+        k->state_since_ms = snap->state_since_ms;
+        k->checked_at_ms = snap->checked_at_ms;
+        k->restarts = snap->restarts;
+        k->facts = snap->facts;
+        strlcpy0(k->reason, snap->reason, sizeof(k->reason));
+}
+
+/* The body for snap: the cached one when still true, else a new one; status and body in *ret_*. */
+static char *health_render(Daemon *d, const SupSnapshot *snap, unsigned *ret_status, size_t *ret_len)
+{
+        HealthCache *c = health_cache_get(d);
+        int64_t now = now_mono_ms();
+        HealthKey key;
+        char *copy;
+
+        health_key(snap, &key);
+        pthread_mutex_lock(&c->lock);
+        if (!c->body || now - c->built_mono >= HEALTH_CACHE_MS || memcmp(&key, &c->key, sizeof(key)) != 0) {
+                json_t *dataset = seeder_describe(d->seeder), *body;
+                HealthInput in = {
+                        .snap = snap,
+                        .config = d->config,
+                        .runtime = runtime_name(d->runtime),
+                        .runtime_why = d->runtime->why,
+                        .uptime_s = (now - d->started_mono_ms) / 1000,
+                        .now_ms = now_real_ms(),
+                        .progress = seeder_progress(d->seeder),
+                        .dataset = dataset,
+                };
+
+                body = health_build(&in);
+                free(c->body);
+                c->body = json_format(body, &c->len);
+                c->status = health_status_code(snap);
+                c->key = key;
+                c->built_mono = now;
+                json_decref(body);
+                json_decref(dataset);
+        }
+        copy = xmalloc(c->len + 1);
+        memcpy(copy, c->body, c->len + 1);
+        *ret_len = c->len;
+        *ret_status = c->status;
+        pthread_mutex_unlock(&c->lock);
+        return copy;
+}
+
 void api_health(Request *req)
 {
         Daemon *d = request_daemon(req);
+        _cleanup_free_ char *body = NULL;
         SupSnapshot snap;
-        json_t *dataset;
-        HealthInput in;
+        unsigned status;
+        size_t len;
 
         if (!request_query_allow(req, NULL))
                 return;
         supervisor_snapshot(d->supervisor, &snap);
-        dataset = seeder_describe(d->seeder);
-        in = (HealthInput){
-                .snap = &snap,
-                .config = d->config,
-                .runtime = runtime_name(d->runtime),
-                .runtime_why = d->runtime->why,
-                .uptime_s = (now_mono_ms() - d->started_mono_ms) / 1000,
-                .now_ms = now_real_ms(),
-                .progress = seeder_progress(d->seeder),
-                .dataset = dataset,
-        };
-        http_reply_json(req, health_status_code(&snap), health_build(&in));
-        json_decref(dataset);
+        body = health_render(d, &snap, &status, &len);
         sup_snapshot_done(&snap);
+        http_reply_text(req, status, "application/json; charset=utf-8", body, len);
 }
 
 /*

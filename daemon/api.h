@@ -10,6 +10,7 @@
 
 typedef struct SupSnapshot SupSnapshot;
 typedef struct SeedProgress SeedProgress;
+typedef struct HealthCache HealthCache;
 
 /* The route table main() serves. */
 extern const Route api_routes[];
@@ -45,5 +46,7 @@ typedef struct HealthInput {
         json_t *dataset; /* seeder_describe(), borrowed, may be NULL */
 } HealthInput;
 json_t *health_build(const HealthInput *in);
+/* Frees what GET /health cached for a daemon (NULL is fine). */
+void health_cache_free(HealthCache *c);
 /* 200 when ready, else 503. */
 unsigned health_status_code(const SupSnapshot *snap);

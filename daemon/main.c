@@ -297,6 +297,7 @@ int main(int argc, char **argv)
         seeder_free(d.seeder);
         runtime_free(d.runtime);
         metrics_free(d.metrics);
+        health_cache_free(d.health_cache);
         config_free(d.config);
         strv_free(o.flags);
         return r;

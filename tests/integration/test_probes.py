@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: MIT
+"""Probes: /livez and /readyz (Kubernetes style, ?verbose for humans), the
+cached /health, and `pgseedctl health` without PGSEED_URL (no pgseedd needed
+to find the URL)."""
+
+import os
+import shutil
+import subprocess
+import time
+
+from conftest import PGSEEDCTL, wait_for
+
+
+def test_livez_and_readyz_follow_the_supervisor(pgseedd):
+    d = pgseedd(PGSEED_COMMENTS="20000")
+    # pgseedd's loop runs long before the database is seeded: live, not ready.
+    live = wait_for(lambda: _get(d, "/livez"), 30, interval=0.02)
+    assert live and live.status == 200 and live.body == "ok\n", live and live.body
+    seen = []
+    while True:
+        r = _get(d, "/readyz")
+        if r:
+            seen.append((r.status, r.body))
+            if r.status == 200:
+                break
+        assert d.proc.poll() is None, d.read_log()
+        assert len(seen) < 3000, seen[-3:]
+        time.sleep(0.02)
+    not_ready = [b for s, b in seen if s == 503]
+    assert not_ready, "readyz was never 503 before seeding finished: %s" % seen[:3]
+    assert not_ready[0].startswith("failed: "), not_ready[0]
+    assert seen[-1] == (200, "ok\n")
+
+    v = d.get("/readyz?verbose")
+    assert v.status == 200 and v.headers["Content-Type"].startswith("text/plain")
+    lines = v.body.splitlines()
+    assert lines[0].startswith("[+]supervisor ok"), lines
+    assert "[+]postgres accepting connections" in lines and lines[-1] == "readyz check passed", lines
+    v = d.get("/livez?verbose=1")
+    assert v.body.splitlines()[-1] == "livez check passed", v.body
+    assert d.get("/livez?verbose=maybe").status == 400
+    assert d.get("/readyz?what=1").status == 400
+
+    # /health is served from a cache, but a state change shows at once.
+    assert d.get("/health").json()["status"] == "ready"
+    assert d.post("/reset").status == 200
+    h = d.get("/health")
+    assert h.status == 200 and h.json()["status"] == "ready"
+    # And the cache is at most 100 ms old: checked_age_ms and uptime move.
+    a = d.get("/health").json()["uptime_s"]
+    time.sleep(1.2)
+    assert d.get("/health").json()["uptime_s"] > a
+
+    d.stop()
+    assert _get(d, "/livez") is None
+
+
+def _get(d, path):
+    try:
+        return d.get(path, timeout=2)
+    except OSError:
+        return None
+
+
+def test_pgseedctl_health_reads_the_configuration_itself(ready, tmp_path):
+    """pgseedctl alone (no pgseedd next to it or in PATH, no PGSEED_URL) finds the API from the config file."""
+    d = ready
+    lone = tmp_path / "bin"
+    lone.mkdir()
+    shutil.copy(PGSEEDCTL, lone / "pgseedctl")
+    conf = tmp_path / "pgseedd.conf"
+    conf.write_text("[api]\nlisten = 127.0.0.1:%d\n" % d.api_port)
+    env = {"PATH": "/usr/bin:/bin", "PGSEED_CONFIG": str(conf), "HOME": str(tmp_path)}
+    r = subprocess.run([str(lone / "pgseedctl"), "health"], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert r.stdout.startswith("ready"), r.stdout
+    # The environment wins over the file, as for pgseedd itself.
+    env["PGSEED_LISTEN"] = "127.0.0.1:1"
+    r = subprocess.run([str(lone / "pgseedctl"), "health"], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "127.0.0.1:1" in r.stdout + r.stderr, (r.stdout, r.stderr)
