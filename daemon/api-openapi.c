@@ -132,13 +132,13 @@ static json_t *route_operation(const Route *r)
 
         json_object_set_new(responses, "200",
                             json_pack("{s:s, s:o}", "description", "Success", "content", route_content(r)));
-        if (r->same_body_on_503)
+        if (r->probe)
                 json_object_set_new(responses, "503",
                                     json_pack("{s:s, s:o}", "description",
                                               "Not ready (or not live): the same body", "content",
                                               route_content(r)));
         json_object_set(responses, "4XX", err);
-        if (!r->same_body_on_503)
+        if (!r->probe)
                 json_object_set(responses, "5XX", err);
         json_decref(err);
         json_object_set_new(op, "responses", responses);

@@ -71,7 +71,12 @@ typedef struct Route {
         const RouteParam *params; /* query parameters, ending with {NULL}; NULL for none */
         const char *schema;       /* the 2xx JSON body's schema in GET /openapi.json (components), or NULL */
         const char *media;        /* the 2xx reply's media types, ", "-separated; NULL = application/json */
-        bool same_body_on_503;    /* answers 503 with the 2xx body when not ready (probes) */
+        /*
+         * A probe: answered from memory without ever blocking or suspending,
+         * so the event loop runs it itself (no hand-off to a worker and back);
+         * answers 503 with the 2xx body's media when not ready.
+         */
+        bool probe;
 } Route;
 
 /*

@@ -78,3 +78,26 @@ def test_pgseedctl_health_reads_the_configuration_itself(ready, tmp_path):
     env["PGSEED_LISTEN"] = "127.0.0.1:1"
     r = subprocess.run([str(lone / "pgseedctl"), "health"], env=env, capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "127.0.0.1:1" in r.stdout + r.stderr, (r.stdout, r.stderr)
+
+
+def test_pipelined_probes_are_all_answered_in_order(ready):
+    """Probes are answered on the event loop, nested for pipelined requests up to a depth, then by a
+    worker: 300 pipelined probes on one connection all get their replies, in order."""
+    import socket
+    paths = ["/health", "/livez", "/readyz"] * 100
+    req = b"".join(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % p.encode() for p in paths)
+    with socket.create_connection(("127.0.0.1", ready.api_port), timeout=30) as s:
+        s.sendall(req + b"GET /livez?verbose HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    replies = data.split(b"HTTP/1.1 ")[1:]
+    assert len(replies) == len(paths) + 1, len(replies)
+    assert all(r.startswith(b"200 ") for r in replies), [r[:40] for r in replies if not r.startswith(b"200 ")][:3]
+    for p, r in zip(paths, replies):
+        body = r.split(b"\r\n\r\n", 1)[1]
+        assert body.startswith(b"{") if p == "/health" else body == b"ok\n", (p, body[:40])
+    assert replies[-1].rstrip().endswith(b"livez check passed")
