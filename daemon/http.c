@@ -562,11 +562,14 @@ void http_request_finished(Request *req, bool gone)
         char fields[512] = "", num[32];
         bool quiet;
 
-        /* Measured to here (the reply is queued, not yet sent), as the access log's duration_ms. */
+        /* From the complete request head until the reply was handed to the socket, as the access log's
+         * duration_ms. */
         metrics_http_request(request_daemon(req)->metrics, req->route ? req->route->path : NULL, req->status,
                              req->start_mono_us ? mono_us() - req->start_mono_us : 0);
         /* Probes and scrapes arrive every second: keep them out of the info log. */
         quiet = (req->route && req->route->cors == ROUTE_CORS_PUBLIC) || streq(request_method(req), "HEAD");
+        if (quiet && log_get_level() > LOG_LEVEL_DEBUG)
+                return; /* not printed: do not format it either (probes come by the thousand) */
         log_field(fields, sizeof(fields), "method", request_method(req));
         log_field(fields, sizeof(fields), "path", request_path(req));
         snprintf(num, sizeof(num), "%u", req->status);

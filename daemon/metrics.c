@@ -287,7 +287,8 @@ void metrics_write(Metrics *m, FILE *f)
                 fprintf(f, "\",code=\"%u\"} %llu\n", http[i].code, (unsigned long long) http[i].count);
         }
         metrics_header(f, "pgseed_http_request_duration_seconds", "histogram",
-                       "Time from a complete request head to the queued reply, by route and status code.");
+                       "Time from a complete request head until the reply was written out, by route and "
+                       "status code.");
         for (size_t i = 0; i < n_http; i++) {
                 char *labels = NULL;
                 size_t len = 0;
