@@ -7,7 +7,7 @@ CTL := $(BUILD)/client/pgseedctl
 MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps deps-test build start stop restart status health wait reset inspect-schema inspect-data \
-        logs load-data test images clean distclean bench format
+        logs load-data test images clean distclean bench storm format
 
 all: build
 
@@ -72,12 +72,16 @@ images:
 bench: build
 	@bench/run.sh
 
+# A private pgseedd under load: clients, resets every 3 s, 600 slowloris connections (bench/storm --help).
+storm: build
+	@bench/storm $(if $(DURATION),--duration $(DURATION))
+
 # Removes the Postgres container (or stops the embedded one); VOLUMES=1 also deletes the data.
 clean: build
 	@$(CTL) down $(if $(VOLUMES),--volumes)
 
 distclean: clean
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-asan
 
 format:
 	clang-format -i daemon/*.[ch] client/*.[ch] tests/*.c

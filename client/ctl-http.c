@@ -11,6 +11,19 @@
 /* Bodies larger than this are not something pgseedd sends; stop rather than eat memory. */
 #define MAX_BODY (256u * 1024u * 1024u)
 
+/* Set once by ctl_url() before the first request; see ctl_http_set_token(). */
+static char *api_token, *api_token_source, *api_token_problem;
+
+void ctl_http_set_token(const char *token, const char *source, const char *problem)
+{
+        free(api_token);
+        free(api_token_source);
+        free(api_token_problem);
+        api_token = isempty(token) ? NULL : xstrdup(token);
+        api_token_source = source ? xstrdup(source) : NULL;
+        api_token_problem = problem ? xstrdup(problem) : NULL;
+}
+
 static void curl_easy_cleanupp(CURL **c)
 {
         if (*c)
@@ -118,7 +131,7 @@ static int transfer(const char *base_url, const char *method, const char *path, 
 {
         _cleanup_(curl_easy_cleanupp) CURL *curl = curl_easy_init();
         _cleanup_(curl_slist_free_allp) struct curl_slist *headers = NULL;
-        _cleanup_free_ char *url = xasprintf("%s%s", base_url, path);
+        _cleanup_free_ char *url = xasprintf("%s%s", base_url, path), *auth = NULL;
         char detail[CURL_ERROR_SIZE] = "";
         Sink sink = {.curl = curl, .out = out};
         CURLcode code;
@@ -129,6 +142,10 @@ static int transfer(const char *base_url, const char *method, const char *path, 
         headers = curl_slist_append(headers, "User-Agent: pgseedctl/" PGSEED_VERSION);
         /* A POST without a body would otherwise get "Content-Type: application/x-www-form-urlencoded". */
         headers = curl_slist_append(headers, "Content-Type:");
+        if (api_token) {
+                auth = xasprintf("Authorization: Bearer %s", api_token);
+                headers = curl_slist_append(headers, auth);
+        }
         curl_easy_setopt(curl, CURLOPT_URL, url);
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
@@ -203,6 +220,10 @@ static int errno_for_status(long status)
         switch (status) {
         case 400:
                 return EINVAL;
+        case 401:
+                return EACCES;
+        case 403:
+                return EPERM;
         case 404:
                 return ENOENT;
         case 409:
@@ -227,6 +248,21 @@ int ctl_api_error(const CtlResponse *r, Error *e)
         const char *code = json_string_value(json_object_get(err, "code"));
         int errnum = errno_for_status(r->status);
 
+        if (message && r->status == 401) {
+                char why[768];
+                if (api_token_problem)
+                        bufprintf(why, sizeof(why), "No token was sent: %s.", api_token_problem);
+                else if (api_token)
+                        bufprintf(why, sizeof(why),
+                                  "The token from %s was refused: check that it matches pgseedd's "
+                                  "token_file.",
+                                  api_token_source ? api_token_source : "PGSEED_TOKEN");
+                else
+                        bufprintf(why, sizeof(why),
+                                  "No token was sent: set PGSEED_TOKEN, or PGSEED_TOKEN_FILE to pgseedd's "
+                                  "token file.");
+                return error_set(e, errnum, code, why, "%s", message);
+        }
         if (message)
                 return error_set(e, errnum, code, hint, "%s", message);
 

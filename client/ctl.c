@@ -136,6 +136,33 @@ const char *ctl_config_string(const json_t *config, const char *key)
         return json_string_value(json_object_get(config, key));
 }
 
+/*
+ * pgseedd's effective configuration read in this process, by the same code
+ * pgseedd links (file, PGSEED_* environment, defaults), as the JSON
+ * `pgseedd --print-config=json` prints: a health check without PGSEED_URL or
+ * PGSEED_TOKEN then costs what curl does instead of a fork and exec (twice the
+ * time).  Only for the pgseedd of this build: with $PGSEEDD naming another
+ * binary, that binary is asked; a configuration that does not load is left to
+ * pgseedd too, so that its error reads the same.
+ */
+static json_t *config_read_here(void)
+{
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *text = NULL;
+        Error e = ERROR_INIT;
+        json_t *j;
+
+        if (!isempty(getenv("PGSEEDD")) || config_load(NULL, NULL, &c, &e) < 0)
+                return NULL;
+        text = config_format(c, true);
+        j = text ? json_loads(text, 0, NULL) : NULL;
+        if (j && !json_is_object(j)) {
+                json_decref(j);
+                return NULL;
+        }
+        return j;
+}
+
 int ctl_config(Ctl *ctl, const json_t **ret, Error *e)
 {
         if (!ctl->pgseedd_looked) {
@@ -146,7 +173,8 @@ int ctl_config(Ctl *ctl, const json_t **ret, Error *e)
                                 &ctl->config_error, ENOENT, "no_pgseedd",
                                 "Build it with `make build`, or point PGSEEDD at the binary.",
                                 "Cannot find pgseedd (looked at $PGSEEDD, next to pgseedctl, and in PATH)");
-                else if (pgseedd_print_config(ctl->pgseedd, &ctl->config, &ctl->config_error) < 0)
+                else if (!(ctl->config = config_read_here()) &&
+                         pgseedd_print_config(ctl->pgseedd, &ctl->config, &ctl->config_error) < 0)
                         ctl->config = NULL;
         }
         if (!ctl->config) {
@@ -157,25 +185,51 @@ int ctl_config(Ctl *ctl, const json_t **ret, Error *e)
         return 0;
 }
 
-/*
- * api.listen read in this process, by the same configuration code pgseedd
- * links (file, PGSEED_* environment, defaults): a health check without
- * PGSEED_URL then costs what curl does instead of a fork and exec of
- * `pgseedd --print-config` (twice the time).  Only for the pgseedd of this
- * build: with $PGSEEDD naming another binary, that binary is asked.
- */
-static char *url_from_own_config(void)
+/* Reads a token file as pgseedd does (one trailing newline dropped); NULL with problem filled on failure. */
+static char *token_read(const char *path, char *problem, size_t size)
 {
-        _cleanup_(config_freep) Config *c = NULL;
-        _cleanup_free_ char *text = NULL;
-        json_auto_t *j = NULL;
-        Error e = ERROR_INIT;
+        char *text = NULL;
+        int r = read_full_file(path, &text, NULL);
+        size_t n;
 
-        if (!isempty(getenv("PGSEEDD")) || config_load(NULL, NULL, &c, &e) < 0)
+        if (r < 0) {
+                bufprintf(problem, size, "cannot read the token file %s (%s)", path, strerror(-r));
                 return NULL;
-        text = config_format(c, true);
-        j = text ? json_loads(text, 0, NULL) : NULL;
-        return j ? api_url_from_listen(ctl_config_string(j, "api.listen")) : NULL;
+        }
+        n = strlen(text);
+        if (n > 0 && text[n - 1] == '\n')
+                text[--n] = '\0';
+        if (n > 0 && text[n - 1] == '\r')
+                text[--n] = '\0';
+        if (n == 0) {
+                bufprintf(problem, size, "the token file %s is empty", path);
+                free(text);
+                return NULL;
+        }
+        return text;
+}
+
+/* $PGSEED_TOKEN, else $PGSEED_TOKEN_FILE, else pgseedd's api.token_file (from its configuration). */
+static void token_resolve(Ctl *ctl)
+{
+        const char *env = ctl->token_env, *path = getenv("PGSEED_TOKEN_FILE");
+        const json_t *config;
+        Error ignore = ERROR_INIT;
+        char problem[600] = "";
+        _cleanup_free_ char *token = NULL;
+
+        if (!isempty(env)) {
+                ctl_http_set_token(env, "PGSEED_TOKEN", NULL);
+                return;
+        }
+        if (isempty(path) && ctl_config(ctl, &config, &ignore) == 0)
+                path = ctl_config_string(config, "api.token_file");
+        if (isempty(path))
+                return;
+        token = token_read(path, problem, sizeof(problem));
+        ctl_http_set_token(token, path, token ? NULL : problem);
+        if (token)
+                explicit_bzero(token, strlen(token));
 }
 
 const char *ctl_url(Ctl *ctl)
@@ -183,9 +237,10 @@ const char *ctl_url(Ctl *ctl)
         const json_t *config;
         Error e = ERROR_INIT;
 
-        if (ctl->url)
-                return ctl->url;
-        ctl->url = url_from_own_config();
+        if (!ctl->token_looked) {
+                ctl->token_looked = true;
+                token_resolve(ctl);
+        }
         if (ctl->url)
                 return ctl->url;
         /* Without a usable pgseedd (or with a broken config) the default is the best guess; commands that

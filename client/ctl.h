@@ -36,12 +36,19 @@ typedef struct Ctl {
         double timeout_s;                     /* --timeout, or < 0 for the command's default */
         char *pgseedd;                        /* path of the pgseedd binary, or NULL when it was not found */
         bool pgseedd_looked;                  /* pgseedd was searched for */
-        json_t *config;                       /* `pgseedd --print-config=json`, loaded on first use */
+        json_t *config;                       /* as `pgseedd --print-config=json` prints it; first use */
         Error config_error;                   /* why config is NULL after a failed load */
+        bool token_looked;                    /* the API token was resolved (ctl_url does it) */
+        char *token_env;                      /* $PGSEED_TOKEN, taken out of the environment by main() */
         void (*print_usage)(const char *cmd); /* `COMMAND --help`; the command table is main()'s */
 } Ctl;
 
-/* The API base URL: --url, $PGSEED_URL, pgseedd's api.listen, or CTL_DEFAULT_URL.  Never NULL. */
+/*
+ * The API base URL: --url, $PGSEED_URL, pgseedd's api.listen, or
+ * CTL_DEFAULT_URL.  Never NULL.  On first use it also resolves the API token
+ * ($PGSEED_TOKEN, else the file named by $PGSEED_TOKEN_FILE or pgseedd's
+ * api.token_file) and hands it to the HTTP client (ctl_http_set_token).
+ */
 const char *ctl_url(Ctl *ctl);
 
 /* pgseedd's effective configuration (borrowed).  Returns 0, or -errno with e saying why (no pgseedd, bad
@@ -124,6 +131,14 @@ int ctl_http_request(const char *base_url, const char *method, const char *path,
  */
 int ctl_http_stream(const char *base_url, const char *path, double timeout_s, FILE *out, Error *e);
 
+/*
+ * The bearer token every later request sends (NULL: none), and where it came
+ * from ("PGSEED_TOKEN", a file's path) for messages.  problem, when not NULL,
+ * says why a configured token could not be read; a 401 answer repeats it.
+ * Copies all three.  Not thread-safe: pgseedctl sets it once, before any request.
+ */
+void ctl_http_set_token(const char *token, const char *source, const char *problem);
+
 /* URL-encodes one query value (curl_easy_escape).  Returns a new string. */
 char *ctl_http_escape(const char *s);
 
@@ -131,7 +146,8 @@ char *ctl_http_escape(const char *s);
  * Turns an API error answer into e: message and hint from
  * {"error": {"code", "message", "hint"}}, or the status and the start of the
  * body when it has another shape.  The errno reflects the status (409 EBUSY,
- * 404 ENOENT, 400 EINVAL, 501 ENOSYS, 503 EAGAIN, else EIO).  Returns -errno.
+ * 404 ENOENT, 400 EINVAL, 401 EACCES, 403 EPERM, 501 ENOSYS, 503 EAGAIN, else
+ * EIO).  A 401's hint says which token was sent, if any.  Returns -errno.
  */
 int ctl_api_error(const CtlResponse *r, Error *e);
 

@@ -81,6 +81,8 @@ static void usage(FILE *f)
                    "  --version      print the version\n"
                    "\n"
                    "pgseedd is $PGSEEDD, else the one next to pgseedctl, else the one in PATH.\n"
+                   "The API token (for a pgseedd with token_file) is $PGSEED_TOKEN, else the\n"
+                   "contents of $PGSEED_TOKEN_FILE, else of pgseedd's api.token_file.\n"
                    "\n"
                    "Exit status:\n"
                    "  0  success (health: ready)\n"
@@ -191,6 +193,16 @@ int main(int argc, char **argv)
                 ctl.url_explicit = true;
         }
 
+        /*
+         * The token is pgseedctl's alone: the pgseedd it runs (start, --print-config) must not inherit
+         * it, neither into its environment nor, through it, anywhere else.
+         */
+        env = getenv("PGSEED_TOKEN");
+        if (env) {
+                ctl.token_env = xstrdup(env);
+                unsetenv("PGSEED_TOKEN");
+        }
+
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
                 fprintf(stderr, "pgseedctl: cannot initialize libcurl\n");
                 r = CTL_EXIT_FAILED;
@@ -204,6 +216,7 @@ int main(int argc, char **argv)
 
 finish:
         free(ctl.url);
+        free(ctl.token_env);
         free(ctl.pgseedd);
         json_decref(ctl.config);
         return r;

@@ -8,12 +8,14 @@
 
 #include "api.h"
 #include "daemon.h"
+#include "redact.h"
 #include "runtime.h"
 
 typedef struct LogsCtx {
         Daemon *d;
         LogStream *stream;
         bool json;
+        RedactState redact; /* statements logged over several lines */
         Buffer out;
         size_t off; /* bytes of out already handed to the server */
 } LogsCtx;
@@ -27,13 +29,19 @@ static void logs_ctx_free(void *p)
         free(c);
 }
 
+/*
+ * Postgres logs a failed statement in full, ALTER ROLE ... PASSWORD '...'
+ * included, and /logs may be read by more people than the database's owner:
+ * every line is redacted before it is served.
+ */
 static void format_line(LogsCtx *c, const LogLine *line)
 {
+        _cleanup_free_ char *clean = redact_secrets(line->text, &c->redact);
         char *text;
 
         if (c->json) {
                 json_t *o = json_pack("{s:s?, s:s, s:s}", "ts", *line->ts ? line->ts : NULL, "stream",
-                                      line->stream, "line", line->text);
+                                      line->stream, "line", clean);
                 /* Server logs may hold bytes that are not UTF-8; never drop the line for it. */
                 if (!o)
                         o = json_pack("{s:s?, s:s, s:s}", "ts", *line->ts ? line->ts : NULL, "stream",
@@ -41,7 +49,7 @@ static void format_line(LogsCtx *c, const LogLine *line)
                 text = json_dumps(o, JSON_COMPACT);
                 json_decref(o);
         } else
-                text = xstrdup(line->text);
+                text = xstrdup(clean);
         buffer_appends(&c->out, text);
         buffer_append(&c->out, "\n", 1);
         free(text);

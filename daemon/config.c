@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -32,6 +33,7 @@ typedef enum ConfigType {
         CT_LISTEN,
         CT_IDENT,
         CT_DATASET,
+        CT_BOOL,
 } ConfigType;
 
 typedef struct ConfigKey {
@@ -51,6 +53,7 @@ typedef struct ConfigKey {
 static const char *const runtime_choices[] = {"auto", "embedded", "docker", NULL};
 static const char *const pull_choices[] = {"missing", "always", "never", NULL};
 static const char *const level_choices[] = {"debug", "info", "warning", "error", NULL};
+static const char *const auth_choices[] = {"mutating", "all", NULL};
 
 #define F(field) offsetof(Config, field)
 
@@ -69,9 +72,22 @@ static const ConfigKey keys[] = {
          false, "HTTP API address, HOST:PORT (HOST a numeric address or localhost)"},
         {"api", "cors_origin", "PGSEED_CORS_ORIGIN", "cors-origin", CT_STRING, F(cors_origin), "", NULL, 0,
          0, true,
-         "browser origin (e.g. http://localhost:8080) allowed to read every GET endpoint and to POST; by "
-         "default "
-         "any origin may read /health and /metrics only"},
+         "browser origins (comma-separated, e.g. http://localhost:8080) allowed to read every endpoint "
+         "and to reset, besides pgseedd's own; '*' lets any page read (never reset); by default other "
+         "pages may read /health and /metrics only"},
+        {"api", "allowed_hosts", "PGSEED_ALLOWED_HOSTS", "allowed-hosts", CT_STRING, F(allowed_hosts), "",
+         NULL, 0, 0, true,
+         "Host names (comma-separated, NAME[:PORT]) served besides 127.0.0.1, localhost and [::1]; other "
+         "Host headers get 421 (DNS rebinding)"},
+        {"api", "token_file", "PGSEED_TOKEN_FILE", "token-file", CT_PATH, F(token_file), "", NULL, 0, 0,
+         true,
+         "file (mode 0600) holding the API bearer token; when set, POST and DELETE need "
+         "'Authorization: Bearer TOKEN' (default none)"},
+        {"api", "auth", "PGSEED_API_AUTH", "api-auth", CT_ENUM, F(api_auth), "mutating", auth_choices, 0, 0,
+         false, "which requests need the token: mutating (POST, DELETE) or all (every endpoint)"},
+        {"api", "allow_insecure_remote", "PGSEED_ALLOW_INSECURE_REMOTE", "allow-insecure-remote", CT_BOOL,
+         F(allow_insecure_remote), "false", NULL, 0, 0, false,
+         "serve a non-loopback listen address without a token (anyone who reaches it may reset)"},
         {"postgres", "port", "PGSEED_PG_PORT", "pg-port", CT_PORT, F(pg_port), "5432", NULL, 0, 0, false,
          "Postgres port on 127.0.0.1"},
         {"postgres", "user", "PGSEED_PG_USER", "pg-user", CT_IDENT, F(pg_user), "app", NULL, 0, 0, false,
@@ -113,6 +129,12 @@ static const ConfigKey keys[] = {
 };
 
 #undef F
+
+/* Ports, numbers and booleans are stored by value; everything else as a string the Config owns. */
+static bool key_holds_string(const ConfigKey *k)
+{
+        return k->type != CT_PORT && k->type != CT_INT && k->type != CT_BOOL;
+}
 
 static char **str_field(Config *c, const ConfigKey *k)
 {
@@ -203,6 +225,14 @@ static int key_apply(Config *c, const ConfigKey *k, const char *value, const cha
                                          k->key, value, (long long) k->min, (long long) k->max);
                 *(int64_t *) ((char *) c + k->offset) = n;
                 return 0;
+        case CT_BOOL: {
+                bool b;
+                if (parse_bool(value, &b) < 0)
+                        return error_set(e, EINVAL, "invalid_config", "Use 1/0, true/false or yes/no.",
+                                         "%s: %s = '%s' is not a boolean", origin, k->key, value);
+                *(bool *) ((char *) c + k->offset) = b;
+                return 0;
+        }
         case CT_ENUM: {
                 char allowed[128] = "";
                 for (const char *const *ch = k->choices; *ch; ch++) {
@@ -277,7 +307,7 @@ Config *config_new_defaults(void)
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 Error e = ERROR_INIT;
                 /* Defaults are valid by construction; an assert here would be a programming error. */
-                if (keys[i].type == CT_PORT || keys[i].type == CT_INT || !isempty(keys[i].def))
+                if (!key_holds_string(&keys[i]) || !isempty(keys[i].def))
                         (void) key_apply(c, &keys[i], keys[i].def, "default", &e);
                 else
                         *str_field(c, &keys[i]) = xstrdup("");
@@ -290,7 +320,7 @@ void config_free(Config *c)
         if (!c)
                 return;
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (keys[i].type != CT_PORT && keys[i].type != CT_INT)
+                if (key_holds_string(&keys[i]))
                         free(*str_field(c, &keys[i]));
         free(c->listen_host);
         free(c->sources);
@@ -402,8 +432,99 @@ static int load_file(Config *c, const char *path, Error *e)
         return config_parse_text(c, text, path, e);
 }
 
+/*
+ * PGSEED_* variables that are not daemon settings: pgseedctl's own, the test
+ * harness's.  pgseedctl passes its whole environment through to the daemon it
+ * starts, so they reach pgseedd and must not count as typos.
+ */
+static const char *const env_not_settings[] = {
+        "PGSEED_URL",        /* pgseedctl: the API's URL */
+        "PGSEED_TOKEN",      /* pgseedctl: the API token */
+        "PGSEED_TOKEN_FILE", /* pgseedctl (and the daemon once access control reads it) */
+        "PGSEED_CONFIG",     /* the config file, read by config_load() itself */
+        "PGSEED_BUILD_DIR",  /* tests: where the binaries are */
+        NULL,
+};
+static const char *const env_not_settings_prefixes[] = {"PGSEED_TEST_", NULL};
+
+/* Levenshtein distance, for "did you mean"; names are short (< 64). */
+static size_t edit_distance(const char *a, const char *b)
+{
+        size_t la = strlen(a), lb = strlen(b), prev[65], cur[65];
+
+        if (la > 64 || lb > 64)
+                return SIZE_MAX;
+        for (size_t j = 0; j <= lb; j++)
+                prev[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                cur[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+                        size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+                        cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+                }
+                memcpy(prev, cur, sizeof(prev));
+        }
+        return prev[lb];
+}
+
+static bool env_is_known(const char *name)
+{
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(name, keys[i].env))
+                        return true;
+        for (const char *const *n = env_not_settings; *n; n++)
+                if (streq(name, *n))
+                        return true;
+        for (const char *const *p = env_not_settings_prefixes; *p; p++)
+                if (startswith(name, *p))
+                        return true;
+        return false;
+}
+
+int config_check_environment(char *const *envp, Error *e)
+{
+        for (char *const *v = envp; v && *v; v++) {
+                char name[128];
+                const char *best = NULL;
+                size_t best_d = SIZE_MAX, n = strcspn(*v, "=");
+
+                if (!startswith(*v, "PGSEED_") || n >= sizeof(name))
+                        continue;
+                memcpy(name, *v, n);
+                name[n] = '\0';
+                if (env_is_known(name))
+                        continue;
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                        size_t d = edit_distance(name, keys[i].env);
+                        if (d < best_d) {
+                                best_d = d;
+                                best = keys[i].env;
+                        }
+                }
+                /* A suggestion only when it is plausibly the same word: a few edits away. */
+                if (best && best_d <= 3) {
+                        char hint[160];
+                        snprintf(hint, sizeof(hint), "Did you mean %s? Run 'pgseedd --help' for the list.",
+                                 best);
+                        return error_set(e, EINVAL, "invalid_config", hint,
+                                         "unknown environment variable %s (did you mean %s?)", name, best);
+                }
+                return error_set(
+                        e, EINVAL, "invalid_config",
+                        "Unset it, or run 'pgseedd --help' for the PGSEED_* variables pgseedd reads.",
+                        "unknown environment variable %s", name);
+        }
+        return 0;
+}
+
 static int load_env(Config *c, Error *e)
 {
+        extern char **environ;
+        int r = config_check_environment(environ, e);
+
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 const char *v = getenv(keys[i].env);
                 char origin[80];
@@ -573,6 +694,8 @@ static void value_string(const Config *c, const ConfigKey *k, char *buf, size_t 
                 snprintf(buf, size, "%d", *(const int *) ((const char *) c + k->offset));
         else if (k->type == CT_INT)
                 snprintf(buf, size, "%lld", (long long) *(const int64_t *) ((const char *) c + k->offset));
+        else if (k->type == CT_BOOL)
+                snprintf(buf, size, "%s", *(const bool *) ((const char *) c + k->offset) ? "true" : "false");
         else if (k->type == CT_SECRET)
                 snprintf(buf, size, "********");
         else
@@ -589,6 +712,8 @@ char *config_format(const Config *c, bool json)
                         snprintf(name, sizeof(name), "%s.%s", keys[i].section, keys[i].key);
                         if (keys[i].type == CT_PORT || keys[i].type == CT_INT)
                                 json_object_set_new(o, name, json_integer(strtoll(v, NULL, 10)));
+                        else if (keys[i].type == CT_BOOL)
+                                json_object_set_new(o, name, json_boolean(streq(v, "true")));
                         else
                                 json_object_set_new(o, name, json_string(v));
                 }
@@ -628,6 +753,56 @@ void config_print_help(void)
                        keys[i].help,
                        isempty(keys[i].def) ? "" : " (default: ", isempty(keys[i].def) ? "" : keys[i].def,
                        isempty(keys[i].def) ? "" : ")");
+}
+
+char **config_changed_keys(const Config *a, const Config *b)
+{
+        char **v = xcalloc(ELEMENTSOF(keys) + 1, sizeof(char *));
+        size_t n = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const ConfigKey *k = &keys[i];
+                bool same;
+
+                if (k->type == CT_PORT)
+                        same = *(const int *) ((const char *) a + k->offset) ==
+                               *(const int *) ((const char *) b + k->offset);
+                else if (k->type == CT_INT)
+                        same = *(const int64_t *) ((const char *) a + k->offset) ==
+                               *(const int64_t *) ((const char *) b + k->offset);
+                else if (k->type == CT_BOOL)
+                        same = *(const bool *) ((const char *) a + k->offset) ==
+                               *(const bool *) ((const char *) b + k->offset);
+                else
+                        same = streq_ptr(*(char *const *) ((const char *) a + k->offset),
+                                         *(char *const *) ((const char *) b + k->offset));
+                if (!same)
+                        v[n++] = xasprintf("%s.%s", k->section, k->key);
+        }
+        return v;
+}
+
+void config_adopt_reloadable(Config *c, const Config *next, const char *const *names)
+{
+        for (const char *const *name = names; name && *name; name++) {
+                const ConfigKey *k = key_find(*name);
+
+                if (!k)
+                        continue;
+                if (k->type == CT_PORT)
+                        *(int *) ((char *) c + k->offset) = *(const int *) ((const char *) next + k->offset);
+                else if (k->type == CT_INT)
+                        *(int64_t *) ((char *) c + k->offset) =
+                                *(const int64_t *) ((const char *) next + k->offset);
+                else if (k->type == CT_BOOL)
+                        *(bool *) ((char *) c + k->offset) = *(const bool *) ((const char *) next + k->offset);
+                else {
+                        char **field = str_field(c, k);
+                        free(*field);
+                        *field = xstrdup(*(char *const *) ((const char *) next + k->offset));
+                }
+                c->sources[k - keys] = next->sources[k - keys];
+        }
 }
 
 char *config_connection_url(const Config *c)

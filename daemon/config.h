@@ -25,7 +25,11 @@ typedef struct Config {
         char *listen; /* "HOST:PORT" as given; parsed into the two below */
         char *listen_host;
         int listen_port;
-        char *cors_origin; /* Access-Control-Allow-Origin for GET requests; "" = none */
+        char *cors_origin; /* comma-separated browser origins allowed besides our own; "*" = any may read */
+        char *allowed_hosts;        /* comma-separated Host names served besides loopback ones */
+        char *token_file;           /* API bearer token; "" = none */
+        char *api_auth;             /* "mutating" or "all": which routes need the token */
+        bool allow_insecure_remote; /* serve a non-loopback address without a token */
 
         /* [postgres] */
         int pg_port;
@@ -67,6 +71,16 @@ typedef struct Config {
  */
 int config_load(const char *path, char **flags, Config **ret, Error *e);
 
+/*
+ * Refuses PGSEED_* variables in envp ("NAME=value" strings, NULL-terminated)
+ * that are neither a setting nor one of the few that pgseedctl and the tests
+ * use (PGSEED_URL, PGSEED_TOKEN, PGSEED_CONFIG, PGSEED_BUILD_DIR,
+ * PGSEED_TEST_*): a typo such as PGSEED_PG_PASWORD would otherwise be
+ * ignored silently.  Returns 0, or -EINVAL with e naming the variable and
+ * the closest known name.  config_load() calls it on the environment.
+ */
+int config_check_environment(char *const *envp, Error *e);
+
 /* Parses one source of text in INI form into c; `origin` names it in errors ("pgseedd.conf"). */
 int config_parse_text(Config *c, const char *text, const char *origin, Error *e);
 
@@ -88,6 +102,21 @@ void config_print_help(void);
 
 /* True when name (without leading dashes) is a configuration flag. */
 bool config_flag_is_known(const char *name);
+
+/*
+ * The keys ("section.key") whose values differ between a and b, as a new
+ * NULL-terminated vector (strv_free it); secrets are compared, never copied
+ * into the result.
+ */
+char **config_changed_keys(const Config *a, const Config *b);
+
+/*
+ * Copies the values of the named keys ("section.key") from next into c (a
+ * SIGHUP reload).  String values are replaced and the old ones freed: only
+ * for keys that no other thread reads through c (pgseed.log_level is read at
+ * start-up only); settings read per request need their own swap.
+ */
+void config_adopt_reloadable(Config *c, const Config *next, const char *const *names);
 
 void config_free(Config *c);
 static inline void config_freep(Config **c)

@@ -12,6 +12,7 @@ typedef struct Seeder Seeder;
 typedef struct HttpServer HttpServer;
 typedef struct Metrics Metrics;
 typedef struct HealthCache HealthCache;
+typedef struct AccessPolicy AccessPolicy;
 
 /*
  * Created by main() and handed explicitly to every part that needs more than
@@ -28,6 +29,7 @@ typedef struct Daemon {
         Metrics *metrics;
         _Atomic(HealthCache *)
                 health_cache; /* GET /health's serialized reply (api-health.c), made on first use */
+        AccessPolicy *access; /* who may use the API; reloaded in place on SIGHUP */
         int64_t started_mono_ms;
         atomic_bool stopping; /* set on SIGTERM/SIGINT: streams and waits end early */
 } Daemon;

@@ -729,6 +729,57 @@ int docker_container_remove(DockerClient *c, const char *id, bool force, bool vo
         return client_call_empty(c, "DELETE", 0, e, "/containers/%s?force=%d&v=%d", id, force, volumes);
 }
 
+/* ---- exec ------------------------------------------------------------------ */
+
+int docker_exec(DockerClient *c, const char *id, const json_t *cmd, const char *user, int64_t timeout_ms,
+                int64_t *ret_exit, Error *e)
+{
+        json_auto_t *body = NULL, *created = NULL, *start = NULL;
+        _cleanup_free_ char *exec_id = NULL;
+        int64_t deadline = now_mono_ms() + timeout_ms;
+        Call call = {0};
+        int r = check_name("container", id, e);
+
+        if (r < 0)
+                return r;
+        body = json_pack("{s:O, s:s, s:b, s:b, s:b}", "Cmd", cmd, "User", user, "AttachStdin", 0,
+                         "AttachStdout", 0, "AttachStderr", 0);
+        if (!body)
+                abort();
+        r = client_call_json(c, "POST", body, &created, 0, e, "/containers/%s/exec", id);
+        if (r < 0)
+                return r;
+        exec_id = xstrdup(strempty(json_string_value(json_object_get(created, "Id"))));
+        if (!name_is_valid(exec_id))
+                return error_set(e, EIO, "docker_error", NULL,
+                                 "The engine created an exec without a usable ID");
+        /* Detached: the engine answers at once; the exit code is polled below. */
+        start = json_pack("{s:b, s:b}", "Detach", 1, "Tty", 0);
+        r = client_call(c, &call, "POST", start, 0, e, "/exec/%s/start", exec_id);
+        if (r >= 0 && (call.status < 200 || call.status >= 300))
+                r = http_error(&call, e);
+        call_done(&call);
+        if (r < 0)
+                return r;
+        for (;;) {
+                json_auto_t *info = NULL;
+
+                r = client_call_json(c, "GET", NULL, &info, 0, e, "/exec/%s/json", exec_id);
+                if (r < 0)
+                        return r;
+                if (!json_is_true(json_object_get(info, "Running"))) {
+                        if (ret_exit)
+                                *ret_exit = json_integer_value(json_object_get(info, "ExitCode"));
+                        return 0;
+                }
+                if (now_mono_ms() >= deadline)
+                        return error_set(e, ETIMEDOUT, NULL, NULL,
+                                         "The command in container %s still runs after %lld ms", id,
+                                         (long long) timeout_ms);
+                sleep_ms(100);
+        }
+}
+
 /* ---- volumes --------------------------------------------------------------- */
 
 int docker_volume_inspect(DockerClient *c, const char *name, json_t **ret, Error *e)

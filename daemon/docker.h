@@ -120,6 +120,15 @@ int docker_container_wait(DockerClient *c, const char *id, int64_t timeout_ms, i
 int docker_container_remove(DockerClient *c, const char *id, bool force, bool volumes, Error *e);
 
 /* GET /volumes/NAME into *ret (caller decrefs).  -ENOENT when it does not exist. */
+/*
+ * Runs cmd (a JSON array of strings) in the running container id as user,
+ * detached, and waits up to timeout_ms for it to finish; its exit code in
+ * *ret_exit.  Output is not collected.  The command line is visible to
+ * anyone who may inspect the container: pass no secrets in it.
+ */
+int docker_exec(DockerClient *c, const char *id, const json_t *cmd, const char *user, int64_t timeout_ms,
+                int64_t *ret_exit, Error *e);
+
 int docker_volume_inspect(DockerClient *c, const char *name, json_t **ret, Error *e);
 /* POST /volumes/create with Name and labels (an object of strings; may be NULL). */
 int docker_volume_create(DockerClient *c, const char *name, json_t *labels, Error *e);

@@ -24,7 +24,8 @@ struct Request {
         HttpServer *server;
         Conn *conn; /* the event loop's; NULL for a request built without a connection */
         Request *qnext;
-        const Route *route; /* the matched route once dispatched */
+        const Route *route;   /* the matched route once dispatched */
+        AccessVerdict access; /* what access_check() said; its CORS headers go on every reply */
 
         char *head_buf; /* the head's bytes; head and params point into or beside it */
         HttpHead head;

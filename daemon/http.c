@@ -15,6 +15,7 @@
 #include <time.h>
 #include <systemd/sd-daemon.h>
 
+#include "access.h"
 #include "config.h"
 #include "daemon.h"
 #include "http-server.h"
@@ -69,7 +70,13 @@ int http_listen(const Config *c, int *ret_fd, Error *e)
                 return error_set(e, err, NULL, NULL, "Cannot bind the API to %s:%d: %s", c->listen_host,
                                  c->listen_port, strerror(err));
         }
-        if (listen(fd, 128) < 0) {
+        /*
+         * A deep backlog: a burst of connections (a flood, or a thousand idle
+         * sockets opened at once) must not overflow it, or the kernel drops the
+         * SYN of a well-behaved probe, which then waits a whole second for its
+         * retransmission.  The kernel caps it at net.core.somaxconn.
+         */
+        if (listen(fd, 4096) < 0) {
                 int err = errno;
                 close(fd);
                 return error_set(e, err, NULL, NULL, "Cannot listen on %s:%d: %s", c->listen_host,
@@ -286,26 +293,17 @@ void http_add_header(Request *req, const char *name, const char *value)
 /* Sets the reply's status and common headers; false when one was queued already (a handler bug). */
 static bool reply_begin(Request *req, unsigned status, const char *content_type)
 {
-        const Config *c = request_daemon(req)->config;
-        const char *method = request_method(req);
-
         if (req->replied)
                 return false;
         if (content_type)
                 header_append(&req->headers, "Content-Type", content_type);
         header_append(&req->headers, "Cache-Control", "no-store");
         header_append(&req->headers, "X-Request-Id", req->id);
-        /*
-         * Browser dashboards on other origins may read health and metrics; the
-         * data endpoints only for the origin configured, so that any web page
-         * a developer visits cannot read their database through localhost.
-         */
-        if (streq(method, "GET") || streq(method, "HEAD")) {
-                if (!isempty(c->cors_origin))
-                        header_append(&req->headers, "Access-Control-Allow-Origin", c->cors_origin);
-                else if (req->route && req->route->cors == ROUTE_CORS_PUBLIC)
-                        header_append(&req->headers, "Access-Control-Allow-Origin", "*");
-        }
+        /* Which origins may read this answer was decided by access_check() in dispatch(). */
+        if (*req->access.allow_origin)
+                header_append(&req->headers, "Access-Control-Allow-Origin", req->access.allow_origin);
+        if (req->access.vary_origin)
+                header_append(&req->headers, "Vary", "Origin");
         req->status = status;
         req->replied = true;
         return true;
@@ -422,21 +420,56 @@ void http_reply_stream(Request *req, unsigned status, const char *content_type, 
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-/* Cross-site requests from a browser carry Origin; only loopback pages may POST (a reset is destructive). */
-static bool origin_allowed(Request *req)
+/* How many Host headers the head has: two are a 400 on HTTP/1.0 too (which one would we check?). */
+static unsigned count_host(const Request *req)
 {
-        const char *origin = request_header(req, "Origin");
-        const Config *c = request_daemon(req)->config;
-        const char *host;
+        unsigned n = 0;
 
-        if (!origin)
+        for (size_t i = 0; i < req->head.n_headers; i++)
+                if (strcasecmp(req->head.headers[i].name, "Host") == 0)
+                        n++;
+        return n;
+}
+
+/*
+ * Host, Origin and token checks (access.h) for the route that answers the
+ * path (for a preflight, the one of the method it asks about; NULL for an
+ * unknown path, which is then checked as a data read).  True when the
+ * request may proceed, false when a reply was queued.  Its CORS headers are
+ * kept in req->access for every reply that follows.
+ */
+static bool access_allowed_or_reply(Request *req, const Route *route)
+{
+        const char *method = request_method(req);
+        const char *preflight =
+                streq(method, "OPTIONS") ? request_header(req, "Access-Control-Request-Method") : NULL;
+        AccessRequest ar = {
+                .method = method,
+                .host = request_header(req, "Host"),
+                .origin = request_header(req, "Origin"),
+                .authorization = request_header(req, "Authorization"),
+                .preflight_method = preflight,
+                .http11 = req->head.version_minor >= 1,
+                .host_repeated = count_host(req) > 1,
+                .auth = route ? route->auth : ROUTE_AUTH_READ,
+                .cors = route ? route->cors : ROUTE_CORS_PRIVATE,
+        };
+        AccessVerdict *v = &req->access;
+
+        access_check(request_daemon(req)->access, &ar, v);
+        if (v->status == 0)
                 return true;
-        if (!isempty(c->cors_origin) && !streq(c->cors_origin, "*") && streq(origin, c->cors_origin))
-                return true;
-        host = startswith(origin, "http://");
-        if (!host)
+        if (v->preflight) {
+                http_add_header(req, "Access-Control-Allow-Methods", v->allow_methods);
+                http_add_header(req, "Access-Control-Allow-Headers", ACCESS_ALLOW_HEADERS);
+                http_add_header(req, "Access-Control-Max-Age", ACCESS_MAX_AGE);
+                http_reply_text(req, 204, NULL, "", 0);
                 return false;
-        return startswith(host, "127.0.0.1") || startswith(host, "localhost") || startswith(host, "[::1]");
+        }
+        if (v->www_authenticate)
+                http_add_header(req, "WWW-Authenticate", ACCESS_WWW_AUTHENTICATE);
+        http_reply_error(req, v->status, v->code, v->hint, "%s", v->message);
+        return false;
 }
 
 static void append_allow(char *allow, size_t size, const char *method)
@@ -467,7 +500,9 @@ static void endpoints_hint(Request *req, char *buf, size_t size)
 static void dispatch(Request *req)
 {
         const char *method = request_method(req), *path = request_path(req);
-        const Route *match = NULL, *any = NULL;
+        const char *preflight =
+                streq(method, "OPTIONS") ? request_header(req, "Access-Control-Request-Method") : NULL;
+        const Route *match = NULL, *any = NULL, *asked = NULL;
         char allow[64] = "", hint[512];
         size_t n;
         const Route *routes = request_routes(req, &n);
@@ -480,14 +515,20 @@ static void dispatch(Request *req)
                 append_allow(allow, sizeof(allow), r->method);
                 if (streq(r->method, method) || (streq(r->method, "GET") && streq(method, "HEAD")))
                         match = r;
+                if (preflight &&
+                    (streq(r->method, preflight) || (streq(r->method, "GET") && streq(preflight, "HEAD"))))
+                        asked = r;
         }
+        /* The CORS class is the path's, whichever method was asked. */
+        req->route = match ? match : any;
+        /* Before anything else, 404s included: a page on a foreign origin or Host learns nothing. */
+        if (!access_allowed_or_reply(req, preflight ? (asked ? asked : any) : req->route))
+                return;
         if (!any) {
                 endpoints_hint(req, hint, sizeof(hint));
                 http_reply_error(req, 404, "not_found", hint, "No endpoint at %s", path);
                 return;
         }
-        /* The CORS class is the path's, whichever method was asked. */
-        req->route = match ? match : any;
         snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), ", OPTIONS");
         if (streq(method, "OPTIONS")) {
                 http_add_header(req, "Allow", allow);
@@ -498,13 +539,6 @@ static void dispatch(Request *req)
                 http_add_header(req, "Allow", allow);
                 http_reply_error(req, 405, "method_not_allowed", NULL,
                                  "%s is not allowed on %s; allowed: %s", method, path, allow);
-                return;
-        }
-        if (streq(method, "POST") && !origin_allowed(req)) {
-                http_reply_error(req, 403, "cross_origin",
-                                 "Send it from the command line (pgseedctl, curl) or set "
-                                 "cors_origin to your dashboard's origin.",
-                                 "POST from origin '%s' refused", request_header(req, "Origin"));
                 return;
         }
         match->handler(req);

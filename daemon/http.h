@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "access.h"
 #include "error.h"
 
 typedef struct Config Config;
@@ -22,19 +23,7 @@ typedef struct Request Request;
  */
 typedef void (*HttpHandler)(Request *req);
 
-/* Who may call a route (enforced by the access checks in dispatch). */
-typedef enum RouteAuth {
-        ROUTE_AUTH_OPEN,   /* probes and the index: /health, /metrics, / */
-        ROUTE_AUTH_READ,   /* reads of the data: /schema, /sample, /logs */
-        ROUTE_AUTH_MUTATE, /* anything that changes state: POST, DELETE */
-} RouteAuth;
-
-/* Which browser origins may read a route's replies. */
-typedef enum RouteCors {
-        ROUTE_CORS_PUBLIC, /* any origin may GET it (Access-Control-Allow-Origin: *); polled: logged at debug
-                            */
-        ROUTE_CORS_PRIVATE, /* only the configured cors_origin */
-} RouteCors;
+/* RouteAuth (who may call a route) and RouteCors (which origins may read it) are access.h's. */
 
 /* The type of a query parameter, as OpenAPI names it. */
 typedef enum ParamType {

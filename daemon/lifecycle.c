@@ -219,12 +219,9 @@ void job_waiter_wait(JobWaiter *w)
 
         pthread_mutex_lock(&l->lock);
         while (!w->notified) {
-                struct timespec until;
-
                 /* Bounded waits, so a waiter with a deadline expires even when nobody calls
                  * lifecycle_expire. */
-                timespec_after_ms(&until, 100);
-                pthread_cond_timedwait(&l->cond, &l->lock, &until);
+                cond_timedwait_ms(&l->cond, &l->lock, 100);
                 if (!w->notified && w->deadline_mono && now_mono_ms() >= w->deadline_mono) {
                         Batch batch = {0};
 
@@ -327,8 +324,10 @@ static void run_job(Lifecycle *l, Job *j)
                 reset_count(l, j, r, &e, now_mono_ms() - t0);
 
         pthread_mutex_lock(&l->lock);
-        /* Refusals (busy, not ready) and shutdown changed nothing; any other failure may have. */
-        if (r < 0 && e.errnum != EBUSY && e.errnum != EAGAIN && e.errnum != ECANCELED)
+        /* Refusals (busy, not ready) and shutdown changed nothing; any other failure may have (a failed
+         * ensure is retried by the supervisor anyway). */
+        if (r < 0 && j->kind != JOB_ENSURE && e.errnum != EBUSY && e.errnum != EAGAIN &&
+            e.errnum != ECANCELED)
                 l->repair_needed = true;
         j->r = r;
         j->e = e;
@@ -389,9 +388,7 @@ static void *lifecycle_main(void *arg)
                         l->next_upkeep_mono = more ? 0 : now_mono_ms() + UPKEEP_IDLE_MS;
                         continue;
                 }
-                struct timespec until;
-                timespec_after_ms(&until, UPKEEP_IDLE_MS);
-                pthread_cond_timedwait(&l->cond, &l->lock, &until);
+                cond_timedwait_ms(&l->cond, &l->lock, UPKEEP_IDLE_MS);
         }
         pthread_mutex_unlock(&l->lock);
         return NULL;
@@ -471,6 +468,14 @@ bool lifecycle_take_repair(Lifecycle *l)
         pthread_mutex_lock(&l->lock);
         bool r = l->repair_needed;
         l->repair_needed = false;
+        pthread_mutex_unlock(&l->lock);
+        return r;
+}
+
+bool lifecycle_repair_pending(Lifecycle *l)
+{
+        pthread_mutex_lock(&l->lock);
+        bool r = l->repair_needed;
         pthread_mutex_unlock(&l->lock);
         return r;
 }

@@ -78,6 +78,8 @@ bool lifecycle_current(Lifecycle *l, JobKind *kind, ResetMode *mode, uint64_t *e
  * left the databases needing repair: the supervisor then has ensure run.
  */
 bool lifecycle_take_repair(Lifecycle *l);
+/* The same without clearing it (for deriving the state). */
+bool lifecycle_repair_pending(Lifecycle *l);
 
 /*
  * Called exactly once per waiter, on the worker thread (job finished) or on

@@ -10,7 +10,8 @@
 #include <sys/stat.h>
 #include <systemd/sd-journal.h>
 
-static LogLevel min_level = LOG_LEVEL_INFO;
+/* Atomic: a SIGHUP reload changes it while other threads log. */
+static _Atomic LogLevel min_level = LOG_LEVEL_INFO;
 static int journal_stderr = -1; /* -1 unknown, 0 no, 1 yes */
 
 static const char *const level_names[] = {

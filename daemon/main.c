@@ -3,14 +3,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <sys/file.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <systemd/sd-daemon.h>
 
+#include "access.h"
 #include "api.h"
 #include "config.h"
 #include "daemon.h"
@@ -18,6 +22,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "pidfile.h"
 #include "runtime.h"
 #include "seed.h"
 #include "supervisor.h"
@@ -125,50 +130,6 @@ static void print_error(const Error *e)
                 fprintf(stderr, "  hint: %s\n", e->hint);
 }
 
-/*
- * The pidfile doubles as a lock: two daemons on one state directory would
- * fight over the same data directory.  The lock lives as long as the fd.
- */
-static int pidfile_acquire(const Config *c, int *ret_fd, Error *e)
-{
-        _cleanup_free_ char *path = xasprintf("%s/pgseedd.pid", c->state_dir);
-        _cleanup_close_ int fd = -1;
-        char buf[32];
-        int r;
-
-        r = mkdir_p(c->state_dir, 0755);
-        if (r < 0)
-                return error_set(e, -r, "state_dir", "Set PGSEED_STATE_DIR to a writable directory.",
-                                 "Cannot create state directory %s: %s", c->state_dir, strerror(-r));
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return error_set(e, errno, "state_dir", NULL, "Cannot open %s: %m", path);
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-                buf[n > 0 ? n : 0] = '\0';
-                buf[strcspn(buf, "\n")] = '\0';
-                return error_set(
-                        e, EBUSY, "already_running",
-                        "Stop it first (`pgseedctl stop`), or give this one its own PGSEED_STATE_DIR.",
-                        "Another pgseedd (pid %s) is running with state directory %s", buf, c->state_dir);
-        }
-        snprintf(buf, sizeof(buf), "%d\n", (int) getpid());
-        if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, strlen(buf), 0) < 0)
-                return error_set(e, errno, NULL, NULL, "Cannot write %s: %m", path);
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
-static void pidfile_release(const Config *c, int fd)
-{
-        _cleanup_free_ char *path = xasprintf("%s/pgseedd.pid", c->state_dir);
-
-        if (fd < 0)
-                return;
-        unlink(path);
-        close(fd);
-}
-
 static int run_remove(Config *c, bool volumes)
 {
         _cleanup_(runtime_freep) Runtime *rt = NULL;
@@ -182,17 +143,164 @@ static int run_remove(Config *c, bool volumes)
         return 0;
 }
 
-/* Blocks until SIGTERM or SIGINT; logs and ignores SIGHUP. */
-static void wait_for_termination(const sigset_t *set)
-{
-        for (;;) {
-                int sig = 0;
+/*
+ * Settings that a SIGHUP applies to the running daemon.  Everything else is
+ * read once at start-up (ports, paths, runtime, dataset: changing them means
+ * a different database), and a reload says which changed keys wait for a
+ * restart.  The first list is copied into the running Config; the access
+ * keys are not (other threads read the Config without a lock): the access
+ * policy takes its own copy of them, swapped under its lock.
+ */
+static const char *const reloadable_keys[] = {
+        "pgseed.log_level",
+        NULL,
+};
+static const char *const access_keys[] = {
+        "api.token_file", "api.auth", "api.cors_origin", "api.allowed_hosts", NULL,
+};
 
-                if (sigwait(set, &sig) != 0)
+static bool key_in(const char *const *list, const char *key)
+{
+        for (const char *const *k = list; *k; k++)
+                if (streq(*k, key))
+                        return true;
+        return false;
+}
+
+static bool key_is_reloadable(const char *key)
+{
+        return key_in(reloadable_keys, key) || key_in(access_keys, key);
+}
+
+/* Applies the reloadable subset of next to the running daemon (next stays the caller's). */
+static void reload_apply(Daemon *d, const Config *next)
+{
+        Error e = ERROR_INIT;
+        LogLevel level;
+
+        if (log_level_from_string(next->log_level, &level) == 0)
+                log_set_level(level);
+        if (access_policy_reload(d->access, next, &e) < 0)
+                log_error("reload", "Failed to reload the API access policy, keeping the old one: %s%s%s",
+                          e.message, *e.hint ? " -- " : "", e.hint);
+        else
+                log_info("reload", "API access policy reloaded (token %s)",
+                         access_policy_has_token(d->access) ? "set" : "none");
+}
+
+static uint64_t now_mono_usec(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/*
+ * SIGHUP: re-reads the configuration the daemon started with (same file,
+ * environment and flags), refuses it whole when it does not validate (the
+ * running configuration stays, and the log says why), applies what can
+ * change at run time and logs which changed keys need a restart.  Tells
+ * systemd RELOADING=1 with MONOTONIC_USEC (systemd 253's Type=notify-reload
+ * wants both) and READY=1 when done.
+ */
+static void daemon_reload(Daemon *d, const Options *o)
+{
+        _cleanup_(config_freep) Config *next = NULL;
+        _cleanup_strv_free_ char **changed = NULL;
+        Error e = ERROR_INIT;
+        size_t applied = 0, pending = 0;
+        /*
+         * Before the first READY=1 systemd is still waiting for the start-up
+         * to finish: a READY=1 now would end it early, so the reload is done
+         * without telling.
+         */
+        bool tell = supervisor_notified_ready(d->supervisor);
+
+        if (tell)
+                sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long) now_mono_usec());
+        log_info("reload", "Received SIGHUP, reloading the configuration");
+        if (config_load(o->config_path, o->flags, &next, &e) < 0) {
+                log_error("reload", "Failed to reload the configuration, keeping the running one: %s%s%s",
+                          e.message, *e.hint ? " -- " : "", e.hint);
+                if (tell)
+                        sd_notify(0,
+                                  "READY=1\nSTATUS=configuration reload failed; running configuration kept");
+                return;
+        }
+        changed = config_changed_keys(d->config, next);
+        for (char **k = changed; k && *k; k++) {
+                if (key_is_reloadable(*k)) {
+                        applied++;
+                        log_info("reload", "%s changed: applied", *k);
+                } else {
+                        pending++;
+                        log_warning("reload", "%s changed: restart pgseedd to apply it", *k);
+                }
+        }
+        reload_apply(d, next);
+        config_adopt_reloadable(d->config, next, reloadable_keys);
+        log_info("reload", "Configuration reloaded: %zu change(s) applied, %zu waiting for a restart",
+                 applied, pending);
+        if (tell)
+                sd_notify(0, "READY=1");
+}
+
+/*
+ * The systemd watchdog: pinged from this (the main) thread, but only while
+ * the supervisor loop shows signs of life, so that a stuck supervisor gets
+ * the service restarted instead of being covered up by a healthy main
+ * thread.  Returns the ping interval in ms (half of WATCHDOG_USEC), or -1
+ * when systemd asked for no watchdog.
+ */
+static int64_t watchdog_interval_ms(void)
+{
+        uint64_t usec = 0;
+
+        if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+                return -1;
+        return (int64_t) (usec / 2000u) > 0 ? (int64_t) (usec / 2000u) : 1;
+}
+
+static void watchdog_ping(Daemon *d, int64_t interval_ms, bool *stuck_logged)
+{
+        int64_t age = now_mono_ms() - supervisor_heartbeat_mono(d->supervisor);
+
+        /* The loop ticks every 250 ms; a whole watchdog period without a tick means it is stuck. */
+        if (age < 2 * interval_ms) {
+                sd_notify(0, "WATCHDOG=1");
+                *stuck_logged = false;
+        } else if (!*stuck_logged) {
+                log_error("watchdog",
+                          "The supervisor loop has not run for %lld ms; not pinging the watchdog",
+                          (long long) age);
+                *stuck_logged = true;
+        }
+}
+
+/* Waits for SIGTERM or SIGINT, serving SIGHUP (reload) and the watchdog meanwhile. */
+static void wait_for_termination(Daemon *d, const Options *o, const sigset_t *set)
+{
+        int64_t interval = watchdog_interval_ms(), next_ping = 0;
+        bool stuck_logged = false;
+
+        for (;;) {
+                int64_t now = now_mono_ms(), wait = interval < 0 ? 60000 : next_ping - now;
+                struct timespec ts;
+                int sig;
+
+                if (interval >= 0 && wait <= 0) {
+                        watchdog_ping(d, interval, &stuck_logged);
+                        next_ping = now + interval;
                         continue;
+                }
+                ts.tv_sec = (time_t) (wait / 1000);
+                ts.tv_nsec = (long) (wait % 1000) * 1000000L;
+                sig = sigtimedwait(set, NULL, &ts);
+                if (sig < 0)
+                        continue; /* EAGAIN (timeout) or EINTR */
                 if (sig == SIGHUP) {
-                        log_info("signal",
-                                 "SIGHUP ignored: configuration is read at start-up; restart pgseedd");
+                        daemon_reload(d, o);
                         continue;
                 }
                 log_info("signal", "Received %s, shutting down", strsignal(sig));
@@ -200,19 +308,76 @@ static void wait_for_termination(const sigset_t *set)
         }
 }
 
-static int run_daemon(Daemon *d)
+/*
+ * A socket passed by systemd may be bound anywhere, whatever api.listen says:
+ * the rule that a non-loopback address needs a token holds for it too.
+ */
+static int listen_address_check(Daemon *d, int fd, Error *e)
+{
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        char host[INET6_ADDRSTRLEN] = "";
+        int port = 0;
+
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+                return 0;
+        if (ss.ss_family == AF_INET) {
+                inet_ntop(AF_INET, &((struct sockaddr_in *) &ss)->sin_addr, host, sizeof(host));
+                port = ntohs(((struct sockaddr_in *) &ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &ss)->sin6_addr, host, sizeof(host));
+                port = ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
+        } else
+                return 0;
+        if (access_policy_check_address(d->access, d->config, host, port, e) < 0) {
+                log_error("startup", "%s -- %s", e->message, e->hint);
+                return -EINVAL;
+        }
+        if (!access_host_is_loopback(host) && !access_policy_has_token(d->access) &&
+            access_host_is_loopback(d->config->listen_host))
+                log_warning("insecure_listen",
+                            "Serving the API on %s:%d WITHOUT A TOKEN (allow_insecure_remote): anyone who "
+                            "can reach this address can read and reset the database",
+                            host, port);
+        return 0;
+}
+
+static int run_daemon(Daemon *d, const Options *o)
 {
         Error e = ERROR_INIT;
         _cleanup_close_ int pid_fd = -1;
         int api_fd = -1;
-        sigset_t set;
+        sigset_t set, hup;
 
-        if (pidfile_acquire(d->config, &pid_fd, &e) < 0)
+        /* A reload asked for during a long start-up (an image pull) waits for the loop below, rather than
+         * killing us (SIGHUP's default action). */
+        sigemptyset(&hup);
+        sigaddset(&hup, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &hup, NULL);
+        /* Who may use the API is configuration: a bad token file is a usage error, found before anything
+         * runs. */
+        if (access_policy_new(d->config, &d->access, &e) < 0) {
+                log_error("startup", "%s%s%s", e.message, *e.hint ? " -- " : "", e.hint);
+                print_error(&e);
+                return EXIT_USAGE;
+        }
+        if (!access_host_is_loopback(d->config->listen_host) && !access_policy_has_token(d->access))
+                log_warning("insecure_listen",
+                            "Serving the API on %s:%d WITHOUT A TOKEN (allow_insecure_remote): anyone who "
+                            "can reach this address can read and reset the database",
+                            d->config->listen_host, d->config->listen_port);
+        if (pidfile_acquire(d->config->state_dir, &pid_fd, &e) < 0)
                 goto fail;
         /* Bind the API before touching Postgres: a second instance on the same port fails fast and
          * harmlessly. */
         if (http_listen(d->config, &api_fd, &e) < 0)
                 goto fail;
+        if (listen_address_check(d, api_fd, &e) < 0) {
+                print_error(&e);
+                close(api_fd);
+                pidfile_release(d->config->state_dir, TAKE_FD(pid_fd));
+                return EXIT_USAGE;
+        }
         if (runtime_new(d->config, &d->runtime, &e) < 0)
                 goto fail;
         log_info("runtime", "Using the %s runtime (%s)", runtime_name(d->runtime), d->runtime->why);
@@ -237,7 +402,7 @@ static int run_daemon(Daemon *d)
         log_info("listening", "API on http://%s:%d (Postgres on 127.0.0.1:%d, state in %s)",
                  d->config->listen_host, d->config->listen_port, d->config->pg_port, d->config->state_dir);
 
-        wait_for_termination(&set);
+        wait_for_termination(d, o, &set);
 
         atomic_store(&d->stopping, true);
         sd_notify(0, "STOPPING=1");
@@ -247,7 +412,7 @@ static int run_daemon(Daemon *d)
         http_server_stop(d->http);
         d->http = NULL;
         supervisor_stop(d->supervisor);
-        pidfile_release(d->config, TAKE_FD(pid_fd));
+        pidfile_release(d->config->state_dir, TAKE_FD(pid_fd));
         log_info("stopped", "pgseedd stopped");
         return 0;
 
@@ -259,7 +424,7 @@ fail:
         if (d->supervisor)
                 supervisor_stop(d->supervisor);
         if (pid_fd >= 0)
-                pidfile_release(d->config, TAKE_FD(pid_fd));
+                pidfile_release(d->config->state_dir, TAKE_FD(pid_fd));
         return 1;
 }
 
@@ -274,6 +439,7 @@ int main(int argc, char **argv)
         parse_args(argc, argv, &o);
         if (config_load(o.config_path, o.flags, &d.config, &e) < 0) {
                 print_error(&e);
+                strv_free(o.flags);
                 return EXIT_USAGE;
         }
         if (log_level_from_string(d.config->log_level, &level) == 0)
@@ -290,7 +456,7 @@ int main(int argc, char **argv)
         else {
                 d.started_mono_ms = now_mono_ms();
                 d.metrics = metrics_new();
-                r = run_daemon(&d);
+                r = run_daemon(&d, &o);
         }
 
         supervisor_free(d.supervisor);
@@ -298,6 +464,7 @@ int main(int argc, char **argv)
         runtime_free(d.runtime);
         metrics_free(d.metrics);
         health_cache_free(d.health_cache);
+        access_policy_free(d.access);
         config_free(d.config);
         strv_free(o.flags);
         return r;

@@ -18,6 +18,8 @@ int pg_sqlstate_to_errno(const char *s)
                 return ENOENT;
         if (startswith(s, "28"))
                 return EACCES;
+        if (streq(s, "53100"))
+                return ENOSPC; /* disk_full */
         if (streq(s, "55006") || streq(s, "55P03") || streq(s, "40P01") || streq(s, "42P04") ||
             streq(s, "42710"))
                 return EBUSY;
@@ -91,6 +93,7 @@ PGconn *pg_connect(const Config *c, const char *dbname, const char *application,
         if (PQstatus(conn) != CONNECTION_OK) {
                 char msg[768];
                 const char *m = PQerrorMessage(conn), *cause;
+                const char *code = NULL;
                 int errnum = ECONNREFUSED;
 
                 /*
@@ -103,14 +106,18 @@ PGconn *pg_connect(const Config *c, const char *dbname, const char *application,
                 cause = cause ? cause + strlen(" failed: ") : msg;
                 if (startswith(cause, "FATAL:"))
                         cause = strstrip((char *) cause + strlen("FATAL:"));
-                if (strstr(m, "password authentication failed") || strstr(m, "no pg_hba.conf entry"))
+                if (strstr(m, "password authentication failed")) {
+                        /* SQLSTATE 28P01, which libpq does not hand out for a failed connection. */
+                        errnum = EACCES;
+                        code = "auth_failed";
+                } else if (strstr(m, "no pg_hba.conf entry"))
                         errnum = EACCES;
                 else if ((strstr(m, "does not exist") && strstr(m, "database")) ||
                          strstr(m, "cannot connect to invalid database"))
                         errnum = ENOENT; /* invalid: left by an interrupted DROP DATABASE, to be repaired */
                 else if (strstr(m, "is not currently accepting connections"))
                         errnum = EAGAIN; /* a reset is swapping it, or one was interrupted at that point */
-                error_set(e, errnum, NULL, NULL, "127.0.0.1:%s: %s", port, cause);
+                error_set(e, errnum, code, NULL, "127.0.0.1:%s: %s", port, cause);
                 PQfinish(conn);
                 return NULL;
         }
@@ -250,4 +257,22 @@ char *pg_quote_qualified(PGconn *conn, const char *schema, const char *name)
         _cleanup_free_ char *s = pg_quote_ident(conn, schema), *n = pg_quote_ident(conn, name);
 
         return xasprintf("%s.%s", s, n);
+}
+
+char *pg_password_verifier(const char *user, const char *password)
+{
+        const char *keys[] = {"host", "dbname", NULL}, *values[] = {"/nonexistent", "postgres", NULL};
+        _cleanup_pgconn_ PGconn *dummy = NULL;
+        _cleanup_(PQfreememp) char *v = NULL;
+
+        /*
+         * libpq computes SCRAM verifiers without a server (given the
+         * algorithm); it only wants a connection object to report errors on,
+         * and a never-connected one will do.
+         */
+        dummy = PQconnectStartParams(keys, values, 0);
+        if (!dummy)
+                return NULL;
+        v = PQencryptPasswordConn(dummy, password, user, "scram-sha-256");
+        return v ? xstrdup(v) : NULL;
 }

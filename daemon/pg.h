@@ -92,6 +92,14 @@ char *pg_quote_ident(PGconn *conn, const char *name);
 /* Quotes schema.name as "schema"."name". */
 char *pg_quote_qualified(PGconn *conn, const char *schema, const char *name);
 
+/*
+ * The SCRAM-SHA-256 verifier of password for user ("SCRAM-SHA-256$4096:..."),
+ * computed here with a random salt: what a server stores, and stores as it
+ * is when given as a password.  Sending it instead of the password keeps the
+ * password out of server logs and command lines.  NULL on OOM.
+ */
+char *pg_password_verifier(const char *user, const char *password);
+
 /* Fills e from a failed result (message, SQLSTATE-derived errno and code); returns -errnum. */
 int pg_result_error(PGconn *conn, const PGresult *res, Error *e);
 

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "docker.h"
 #include "log.h"
+#include "pg.h"
 #include "runtime.h"
 
 /* The official image's data directory; PGDATA is below it, so a mount's lost+found never bothers initdb. */
@@ -21,7 +22,7 @@
 #define LABEL_INSTANCE "io.pgseed.instance"
 #define LABEL_HASH     "io.pgseed.config-hash"
 /* Part of the config hash: bump it when the create body changes, so existing containers get recreated. */
-#define SPEC_VERSION 1
+#define SPEC_VERSION 2
 
 /* A pull downloads hundreds of MB; past this it is a hang, not a slow registry. */
 #define PULL_TIMEOUT_MS (15 * 60 * 1000)
@@ -47,6 +48,7 @@ typedef struct DockerRuntime {
         json_t *spec;         /* the create body, built by prepare (the hash includes the image's ID) */
         char hash[24];
         bool stopped_by_us; /* the container is down because stop() stopped it */
+        int64_t auth_repaired_mono; /* when repair_auth last set the role's password, 0 = never */
 
         pthread_mutex_t lock; /* guards id: logs_open runs on HTTP threads */
         char id[80];          /* our container's full ID once known */
@@ -166,7 +168,6 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
 
         snprintf(port, sizeof(port), "%d", config->pg_port);
         json_array_append_new(env, json_sprintf("POSTGRES_USER=%s", config->pg_user));
-        json_array_append_new(env, json_sprintf("POSTGRES_PASSWORD=%s", config->pg_password));
         json_array_append_new(env, json_sprintf("POSTGRES_DB=%s", config->pg_db));
         json_array_append_new(env, json_string("POSTGRES_INITDB_ARGS=" INITDB_ARGS));
         json_array_append_new(env, json_string("PGDATA=" PGDATA_DIR));
@@ -199,6 +200,18 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
                 abort();
         snprintf(d->hash, sizeof(d->hash), "%016llx",
                  (unsigned long long) hash64(text, strlen(text), HASH64_INIT));
+        /*
+         * The password, after hashing: only a first start (initdb on an
+         * empty volume) uses it, and a changed one is set by repair_auth, so
+         * it must not force a new container.  The container's environment,
+         * which anyone who may `docker inspect` reads, holds a SCRAM verifier
+         * instead of the password: initdb stores a password that already is
+         * one as it is, so the role still has the configured password.
+         */
+        _cleanup_free_ char *verifier = pg_password_verifier(config->pg_user, config->pg_password);
+        if (!verifier)
+                abort();
+        json_array_append_new(env, json_sprintf("POSTGRES_PASSWORD=%s", verifier));
 
         labels = json_pack("{s:s, s:s, s:s}", LABEL_MANAGED, "true", LABEL_INSTANCE, config->instance,
                            LABEL_HASH, d->hash);
@@ -565,6 +578,55 @@ static int docker_status(Runtime *rt, RuntimeStatus *ret)
         return 0;
 }
 
+/*
+ * The image's contract (the official one's, and compose/postgres's) trusts
+ * local connections on the unix socket in /var/run/postgresql, reachable
+ * only inside the container: a changed password is set there with psql,
+ * through the Engine's exec.  The command line carries a SCRAM verifier
+ * computed here, never the password (exec command lines can be inspected).
+ */
+static int docker_repair_auth(Runtime *rt, Error *e)
+{
+        DockerRuntime *d = impl(rt);
+        const Config *c = rt->config;
+        _cleanup_free_ char *verifier = NULL, *sql = NULL;
+        json_auto_t *cmd = NULL;
+        char id[sizeof(d->id)];
+        int64_t now = now_mono_ms(), status = -1;
+        int r;
+
+        if (d->auth_repaired_mono > 0 && now - d->auth_repaired_mono < 10000)
+                return error_set(
+                        e, EACCES, NULL, NULL,
+                        "authentication still fails right after pgseedd set the password; check the "
+                        "image's pg_hba.conf");
+        id_get(d, id, sizeof(id));
+        if (!*id)
+                return error_set(e, ENOENT, NULL, NULL, "no container yet");
+        verifier = pg_password_verifier(c->pg_user, c->pg_password);
+        if (!verifier)
+                return error_set(e, ENOMEM, NULL, NULL, "cannot compute the password verifier");
+        /* A verifier is [A-Za-z0-9+/=$:] only, so it needs no escaping; make sure. */
+        for (const char *p = verifier; *p; p++)
+                if (*p == '\'' || *p == '\\')
+                        return error_set(e, EIO, NULL, NULL, "unexpected character in the verifier");
+        /* pg_user is an identifier by the config's rules (letters, digits, '_', '-'): quote it as one. */
+        sql = xasprintf("ALTER ROLE \"%s\" PASSWORD '%s'", c->pg_user, verifier);
+        cmd = json_pack("[s, s, s, s, s, s, s, s, s, s, s, s]", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                        "-h", "/var/run/postgresql", "-U", c->pg_user, "-d", "postgres", "-c");
+        json_array_append_new(cmd, json_string(sql));
+        r = docker_exec(d->client, id, cmd, "postgres", 30000, &status, e);
+        if (r < 0)
+                return error_prefix(e, "running psql in container %s: ", d->container);
+        if (status != 0)
+                return error_set(
+                        e, EIO, NULL, NULL,
+                        "psql in container %s exited with status %lld (no local trust in the image?)",
+                        d->container, (long long) status);
+        d->auth_repaired_mono = now;
+        return 0;
+}
+
 static int docker_remove(Runtime *rt, bool volumes, Error *e)
 {
         DockerRuntime *d = impl(rt);
@@ -731,5 +793,6 @@ const RuntimeOps runtime_docker_ops = {
         .status = docker_status,
         .logs_open = docker_logs_open_op,
         .remove = docker_remove,
+        .repair_auth = docker_repair_auth,
         .free = docker_free,
 };

@@ -11,12 +11,17 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "config.h"
 #include "log.h"
+#include "pg.h"
 #include "runtime.h"
+
+/* Below this much free space the server cannot be expected to work: a WAL segment is 16 MB. */
+#define DISK_FLOOR_BYTES (32 * 1024 * 1024)
 
 typedef struct Embedded {
         pthread_mutex_t lock; /* guards pid and detail: status() and stop() may race at shutdown */
@@ -25,6 +30,9 @@ typedef struct Embedded {
         char *pgdata, *rundir, *logpath, *initdb_log;
         char *postgres, *initdb;
         char **settings; /* from config/postgresql.conf */
+        char **envp;     /* pgseedd's environment without its secrets, for initdb and postgres */
+        off_t log_start; /* size of the server log when the server was last started */
+        int64_t auth_repaired_mono; /* when repair_auth last set the role's password, 0 = never */
         uid_t uid;       /* who runs initdb and postgres: postgres refuses to run as root */
         gid_t gid;
         bool drop_privileges;
@@ -34,6 +42,8 @@ static Embedded *impl(Runtime *rt)
 {
         return rt->impl;
 }
+
+static char **child_environment(void);
 
 static int embedded_init(Runtime *rt, Error *e)
 {
@@ -49,6 +59,7 @@ static int embedded_init(Runtime *rt, Error *e)
         m->initdb = xasprintf("%s/initdb", c->pg_bindir);
         m->uid = geteuid();
         m->gid = getegid();
+        m->envp = child_environment();
         rt->impl = m;
         return 0;
 }
@@ -60,6 +71,7 @@ static void embedded_free(Runtime *rt)
         if (!m)
                 return;
         strv_free(m->settings);
+        strv_free(m->envp);
         free(m->pgdata);
         free(m->rundir);
         free(m->logpath);
@@ -72,6 +84,37 @@ static void embedded_free(Runtime *rt)
 }
 
 /* ---- process helpers ---------------------------------------------------- */
+
+/*
+ * What initdb and postgres inherit: pgseedd's environment minus its secrets
+ * and settings (PGSEED_*, among them PGSEED_PG_PASSWORD; PGPASSWORD),
+ * readable by anyone who may read /proc/PID/environ of the postmaster, and
+ * minus the systemd protocol variables, which belong to pgseedd alone (a
+ * postgres built with systemd support would otherwise send its own READY=1
+ * to pgseedd's notify socket).
+ */
+static char **child_environment(void)
+{
+        extern char **environ;
+        static const char *const dropped_prefixes[] = {"PGSEED_",        "PGPASSWORD=",     "PGPASSFILE=",
+                                                       "NOTIFY_SOCKET=", "WATCHDOG_",       "LISTEN_FDS=",
+                                                       "LISTEN_PID=",    "LISTEN_FDNAMES=", NULL};
+        size_t n = 0;
+        char **v;
+
+        for (char **p = environ; p && *p; p++)
+                n++;
+        v = xcalloc(n + 1, sizeof(char *));
+        n = 0;
+        for (char **p = environ; p && *p; p++) {
+                bool drop = false;
+                for (const char *const *d = dropped_prefixes; *d && !drop; d++)
+                        drop = startswith(*p, *d) != NULL;
+                if (!drop)
+                        v[n++] = xstrdup(*p);
+        }
+        return v;
+}
 
 /* In a forked child: become the Postgres user, reset what exec does not, wire stdio. */
 static void child_setup(Embedded *m, int out_fd)
@@ -125,7 +168,7 @@ static int run_as_pg(Embedded *m, char *const argv[], const char *logpath)
                 return -errno;
         if (pid == 0) {
                 child_setup(m, out);
-                execv(argv[0], argv);
+                execve(argv[0], argv, m->envp);
                 dprintf(STDERR_FILENO, "pgseedd: cannot execute %s: %m\n", argv[0]);
                 _exit(127);
         }
@@ -187,32 +230,82 @@ static int ensure_dir(Embedded *m, const char *path, Error *e)
         return 0;
 }
 
-/* As root, the state dir must be reachable by the postgres user (a repo under /root is not). */
-static int check_reachable(Embedded *m, Error *e)
+/*
+ * As root, every directory on the way to the state dir must be searchable by
+ * the postgres user: a state dir under a 0700 directory (a repo under /root,
+ * `$(mktemp -d)/state`) would otherwise fail deep inside initdb ("could not
+ * open file .../initdb.pw: Permission denied").  Asks the kernel itself, as
+ * that user (so ACLs and groups count), and names the first directory it
+ * cannot enter, with the fix.
+ */
+static int check_reachable(Embedded *m, const char *path, Error *e)
 {
-        int status;
+        _cleanup_close_ int rfd = -1, wfd = -1;
+        char blocked[PATH_MAX] = "";
+        int fds[2], status;
+        ssize_t n;
         pid_t pid;
 
         if (!m->drop_privileges)
                 return 0;
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return error_set(e, errno, NULL, NULL, "pipe: %m");
+        rfd = fds[0];
+        wfd = fds[1];
         pid = fork();
         if (pid < 0)
                 return error_set(e, errno, NULL, NULL, "fork: %m");
         if (pid == 0) {
+                char prefix[PATH_MAX];
+                size_t len = strlen(path);
+
                 if (setgroups(0, NULL) < 0 || setgid(m->gid) < 0 || setuid(m->uid) < 0)
                         _exit(2);
-                _exit(access(m->pgdata, R_OK | W_OK | X_OK) == 0 ? 0 : 1);
+                if (len >= sizeof(prefix))
+                        _exit(2);
+                /* Each prefix ending before a '/', then the whole path: "/", "/tmp", "/tmp/x", ... */
+                for (size_t i = 1; i <= len; i++) {
+                        if (i < len && path[i] != '/')
+                                continue;
+                        memcpy(prefix, path, i);
+                        prefix[i] = '\0';
+                        /* The directory itself must also be readable and writable. */
+                        if (access(prefix, i < len ? X_OK : R_OK | W_OK | X_OK) < 0 && errno != ENOENT) {
+                                (void) !write(wfd, prefix, i);
+                                _exit(1);
+                        }
+                }
+                _exit(0);
         }
+        close(TAKE_FD(wfd)); /* our copy, so that read() sees the end when the child exits */
+        n = read(rfd, blocked, sizeof(blocked) - 1);
+        blocked[n > 0 ? n : 0] = '\0';
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        if (*blocked) {
+                struct stat st;
+                struct passwd *owner = NULL;
+                char mode[64] = "";
+
+                if (stat(blocked, &st) == 0) {
+                        owner = getpwuid(st.st_uid);
+                        snprintf(mode, sizeof(mode), " (mode %04o, owner %s)",
+                                 (unsigned) (st.st_mode & 07777), owner ? owner->pw_name : "?");
+                }
                 return error_set(
                         e, EACCES, "state_dir",
-                        "Set PGSEED_STATE_DIR to a path under /var/lib or /tmp, or run pgseedd as a "
-                        "normal user.",
-                        "The postgres user cannot reach %s (a parent directory is not searchable by it)",
-                        m->pgdata);
-        return 0;
+                        "Let it in with `chmod o+x DIR` (DIR as named), or set PGSEED_STATE_DIR to a "
+                        "directory it can reach, e.g. under /var/lib or /tmp.",
+                        "The postgres user (uid %u), which runs initdb and the server because "
+                        "pgseedd runs as root, cannot enter %s%s on the way to the state directory %s",
+                        (unsigned) m->uid, blocked, mode, path);
+        }
+        return error_set(
+                e, EACCES, "state_dir",
+                "Set PGSEED_STATE_DIR to a path under /var/lib or /tmp, or run pgseedd as a normal user.",
+                "The postgres user cannot reach %s", path);
 }
 
 /*
@@ -325,6 +418,9 @@ static int embedded_prepare(Runtime *rt, Error *e)
         r = ensure_dir(m, m->rundir, e);
         if (r < 0)
                 return r;
+        r = check_reachable(m, m->rundir, e);
+        if (r < 0)
+                return r;
 
         if (access(version, F_OK) < 0) {
                 r = run_initdb(rt, e);
@@ -336,7 +432,7 @@ static int embedded_prepare(Runtime *rt, Error *e)
         r = ensure_dir(m, m->pgdata, e);
         if (r < 0)
                 return r;
-        r = check_reachable(m, e);
+        r = check_reachable(m, m->pgdata, e);
         if (r < 0)
                 return r;
         return port_check_free(c->pg_port, "Postgres", "PGSEED_PG_PORT", e);
@@ -395,9 +491,23 @@ static int embedded_start(Runtime *rt, Error *e)
         r = port_check_free(rt->config->pg_port, "Postgres", "PGSEED_PG_PORT", e);
         if (r < 0)
                 return r;
+        /*
+         * On a full disk the server would only PANIC again (or fail its crash
+         * recovery): wait, with the supervisor's backoff, until there is room.
+         */
+        int64_t free_bytes = disk_free_bytes(rt->config->state_dir);
+        if (free_bytes >= 0 && free_bytes < DISK_FLOOR_BYTES)
+                return error_set(e, ENOSPC, RUNTIME_DISK_FULL, NULL,
+                                 "No space left on device in %s (" RUNTIME_DISK_FULL
+                                 "): %lld MB free, Postgres needs at least %d MB; free space or move "
+                                 "PGSEED_STATE_DIR",
+                                 rt->config->state_dir, (long long) (free_bytes / (1024 * 1024)),
+                                 DISK_FLOOR_BYTES / (1024 * 1024));
         out = open(m->logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
         if (out < 0)
                 return error_set(e, errno, NULL, NULL, "Cannot open %s: %m", m->logpath);
+        struct stat log_st;
+        m->log_start = fstat(out, &log_st) == 0 ? log_st.st_size : 0;
         argv = build_argv(rt);
 
         pid = fork();
@@ -413,7 +523,7 @@ static int embedded_start(Runtime *rt, Error *e)
                 prctl(PR_SET_PDEATHSIG, SIGINT);
                 if (getppid() == 1)
                         _exit(0);
-                execv(argv[0], argv);
+                execve(argv[0], argv, m->envp);
                 dprintf(STDERR_FILENO, "pgseedd: cannot execute %s: %m\n", argv[0]);
                 _exit(127);
         }
@@ -565,6 +675,100 @@ static int embedded_remove(Runtime *rt, bool volumes, Error *e)
         return 0;
 }
 
+/* ---- repairs and explanations -------------------------------------------- */
+
+/*
+ * The cluster is ours: initdb made pg_user its bootstrap superuser with
+ * local (unix socket) connections trusted, and the socket sits in rundir,
+ * which only pgseedd (and the postgres user) can enter.  So a changed
+ * PGSEED_PG_PASSWORD is applied over that socket.  The server gets a SCRAM
+ * verifier computed here, never the password itself, so that nothing the
+ * server logs (a failed statement, log_statement = all) can reveal it.
+ */
+static int embedded_repair_auth(Runtime *rt, Error *e)
+{
+        Embedded *m = impl(rt);
+        const Config *c = rt->config;
+        const char *keys[] = {"host", "port", "user", "dbname", "connect_timeout", "application_name", NULL};
+        const char *values[ELEMENTSOF(keys)];
+        _cleanup_pgconn_ PGconn *conn = NULL;
+        _cleanup_(PQfreememp) char *verifier = NULL, *ident = NULL, *literal = NULL;
+        _cleanup_free_ char *sql = NULL;
+        char port[16], msg[512];
+        int64_t now = now_mono_ms();
+
+        if (m->auth_repaired_mono > 0 && now - m->auth_repaired_mono < 10000)
+                return error_set(e, EACCES, NULL, NULL,
+                                 "authentication still fails right after pgseedd set the password; check "
+                                 "pg_hba.conf in %s",
+                                 m->pgdata);
+        snprintf(port, sizeof(port), "%d", c->pg_port);
+        values[0] = m->rundir;
+        values[1] = port;
+        values[2] = c->pg_user;
+        values[3] = "postgres";
+        values[4] = "5";
+        values[5] = "pgseedd-repair";
+        values[6] = NULL;
+        conn = PQconnectdbParams(keys, values, 0);
+        if (!conn || PQstatus(conn) != CONNECTION_OK) {
+                strlcpy0(msg, conn ? PQerrorMessage(conn) : "out of memory", sizeof(msg));
+                msg[strcspn(msg, "\n")] = '\0';
+                return error_set(e, EACCES, NULL, NULL, "connecting as %s over the local socket in %s: %s",
+                                 c->pg_user, m->rundir, msg);
+        }
+        verifier = PQencryptPasswordConn(conn, c->pg_password, c->pg_user, "scram-sha-256");
+        if (!verifier)
+                return error_set(e, EIO, NULL, NULL, "computing the password verifier: %s",
+                                 PQerrorMessage(conn));
+        ident = PQescapeIdentifier(conn, c->pg_user, strlen(c->pg_user));
+        literal = PQescapeLiteral(conn, verifier, strlen(verifier));
+        if (!ident || !literal)
+                return error_set(e, EIO, NULL, NULL, "quoting: %s", PQerrorMessage(conn));
+        sql = xasprintf("ALTER ROLE %s PASSWORD %s", ident, literal);
+        if (pg_exec(conn, sql, e) < 0)
+                return -e->errnum;
+        m->auth_repaired_mono = now;
+        return 0;
+}
+
+/* True when the server log written since the last start mentions a full disk (its last 64 KB). */
+static bool log_mentions_enospc(Embedded *m)
+{
+        _cleanup_fclose_ FILE *f = fopen(m->logpath, "re");
+        char buf[65536 + 1];
+        off_t from;
+        size_t n;
+
+        if (!f || fseeko(f, 0, SEEK_END) < 0)
+                return false;
+        from = ftello(f) - (off_t) (sizeof(buf) - 1);
+        if (from < m->log_start)
+                from = m->log_start;
+        if (from < 0 || fseeko(f, from, SEEK_SET) < 0)
+                return false;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = '\0';
+        return memmem(buf, n, "No space left on device", strlen("No space left on device")) != NULL;
+}
+
+static bool embedded_explain_failure(Runtime *rt, const char *failure, char *ret, size_t size)
+{
+        Embedded *m = impl(rt);
+        const char *dir = rt->config->state_dir;
+        int64_t free_bytes = disk_free_bytes(dir);
+        bool full = strstr(failure, "No space left on device") || strstr(failure, "disk full") ||
+                    (free_bytes >= 0 && free_bytes < DISK_FLOOR_BYTES) || log_mentions_enospc(m);
+
+        if (!full)
+                return false;
+        snprintf(ret, size,
+                 "No space left on device in %s (" RUNTIME_DISK_FULL
+                 "): %lld MB free; free space or move PGSEED_STATE_DIR",
+                 dir, (long long) (free_bytes < 0 ? 0 : free_bytes / (1024 * 1024)));
+        return true;
+}
+
 /* ---- logs --------------------------------------------------------------- */
 
 typedef struct FileLogStream {
@@ -714,5 +918,7 @@ const RuntimeOps runtime_embedded_ops = {
         .status = embedded_status,
         .logs_open = embedded_logs_open,
         .remove = embedded_remove,
+        .repair_auth = embedded_repair_auth,
+        .explain_failure = embedded_explain_failure,
         .free = embedded_free,
 };

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 
 #include "config.h"
 #include "log.h"
@@ -59,6 +60,51 @@ void runtime_free(Runtime *rt)
         if (rt->ops->free)
                 rt->ops->free(rt);
         free(rt);
+}
+
+int runtime_repair_auth(Runtime *rt, Error *e)
+{
+        const Config *c = rt->config;
+        Error inner = ERROR_INIT;
+        int r = -EOPNOTSUPP;
+
+        if (rt->ops->repair_auth)
+                r = rt->ops->repair_auth(rt, &inner);
+        if (r >= 0)
+                return 0;
+        return error_set(
+                e, EACCES, "password_mismatch",
+                "Set PGSEED_PG_PASSWORD (or [postgres] password / password_file) back to the password "
+                "the data was created with, or start afresh without the old data (`pgseedctl down "
+                "--volumes`, which deletes it).",
+                "Postgres refuses the configured password for role %s: its data (%s runtime) was "
+                "created with another PGSEED_PG_PASSWORD, and pgseedd could not set it (%s)",
+                c->pg_user, rt->ops->name, r == -EOPNOTSUPP ? "this runtime cannot" : inner.message);
+}
+
+int64_t disk_free_bytes(const char *path)
+{
+        struct statvfs sv;
+
+        if (statvfs(path, &sv) < 0)
+                return -errno;
+        return (int64_t) sv.f_bavail * (int64_t) sv.f_frsize;
+}
+
+bool runtime_explain_failure(Runtime *rt, const char *failure, char *ret, size_t size)
+{
+        if (!rt || (failure && strstr(failure, RUNTIME_DISK_FULL)))
+                return false;
+        if (rt->ops->explain_failure)
+                return rt->ops->explain_failure(rt, failure ? failure : "", ret, size);
+        /* A runtime that cannot look at the disk itself still recognises the server's words. */
+        if (failure && strstr(failure, "No space left on device")) {
+                snprintf(ret, size,
+                         "No space left on device where Postgres keeps its data (" RUNTIME_DISK_FULL
+                         "); free space there (for Docker: the engine's data root or the volume)");
+                return true;
+        }
+        return false;
 }
 
 int port_check_free(int port, const char *what, const char *setting, Error *e)

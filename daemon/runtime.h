@@ -68,6 +68,21 @@ typedef struct RuntimeOps {
         int (*logs_open)(Runtime *rt, const LogQuery *q, LogStream **ret, Error *e);
         /* Removes what start created (container); the data too when volumes is true. */
         int (*remove)(Runtime *rt, bool volumes, Error *e);
+        /*
+         * Optional.  The server refused the configured password (the data was
+         * created with another one): set the role's password to the configured
+         * one through a way in that needs none (the local socket, trusted for
+         * the bootstrap superuser).  Returns 0 when done (connect again), or a
+         * negative errno with e saying why it could not.
+         */
+        int (*repair_auth)(Runtime *rt, Error *e);
+        /*
+         * Optional.  Looks behind a failure (failure: the supervisor's reason,
+         * may be "") for a cause the runtime can see, such as a full disk, and
+         * writes a self-contained explanation into ret; returns false when it
+         * sees none.  Cheap (a statvfs, a look at the log's tail).
+         */
+        bool (*explain_failure)(Runtime *rt, const char *failure, char *ret, size_t size);
         void (*free)(Runtime *rt);
 } RuntimeOps;
 
@@ -125,6 +140,34 @@ static inline int runtime_remove(Runtime *rt, bool volumes, Error *e)
 {
         return rt->ops->remove(rt, volumes, e);
 }
+
+/*
+ * The supervisor calls this when a probe fails with code auth_failed
+ * ("password authentication failed"): the runtime sets the role's password
+ * to the configured one (never logged; the server gets a SCRAM verifier
+ * computed here, not the password).  Returns 0 when the password was set
+ * (probe again), or -errno with e (code password_mismatch) naming the
+ * password setting and what to do: report it as `degraded` and do not
+ * restart the server, which would not help.  Refuses to repeat itself within
+ * a few seconds, so a failure that a new password does not cure (pg_hba.conf)
+ * cannot loop.
+ */
+int runtime_repair_auth(Runtime *rt, Error *e);
+
+/* Every failure reason that mentions a full disk is explained with this word in it. */
+#define RUNTIME_DISK_FULL "disk_full"
+
+/*
+ * Explains a failure (the text of a `down` or `degraded` reason) when the
+ * runtime sees its cause: a full disk ("No space left on device in DIR
+ * (disk_full): N MB free; free space or move PGSEED_STATE_DIR").  Returns
+ * true with the explanation in ret, false when there is nothing to add
+ * (also when failure already carries an explanation).  Cheap; any thread.
+ */
+bool runtime_explain_failure(Runtime *rt, const char *failure, char *ret, size_t size);
+
+/* Free bytes for unprivileged users on the file system holding path (statvfs), or -errno. */
+int64_t disk_free_bytes(const char *path);
 
 static inline void log_stream_close(LogStream *s)
 {

@@ -42,6 +42,8 @@ typedef struct SupInputs {
         bool seeded;
         bool seed_failed;
         char seed_error[700];
+        char auth_error[700]; /* the configured password is refused and could not be set */
+        char cause[512];      /* what the runtime sees behind a failure (a full disk), or "" */
 } SupInputs;
 
 /*
@@ -161,6 +163,7 @@ Supervisor *supervisor_new(Daemon *d, const SupervisorHooks *hooks)
         s->state = SUP_STARTING;
         strlcpy0(s->reason, "pgseedd is starting", sizeof(s->reason));
         s->state_since_ms = now_real_ms();
+        s->heartbeat_mono = now_mono_ms();
         s->backoff_ms = BACKOFF_MIN_MS;
         s->seed_backoff_ms = SEED_BACKOFF_MS;
         return s;
@@ -208,8 +211,8 @@ static void set_state_locked(Supervisor *s, SupState state, const char *reason)
 }
 
 /* The one place that says what the inputs mean. */
-static SupState derive_state(const SupInputs *in, bool busy, JobKind kind, ResetMode mode, int pg_port,
-                             char *reason, size_t size)
+static SupState derive_state_plain(const SupInputs *in, bool busy, JobKind kind, ResetMode mode, bool repair,
+                                   int pg_port, char *reason, size_t size)
 {
         if (in->server == SERVER_OFF) {
                 strlcpy0(reason, in->server_detail, size);
@@ -228,12 +231,21 @@ static SupState derive_state(const SupInputs *in, bool busy, JobKind kind, Reset
                 strlcpy0(reason, in->server_detail, size);
                 return SUP_STARTING;
         }
+        if (!in->probe_ok && *in->auth_error) {
+                strlcpy0(reason, in->auth_error, size);
+                return SUP_DEGRADED;
+        }
         if (!in->probe_ok) {
                 snprintf(reason, size, "Postgres runs but does not answer: %s", in->probe_error);
                 return SUP_DEGRADED;
         }
         if (busy && kind == JOB_ENSURE) {
                 strlcpy0(reason, "building the dataset", size);
+                return SUP_SEEDING;
+        }
+        if (repair) {
+                strlcpy0(reason, "checking the databases: a failed operation may have left them incomplete",
+                         size);
                 return SUP_SEEDING;
         }
         if (in->seed_failed) {
@@ -246,6 +258,19 @@ static SupState derive_state(const SupInputs *in, bool busy, JobKind kind, Reset
         }
         snprintf(reason, size, "accepting connections on 127.0.0.1:%d; dataset seeded", pg_port);
         return SUP_READY;
+}
+
+/* The same, with the cause the runtime sees (a full disk) said first when it is down or degraded. */
+static SupState derive_state(const SupInputs *in, bool busy, JobKind kind, ResetMode mode, bool repair,
+                             int pg_port, char *reason, size_t size)
+{
+        SupState state = derive_state_plain(in, busy, kind, mode, repair, pg_port, reason, size);
+
+        if ((state == SUP_DOWN || state == SUP_DEGRADED) && *in->cause) {
+                _cleanup_free_ char *original = xstrdup(reason);
+                snprintf(reason, size, "%s (%s)", in->cause, original);
+        }
+        return state;
 }
 
 /*
@@ -262,17 +287,29 @@ static SupState publish_locked(Supervisor *s)
 
         if (s->stop_requested)
                 return s->state;
-        state = derive_state(&s->in, busy, kind, mode, s->d->config->pg_port, reason, sizeof(reason));
+        state = derive_state(&s->in, busy, kind, mode, lifecycle_repair_pending(s->lifecycle),
+                             s->d->config->pg_port, reason, sizeof(reason));
         set_state_locked(s, state, reason);
         if (state == SUP_READY && now_real_ms() - s->ready_since_ms > STABLE_MS)
                 s->backoff_ms = BACKOFF_MIN_MS;
         return state;
 }
 
-/* Stores the tick's inputs and publishes the state they mean. */
-static void publish_state(Supervisor *s, const SupInputs *in)
+/*
+ * Stores the tick's inputs and publishes the state they mean.  A failure is
+ * first shown to the runtime, which may know its cause (statvfs, the server
+ * log): that happens here, on the supervisor thread, not under the lock.
+ */
+static void publish_state(Supervisor *s, SupInputs *in)
 {
-        SupState state;
+        char reason[768];
+        SupState state =
+                derive_state_plain(in, lifecycle_current(s->lifecycle, NULL, NULL, NULL), JOB_ENSURE,
+                                   RESET_TEMPLATE, false, s->d->config->pg_port, reason, sizeof(reason));
+
+        in->cause[0] = '\0';
+        if (state == SUP_DOWN || state == SUP_DEGRADED)
+                runtime_explain_failure(s->d->runtime, reason, in->cause, sizeof(in->cause));
 
         pthread_mutex_lock(&s->lock);
         s->in = *in;
@@ -399,6 +436,24 @@ static void tick_probe(Supervisor *s, SupInputs *in, int64_t now, bool wake)
                 return;
         }
         s->last_probe_mono = now;
+        in->auth_error[0] = '\0';
+        if (r < 0 && streq(e.code, "auth_failed")) {
+                /* Another password than the cluster was made with: set it (a restart cannot help). */
+                Error re = ERROR_INIT;
+
+                in->server = SERVER_UP; /* it answered, refusing the password */
+                in->probe_ok = false;
+                strlcpy0(in->probe_error, e.message, sizeof(in->probe_error));
+                if (runtime_repair_auth(s->d->runtime, &re) == 0) {
+                        log_warning("password",
+                                    "Postgres refused the configured password for role %s; pgseedd set the "
+                                    "role's password to it",
+                                    s->d->config->pg_user);
+                        s->last_probe_mono = 0;
+                } else
+                        bufprintf(in->auth_error, sizeof(in->auth_error), "%s. %s", re.message, re.hint);
+                return;
+        }
         if (r < 0) {
                 in->probe_ok = false;
                 strlcpy0(in->probe_error, e.message, sizeof(in->probe_error));
@@ -502,8 +557,6 @@ static void *supervisor_main(void *arg)
         Error e = ERROR_INIT;
 
         for (;;) {
-                struct timespec until;
-
                 pthread_mutex_lock(&s->lock);
                 if (s->stop_requested) {
                         pthread_mutex_unlock(&s->lock);
@@ -514,9 +567,8 @@ static void *supervisor_main(void *arg)
                 supervisor_tick(s);
 
                 pthread_mutex_lock(&s->lock);
-                timespec_after_ms(&until, TICK_MS);
                 if (!s->stop_requested && !s->wake_requested)
-                        pthread_cond_timedwait(&s->cond, &s->lock, &until);
+                        cond_timedwait_ms(&s->cond, &s->lock, TICK_MS);
                 pthread_mutex_unlock(&s->lock);
         }
 
@@ -579,6 +631,14 @@ void supervisor_wake(Supervisor *s)
         s->wake_requested = true;
         pthread_cond_broadcast(&s->cond);
         pthread_mutex_unlock(&s->lock);
+}
+
+bool supervisor_notified_ready(Supervisor *s)
+{
+        pthread_mutex_lock(&s->lock);
+        bool r = s->notified_ready;
+        pthread_mutex_unlock(&s->lock);
+        return r;
 }
 
 int64_t supervisor_heartbeat_mono(Supervisor *s)

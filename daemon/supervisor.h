@@ -105,6 +105,9 @@ int supervisor_submit_reset(Supervisor *s, ResetMode mode, int64_t timeout_ms, J
  */
 void supervisor_cancel_work(Supervisor *s);
 
+/* True once READY=1 went to systemd (the first time the database was ready).  Thread-safe. */
+bool supervisor_notified_ready(Supervisor *s);
+
 /* Makes the thread tick now instead of at the next tick (after a reset, say).  Any thread. */
 void supervisor_wake(Supervisor *s);
 

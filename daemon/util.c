@@ -120,6 +120,17 @@ int64_t now_real_ms(void)
         return clock_ms(CLOCK_REALTIME);
 }
 
+void format_rfc3339_ms(int64_t real_ms, char *buf, size_t size)
+{
+        time_t secs = (time_t) (real_ms / 1000);
+        struct tm tm;
+        char base[32];
+
+        gmtime_r(&secs, &tm);
+        strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(buf, size, "%s.%03dZ", base, (int) (real_ms % 1000));
+}
+
 void cond_init_monotonic(pthread_cond_t *cond)
 {
         pthread_condattr_t attr;
@@ -130,26 +141,28 @@ void cond_init_monotonic(pthread_cond_t *cond)
         pthread_condattr_destroy(&attr);
 }
 
-void timespec_after_ms(struct timespec *ret, int64_t ms)
+struct timespec timespec_after_ms(int64_t ms)
 {
-        clock_gettime(CLOCK_MONOTONIC, ret);
-        ret->tv_sec += ms / 1000;
-        ret->tv_nsec += (ms % 1000) * 1000000L;
-        if (ret->tv_nsec >= 1000000000L) {
-                ret->tv_sec++;
-                ret->tv_nsec -= 1000000000L;
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += (time_t) (ms / 1000);
+        ts.tv_nsec += (long) (ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
         }
+        return ts;
 }
 
-void format_rfc3339_ms(int64_t real_ms, char *buf, size_t size)
+int cond_timedwait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t ms)
 {
-        time_t secs = (time_t) (real_ms / 1000);
-        struct tm tm;
-        char base[32];
+        struct timespec ts;
 
-        gmtime_r(&secs, &tm);
-        strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(buf, size, "%s.%03dZ", base, (int) (real_ms % 1000));
+        if (ms < 0)
+                return pthread_cond_wait(cond, lock);
+        ts = timespec_after_ms(ms);
+        return pthread_cond_timedwait(cond, lock, &ts);
 }
 
 void sleep_ms(int64_t ms)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -114,17 +115,20 @@ int64_t now_real_ms(void);
 /* Formats a realtime millisecond timestamp as RFC 3339 UTC ("2026-11-21T23:00:00.123Z"). */
 void format_rfc3339_ms(int64_t real_ms, char *buf, size_t size);
 
-/* Sleeps for ms milliseconds, restarting after signals. */
-void sleep_ms(int64_t ms);
-
 /*
- * Timed waits, one way everywhere: a condition variable on CLOCK_MONOTONIC
- * (a realtime clock step would otherwise stall or hurry every timed wait),
- * and the absolute deadline ms from now on that clock for
- * pthread_cond_timedwait().
+ * Condition variables whose timed waits run on CLOCK_MONOTONIC, so that a
+ * step of the wall clock (NTP, a suspended laptop, `date -s`) neither stalls
+ * nor hurries a wait.  cond_init_monotonic() initialises *cond so;
+ * timespec_after_ms() is the absolute deadline ms from now on that clock,
+ * for pthread_cond_timedwait(); cond_timedwait_ms() waits up to ms (or
+ * forever when ms < 0) and returns pthread_cond_timedwait's result.
  */
 void cond_init_monotonic(pthread_cond_t *cond);
-void timespec_after_ms(struct timespec *ret, int64_t ms);
+struct timespec timespec_after_ms(int64_t ms);
+int cond_timedwait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t ms);
+
+/* Sleeps for ms milliseconds, restarting after signals. */
+void sleep_ms(int64_t ms);
 
 /*
  * Parsers for configuration and query values.  Each returns 0 on success or

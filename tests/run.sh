@@ -1,13 +1,43 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # `make test`: every suite (unit, integration on the embedded runtime, docker
-# against a real engine), then one summary line "N passed, N failed".  Starts
-# the Docker engine when it is not running (and stops it again afterwards),
+# against a real engine) on the normal build; then on an ASan+UBSan build
+# ($BUILD-asan, clang) unit and integration again and every libFuzzer target for
+# FUZZ_SECONDS; then one summary line "N passed, N failed" over both builds.
+# Starts the Docker engine when it is not running (and stops it again afterwards),
 # and builds the local images the docker suite uses (cached after the first run).
+#
+#   SANITIZE=0   skips the ASan+UBSan run     FUZZ=0   skips the fuzzers
+#   FUZZ_SECONDS=N (default 20) each fuzzer's time
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
+ASAN_BUILD=${ASAN_BUILD:-$BUILD-asan}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 mkdir -p "$BUILD"
+builds=("$BUILD")
+start=$(date +%s)
+
+# A build that fails before its tests run leaves one failed test case, so the summary shows it.
+record_failure() { # BUILD_DIR NAME MESSAGE
+    /usr/bin/python3 - "$@" <<'PY'
+import os, sys
+import xml.etree.ElementTree as ET
+build, name, message = sys.argv[1:]
+suite = ET.Element("testsuite", name="build", tests="1")
+case = ET.SubElement(suite, "testcase", classname="build", name=name)
+ET.SubElement(case, "failure", message=message)
+os.makedirs(os.path.join(build, "test-results"), exist_ok=True)
+ET.ElementTree(suite).write(os.path.join(build, "test-results", "build-%s.xml" % name), encoding="unicode")
+PY
+    echo "tests: $3"
+}
+
+# Fresh results for BUILD_DIR: no XML, sanitizer report or meson log left from an earlier run.
+fresh_results() {
+    rm -rf "$1/test-results" "$1/sanitizer-logs" "$1/meson-logs/testlog.json"
+    mkdir -p "$1/test-results"
+}
 
 dockerd_pid=""
 cleanup() {
@@ -35,7 +65,45 @@ if docker info >/dev/null 2>&1 && [ -x compose/build-local-images.sh ]; then
     compose/build-local-images.sh || echo "tests: building the local images failed (the docker suite will fail)"
 fi
 
-rm -rf "$BUILD/test-results"
-mkdir -p "$BUILD/test-results"
+fresh_results "$BUILD"
 meson test -C "$BUILD" --print-errorlogs --num-processes 2
-/usr/bin/python3 tests/summary.py "$BUILD"
+echo "tests: $BUILD done after $(( $(date +%s) - start ))s"
+
+# The same unit and integration tests against pgseedd, pgseedctl and test binaries built with
+# AddressSanitizer (leaks included) and UndefinedBehaviorSanitizer, and the libFuzzer targets (suite
+# fuzz, each FUZZ_SECONDS).  Built with clang: its ASan runtime includes UBSan, so UBSan's reports
+# honour log_path too (gcc's separate libubsan writes them to stderr only), and libFuzzer needs it
+# anyway.  tests/meson.build gives each test ASAN_OPTIONS/UBSAN_OPTIONS that abort on the first
+# finding and write the report to $ASAN_BUILD/sanitizer-logs/TEST.PID; tests/summary.py counts
+# them as failures.  Postgres, which the embedded runtime execs, is not instrumented.
+suites=()
+[ "${SANITIZE:-1}" != 0 ] && suites+=(--suite unit --suite integration)
+[ "${FUZZ:-1}" != 0 ] && suites+=(--suite fuzz)
+if [ ${#suites[@]} -gt 0 ]; then
+    builds+=("$ASAN_BUILD")
+    # Set up before anything else is written there: meson only adds its .gitignore to a new directory.
+    if [ ! -f "$ASAN_BUILD/build.ninja" ]; then
+        # werror stays off here: the gcc build enforces the warnings, clang warns about other things.
+        CC=clang meson setup "$ASAN_BUILD" -Db_sanitize=address,undefined -Db_lundef=false -Dfuzzers=true \
+            -Dfuzz_seconds="$FUZZ_SECONDS" >"$BUILD/asan-setup.log" 2>&1 || cat "$BUILD/asan-setup.log"
+    else
+        meson configure "$ASAN_BUILD" -Dfuzz_seconds="$FUZZ_SECONDS" >/dev/null
+    fi
+    fresh_results "$ASAN_BUILD"
+    mkdir -p "$ASAN_BUILD/sanitizer-logs"
+    if ninja -C "$ASAN_BUILD" >"$ASAN_BUILD/ninja.log" 2>&1; then
+        meson test -C "$ASAN_BUILD" "${suites[@]}" --print-errorlogs --num-processes 2 --no-rebuild
+    else
+        tail -40 "$ASAN_BUILD/ninja.log"
+        record_failure "$ASAN_BUILD" asan \
+            "building $ASAN_BUILD (clang, ASan+UBSan, fuzzers) failed: clang installed (.ci/deps test)? see $ASAN_BUILD/ninja.log"
+    fi
+    for f in "$ASAN_BUILD"/sanitizer-logs/*; do
+        [ -s "$f" ] || continue
+        echo "=== sanitizer report $f"
+        head -60 "$f"
+    done
+fi
+
+echo "tests: all done after $(( $(date +%s) - start ))s"
+/usr/bin/python3 tests/summary.py "${builds[@]}"

@@ -177,6 +177,97 @@ static void test_config_password_masked_and_file(void **state)
         unlink(pwfile);
 }
 
+static void test_config_unknown_env_names_closest(void **state)
+{
+        char *typo[] = {"HOME=/root", "PGSEED_PG_PASWORD=secret", NULL};
+        char *far[] = {"PGSEED_FROBNICATE=1", NULL};
+        Error e = ERROR_INIT;
+
+        assert_int_equal(config_check_environment(typo, &e), -EINVAL);
+        assert_non_null(strstr(e.message, "PGSEED_PG_PASWORD"));
+        assert_non_null(strstr(e.message, "did you mean PGSEED_PG_PASSWORD?"));
+        assert_null(strstr(e.message, "secret")); /* the value may be a secret: never echoed */
+        e = (Error) ERROR_INIT;
+        assert_int_equal(config_check_environment(far, &e), -EINVAL);
+        assert_non_null(strstr(e.message, "PGSEED_FROBNICATE"));
+        assert_null(strstr(e.message, "did you mean"));
+}
+
+static void test_config_env_of_client_and_tests_accepted(void **state)
+{
+        char *env[] = {"PGSEED_URL=http://127.0.0.1:1",
+                       "PGSEED_TOKEN=x",
+                       "PGSEED_TOKEN_FILE=/x",
+                       "PGSEED_CONFIG=/dev/null",
+                       "PGSEED_BUILD_DIR=/b",
+                       "PGSEED_TEST_IMAGE=pgseed/postgres:15",
+                       "PGSEED_TEST_FIXTURES=/f",
+                       "PGSEED_PG_PASSWORD=p",
+                       "PGSEED_STATE_DIR=/tmp/x",
+                       "PGSEED=1",
+                       "NOT_PGSEED_X=1",
+                       NULL};
+        Error e = ERROR_INIT;
+
+        assert_int_equal(config_check_environment(env, &e), 0);
+}
+
+static void test_config_load_refuses_typo_in_environment(void **state)
+{
+        _cleanup_(config_freep) Config *c = NULL;
+        Error e = ERROR_INIT;
+
+        clear_env();
+        setenv("PGSEED_PG_PASWORD", "x", 1);
+        assert_int_equal(config_load("/dev/null", NULL, &c, &e), -EINVAL);
+        assert_non_null(strstr(e.message, "PGSEED_PG_PASSWORD"));
+        unsetenv("PGSEED_PG_PASWORD");
+}
+
+static void test_config_api_access_keys(void **state)
+{
+        _cleanup_(config_freep) Config *c = config_new_defaults();
+        _cleanup_free_ char *ini = NULL, *json = NULL;
+        Error e = ERROR_INIT;
+
+        assert_false(c->allow_insecure_remote);
+        assert_string_equal(c->api_auth, "mutating");
+        assert_int_equal(config_set(c, "api.allow_insecure_remote", "yes", SOURCE_FLAG, "test", &e), 0);
+        assert_true(c->allow_insecure_remote);
+        assert_int_equal(config_set(c, "allow-insecure-remote", "maybe", SOURCE_FLAG, "test", &e), -EINVAL);
+        assert_non_null(strstr(e.message, "allow_insecure_remote"));
+        assert_int_equal(config_set(c, "api-auth", "some", SOURCE_FLAG, "test", &e), -EINVAL);
+        assert_int_equal(config_set(c, "api.auth", "all", SOURCE_FLAG, "test", &e), 0);
+        assert_int_equal(config_set(c, "token-file", "/etc/pgseed/token", SOURCE_FLAG, "test", &e), 0);
+        assert_int_equal(config_set(c, "allowed-hosts", "a.example,b.example:80", SOURCE_FLAG, "test", &e),
+                         0);
+        ini = config_format(c, false);
+        assert_non_null(strstr(ini, "allow_insecure_remote = true"));
+        assert_non_null(strstr(ini, "/etc/pgseed/token"));
+        json = config_format(c, true);
+        assert_non_null(strstr(json, "\"api.allow_insecure_remote\": true"));
+        assert_non_null(strstr(json, "\"api.auth\": \"all\""));
+}
+
+/* The reload's diff covers every type of key (a boolean one crashed it once). */
+static void test_config_changed_keys_every_type(void **state)
+{
+        _cleanup_(config_freep) Config *a = NULL, *b = NULL;
+        _cleanup_strv_free_ char **changed = NULL;
+        char *flags[] = {"allow-insecure-remote=true", "log-level=debug", "pg-port=6001", NULL};
+        Error e = ERROR_INIT;
+
+        clear_env();
+        assert_int_equal(config_load("/dev/null", NULL, &a, &e), 0);
+        assert_int_equal(config_load("/dev/null", flags, &b, &e), 0);
+        changed = config_changed_keys(a, b);
+        assert_non_null(changed);
+        assert_string_equal(changed[0], "pgseed.log_level");
+        assert_string_equal(changed[1], "api.allow_insecure_remote");
+        assert_string_equal(changed[2], "postgres.port");
+        assert_null(changed[3]);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -187,6 +278,11 @@ int main(void)
                 cmocka_unit_test(test_config_missing_file),
                 cmocka_unit_test(test_config_bad_values),
                 cmocka_unit_test(test_config_password_masked_and_file),
+                cmocka_unit_test(test_config_unknown_env_names_closest),
+                cmocka_unit_test(test_config_env_of_client_and_tests_accepted),
+                cmocka_unit_test(test_config_load_refuses_typo_in_environment),
+                cmocka_unit_test(test_config_api_access_keys),
+                cmocka_unit_test(test_config_changed_keys_every_type),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

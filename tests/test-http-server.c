@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "config.h"
 #include "daemon.h"
 #include "http.h"
@@ -155,6 +156,7 @@ static int setup(void **state)
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
         assert_int_equal(config_load("/dev/null", NULL, &f->d.config, &e), 0);
+        assert_int_equal(access_policy_new(f->d.config, &f->d.access, &e), 0);
         f->d.metrics = metrics_new();
         assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
         assert_int_equal(listen(fd, 128), 0);
@@ -173,6 +175,7 @@ static int teardown(void **state)
         Fixture *f = *state;
 
         http_server_stop(f->server);
+        access_policy_free(f->d.access);
         config_free(f->d.config);
         metrics_free(f->d.metrics);
         free(f);
@@ -264,7 +267,7 @@ static void test_server_parked_requests_hold_no_worker(void **state)
 
         for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
                 fds[i] = connect_to(f->port);
-                send_all(fds[i], "GET /park?ms=1500 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+                send_all(fds[i], "GET /park?ms=1500 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
         }
         sleep_ms(200);
         t0 = now_mono_ms();
@@ -294,7 +297,7 @@ static void test_server_open_routes_answer_while_workers_block(void **state)
 
         for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
                 fds[i] = connect_to(f->port);
-                send_all(fds[i], "GET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+                send_all(fds[i], "GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
         }
         sleep_ms(200);
         for (int i = 0; i < 5; i++) {
@@ -317,7 +320,7 @@ static void test_server_client_gone_while_parked(void **state)
         Fixture *f = *state;
         int fd = connect_to(f->port);
 
-        send_all(fd, "GET /park?ms=400 HTTP/1.1\r\nHost: a\r\n\r\n");
+        send_all(fd, "GET /park?ms=400 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         sleep_ms(100);
         close(fd);
         sleep_ms(700);
@@ -357,7 +360,7 @@ static void test_server_stream_cap_and_client_leaving(void **state)
 
         for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
                 fds[i] = connect_to(f->port);
-                send_all(fds[i], "GET /forever HTTP/1.1\r\nHost: a\r\n\r\n");
+                send_all(fds[i], "GET /forever HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         }
         sleep_ms(300);
         r = request(f->port, "GET", "/forever");
@@ -384,8 +387,8 @@ static void test_server_keep_alive_and_pipelining(void **state)
         char *r, *p;
         int n = 0;
 
-        send_all(fd, "GET /fast HTTP/1.1\r\nHost: a\r\n\r\nGET /fast HTTP/1.1\r\nHost: a\r\n\r\n"
-                     "GET /fast HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        send_all(fd, "GET /fast HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /fast HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                     "GET /fast HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
         r = read_all(fd);
         for (p = r; (p = strstr(p, "HTTP/1.1 200 OK")); p++)
                 n++;
@@ -403,7 +406,7 @@ static void test_server_stop_frees_the_port_at_once(void **state)
         char *r;
         int fd;
 
-        send_all(follower, "GET /forever HTTP/1.1\r\nHost: a\r\n\r\n");
+        send_all(follower, "GET /forever HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         sleep_ms(200);
         t0 = now_mono_ms();
         http_server_stop(f->server);

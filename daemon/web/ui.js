@@ -66,7 +66,7 @@
 
   async function api(path, opts = {}) {
     const headers = { Accept: "application/json" };
-    if (opts.method === "POST" && state.token) headers.Authorization = "Bearer " + state.token;
+    if (state.token) headers.Authorization = "Bearer " + state.token;
     let r;
     try {
       r = await fetch(path, { method: opts.method || "GET", headers, cache: "no-store", credentials: "same-origin" });

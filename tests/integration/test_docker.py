@@ -497,6 +497,24 @@ def test_logs_tail_has_the_startup_lines(dk):
         assert it["ts"].endswith("Z") and "T" in it["ts"], it
 
 
+def test_logs_redact_passwords_on_the_docker_runtime(dk):
+    """The container's log frames go through the same redaction as the embedded log file."""
+    d, _ = ready(dk)
+    secret = "dockersekrit" + secrets.token_hex(4)
+    with pytest.raises(Exception):
+        d.sql("ALTER ROLE nosuchrole PASSWORD '%s'" % secret)
+
+    def logged():
+        body = d.get("/logs?tail=200").body
+        return body if "nosuchrole" in body else None
+
+    body = wait_for(logged, 15, 0.3)
+    assert body, d.get("/logs?tail=50").body
+    assert secret not in body
+    assert "PASSWORD '********'" in body
+    assert secret not in d.get("/logs?tail=200&format=json").body
+
+
 def test_logs_follow_streams_a_line_logged_after_the_request(dk):
     d, _ = ready(dk)
     marker = "marker-" + secrets.token_hex(6)
@@ -529,6 +547,29 @@ def test_logs_follow_streams_a_line_logged_after_the_request(dk):
         conn.close()
     # The daemon notices the client leaving and keeps serving.
     assert d.health().status == 200
+
+
+def test_changed_password_is_set_in_the_container(dk):
+    """Same volume, another PGSEED_PG_PASSWORD: pgseedd sets the role's password through the container's
+    local socket (Engine API exec of psql) instead of waiting in `starting` forever."""
+    first, _ = ready(dk, PGSEED_PG_PASSWORD="docker-first-1")
+    # The container's environment (readable by anyone who may `docker inspect`) has no password, only a
+    # SCRAM verifier, which initdb stored as the role's password.
+    env = dk.container_info()["Config"]["Env"]
+    assert not [v for v in env if "docker-first-1" in v], env
+    assert [v for v in env if v.startswith("POSTGRES_PASSWORD=SCRAM-SHA-256$")], env
+    first_id = dk.container_info()["Id"]
+    assert first.stop() == 0
+    second = dk.daemon(PGSEED_PG_PASSWORD="docker-second-2", PGSEED_PG_PORT=first.env["PGSEED_PG_PORT"])
+    body = second.wait_healthy(timeout=120)
+    assert body["status"] == "ready"
+    assert second.sql("SELECT 1") == [(1,)]
+    assert "set the role's password" in second.read_log()
+    # The same container, adopted: a new password does not need a new one.
+    assert dk.container_info()["Id"] == first_id
+    for secret in ("docker-first-1", "docker-second-2"):
+        assert secret not in second.read_log()
+        assert not [v for v in dk.container_info()["Config"]["Env"] if secret in v]
 
 
 def test_reset_works_on_the_docker_runtime(dk):

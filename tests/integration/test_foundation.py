@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import PGSEEDD, free_port, http, wait_for
+from conftest import PGSEEDD, free_port, http, pidfile_pid, wait_for
 
 
 
@@ -241,10 +241,20 @@ def test_socket_activation(pgseedd):
     port = free_port()
     d = pgseedd(start=False)
     d.url = "http://127.0.0.1:%d" % port
-    d.proc = subprocess.Popen(["systemd-socket-activate", "-l", "127.0.0.1:%d" % port, PGSEEDD], env=d.env,
-                              stdout=open(d.log_path, "ab"), stderr=subprocess.STDOUT)
+    # systemd-socket-activate hands its child only LISTEN_* and what -E names, not its own environment:
+    # without these the daemon would run on the defaults (the user's default instance, its ports and
+    # state directory).
+    passed = []
+    for k in sorted(d.env):
+        if k.startswith("PGSEED_"):
+            passed += ["-E", "%s=%s" % (k, d.env[k])]
+    d.proc = subprocess.Popen(["systemd-socket-activate", "-l", "127.0.0.1:%d" % port] + passed + [PGSEEDD],
+                              env=d.env, stdout=open(d.log_path, "ab"), stderr=subprocess.STDOUT)
     body = d.wait_healthy()
     assert body["status"] == "ready"
+    # It runs on the test's own state directory and Postgres port, never the default instance's.
+    assert pidfile_pid(d.state_dir) == d.proc.pid
+    assert d.sql("SELECT current_setting('port')")[0][0] == str(d.pg_port)
     # The configured address was not used: the passed socket was.
     assert wait_for(lambda: status_of(d) == 200, 5)
     with pytest.raises(OSError):
@@ -278,5 +288,8 @@ def test_cors_health_open_data_closed(ready, pgseedd):
     assert r.status == 403 and r.json()["error"]["code"] == "cross_origin"
     d = pgseedd(PGSEED_CORS_ORIGIN="http://localhost:8080")
     d.wait_healthy()
-    assert d.get("/sample?table=videos").headers.get("Access-Control-Allow-Origin") == "http://localhost:8080"
+    # The allowed origin is echoed to that origin (with Vary: Origin), not sent to everyone.
+    r = d.get("/sample?table=videos", headers={"Origin": "http://localhost:8080"})
+    assert r.headers.get("Access-Control-Allow-Origin") == "http://localhost:8080"
+    assert "Access-Control-Allow-Origin" not in d.get("/sample?table=videos").headers
     assert d.post("/reset", headers={"Origin": "http://localhost:8080"}).status == 200

@@ -63,21 +63,32 @@ def _get(d, path):
 
 
 def test_pgseedctl_health_reads_the_configuration_itself(ready, tmp_path):
-    """pgseedctl alone (no pgseedd next to it or in PATH, no PGSEED_URL) finds the API from the config file."""
+    """Without PGSEED_URL, pgseedctl finds the API in pgseedd's configuration by reading it itself:
+    the pgseedd next to it is never run (a stand-in that records its calls proves it)."""
     d = ready
     lone = tmp_path / "bin"
     lone.mkdir()
     shutil.copy(PGSEEDCTL, lone / "pgseedctl")
+    calls = tmp_path / "pgseedd-calls"
+    real = os.path.join(os.path.dirname(PGSEEDCTL), "..", "daemon", "pgseedd")
+    (lone / "pgseedd").write_text('#!/bin/sh\necho "$@" >> %s\nexec %s "$@"\n' % (calls, os.path.abspath(real)))
+    os.chmod(lone / "pgseedd", 0o755)
     conf = tmp_path / "pgseedd.conf"
     conf.write_text("[api]\nlisten = 127.0.0.1:%d\n" % d.api_port)
     env = {"PATH": "/usr/bin:/bin", "PGSEED_CONFIG": str(conf), "HOME": str(tmp_path)}
     r = subprocess.run([str(lone / "pgseedctl"), "health"], env=env, capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, (r.stdout, r.stderr)
     assert r.stdout.startswith("ready"), r.stdout
+    assert not calls.exists(), "pgseedctl ran pgseedd: %s" % calls.read_text()
     # The environment wins over the file, as for pgseedd itself.
     env["PGSEED_LISTEN"] = "127.0.0.1:1"
     r = subprocess.run([str(lone / "pgseedctl"), "health"], env=env, capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "127.0.0.1:1" in r.stdout + r.stderr, (r.stdout, r.stderr)
+    # A configuration that does not load is pgseedd's to explain (it is asked then).
+    conf.write_text("[api]\nlisten = nonsense\n")
+    del env["PGSEED_LISTEN"]
+    r = subprocess.run([str(lone / "pgseedctl"), "start"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and calls.exists(), (r.stdout, r.stderr)
 
 
 def test_pipelined_probes_are_all_answered_in_order(ready):
