@@ -9,6 +9,7 @@
     endpoints: {},
     schema: null,
     sample: { table: "", offset: 0, order: "", rows: 0 },
+    sampleSeq: 0,
     token: sessionStorage.getItem("pgseed-token") || "",
     timers: [],
   };
@@ -286,8 +287,11 @@
     if (!s.table) return;
     const q = new URLSearchParams({ table: s.table, limit: String(PAGE), offset: String(s.offset), truncate: "120" });
     if (s.order) q.set("order", s.order);
+    // Only the latest request may render: an older, slower answer would show rows from before a reset.
+    const seq = ++state.sampleSeq;
     try {
       const r = await api("/sample?" + q);
+      if (seq !== state.sampleSeq) return;
       renderSample(r.body);
     } catch (e) {
       showError(e);

@@ -3,14 +3,15 @@
 //
 // usage: node page.test.mjs URL SCREENSHOT_DIR MODIFIED_JSON
 //   MODIFIED_JSON: {"table": "users", "key": "channel_id", "id": "...", "column": "channel_name",
-//                   "modified": "...", "original": "..."}, a row the caller changed in the database.
+//                   "modified": "...", "original": "...", "token": "..."}, a row the caller changed in the
+//                   database; with "token", the server wants that API token for a reset.
 // Prints one JSON object {"ok", "checks": [...], "console_errors": [...]} and exits 0 only when all passed.
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const [url, shots, modifiedJson] = process.argv.slice(2);
+const [url, shots, modifiedJson, prefix = "page"] = process.argv.slice(2);
 const modified = JSON.parse(modifiedJson || "{}");
 const checks = [];
 const consoleErrors = [];
@@ -142,12 +143,23 @@ try {
     await step("a reset from the button (with confirmation) brings the row back", async () => {
       await page.click("#reset-btn");
       await page.waitForSelector("#reset-dialog[open]");
-      await page.screenshot({ path: join(shots, "page-reset-dialog.png") });
+      await page.screenshot({ path: join(shots, `${prefix}-reset-dialog.png`) });
       await page.click("#reset-confirm");
+      if (modified.token) {
+        // The server wants a token: the 401 is shown as the API words it and the dialog asks for one.
+        await page.waitForSelector("#token-row:not([hidden])", { timeout: 30000 });
+        const said = await page.textContent("#reset-error");
+        if (!said.startsWith("unauthorized: ")) throw new Error("the dialog says " + said);
+        await page.fill("#token", modified.token);
+        await page.click("#reset-confirm");
+      }
       await page.waitForFunction(() => !document.getElementById("reset-dialog").open, null, { timeout: 60000 });
       await page.waitForFunction(() => !document.getElementById("toast").hidden && document.getElementById("toast").textContent.startsWith("Reset done"));
       await page.waitForFunction((m) => !document.querySelector("#sample tbody").textContent.includes(m.modified)
-                                      && document.querySelector("#sample tbody").textContent.includes(m.original), modified, { timeout: 10000 });
+                                      && document.querySelector("#sample tbody").textContent.includes(m.original), modified, { timeout: 20000 })
+        .catch(async (e) => {
+          throw new Error(`${e.message}; rows shown: ${(await page.textContent("#sample tbody")).slice(0, 200)}`);
+        });
       return await page.textContent("#toast");
     });
   }
@@ -167,13 +179,13 @@ try {
 
   await page.selectOption("#sample-table", "comments");
   await page.waitForFunction(() => document.querySelectorAll("#sample tbody tr").length === 25);
-  await page.screenshot({ path: join(shots, "page.png"), fullPage: true });
+  await page.screenshot({ path: join(shots, `${prefix}.png`), fullPage: true });
 
   await step("works in a narrow window (no horizontal page scroll)", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.waitForTimeout(300);
     const [sw, w] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
-    await page.screenshot({ path: join(shots, "page-narrow.png"), fullPage: true });
+    await page.screenshot({ path: join(shots, `${prefix}-narrow.png`), fullPage: true });
     if (sw > w) throw new Error(`page is ${sw}px wide in a ${w}px window`);
     return `${sw} <= ${w}`;
   });
@@ -185,8 +197,10 @@ try {
 
   // Chrome logs every non-2xx load as a console error: those provoked (or documented) are expected, nothing else.
   // /health answers 503 while the reset runs (the documented "not ready" answer the page renders).
+  // With a token configured, the first reset's 401 is what makes the dialog ask for it.
   const provoked = failures.filter((f) => (f.startsWith("404 ") && f.includes("table=no_such_table")) ||
-                                          (f.startsWith("503 ") && f.endsWith("/health")));
+                                          (f.startsWith("503 ") && f.endsWith("/health")) ||
+                                          (modified.token && f.startsWith("401 ") && f.includes("/reset")));
   const loadErrors = consoleErrors.filter((m) => m.startsWith("Failed to load resource"));
   const unexpected = consoleErrors.filter((m) => !m.startsWith("Failed to load resource"));
   check("no console errors", unexpected.length === 0 && loadErrors.length <= provoked.length,
