@@ -7,7 +7,7 @@ CTL := $(BUILD)/client/pgseedctl
 MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps deps-test build start stop restart status health wait reset inspect-schema inspect-data \
-        logs load-data test images clean distclean bench storm format
+        logs load-data test images clean distclean bench bench-inplace storm format
 
 all: build
 
@@ -75,6 +75,10 @@ bench: build
 # A private pgseedd under load: clients, resets every 3 s, 600 slowloris connections (bench/storm --help).
 storm: build
 	@bench/storm $(if $(DURATION),--duration $(DURATION))
+
+# The in-place reset's time against the number of changed rows (tracked vs the full diff).
+bench-inplace: build
+	@bench/inplace
 
 # Removes the Postgres container (or stops the embedded one); VOLUMES=1 also deletes the data.
 clean: build

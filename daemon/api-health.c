@@ -60,6 +60,14 @@ json_t *health_build(const HealthInput *in)
         if (*snap->runtime_id)
                 json_object_set_new(o, "runtime_id", json_string(snap->runtime_id));
         json_object_set_new(o, "restarts", json_integer(snap->restarts));
+        json_object_set_new(o, "resetting",
+                            snap->resetting
+                                    ? json_pack("{s:s, s:o}", "mode",
+                                                snap->reset_mode == RESET_INPLACE ? "inplace" : "template",
+                                                "since", time_or_null(snap->reset_since_ms))
+                                    : json_false());
+        v = facts ? json_object_get(facts, "epoch") : NULL;
+        json_object_set(o, "epoch", v ? v : json_null());
 
         db = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", "127.0.0.1", "port", c->pg_port, "name",
                        c->pg_db, "user", c->pg_user, "url", url);
@@ -113,6 +121,9 @@ typedef struct HealthKey {
         int64_t state_since_ms, checked_at_ms;
         unsigned restarts;
         const json_t *facts; /* the probe replaces the object on every look */
+        bool resetting;      /* a reset runs while the state stays ready */
+        ResetMode reset_mode;
+        int64_t reset_since_ms;
         char reason[sizeof(((SupSnapshot *) 0)->reason)];
 } HealthKey;
 
@@ -157,6 +168,9 @@ static void health_key(const SupSnapshot *snap, HealthKey *k)
         k->checked_at_ms = snap->checked_at_ms;
         k->restarts = snap->restarts;
         k->facts = snap->facts;
+        k->resetting = snap->resetting;
+        k->reset_mode = snap->reset_mode;
+        k->reset_since_ms = snap->reset_since_ms;
         strlcpy0(k->reason, snap->reason, sizeof(k->reason));
 }
 

@@ -314,6 +314,14 @@ void api_metrics(Request *req)
                 fprintf(f, "pgseed_probe_age_seconds %.3f\n", (now_real_ms() - snap.checked_at_ms) / 1000.0);
         }
         seeding_write(f, seeder_progress(d->seeder), dataset);
+        metrics_header(f, "pgseed_resetting", "gauge", "1 while a reset runs (the database keeps serving).");
+        fprintf(f, "pgseed_resetting %d\n", snap.resetting);
+        v = snap.facts ? json_object_get(snap.facts, "epoch") : NULL;
+        if (json_is_integer(v)) {
+                metrics_header(f, "pgseed_reset_epoch", "gauge",
+                               "Resets of the working database so far (its pgseed comment).");
+                fprintf(f, "pgseed_reset_epoch %lld\n", (long long) json_integer_value(v));
+        }
 
         json_t *tables = snap.facts ? json_object_get(snap.facts, "tables") : NULL;
         if (tables) {

@@ -11,10 +11,12 @@ typedef struct Config Config;
 
 /*
  * The SQL condition (on pg_namespace aliased n) that selects user schemas:
- * everything but information_schema and the pg_* schemas (pg_catalog,
- * pg_toast, pg_temp_N, pg_toast_temp_N; Postgres reserves the prefix).
+ * everything but information_schema, the pg_* schemas (pg_catalog,
+ * pg_toast, pg_temp_N, pg_toast_temp_N; Postgres reserves the prefix) and
+ * pgseed_track, where the in-place reset keeps its change tracking.
  */
-#define PG_USER_SCHEMAS "(n.nspname <> 'information_schema' AND n.nspname !~ '^pg_')"
+#define PG_USER_SCHEMAS                                                                                     \
+        "(n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' AND n.nspname <> 'pgseed_track')"
 
 static inline void PQclearp(PGresult **r)
 {

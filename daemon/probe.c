@@ -30,8 +30,17 @@ static const char facts_sql[] =
         "                    FROM pg_publication p WHERE p.pubname = $1),"
         "    'replication_slots', (SELECT coalesce(json_agg(json_build_object("
         "                      'name', slot_name, 'plugin', plugin, 'type', slot_type, 'database', database,"
-        "                      'active', active, 'confirmed_flush_lsn', confirmed_flush_lsn::text)"
-        "                      ORDER BY slot_name), '[]') FROM pg_replication_slots)))";
+        "                      'active', active, 'confirmed_flush_lsn', confirmed_flush_lsn::text,"
+        "                      'lag_bytes', pg_wal_lsn_diff(pg_current_wal_lsn(),"
+        "                                                   coalesce(confirmed_flush_lsn, "
+        "restart_lsn))::bigint,"
+        "                      'wal_status', wal_status, 'safe_wal_size', safe_wal_size)"
+        "                      ORDER BY slot_name), '[]') FROM pg_replication_slots)),"
+        /* The reset epoch from the pgseed comment; a regex, so a hand-edited comment cannot fail the probe.
+         */
+        "  'epoch', (SELECT substring(shobj_description(oid, 'pg_database') FROM "
+        "'\"epoch\":([0-9]+)')::bigint"
+        "            FROM pg_database WHERE datname = current_database()))";
 
 Probe *probe_new(const Config *c)
 {

@@ -53,6 +53,7 @@ struct Seeder {
         bool spare_ready;     /* the spare is a current copy (as far as we know) */
         bool trash_pending;   /* set-aside databases may exist */
         int64_t next_upkeep_mono;
+        int64_t epoch; /* the reset epoch swap_in() gave the working database (worker only) */
 };
 
 static const char *const phase_names[_SEED_PHASE_MAX] = {
@@ -511,6 +512,7 @@ static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *finge
         _cleanup_free_ char *aside =
                 xasprintf("%s%llx", s->trash_prefix, (unsigned long long) now_real_ms());
         DbState work = {0};
+        json_int_t epoch = 0;
         json_t *meta;
         int r;
 
@@ -537,7 +539,10 @@ static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *finge
         if (r == 0)
                 r = exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", s->working, NULL);
         if (r == 0) {
+                /* The reset epoch goes on from the database set aside (see reset-inplace.c). */
+                epoch = work.meta ? json_integer_value(json_object_get(work.meta, "epoch")) + 1 : 0;
                 meta = meta_for("working", fingerprint);
+                json_object_set_new(meta, "epoch", json_integer(epoch));
                 r = set_comment(conn, s->working, meta, e);
                 json_decref(meta);
         }
@@ -550,6 +555,8 @@ static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *finge
                         exec_db(conn, &ignore, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", s->working,
                                 NULL);
         }
+        if (r == 0)
+                s->epoch = epoch;
         if (r == 0 && work.exists) {
                 pthread_mutex_lock(&s->lock);
                 s->trash_pending = true;
@@ -919,6 +926,8 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
                 }
                 return -e->errnum;
         }
+        if (mode != RESET_INPLACE)
+                json_object_set_new(result, "epoch", json_integer(s->epoch));
         int64_t ms = now_mono_ms() - t0;
         json_object_set_new(result, "duration_ms", json_integer(ms));
         metrics_count(s->metrics, mode == RESET_INPLACE ? METRIC_RESETS_INPLACE : METRIC_RESETS_TEMPLATE);

@@ -71,6 +71,8 @@ struct Supervisor {
         unsigned restarts;
         char runtime_id[80];
         json_t *facts;
+        int64_t reset_since_ms; /* realtime start of the running reset, 0 = none */
+        ResetMode reset_mode;
         int64_t heartbeat_mono;
 
         /*
@@ -222,7 +224,14 @@ static SupState derive_state_plain(const SupInputs *in, bool busy, JobKind kind,
                 snprintf(reason, size, "Cannot check Postgres: %s", in->status_detail);
                 return SUP_DEGRADED;
         }
-        if (busy && kind == JOB_RESET) {
+        /*
+         * A reset works on a database that keeps serving: in place it is one
+         * transaction, from the template a rename in one transaction.  It is
+         * `ready` (with the reset as a sub-status) unless there is no usable
+         * database to serve, e.g. a reset queued behind a failed seeding.
+         */
+        if (busy && kind == JOB_RESET &&
+            (in->server == SERVER_STARTING || !in->probe_ok || in->seed_failed || !in->seeded)) {
                 snprintf(reason, size, "restoring the seeded state (%s)",
                          mode == RESET_INPLACE ? "in place" : "from the template");
                 return SUP_RESETTING;
@@ -256,7 +265,10 @@ static SupState derive_state_plain(const SupInputs *in, bool busy, JobKind kind,
                 strlcpy0(reason, "building the dataset", size);
                 return SUP_SEEDING;
         }
-        snprintf(reason, size, "accepting connections on 127.0.0.1:%d; dataset seeded", pg_port);
+        snprintf(reason, size, "accepting connections on 127.0.0.1:%d; dataset seeded%s", pg_port,
+                 !(busy && kind == JOB_RESET) ? ""
+                 : mode == RESET_INPLACE      ? "; resetting in place"
+                                              : "; resetting from the template");
         return SUP_READY;
 }
 
@@ -289,6 +301,12 @@ static SupState publish_locked(Supervisor *s)
                 return s->state;
         state = derive_state(&s->in, busy, kind, mode, lifecycle_repair_pending(s->lifecycle),
                              s->d->config->pg_port, reason, sizeof(reason));
+        if (busy && kind == JOB_RESET) {
+                if (!s->reset_since_ms || s->reset_mode != mode)
+                        s->reset_since_ms = now_real_ms();
+                s->reset_mode = mode;
+        } else
+                s->reset_since_ms = 0;
         set_state_locked(s, state, reason);
         if (state == SUP_READY && now_real_ms() - s->ready_since_ms > STABLE_MS)
                 s->backoff_ms = BACKOFF_MIN_MS;
@@ -660,6 +678,9 @@ void supervisor_snapshot(Supervisor *s, SupSnapshot *ret)
         ret->restarts = s->restarts;
         strlcpy0(ret->runtime_id, s->runtime_id, sizeof(ret->runtime_id));
         ret->facts = json_incref(s->facts);
+        ret->resetting = s->reset_since_ms > 0;
+        ret->reset_mode = s->reset_mode;
+        ret->reset_since_ms = s->reset_since_ms;
         pthread_mutex_unlock(&s->lock);
 }
 

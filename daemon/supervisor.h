@@ -15,8 +15,9 @@ typedef struct Supervisor Supervisor;
 /*
  * starting   the server was launched and does not accept connections yet
  * seeding    building the template / working database
- * ready      accepting connections and seeded: the only state /health calls healthy
- * resetting  a reset is restoring the working database
+ * ready      accepting connections and seeded: the only state /health calls healthy (also while a
+ *            reset runs: the database serves throughout; SupSnapshot.resetting says so)
+ * resetting  a reset runs while there is no usable database (e.g. behind a failed seeding)
  * degraded   the server runs but is not usable (probe or seeding failed); retried
  * down       the server is not running; restarted after a backoff
  * stopping   pgseedd is shutting down
@@ -44,6 +45,9 @@ typedef struct SupSnapshot {
         unsigned restarts;      /* server restarts after crashes */
         char runtime_id[80];    /* "pid 123" / container ID */
         json_t *facts;          /* last successful probe (a reference: json_decref it), or NULL */
+        bool resetting;         /* a reset job runs (the state stays ready while the database serves) */
+        ResetMode reset_mode;
+        int64_t reset_since_ms; /* realtime */
 } SupSnapshot;
 
 /*

@@ -353,24 +353,78 @@ static void test_supervisor_database_gone_while_ready_is_reseeded(void **state)
         assert_int_equal(fake.ensures, 2);
 }
 
-static void test_supervisor_reset_shows_resetting_then_ready_at_once(void **state)
+static void test_supervisor_reset_stays_ready_with_resetting_substatus(void **state)
 {
         Fixture *f = *state;
         _cleanup_(job_waiter_freep) JobWaiter *w = NULL;
         Error e = ERROR_INIT;
         json_t *result = NULL;
+        SupSnapshot snap;
 
         tick_until(f->s, SUP_READY);
         atomic_store(&fake.block, true);
         assert_int_equal(supervisor_submit_reset(f->s, RESET_TEMPLATE, 0, NULL, NULL, &w, &e), 0);
         wait_for_int(&fake.running_jobs, 2);
-        assert_int_equal(state_of(f->s, NULL, 0), SUP_RESETTING);
+        /* The database serves throughout: ready, with the reset as a sub-status. */
+        supervisor_snapshot(f->s, &snap);
+        assert_int_equal(snap.state, SUP_READY);
+        assert_true(snap.resetting);
+        assert_int_equal(snap.reset_mode, RESET_TEMPLATE);
+        assert_true(snap.reset_since_ms > 0);
+        assert_non_null(strstr(snap.reason, "resetting from the template"));
+        sup_snapshot_done(&snap);
         atomic_store(&fake.block, false);
         job_waiter_wait(w);
-        /* No tick in between: the state is ready the moment the reset answers. */
-        assert_int_equal(state_of(f->s, NULL, 0), SUP_READY);
+        /* No tick in between: the sub-status is gone the moment the reset answers. */
+        supervisor_snapshot(f->s, &snap);
+        assert_int_equal(snap.state, SUP_READY);
+        assert_false(snap.resetting);
+        assert_null(strstr(snap.reason, "resetting"));
+        sup_snapshot_done(&snap);
         assert_int_equal(job_waiter_result(w, &result, &e), 0);
         assert_string_equal(json_string_value(json_object_get(result, "mode")), "template");
+        json_decref(result);
+}
+
+/* The finding: /health was 503 (pgseed_up 0) for the whole in-place reset while Postgres served. */
+static void test_supervisor_inplace_reset_stays_ready(void **state)
+{
+        Fixture *f = *state;
+        _cleanup_(job_waiter_freep) JobWaiter *w = NULL;
+        Error e = ERROR_INIT;
+        json_t *result = NULL;
+        SupSnapshot snap;
+        int64_t since;
+
+        tick_until(f->s, SUP_READY);
+        atomic_store(&fake.block, true);
+        assert_int_equal(supervisor_submit_reset(f->s, RESET_INPLACE, 0, NULL, NULL, &w, &e), 0);
+        wait_for_int(&fake.running_jobs, 2);
+        supervisor_snapshot(f->s, &snap);
+        since = snap.reset_since_ms;
+        assert_int_equal(snap.state, SUP_READY);
+        assert_true(snap.resetting);
+        assert_int_equal(snap.reset_mode, RESET_INPLACE);
+        assert_non_null(strstr(snap.reason, "resetting in place"));
+        sup_snapshot_done(&snap);
+        /* Ticks during the reset keep it ready and keep the start time. */
+        for (int i = 0; i < 5; i++) {
+                advance(1000);
+                supervisor_tick(f->s);
+                supervisor_snapshot(f->s, &snap);
+                assert_int_equal(snap.state, SUP_READY);
+                assert_true(snap.resetting);
+                assert_int_equal(snap.reset_since_ms, since);
+                sup_snapshot_done(&snap);
+        }
+        atomic_store(&fake.block, false);
+        job_waiter_wait(w);
+        supervisor_snapshot(f->s, &snap);
+        assert_int_equal(snap.state, SUP_READY);
+        assert_false(snap.resetting);
+        assert_int_equal(snap.reset_since_ms, 0);
+        sup_snapshot_done(&snap);
+        assert_int_equal(job_waiter_result(w, &result, &e), 0);
         json_decref(result);
 }
 
@@ -544,7 +598,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_supervisor_seed_failure_backs_off, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_supervisor_database_gone_while_ready_is_reseeded, setup,
                                                 teardown),
-                cmocka_unit_test_setup_teardown(test_supervisor_reset_shows_resetting_then_ready_at_once,
+                cmocka_unit_test_setup_teardown(test_supervisor_inplace_reset_stays_ready, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_supervisor_reset_stays_ready_with_resetting_substatus,
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_supervisor_reset_refused_unless_up, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_supervisor_reseed_and_resets_never_overlap, setup,

@@ -400,11 +400,12 @@ def test_idle_connections_are_closed_on_time(daemon):
     baseline = fd_count(pid)
     socks = [connect(daemon) for _ in range(50)]
     try:
-        assert wait_for(lambda: fd_count(pid) >= baseline + 50, 5)
+        # A margin of a few: the daemon's own connections to Postgres (probe, upkeep) come and go.
+        assert wait_for(lambda: fd_count(pid) >= baseline + 45, 5), (fd_count(pid), baseline)
         # A connection that never sends a byte is closed after the head timeout (5 s).
         r, _, _ = select.select(socks[:1], [], [], 10)
         assert r and socks[0].recv(10) == b""
-        assert wait_for(lambda: fd_count(pid) <= baseline + 2, 5), (fd_count(pid), baseline)
+        assert wait_for(lambda: fd_count(pid) <= baseline + 5, 5), (fd_count(pid), baseline)
     finally:
         for s in socks:
             s.close()

@@ -303,11 +303,13 @@ def test_status_reads_like_a_report(pgseedctl):
 
     d.sql("SELECT pg_create_logical_replication_slot('ctl_test', 'pgoutput')")
     try:
+        # A probe that ran while the slot was being created saw it active (its creator holds it): wait
+        # for one that ran after.
+        pattern = r"^Slots:        ctl_test: logical pgoutput, inactive, database app"
         deadline = time.time() + 30
-        while "ctl_test" not in ctl.run("status").stdout and time.time() < deadline:
+        while not re.search(pattern, ctl.run("status").stdout, re.M) and time.time() < deadline:
             time.sleep(0.5)
-        assert re.search(r"^Slots:        ctl_test: logical pgoutput, inactive, database app", ctl.run("status").stdout,
-                         re.M)
+        assert re.search(pattern, ctl.run("status").stdout, re.M)
     finally:
         d.sql("SELECT pg_drop_replication_slot('ctl_test')")
 
