@@ -310,7 +310,7 @@ def test_outside_stop_and_removal_are_recovered_on_the_same_volume(dk):
     reasons.clear()
     docker("rm", "-f", dk.container)
     assert wait_for(recovered, 60, 0.02), "not healthy again after docker rm -f:\n" + d.read_log()
-    assert any("was removed" in r for r in reasons), reasons
+    assert any("was removed" in r or "being removed" in r for r in reasons), reasons
     info = dk.container_info()
     assert info["Id"] != first and info["Config"]["Labels"].get(LABEL_INSTANCE) == dk.name
     assert containers_of(dk.name) == [info["Id"]]
