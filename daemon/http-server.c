@@ -47,8 +47,6 @@
 #include "daemon.h"
 #include "log.h"
 
-/* Nested inline probes (pipelined) before the rest go to a worker: bounds the loop's stack. */
-#define INLINE_DEPTH_MAX 16
 #define N_WORKERS        6 /* worker 0 serves only ROUTE_AUTH_OPEN routes */
 #define MAX_CONNECTIONS  2048
 #define MAX_PER_IP       512
@@ -104,8 +102,6 @@ struct HttpServer {
         Daemon *daemon;
         const Route *routes;
         size_t n_routes;
-        /* Probes answered on the loop, nested: a sent reply parses the next pipelined request. */
-        unsigned inline_depth;
         int listen_fd, epoll_fd, wake_fd;
         pthread_t loop_thread;
         pthread_t workers[N_WORKERS];
@@ -563,41 +559,13 @@ static bool route_is_open(HttpServer *s, const char *path)
         return false;
 }
 
-static bool route_is_probe(HttpServer *s, const Request *req)
-{
-        if (!req->head_ok || !req->path ||
-            !(streq(req->head.method, "GET") || streq(req->head.method, "HEAD")))
-                return false;
-        for (size_t i = 0; i < s->n_routes; i++)
-                if (s->routes[i].probe && streq(s->routes[i].path, req->path))
-                        return true;
-        return false;
-}
-
-/* A complete request: a probe is answered here and now, anything else goes to a worker. */
+/* A complete request: hand it to a worker. */
 static void conn_start_request(HttpServer *s, Conn *c)
 {
         Request *req = c->req;
 
         c->state = CONN_BUSY;
         lru_remove(s, c);
-        /*
-         * Two thread hand-offs per request (to a worker and back) cost more
-         * than building a probe's reply from memory: on two cores they halved
-         * /health's throughput next to a static file server.
-         */
-        if (route_is_probe(s, req) && s->inline_depth < INLINE_DEPTH_MAX) {
-                s->inline_depth++;
-                http_request_run(req);
-                if (!req->replied) {
-                        /* Only a route that breaks the probe contract (it suspended) gets here. */
-                        req->suspend_asked = false;
-                        http_reply_error(req, 500, "internal", NULL, "The probe %s suspended", req->path);
-                }
-                conn_send_reply(s, c);
-                s->inline_depth--;
-                return;
-        }
         /* Only a hang-up matters now; pipelined bytes wait in the kernel until the reply is out. */
         conn_set_events(s, c, EPOLLRDHUP);
         pthread_mutex_lock(&s->lock);

@@ -61,9 +61,9 @@ typedef struct Route {
         const char *schema;       /* the 2xx JSON body's schema in GET /openapi.json (components), or NULL */
         const char *media;        /* the 2xx reply's media types, ", "-separated; NULL = application/json */
         /*
-         * A probe: answered from memory without ever blocking or suspending,
-         * so the event loop runs it itself (no hand-off to a worker and back);
-         * answers 503 with the 2xx body's media when not ready.
+         * A probe: answered from memory without ever blocking or suspending;
+         * answers 503 with the 2xx body's media when not ready (GET
+         * /openapi.json documents that).
          */
         bool probe;
 } Route;

@@ -92,8 +92,8 @@ def test_pgseedctl_health_reads_the_configuration_itself(ready, tmp_path):
 
 
 def test_pipelined_probes_are_all_answered_in_order(ready):
-    """Probes are answered on the event loop, nested for pipelined requests up to a depth, then by a
-    worker: 300 pipelined probes on one connection all get their replies, in order."""
+    """300 pipelined probes on one connection all get their replies, in order (the cached /health body
+    included)."""
     import socket
     paths = ["/health", "/livez", "/readyz"] * 100
     req = b"".join(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % p.encode() for p in paths)
