@@ -36,7 +36,7 @@ typedef struct Ctl {
         double timeout_s;                     /* --timeout, or < 0 for the command's default */
         char *pgseedd;                        /* path of the pgseedd binary, or NULL when it was not found */
         bool pgseedd_looked;                  /* pgseedd was searched for */
-        json_t *config;                       /* `pgseedd --print-config=json`, loaded on first use */
+        json_t *config;                       /* as `pgseedd --print-config=json` prints it; first use */
         Error config_error;                   /* why config is NULL after a failed load */
         bool token_looked;                    /* the API token was resolved (ctl_url does it) */
         char *token_env;                      /* $PGSEED_TOKEN, taken out of the environment by main() */

@@ -77,8 +77,9 @@ static void usage(FILE *f)
                 fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
         fprintf(f, "\n"
                    "Options (before or after the command):\n"
-                   "  --url URL      pgseedd's API; default $PGSEED_URL, else api.listen from\n"
-                   "                 `pgseedd --print-config=json`, else " CTL_DEFAULT_URL "\n"
+                   "  --url URL      pgseedd's API; default $PGSEED_URL, else api.listen from pgseedd's\n"
+                   "                 configuration (read here; with $PGSEEDD set, from `$PGSEEDD\n"
+                   "                 --print-config=json`), else " CTL_DEFAULT_URL "\n"
                    "  --json         print the API's JSON instead of text\n"
                    "  --timeout S    give up after S seconds: one request (default 10), or the whole\n"
                    "                 wait for wait, start, restart and load-data (default 300)\n"

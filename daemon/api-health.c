@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* api-health.c -- GET/HEAD /health, answered from the supervisor's last probe (never a new connection). */
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "api.h"
 #include "config.h"
 #include "daemon.h"
+#include "jsonfmt.h"
 #include "runtime.h"
 #include "seed.h"
 #include "supervisor.h"
@@ -103,29 +107,210 @@ json_t *health_build(const HealthInput *in)
         return o;
 }
 
+/*
+ * Probes poll /health all day long: building and serializing the JSON per
+ * request cost half the throughput of a static file.  The serialized reply is
+ * kept and served as is until the supervisor's state or facts change (then at
+ * once: /health says ready the moment a reset answers) or 100 ms pass (so
+ * uptime_s, checked_age_ms and seeding progress stay that fresh).
+ */
+#define HEALTH_CACHE_MS 100
+
+typedef struct HealthKey {
+        SupState state;
+        int64_t state_since_ms, checked_at_ms;
+        unsigned restarts;
+        const json_t *facts; /* the probe replaces the object on every look */
+        bool resetting;      /* a reset runs while the state stays ready */
+        ResetMode reset_mode;
+        int64_t reset_since_ms;
+        char reason[sizeof(((SupSnapshot *) 0)->reason)];
+} HealthKey;
+
+struct HealthCache {
+        pthread_mutex_t lock;
+        HealthKey key;
+        int64_t built_mono;
+        unsigned status;
+        char *body;
+        size_t len;
+};
+
+void health_cache_free(HealthCache *c)
+{
+        if (!c)
+                return;
+        pthread_mutex_destroy(&c->lock);
+        free(c->body);
+        free(c);
+}
+
+static HealthCache *health_cache_get(Daemon *d)
+{
+        HealthCache *c = atomic_load(&d->health_cache), *expected = NULL;
+
+        if (c)
+                return c;
+        c = xcalloc(1, sizeof(HealthCache));
+        pthread_mutex_init(&c->lock, NULL);
+        if (!atomic_compare_exchange_strong(&d->health_cache, &expected, c)) {
+                health_cache_free(c); /* another worker made one first */
+                return expected;
+        }
+        return c;
+}
+
+static void health_key(const SupSnapshot *snap, HealthKey *k)
+{
+        memset(k, 0, sizeof(*k));
+        k->state = snap->state;
+        k->state_since_ms = snap->state_since_ms;
+        k->checked_at_ms = snap->checked_at_ms;
+        k->restarts = snap->restarts;
+        k->facts = snap->facts;
+        k->resetting = snap->resetting;
+        k->reset_mode = snap->reset_mode;
+        k->reset_since_ms = snap->reset_since_ms;
+        strlcpy0(k->reason, snap->reason, sizeof(k->reason));
+}
+
+/* The body for snap: the cached one when still true, else a new one; status and body in *ret_*. */
+static char *health_render(Daemon *d, const SupSnapshot *snap, unsigned *ret_status, size_t *ret_len)
+{
+        HealthCache *c = health_cache_get(d);
+        int64_t now = now_mono_ms();
+        HealthKey key;
+        char *copy;
+
+        health_key(snap, &key);
+        pthread_mutex_lock(&c->lock);
+        if (!c->body || now - c->built_mono >= HEALTH_CACHE_MS || memcmp(&key, &c->key, sizeof(key)) != 0) {
+                json_t *dataset = seeder_describe(d->seeder), *body;
+                HealthInput in = {
+                        .snap = snap,
+                        .config = d->config,
+                        .runtime = runtime_name(d->runtime),
+                        .runtime_why = d->runtime->why,
+                        .uptime_s = (now - d->started_mono_ms) / 1000,
+                        .now_ms = now_real_ms(),
+                        .progress = seeder_progress(d->seeder),
+                        .dataset = dataset,
+                };
+
+                body = health_build(&in);
+                free(c->body);
+                c->body = json_format(body, &c->len);
+                c->status = health_status_code(snap);
+                c->key = key;
+                c->built_mono = now;
+                json_decref(body);
+                json_decref(dataset);
+        }
+        copy = xmalloc(c->len + 1);
+        memcpy(copy, c->body, c->len + 1);
+        *ret_len = c->len;
+        *ret_status = c->status;
+        pthread_mutex_unlock(&c->lock);
+        return copy;
+}
+
 void api_health(Request *req)
 {
-        static const char *const allowed[] = {NULL};
         Daemon *d = request_daemon(req);
+        _cleanup_free_ char *body = NULL;
         SupSnapshot snap;
-        json_t *dataset;
-        HealthInput in;
+        unsigned status;
+        size_t len;
 
-        if (!request_query_allow(req, allowed))
+        if (!request_query_allow(req, NULL))
                 return;
         supervisor_snapshot(d->supervisor, &snap);
-        dataset = seeder_describe(d->seeder);
-        in = (HealthInput){
-                .snap = &snap,
-                .config = d->config,
-                .runtime = runtime_name(d->runtime),
-                .runtime_why = d->runtime->why,
-                .uptime_s = (now_mono_ms() - d->started_mono_ms) / 1000,
-                .now_ms = now_real_ms(),
-                .progress = seeder_progress(d->seeder),
-                .dataset = dataset,
-        };
-        http_reply_json(req, health_status_code(&snap), health_build(&in));
-        json_decref(dataset);
+        body = health_render(d, &snap, &status, &len);
         sup_snapshot_done(&snap);
+        http_reply_text(req, status, "application/json; charset=utf-8", body, len);
+}
+
+/*
+ * A tick can take a while (starting the server, a slow probe), so only a loop
+ * stuck for this long counts as dead: a liveness probe that fails restarts
+ * pgseedd, which is worse than waiting.
+ */
+#define LIVEZ_STALL_MS 60000
+
+typedef struct ProbeCheck {
+        const char *name;
+        bool ok;
+        char detail[800];
+} ProbeCheck;
+
+/*
+ * Kubernetes' convention: "ok" (200) or "failed: NAME: DETAIL" (503) in plain
+ * text; with ?verbose one "[+]NAME DETAIL" (or [-]) line per check and a verdict.
+ */
+static void probe_reply(Request *req, const ProbeCheck *checks, size_t n)
+{
+        bool verbose, all = true;
+        char body[2048] = "";
+
+        if (!request_query_allow(req, NULL) || !request_query_bool(req, "verbose", false, &verbose))
+                return;
+        for (size_t i = 0; i < n; i++)
+                all = all && checks[i].ok;
+        for (size_t i = 0; i < n; i++) {
+                size_t len = strlen(body);
+
+                if (verbose)
+                        snprintf(body + len, sizeof(body) - len, "[%c]%s %s\n", checks[i].ok ? '+' : '-',
+                                 checks[i].name, checks[i].detail);
+                else if (!checks[i].ok)
+                        snprintf(body + len, sizeof(body) - len, "%s%s: %s",
+                                 len ? "; " : "failed: ", checks[i].name, checks[i].detail);
+        }
+        if (verbose)
+                snprintf(body + strlen(body), sizeof(body) - strlen(body), "%s check %s\n",
+                         request_path(req) + 1, all ? "passed" : "failed");
+        else
+                snprintf(body + strlen(body), sizeof(body) - strlen(body), "%s\n", all ? "ok" : "");
+        http_reply_text(req, all ? 200 : 503, "text/plain; charset=utf-8", body, strlen(body));
+}
+
+/* Liveness: the supervisor loop still ticks (never depends on Postgres: restarting pgseedd would not help
+ * it). */
+static void livez_check(Daemon *d, ProbeCheck *c)
+{
+        int64_t now = now_mono_ms(), beat = supervisor_heartbeat_mono(d->supervisor);
+        int64_t age = now - (beat > 0 ? beat : d->started_mono_ms);
+
+        c->name = "supervisor";
+        c->ok = age < LIVEZ_STALL_MS;
+        snprintf(c->detail, sizeof(c->detail), "%s (last tick %.1f s ago%s)", c->ok ? "ok" : "stalled",
+                 age / 1000.0, beat > 0 ? "" : ", none yet");
+}
+
+void api_livez(Request *req)
+{
+        ProbeCheck c;
+
+        livez_check(request_daemon(req), &c);
+        probe_reply(req, &c, 1);
+}
+
+void api_readyz(Request *req)
+{
+        Daemon *d = request_daemon(req);
+        ProbeCheck c[3];
+        SupSnapshot snap;
+
+        livez_check(d, &c[0]);
+        supervisor_snapshot(d->supervisor, &snap);
+        c[1].name = "postgres";
+        c[1].ok = snap.state == SUP_READY || snap.state == SUP_RESETTING || snap.state == SUP_SEEDING;
+        c[1].ok = c[1].ok && snap.checked_at_ms > 0;
+        snprintf(c[1].detail, sizeof(c[1].detail), "%s", c[1].ok ? "accepting connections" : snap.reason);
+        c[2].name = "seeded";
+        c[2].ok = snap.state == SUP_READY;
+        snprintf(c[2].detail, sizeof(c[2].detail), "%s (%s)", c[2].ok ? "ok" : "no",
+                 sup_state_to_string(snap.state));
+        sup_snapshot_done(&snap);
+        probe_reply(req, c, ELEMENTSOF(c));
 }

@@ -122,7 +122,6 @@ static bool parse_since(const char *s, int64_t *ret_ms)
 
 void api_logs(Request *req)
 {
-        static const char *const allowed[] = {"tail", "follow", "since", "format", NULL};
         static const char *const formats[] = {"text", "json", NULL};
         Daemon *d = request_daemon(req);
         LogQuery q = {0};
@@ -131,7 +130,7 @@ void api_logs(Request *req)
         LogsCtx *c;
         bool follow;
 
-        if (!request_query_allow(req, allowed) || !request_query_bool(req, "follow", false, &follow) ||
+        if (!request_query_allow(req, NULL) || !request_query_bool(req, "follow", false, &follow) ||
             !request_query_enum(req, "format", formats, "text", &format))
                 return;
         if (tail && streq(tail, "all"))

@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "metrics.h"
 #include "seed.h"
 #include "supervisor.h"
 
@@ -62,7 +63,6 @@ static void reply_result(Request *req, JobWaiter *w)
  */
 void api_reset(Request *req)
 {
-        static const char *const allowed[] = {"mode", "timeout", NULL};
         static const char *const modes[] = {"template", "inplace", NULL};
         Daemon *d = request_daemon(req);
         JobWaiter *w = NULL;
@@ -74,7 +74,7 @@ void api_reset(Request *req)
                 reply_result(req, request_userdata(req));
                 return;
         }
-        if (!request_query_allow(req, allowed) ||
+        if (!request_query_allow(req, NULL) ||
             !request_query_enum(req, "mode", modes, "template", &mode_name) ||
             !request_query_int(req, "timeout", RESET_TIMEOUT_S, 1, 3600, &timeout_s))
                 return;
@@ -82,6 +82,8 @@ void api_reset(Request *req)
                                     streq(mode_name, "inplace") ? RESET_INPLACE : RESET_TEMPLATE,
                                     timeout_s * 1000, resume_request, req, &w, &e) < 0) {
                 log_warning("reset", "Reset refused: %s", e.message);
+                metrics_reset_finished(d->metrics, mode_name, METRIC_RESET_REFUSED,
+                                       *e.code ? e.code : error_code_for_errno(e.errnum), 0);
                 http_reply_errno(req, &e);
                 return;
         }

@@ -10,6 +10,7 @@
 
 typedef struct SupSnapshot SupSnapshot;
 typedef struct SeedProgress SeedProgress;
+typedef struct HealthCache HealthCache;
 
 /* The route table main() serves. */
 extern const Route api_routes[];
@@ -26,6 +27,16 @@ void api_clones_lease(Request *req);
 void api_clones_list(Request *req);
 void api_clones_return(Request *req);
 void api_clones_reset(Request *req);
+void api_livez(Request *req);
+void api_readyz(Request *req);
+void api_openapi(Request *req);
+/* The dashboard (api-web.c): the page for GET / from a browser, and its script and style. */
+void api_web_page(Request *req);
+void api_web_asset(Request *req);
+/* True when the request prefers text/html (a browser's Accept) over JSON. */
+bool web_wants_page(Request *req);
+/* The OpenAPI 3.1 document of routes (new reference), or NULL when the embedded schemas do not parse. */
+json_t *openapi_build(const Route *routes, size_t n);
 
 /* Everything /health reports, from a supervisor snapshot.  Returns a new object. */
 typedef struct HealthInput {
@@ -39,5 +50,7 @@ typedef struct HealthInput {
         json_t *dataset; /* seeder_describe(), borrowed, may be NULL */
 } HealthInput;
 json_t *health_build(const HealthInput *in);
+/* Frees what GET /health cached for a daemon (NULL is fine). */
+void health_cache_free(HealthCache *c);
 /* 200 when ready, else 503. */
 unsigned health_status_code(const SupSnapshot *snap);

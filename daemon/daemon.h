@@ -11,6 +11,7 @@ typedef struct Supervisor Supervisor;
 typedef struct Seeder Seeder;
 typedef struct HttpServer HttpServer;
 typedef struct Metrics Metrics;
+typedef struct HealthCache HealthCache;
 typedef struct AccessPolicy AccessPolicy;
 typedef struct Clones Clones;
 
@@ -28,6 +29,8 @@ typedef struct Daemon {
         Supervisor *supervisor;
         HttpServer *http;
         Metrics *metrics;
+        _Atomic(HealthCache *)
+                health_cache; /* GET /health's serialized reply (api-health.c), made on first use */
         AccessPolicy *access; /* who may use the API; reloaded in place on SIGHUP */
         int64_t started_mono_ms;
         atomic_bool stopping; /* set on SIGTERM/SIGINT: streams and waits end early */

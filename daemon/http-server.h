@@ -42,6 +42,7 @@ struct Request {
         size_t n_params;
         char id[40];
         int64_t start_mono;
+        int64_t start_mono_us; /* for the latency histogram */
 
         /* The reply the handler queued. */
         bool replied;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <systemd/sd-daemon.h>
 
 #include "access.h"
@@ -150,10 +151,24 @@ const char *request_query(Request *req, const char *key)
  * NUL-terminated view would silently cut "?table=users%00junk" to "users":
  * handlers and error messages only ever see clean UTF-8 text.
  */
+/* The names of the route's parameters, NULL-terminated, into names[size]. */
+static const char *const *route_param_names(const Route *route, const char **names, size_t size)
+{
+        size_t n = 0;
+
+        for (const RouteParam *p = route ? route->params : NULL; p && p->name && n + 1 < size; p++)
+                names[n++] = p->name;
+        names[n] = NULL;
+        return names;
+}
+
 bool request_query_allow(Request *req, const char *const *allowed)
 {
-        const char *bad = NULL, *unknown = NULL;
+        const char *bad = NULL, *unknown = NULL, *names[32];
         char list[256] = "", name[64];
+
+        if (!allowed)
+                allowed = route_param_names(req->route, names, ELEMENTSOF(names));
 
         for (size_t i = 0; i < req->n_params && !bad && !unknown; i++) {
                 const HttpParam *p = &req->params[i];
@@ -551,7 +566,7 @@ static void dispatch(Request *req)
         const char *preflight =
                 streq(method, "OPTIONS") ? request_header(req, "Access-Control-Request-Method") : NULL;
         const Route *match = NULL, *any = NULL, *asked = NULL;
-        char allow[64] = "", hint[256];
+        char allow[64] = "", hint[512];
         size_t n;
         const Route *routes = request_routes(req, &n);
 
@@ -603,12 +618,21 @@ void http_request_run(Request *req)
                                  request_path(req));
 }
 
+static int64_t mono_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void http_request_prepare(Request *req)
 {
         const char *given = request_header(req, "X-Request-Id");
         bool ok = given && *given && strlen(given) < sizeof(req->id);
 
         req->start_mono = now_mono_ms();
+        req->start_mono_us = mono_us();
         for (const char *p = given; ok && *p; p++)
                 ok = isalnum((unsigned char) *p) || *p == '-' || *p == '_' || *p == '.';
         if (ok)
@@ -635,9 +659,14 @@ void http_request_finished(Request *req, bool gone)
         char fields[512] = "", num[32];
         bool quiet;
 
-        metrics_http(request_daemon(req)->metrics, req->status);
+        /* From the complete request head until the reply was handed to the socket, as the access log's
+         * duration_ms. */
+        metrics_http_request(request_daemon(req)->metrics, req->route ? req->route->path : NULL, req->status,
+                             req->start_mono_us ? mono_us() - req->start_mono_us : 0);
         /* Probes and scrapes arrive every second: keep them out of the info log. */
         quiet = (req->route && req->route->cors == ROUTE_CORS_PUBLIC) || streq(request_method(req), "HEAD");
+        if (quiet && log_get_level() > LOG_LEVEL_DEBUG)
+                return; /* not printed: do not format it either (probes come by the thousand) */
         log_field(fields, sizeof(fields), "method", request_method(req));
         log_field(fields, sizeof(fields), "path", request_path(req));
         snprintf(num, sizeof(num), "%u", req->status);

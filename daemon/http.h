@@ -25,6 +25,24 @@ typedef void (*HttpHandler)(Request *req);
 
 /* RouteAuth (who may call a route) and RouteCors (which origins may read it) are access.h's. */
 
+/* The type of a query parameter, as OpenAPI names it. */
+typedef enum ParamType {
+        PARAM_STRING,
+        PARAM_INTEGER,
+        PARAM_BOOLEAN, /* 1/0, true/false, yes/no; "?key" alone means true */
+        PARAM_ENUM,    /* one of choices */
+} ParamType;
+
+/* One query parameter a route takes; a route's list ends with {NULL}. */
+typedef struct RouteParam {
+        const char *name;
+        ParamType type;
+        const char *description;
+        const char *def;            /* the default as the handler applies it (text), or NULL */
+        const char *const *choices; /* PARAM_ENUM: NULL-terminated */
+        int64_t min, max;           /* PARAM_INTEGER: the range the handler accepts */
+} RouteParam;
+
 /*
  * One endpoint.  The table says everything once: GET / lists it from here,
  * the 404 hint names its path, and auth/cors drive access, CORS headers and
@@ -42,7 +60,16 @@ typedef struct Route {
         HttpHandler handler;
         RouteAuth auth;
         RouteCors cors;
-        const char *summary; /* one line for GET / */
+        const char *summary;      /* one line for GET / */
+        const RouteParam *params; /* query parameters, ending with {NULL}; NULL for none */
+        const char *schema;       /* the 2xx JSON body's schema in GET /openapi.json (components), or NULL */
+        const char *media;        /* the 2xx reply's media types, ", "-separated; NULL = application/json */
+        /*
+         * A probe: answered from memory without ever blocking or suspending;
+         * answers 503 with the 2xx body's media when not ready (GET
+         * /openapi.json documents that).
+         */
+        bool probe;
 } Route;
 
 /*
@@ -105,7 +132,8 @@ const char *request_query(Request *req, const char *key);
  * request may proceed, false when a reply was queued and the handler should
  * just return.
  */
-bool request_query_allow(Request *req, const char *const *allowed); /* NULL-terminated names */
+/* allowed: NULL-terminated names, or NULL for the matched route's params (the usual case). */
+bool request_query_allow(Request *req, const char *const *allowed);
 bool request_query_int(Request *req, const char *key, int64_t def, int64_t min, int64_t max, int64_t *ret);
 bool request_query_bool(Request *req, const char *key, bool def, bool *ret);
 bool request_query_enum(Request *req, const char *key, const char *const *choices, const char *def,

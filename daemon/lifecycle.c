@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define UPKEEP_IDLE_MS 1000 /* how often upkeep looks for work when it found none */
@@ -58,6 +59,7 @@ struct Lifecycle {
         Job *current;
         uint64_t epoch;
         bool repair_needed; /* a job failed in a way that may have left something to repair */
+        Metrics *metrics;
 };
 
 static const char *const kind_names[_JOB_KIND_MAX] = {
@@ -294,6 +296,24 @@ void job_waiter_free(JobWaiter *w)
 
 /* ---- the worker ------------------------------------------------------------ */
 
+void lifecycle_set_metrics(Lifecycle *l, Metrics *m)
+{
+        l->metrics = m;
+}
+
+/* Counted per job, not per request: coalesced requests share one reset. */
+static void reset_count(Lifecycle *l, const Job *j, int r, const Error *e, int64_t ms)
+{
+        MetricResetOutcome outcome = METRIC_RESET_OK;
+
+        if (r < 0)
+                outcome = e->errnum == EBUSY || e->errnum == EAGAIN || e->errnum == ECANCELED
+                                  ? METRIC_RESET_REFUSED
+                                  : METRIC_RESET_FAILED;
+        metrics_reset_finished(l->metrics, j->mode == RESET_INPLACE ? "inplace" : "template", outcome,
+                               *e->code ? e->code : error_code_for_errno(e->errnum), ms);
+}
+
 static void run_job(Lifecycle *l, Job *j)
 {
         Error e = ERROR_INIT;
@@ -310,6 +330,8 @@ static void run_job(Lifecycle *l, Job *j)
                 json_object_set_new(result, "queued_ms", json_integer(t0 - j->queued_mono));
         log_debug("lifecycle", "%s finished in %lld ms: %s", job_kind_to_string(j->kind),
                   (long long) (now_mono_ms() - t0), r < 0 ? e.message : "ok");
+        if (j->kind == JOB_RESET)
+                reset_count(l, j, r, &e, now_mono_ms() - t0);
 
         pthread_mutex_lock(&l->lock);
         /* Refusals (busy, not ready) and shutdown changed nothing; any other failure may have (a failed

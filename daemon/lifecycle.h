@@ -10,6 +10,7 @@
 #include "seed.h"
 
 typedef struct Lifecycle Lifecycle;
+typedef struct Metrics Metrics;
 typedef struct JobWaiter JobWaiter;
 
 /*
@@ -60,6 +61,8 @@ typedef void (*LifecycleChanged)(void *userdata);
 /* A stopped worker; ops and ctx are borrowed and must outlive it. */
 Lifecycle *lifecycle_new(const LifecycleOps *ops, void *ctx, LifecycleChanged changed, void *userdata);
 void lifecycle_free(Lifecycle *l);
+/* Where reset outcomes and durations are counted (borrowed; NULL for none).  Before lifecycle_start. */
+void lifecycle_set_metrics(Lifecycle *l, Metrics *m);
 
 int lifecycle_start(Lifecycle *l, Error *e);
 /* Cancels what is queued (-ECANCELED to its waiters), cancels the running job, joins the thread. */

@@ -474,6 +474,7 @@ int main(int argc, char **argv)
         clones_free(d.clones);
         runtime_free(d.runtime);
         metrics_free(d.metrics);
+        health_cache_free(d.health_cache);
         access_policy_free(d.access);
         config_free(d.config);
         strv_free(o.flags);

@@ -158,6 +158,7 @@ Supervisor *supervisor_new(Daemon *d, const SupervisorHooks *hooks)
                 s->hooks.lifecycle_ctx = d->seeder;
         }
         s->lifecycle = lifecycle_new(s->hooks.lifecycle_ops, s->hooks.lifecycle_ctx, lifecycle_changed, s);
+        lifecycle_set_metrics(s->lifecycle, d->metrics);
         pthread_mutex_init(&s->lock, NULL);
         cond_init_monotonic(&s->cond);
         s->probe = probe_new(d->config);

@@ -1,0 +1,165 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The probe's speed: pgseedd's GET /health against nginx serving the same JSON
+# body as a static file, side by side in one run (wrk, 16 connections, 10 s
+# each, alternated ROUNDS times), then `pgseedctl health` with and without
+# PGSEED_URL against curl, pg_isready and `docker exec ... pg_isready`, and
+# pgseedd's RSS before and after the floods.
+#
+# Usage: bench/probe.sh   (ROUNDS=2 DURATION=10s CONNECTIONS=16 RUNS=30; LONG=5000000 adds an RSS soak
+#                          of that many requests).  Installs nginx-light and wrk with apt-get when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+ROUNDS=${ROUNDS:-2}
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-16}
+RUNS=${RUNS:-30}
+LONG=${LONG:-0}
+PGSEEDD=$PWD/$BUILD/daemon/pgseedd
+PGSEEDCTL=$PWD/$BUILD/client/pgseedctl
+BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+
+need=""
+command -v wrk >/dev/null || need="$need wrk"
+[ -x /usr/sbin/nginx ] || need="$need nginx-light"
+if [ -n "$need" ]; then
+    echo "bench: installing$need" >&2
+    # Debian's nginx would start a system server on port 80: keep services stopped.
+    policy=/usr/sbin/policy-rc.d
+    [ -e "$policy" ] || { printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; made_policy=1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+    [ -n "${made_policy:-}" ] && rm -f "$policy"
+fi
+
+work=$(mktemp -d /tmp/pgseed-probe-XXXXXX)
+chmod 755 "$work"
+daemon_pid="" nginx_pid="" container=""
+cleanup() {
+    [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null
+    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+    [ -n "$container" ] && docker rm -f "$container" >/dev/null 2>&1
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c '
+import random, socket
+while True:
+    p = random.randint(20000, 32000)
+    try:
+        socket.socket().bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass'; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+API_PORT=$(free_port)
+PG_PORT=$(free_port)
+NGINX_PORT=$(free_port)
+export PGSEED_STATE_DIR=$work/state PGSEED_LISTEN=127.0.0.1:$API_PORT PGSEED_PG_PORT=$PG_PORT \
+       PGSEED_RUNTIME=embedded PGSEED_COMMENTS=${COMMENTS:-2000} PGSEED_CONFIG=/dev/null
+API=http://127.0.0.1:$API_PORT
+unset PGSEED_URL
+"$PGSEEDD" >"$work/pgseedd.log" 2>&1 &
+daemon_pid=$!
+until [ "$(curl -s -o /dev/null -w '%{http_code}' "$API/health" 2>/dev/null)" = 200 ]; do
+    kill -0 "$daemon_pid" 2>/dev/null || { cat "$work/pgseedd.log" >&2; exit 1; }
+    sleep 0.1
+done
+sleep 1
+rss_idle=$(rss_kib "$daemon_pid")
+
+# The same bytes as a static file; nginx tuned as a static file server usually is.
+mkdir -p "$work/www" "$work/nginx"
+curl -s "$API/health" >"$work/www/health"
+chmod -R a+rX "$work/www"
+cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes auto;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    fastcgi_temp_path $work/nginx/fastcgi;
+    uwsgi_temp_path $work/nginx/uwsgi;
+    scgi_temp_path $work/nginx/scgi;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        root $work/www;
+        location = /health { default_type application/json; }
+    }
+}
+CONF
+/usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+nginx_pid=$!
+until curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/health"; do sleep 0.05; done
+
+# wrk's "Requests/sec" and its 99th percentile in ms.
+flood() {
+    wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$1" | awk '
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        /Requests\/sec/ {rps = $2} / 99%/ {p99 = ms($2)} END {printf "%s %.3f\n", rps, p99}'
+}
+median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float, sys.argv[1:])):.3f}')" "$@"; }
+
+echo "probe benchmark: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), wrk -t2 -c$CONNECTIONS -d$DURATION, $ROUNDS rounds"
+echo "body: $(wc -c <"$work/www/health") bytes of /health JSON"
+p_rps=() p_p99=() n_rps=() n_p99=()
+for round in $(seq 1 "$ROUNDS"); do
+    read -r rps p99 < <(flood "$API/health"); p_rps+=("$rps"); p_p99+=("$p99")
+    read -r rps p99 < <(flood "http://127.0.0.1:$NGINX_PORT/health"); n_rps+=("$rps"); n_p99+=("$p99")
+    echo "  round $round: pgseedd ${p_rps[-1]} req/s p99 ${p_p99[-1]} ms | nginx ${n_rps[-1]} req/s p99 ${n_p99[-1]} ms"
+done
+P_RPS=$(median "${p_rps[@]}") P_P99=$(median "${p_p99[@]}")
+N_RPS=$(median "${n_rps[@]}") N_P99=$(median "${n_p99[@]}")
+rss_flood=$(rss_kib "$daemon_pid")
+requests=$(curl -s "$API/metrics" | awk -F' ' '/^pgseed_http_requests_total\{route="\/health",code="200"\}/ {print $2}')
+
+echo
+printf "%-34s %12s %10s\n" "GET /health (median of rounds)" "req/s" "p99"
+printf "%-34s %12.0f %8.3f ms\n" "pgseedd" "$P_RPS" "$P_P99"
+printf "%-34s %12.0f %8.3f ms\n" "nginx, same body as a static file" "$N_RPS" "$N_P99"
+python3 -c "r = $P_RPS / $N_RPS; print(f'ratio pgseedd/nginx: {r:.2f}x (target >= 0.80x, p99 < 2 ms: ' + ('met' if r >= 0.8 and $P_P99 < 2 else 'NOT met') + ')')"
+
+# One command's wall time, median of RUNS, in ms.
+timeit() {
+    python3 - "$RUNS" "$@" <<'PY'
+import statistics, subprocess, sys, time
+runs, cmd = int(sys.argv[1]), sys.argv[2:]
+times = []
+for _ in range(runs):
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    times.append((time.perf_counter() - t) * 1000)
+print(f"{statistics.median(times):.1f}")
+PY
+}
+cfg=$work/pgseed.conf
+printf '[api]\nlisten = 127.0.0.1:%s\n' "$API_PORT" >"$cfg"
+echo
+echo "one health check from the command line (median of $RUNS, ms)"
+printf "  %-52s %6s\n" "curl -s $API/health" "$(timeit curl -s "$API/health")"
+printf "  %-52s %6s\n" "pgseedctl health (PGSEED_URL set)" "$(PGSEED_URL=$API timeit "$PGSEEDCTL" health)"
+printf "  %-52s %6s\n" "pgseedctl health (PGSEED_LISTEN, no PGSEED_URL)" "$(timeit "$PGSEEDCTL" health)"
+printf "  %-52s %6s\n" "pgseedctl health (config file, nothing in env)" \
+    "$(env -u PGSEED_LISTEN PGSEED_CONFIG="$cfg" bash -c "$(declare -f timeit); RUNS=$RUNS; timeit $PGSEEDCTL health")"
+printf "  %-52s %6s\n" "pg_isready -h 127.0.0.1 -p $PG_PORT" "$(timeit "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT")"
+if command -v docker >/dev/null && docker image inspect pgseed/postgres:15 >/dev/null 2>&1; then
+    container=$(docker run -d --network none --entrypoint sleep pgseed/postgres:15 600)
+    printf "  %-52s %6s\n" "docker exec <container> pg_isready" "$(timeit docker exec "$container" pg_isready -q)"
+else
+    printf "  %-52s %6s\n" "docker exec <container> pg_isready" "(no docker or no pgseed/postgres:15 image)"
+fi
+
+if [ "$LONG" -gt 0 ]; then
+    wrk -t2 -c"$CONNECTIONS" -d600s "$API/health" -s <(printf 'local n=0\nrequest = function() n = n + 1; if n > %d then wrk.thread:stop() end; return wrk.format() end\n' "$((LONG / 2))") >/dev/null || true
+    requests=$(curl -s "$API/metrics" | awk -F' ' '/^pgseed_http_requests_total\{route="\/health",code="200"\}/ {print $2}')
+fi
+echo
+echo "pgseedd RSS: $((rss_idle / 1024)).$(((rss_idle % 1024) * 10 / 1024)) MiB idle, $((rss_flood / 1024)).$(((rss_flood % 1024) * 10 / 1024)) MiB after the floods, $(( $(rss_kib "$daemon_pid") / 1024 )) MiB now, after ${requests:-?} /health requests"
