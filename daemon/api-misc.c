@@ -98,13 +98,13 @@ const Route api_routes[] = {
         {"GET", "/ui.css", api_web_asset, ROUTE_AUTH_OPEN, ROUTE_CORS_PRIVATE, "the dashboard page's style",
          no_params, NULL, "text/css"},
         {"POST", "/clones", api_clones_lease, ROUTE_AUTH_MUTATE, ROUTE_CORS_PRIVATE,
-         "lease an isolated copy of the seeded database (201)", clones_lease_params, NULL},
-        {"GET", "/clones", api_clones_list, ROUTE_AUTH_READ, ROUTE_CORS_PRIVATE, "leased clones and the pool",
-         no_params, NULL},
+         "lease an isolated copy of the seeded database", clones_lease_params, "Clone", NULL, false, 201},
+        {"GET", "/clones", api_clones_list, ROUTE_AUTH_READ, ROUTE_CORS_PRIVATE,
+         "leased clones and the pool", no_params, "Clones"},
         {"DELETE", "/clones/{name}", api_clones_return, ROUTE_AUTH_MUTATE, ROUTE_CORS_PRIVATE,
-         "return a clone (dropped in the background)", no_params, NULL},
+         "return a clone (dropped in the background)", no_params, "CloneReturned", NULL, false, 202},
         {"POST", "/clones/{name}/reset", api_clones_reset, ROUTE_AUTH_MUTATE, ROUTE_CORS_PRIVATE,
-         "a fresh copy under the same name", clones_reset_params, NULL},
+         "a fresh copy under the same name", clones_reset_params, "Clone"},
 };
 const size_t api_routes_count = ELEMENTSOF(api_routes);
 

@@ -130,7 +130,9 @@ static json_t *route_operation(const Route *r)
                                                 "required", 0, "schema", param_schema(p)));
         json_object_set_new(op, "parameters", params);
 
-        json_object_set_new(responses, "200",
+        char ok[8];
+        snprintf(ok, sizeof(ok), "%u", r->status ? r->status : 200);
+        json_object_set_new(responses, ok,
                             json_pack("{s:s, s:o}", "description", "Success", "content", route_content(r)));
         if (r->probe)
                 json_object_set_new(responses, "503",

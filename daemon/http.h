@@ -70,6 +70,7 @@ typedef struct Route {
          * /openapi.json documents that).
          */
         bool probe;
+        unsigned status; /* the success status when not 200 (201 Created, 202 Accepted); 0 = 200 */
 } Route;
 
 /*

@@ -257,12 +257,13 @@ static void clones_write(Metrics *m, FILE *f)
 {
         long long cum = 0;
 
-        metrics_header(f, "pgseed_clone_handout_seconds", "histogram", "Time POST /clones took to hand out a clone.");
+        metrics_header(f, "pgseed_clone_handout_seconds", "histogram",
+                       "Time POST /clones took to hand out a clone.");
         for (size_t i = 0; i <= HANDOUT_BUCKETS; i++) {
                 cum += (long long) atomic_load(&m->handout_buckets[i]);
                 if (i < HANDOUT_BUCKETS)
-                        fprintf(f, "pgseed_clone_handout_seconds_bucket{le=\"%g\"} %lld\n", handout_bounds_us[i] / 1e6,
-                                cum);
+                        fprintf(f, "pgseed_clone_handout_seconds_bucket{le=\"%g\"} %lld\n",
+                                handout_bounds_us[i] / 1e6, cum);
                 else
                         fprintf(f, "pgseed_clone_handout_seconds_bucket{le=\"+Inf\"} %lld\n", cum);
         }
@@ -274,10 +275,12 @@ static void clones_write(Metrics *m, FILE *f)
                 atomic_load(&m->refill_sum_ms) / 1000.0, (long long) atomic_load(&m->refill_count));
         metrics_header(f, "pgseed_last_clone_refill_seconds", "gauge", "Duration of the last pool refill.");
         fprintf(f, "pgseed_last_clone_refill_seconds %.3f\n", atomic_load(&m->last_refill_ms) / 1000.0);
-        metrics_header(f, "pgseed_last_spare_seconds", "gauge", "Duration of the last reset spare preparation.");
+        metrics_header(f, "pgseed_last_spare_seconds", "gauge",
+                       "Duration of the last reset spare preparation.");
         fprintf(f, "pgseed_last_spare_seconds %.3f\n", atomic_load(&m->last_spare_ms) / 1000.0);
         metrics_header(f, "pgseed_clones_reclaimed_total", "counter", "Expired leases dropped.");
-        fprintf(f, "pgseed_clones_reclaimed_total %lld\n", (long long) atomic_load(&m->counters[METRIC_CLONES_RECLAIMED]));
+        fprintf(f, "pgseed_clones_reclaimed_total %lld\n",
+                (long long) atomic_load(&m->counters[METRIC_CLONES_RECLAIMED]));
 }
 
 void metrics_write(Metrics *m, FILE *f)

@@ -12,7 +12,7 @@ typedef enum MetricCounter {
         METRIC_RESETS_TEMPLATE, /* (counted by the seeder; /metrics reports metrics_reset_finished()'s) */
         METRIC_RESETS_INPLACE,
         METRIC_RESETS_FAILED,
-        METRIC_SEEDS, /* template builds */
+        METRIC_SEEDS,            /* template builds */
         METRIC_CLONES_RECLAIMED, /* expired leases dropped */
         _METRIC_MAX,
 } MetricCounter;

@@ -135,8 +135,18 @@ def test_openapi_documents_every_route_and_every_reply_conforms(ready):
             params = [p for p in op["parameters"] if p["in"] == "query"]
             # follow=1 would stream forever; everything else is called with every parameter.
             query = {p["name"]: example(p) for p in params if p["name"] != "follow"}
+
+            def concrete(path):
+                """A path parameter {name} becomes a clone leased for the call (DELETE returns it)."""
+                if "{name}" not in path:
+                    return path
+                lease = http("POST", ready.url + "/clones", timeout=120)
+                assert lease.status == 201, lease.body
+                return path.replace("{name}", lease.json()["name"])
+
             urls = [path, path + ("?" + urllib.parse.urlencode(query) if query else "")]
             for url in urls:
+                url = concrete(url)
                 headers = {"Accept": "application/json"}
                 r = http(m, ready.url + url, headers=headers, timeout=120)
                 check_reply(doc, m, url, op, r)
@@ -146,10 +156,10 @@ def test_openapi_documents_every_route_and_every_reply_conforms(ready):
             for p in params:
                 for v in p["schema"].get("enum", []):
                     q = dict(query, **{p["name"]: v})
-                    r = http(m, ready.url + path + "?" + urllib.parse.urlencode(q), timeout=120)
+                    r = http(m, ready.url + concrete(path) + "?" + urllib.parse.urlencode(q), timeout=120)
                     check_reply(doc, m, path, op, r)
                     assert r.status < 400, (path, q, r.body)
-            r = http(m, ready.url + path + "?undocumented=1", timeout=30)
+            r = http(m, ready.url + concrete(path) + "?undocumented=1", timeout=30)
             assert r.status == 400, (path, r.status, r.body)
             check_reply(doc, m, path, op, r)
             assert r.json()["error"]["code"] == "unknown_parameter"
