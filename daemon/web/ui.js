@@ -205,7 +205,8 @@
       $("clones").tHead.replaceChildren(el("tr", {}, ...cols.map((c) => el("th", { text: c }))));
       fill($("clones").tBodies[0], list.map((c) => el("tr", {}, ...cols.map((k) => el("td", { text: String(c[k] ?? "") })))));
       if (r.body.pool) {
-        $("h-clones").textContent = `Clones · pool ${JSON.stringify(r.body.pool)}`;
+        const p = r.body.pool;
+        $("h-clones").textContent = `Clones · ${list.length} leased · pool ${p.ready ?? "?"} ready of ${p.target ?? "?"}`;
       }
     } catch (e) {
       showError(e);

@@ -378,7 +378,13 @@ def test_socket_activated_remote_address_without_token_refused(pgseedd):
     """A socket systemd passes is checked like api.listen: non-loopback needs a token."""
     d = pgseedd(start=False)
     port = free_port()
-    proc = subprocess.Popen(["systemd-socket-activate", "-l", "0.0.0.0:%d" % port, PGSEEDD], env=d.env,
+    # systemd-socket-activate hands its child only LISTEN_* and what -E names: without them the child
+    # would run on the defaults, i.e. the user's default instance (`make start` before `make test`).
+    passed = []
+    for k in sorted(d.env):
+        if k.startswith("PGSEED_") or k.startswith("ASAN_") or k.startswith("UBSAN_") or k == "PATH":
+            passed += ["-E", "%s=%s" % (k, d.env[k])]
+    proc = subprocess.Popen(["systemd-socket-activate", "-l", "0.0.0.0:%d" % port] + passed + [PGSEEDD], env=d.env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         # systemd-socket-activate starts pgseedd on the first connection (over loopback).
