@@ -1081,7 +1081,8 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
                                 "deleted", (json_int_t) ch.deleted, "updated", (json_int_t) ch.updated,
                                 "inserted", (json_int_t) ch.inserted);
                 lines = json_object_get(structure, q);
-                json_object_set(row, "structure", lines ? lines : json_array());
+                /* A borrowed list when there is one, else a new empty one for the row to own. */
+                json_object_set_new(row, "structure", lines ? json_incref(lines) : json_array());
                 if (ch.truncated) {
                         json_object_set_new(row, "truncated", json_true());
                         json_array_append_new(truncated, json_string(q));
