@@ -423,33 +423,6 @@ static int drop_db(PGconn *conn, const char *db, Error *e)
                           db, NULL);
 }
 
-/* Ends the sessions on db (new ones are refused already); bounded. */
-static int end_sessions(PGconn *conn, const char *db, Error *e)
-{
-        const char *params[] = {db};
-
-        for (int i = 0; i < 50; i++) {
-                _cleanup_pgresult_ PGresult *res = NULL;
-                _cleanup_free_ char *n = NULL;
-                int r = pg_query(conn,
-                                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                                 " WHERE datname = $1 AND pid <> pg_backend_pid()",
-                                 1, params, &res, e);
-                if (r < 0)
-                        return r;
-                n = pg_query_value(conn,
-                                   "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> "
-                                   "pg_backend_pid()",
-                                   1, params, e);
-                if (!n)
-                        return -e->errnum;
-                if (streq(n, "0"))
-                        return 0;
-                sleep_ms(i < 20 ? 1 : 20);
-        }
-        return error_set(e, EBUSY, "sessions_remain", "Retry.", "Sessions on %s did not end within 1 s", db);
-}
-
 static void random_name(const Clones *cl, char *buf, size_t size)
 {
         uint64_t v = 0;
@@ -769,7 +742,7 @@ int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret,
         aside = xasprintf("%s%016llx", cl->trash_prefix, (unsigned long long) now_mono_us());
         r = exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", name, NULL);
         if (r == 0)
-                r = end_sessions(conn, name, e);
+                r = pg_terminate_sessions(conn, name, e);
         pthread_mutex_lock(&cl->lock);
         p = list_find(&cl->leased, name);
         if (p)

@@ -276,3 +276,43 @@ char *pg_password_verifier(const char *user, const char *password)
         v = PQencryptPasswordConn(dummy, password, user, "scram-sha-256");
         return v ? xstrdup(v) : NULL;
 }
+
+/*
+ * Ends every session on db and waits (bounded) until they are gone: a
+ * database is renamed only when nobody is connected.  New sessions are
+ * already refused (ALLOW_CONNECTIONS false).
+ */
+int pg_terminate_sessions(PGconn *conn, const char *db, Error *e)
+{
+        const char *params[] = {db};
+
+        for (int i = 0; i < 60; i++) {
+                _cleanup_pgresult_ PGresult *res = NULL;
+                _cleanup_free_ char *n = NULL;
+                int r;
+
+                /*
+                 * Every round, in case a session was half-way through authentication at
+                 * the ALTER.  Not pg_terminate_backend(pid, timeout): it checks only every
+                 * 100 ms, which made every reset with a session take 100 ms.
+                 */
+                r = pg_query(conn,
+                             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                             " WHERE datname = $1 AND pid <> pg_backend_pid()",
+                             1, params, &res, e);
+                if (r < 0)
+                        return r;
+                n = pg_query_value(conn,
+                                   "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> "
+                                   "pg_backend_pid()",
+                                   1, params, e);
+                if (!n)
+                        return -e->errnum;
+                if (streq(n, "0"))
+                        return 0;
+                /* A terminated backend exits within a millisecond or two: poll finely first. */
+                sleep_ms(i < 20 ? 1 : 20);
+        }
+        return error_set(e, EBUSY, "sessions_remain", "Retry; pgseedd ends the sessions on its own.",
+                         "Sessions on %s did not end within 1 s", db);
+}

@@ -108,3 +108,11 @@ int pg_result_error(PGconn *conn, const PGresult *res, Error *e);
 /* Maps a SQLSTATE to an errno (08xxx -> ECONNREFUSED, 3D000/42P01 -> ENOENT, 55006 -> EBUSY, 57014 ->
  * ETIMEDOUT...). */
 int pg_sqlstate_to_errno(const char *sqlstate);
+
+/*
+ * Ends every session on db but this one and waits, about a second at most,
+ * until they are gone (a database is renamed or dropped only when nobody is
+ * connected; new sessions should be refused already, ALLOW_CONNECTIONS
+ * false).  Returns 0, -EBUSY (code sessions_remain), or the query's -errno.
+ */
+int pg_terminate_sessions(PGconn *conn, const char *db, Error *e);

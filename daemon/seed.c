@@ -64,7 +64,7 @@ struct Seeder {
         bool *spare_foreign;  /* spares[i] is taken by a database that is not ours: never touched */
         bool trash_pending;   /* set-aside databases may exist */
         int64_t next_upkeep_mono;
-        int64_t epoch; /* the reset epoch swap_in() gave the working database (worker only) */
+        int64_t epoch;           /* the reset epoch swap_in() gave the working database (worker only) */
         PGcancel *upkeep_cancel; /* while an upkeep step runs */
         bool upkeep_preempted;   /* that step was cancelled for a job */
         bool upkeep_spare_step;  /* that step is a spare's copy */
@@ -529,46 +529,6 @@ static int find_slots(PGconn *conn, const char *db, char *names, size_t size, Er
 }
 
 /*
- * Ends every session on db and waits (bounded) until they are gone: a
- * database is renamed only when nobody is connected.  New sessions are
- * already refused (ALLOW_CONNECTIONS false).
- */
-static int terminate_sessions(PGconn *conn, const char *db, Error *e)
-{
-        const char *params[] = {db};
-
-        for (int i = 0; i < 60; i++) {
-                _cleanup_pgresult_ PGresult *res = NULL;
-                _cleanup_free_ char *n = NULL;
-                int r;
-
-                /*
-                 * Every round, in case a session was half-way through authentication at
-                 * the ALTER.  Not pg_terminate_backend(pid, timeout): it checks only every
-                 * 100 ms, which made every reset with a session take 100 ms.
-                 */
-                r = pg_query(conn,
-                             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                             " WHERE datname = $1 AND pid <> pg_backend_pid()",
-                             1, params, &res, e);
-                if (r < 0)
-                        return r;
-                n = pg_query_value(conn,
-                                   "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> "
-                                   "pg_backend_pid()",
-                                   1, params, e);
-                if (!n)
-                        return -e->errnum;
-                if (streq(n, "0"))
-                        return 0;
-                /* A terminated backend exits within a millisecond or two: poll finely first. */
-                sleep_ms(i < 20 ? 1 : 20);
-        }
-        return error_set(e, EBUSY, "sessions_remain", "Retry; pgseedd ends the sessions on its own.",
-                         "Sessions on %s did not end within 1 s", db);
-}
-
-/*
  * Makes fresh (a complete clone of the template that accepts no connections)
  * the working database, in one transaction that renames the working
  * database aside and fresh into its place: clients see the old database or
@@ -591,7 +551,7 @@ static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *finge
         if (work.exists) {
                 r = exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", s->working, NULL);
                 if (r == 0)
-                        r = terminate_sessions(conn, s->working, e);
+                        r = pg_terminate_sessions(conn, s->working, e);
                 if (r < 0) {
                         Error ignore = ERROR_INIT;
                         exec_db(conn, &ignore, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", s->working,
