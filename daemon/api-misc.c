@@ -70,7 +70,7 @@ static const RouteParam clones_reset_params[] = {
 };
 
 const Route api_routes[] = {
-        {"GET", "/", api_root, ROUTE_AUTH_OPEN, ROUTE_CORS_PRIVATE,
+        {"GET", "/", api_root, ROUTE_AUTH_NONE, ROUTE_CORS_PRIVATE,
          "this index of endpoints (a browser gets the dashboard page)", no_params, "Index",
          "application/json, text/html"},
         {"GET", "/health", api_health, ROUTE_AUTH_OPEN, ROUTE_CORS_PUBLIC,
@@ -93,9 +93,9 @@ const Route api_routes[] = {
          NULL, "text/plain"},
         {"GET", "/openapi.json", api_openapi, ROUTE_AUTH_OPEN, ROUTE_CORS_PUBLIC,
          "this API as an OpenAPI 3.1 document", no_params, "OpenAPI"},
-        {"GET", "/ui.js", api_web_asset, ROUTE_AUTH_OPEN, ROUTE_CORS_PRIVATE, "the dashboard page's script",
+        {"GET", "/ui.js", api_web_asset, ROUTE_AUTH_NONE, ROUTE_CORS_PRIVATE, "the dashboard page's script",
          no_params, NULL, "text/javascript"},
-        {"GET", "/ui.css", api_web_asset, ROUTE_AUTH_OPEN, ROUTE_CORS_PRIVATE, "the dashboard page's style",
+        {"GET", "/ui.css", api_web_asset, ROUTE_AUTH_NONE, ROUTE_CORS_PRIVATE, "the dashboard page's style",
          no_params, NULL, "text/css"},
         {"POST", "/clones", api_clones_lease, ROUTE_AUTH_MUTATE, ROUTE_CORS_PRIVATE,
          "lease an isolated copy of the seeded database", clones_lease_params, "Clone", NULL, false, 201},
