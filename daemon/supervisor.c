@@ -118,6 +118,9 @@ static int real_probe(void *ctx, bool with_counts, json_t **ret, Error *e)
 {
         Supervisor *s = ctx;
 
+        /* After a seed or a job the rows changed wholesale (the statistics may not know yet): count all. */
+        if (with_counts && s->counts_dirty)
+                probe_forget_counts(s->probe);
         return probe_run(s->probe, with_counts, ret, e);
 }
 
