@@ -24,7 +24,8 @@ typedef struct CountEntry {
         char key[96]; /* database, relfilenode and counters at the last look */
         int64_t rows;
         bool exact;
-        int64_t counted_ms; /* last exact count */
+        int64_t counted_ms;    /* last exact count */
+        int64_t live_at_count; /* n_live_tup then: committed changes move it by exactly their rows */
 } CountEntry;
 
 struct RowCounts {
@@ -103,6 +104,7 @@ int row_counts_get(RowCounts *rc, PGconn *conn, int64_t now_ms, json_t **ret, Er
                            *name = PQgetvalue(res, i, 2), *key = PQgetvalue(res, i, 4);
                 bool partitioned = streq(PQgetvalue(res, i, 3), "p"); /* its counters stay 0 */
                 int64_t size = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+                int64_t live = strtoll(PQgetvalue(res, i, 6), NULL, 10);
                 const CountEntry *old = entry_find(rc, oid);
                 CountEntry *ent = &next[n];
 
@@ -124,11 +126,20 @@ int row_counts_get(RowCounts *rc, PGconn *conn, int64_t now_ms, json_t **ret, Er
                         }
                         ent->exact = true;
                         ent->counted_ms = now_ms;
+                        ent->live_at_count = live;
                 } else {
-                        /* Big and changing: the statistics' live rows until the next exact count. */
-                        ent->rows = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+                        /*
+                         * Big and changing: the last count moved by what committed
+                         * since (n_live_tup follows commits row by row; a VACUUM or
+                         * ANALYZE in between re-estimates it, which the next exact
+                         * count corrects).
+                         */
+                        ent->rows = old->rows + (live - old->live_at_count);
+                        if (ent->rows < 0)
+                                ent->rows = 0;
                         ent->exact = false;
                         ent->counted_ms = old->counted_ms;
+                        ent->live_at_count = old->live_at_count;
                 }
                 json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:b}", "schema", schema, "name", name,
                                                      "rows", (json_int_t) ent->rows, "exact", ent->exact));

@@ -12,7 +12,7 @@
 typedef struct RowCounts RowCounts;
 
 /* Tables above this many rows (by the catalog's estimate) are counted exactly at most every
- * COUNTS_EXACT_REFRESH_MS while they change; in between /health shows the statistics' live-row count. */
+ * COUNTS_EXACT_REFRESH_MS while they change; in between /health estimates from the statistics. */
 #define COUNTS_EXACT_MAX_ROWS   2000000
 #define COUNTS_EXACT_REFRESH_MS 60000
 
@@ -28,8 +28,8 @@ void row_counts_forget(RowCounts *rc);
  * whose relfilenode and insert/delete counters (pg_stat_user_tables) did not
  * move since its last exact count keeps that count without reading it again;
  * a small table that changed is counted again; a big one that changed shows
- * n_live_tup ("exact": false) until COUNTS_EXACT_REFRESH_MS after its last
- * count.  The counters reach the statistics when a session commits and goes
+ * its last count moved by the committed changes since (n_live_tup's delta,
+ * "exact": false) until COUNTS_EXACT_REFRESH_MS after that count.  The counters reach the statistics when a session commits and goes
  * idle (within about a second, or when it disconnects), so a count may lag a
  * change by that much.  now_ms is a monotonic clock.  Returns 0 and a new
  * array in *ret, or -errno with e filled.  Not thread-safe: one caller (the
