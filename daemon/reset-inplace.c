@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "config.h"
 #include "loader.h"
@@ -61,10 +62,32 @@ static const char relations_sql[] =
         "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition AND " PG_USER_SCHEMAS;
 
+/* Each sequence with its value and the table owning it (a serial or identity column), if any. */
 static const char sequences_sql[] =
         "SELECT format('%I.%I', schemaname, sequencename), coalesce(last_value, start_value), last_value IS "
-        "NOT NULL"
+        "NOT NULL,"
+        " (SELECT format('%I.%I', tn.nspname, tc.relname) FROM pg_depend d"
+        "    JOIN pg_class tc ON tc.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = tc.relnamespace"
+        "   WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
+        "     AND d.objid = format('%I.%I', schemaname, sequencename)::regclass AND d.deptype IN ('a', 'i')"
+        "   LIMIT 1)"
         "  FROM pg_sequences WHERE schemaname <> 'information_schema' AND schemaname !~ '^pg_'";
+
+/* The foreign keys between tables (qualified names) with their columns (quoted), for partial resets. */
+static const char foreign_keys_sql[] =
+        "SELECT coalesce(json_agg(json_build_object('name', co.conname,"
+        "   'child', format('%I.%I', cn.nspname, cc.relname), 'parent', format('%I.%I', pn.nspname, "
+        "pc.relname),"
+        "   'child_cols', (SELECT json_agg(quote_ident(a.attname) ORDER BY k.ord) FROM unnest(co.conkey)"
+        "                  WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = co.conrelid"
+        "                  AND a.attnum = k.attnum),"
+        "   'parent_cols', (SELECT json_agg(quote_ident(a.attname) ORDER BY k.ord) FROM unnest(co.confkey)"
+        "                   WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = co.confrelid"
+        "                   AND a.attnum = k.attnum)) ORDER BY co.conname), '[]')"
+        "  FROM pg_constraint co"
+        "  JOIN pg_class cc ON cc.oid = co.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace"
+        "  JOIN pg_class pc ON pc.oid = co.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace"
+        " WHERE co.contype = 'f' AND co.conrelid <> co.confrelid";
 
 /* The template allows no connections (so nobody changes it); open one for us and close the door again. */
 static PGconn *connect_template(const Config *c, PGconn *maint, const char *tmpl, Error *e)
@@ -86,13 +109,21 @@ static PGconn *connect_template(const Config *c, PGconn *maint, const char *tmpl
         return conn;
 }
 
-/* Sets every template sequence that also exists in the working database to the template's value. */
-static int copy_sequences(PGconn *src, PGconn *dst, Error *e)
+static json_t *find_named(json_t *arr, const char *key, const char *name);
+
+/*
+ * Sets every template sequence that also exists in the working database to
+ * the template's value; in a partial reset (only non-NULL) just those owned
+ * by a table of only.
+ */
+static int copy_sequences(PGconn *src, PGconn *dst, json_t *only, Error *e)
 {
         _cleanup_pgresult_ PGresult *seqs = NULL;
         int r = pg_query(src, sequences_sql, 0, NULL, &seqs, e);
 
         for (int i = 0; r == 0 && i < PQntuples(seqs); i++) {
+                if (only && !find_named(only, "qualified", PQgetvalue(seqs, i, 3)))
+                        continue;
                 const char *params[] = {PQgetvalue(seqs, i, 0), PQgetvalue(seqs, i, 1),
                                         PQgetvalue(seqs, i, 2)};
                 _cleanup_pgresult_ PGresult *res = NULL;
@@ -774,13 +805,30 @@ static int track_install(PGconn *w, json_t *tables, int64_t epoch, Error *e)
  * and writers are held off by the table locks, so no key recorded after the
  * reset's snapshot can be lost.
  */
-static int track_restart(PGconn *w, int64_t epoch, Error *e)
+static int track_restart(PGconn *w, json_t *only, int64_t epoch, Error *e)
 {
-        _cleanup_free_ char *sql =
-                xasprintf("DELETE FROM pgseed_track.touched; UPDATE pgseed_track.state SET epoch = %lld",
-                          (long long) epoch);
+        _cleanup_free_ char *sql = NULL, *names = NULL;
+        json_auto_t *list = json_array();
+        json_t *tbl;
+        size_t i;
 
-        return pg_exec(w, sql, e);
+        if (!only) {
+                sql = xasprintf(
+                        "DELETE FROM pgseed_track.touched; UPDATE pgseed_track.state SET epoch = %lld",
+                        (long long) epoch);
+                return pg_exec(w, sql, e);
+        }
+        /* A partial reset: the keys recorded for the other tables still need undoing by a later one. */
+        json_array_foreach(only, i, tbl) json_array_append(list, json_object_get(tbl, "qualified"));
+        names = json_dumps(list, JSON_COMPACT);
+        sql = xasprintf("UPDATE pgseed_track.state SET epoch = %lld", (long long) epoch);
+        const char *params[] = {names};
+        _cleanup_pgresult_ PGresult *res = NULL;
+        int r = pg_query(w,
+                         "DELETE FROM pgseed_track.touched WHERE rel IN"
+                         " (SELECT to_regclass(x) FROM json_array_elements_text($1::json) x)",
+                         1, params, &res, e);
+        return r < 0 ? r : pg_exec(w, sql, e);
 }
 
 /*
@@ -981,6 +1029,159 @@ static int emit_reset_message(PGconn *w, int64_t epoch, json_t *result, Error *e
         return pg_query(w, "SELECT pg_logical_emit_message(true, 'pgseed', $1)", 1, params, &res, e);
 }
 
+/* ---- partial resets ------------------------------------------------------------- */
+
+bool reset_inplace_request_error(const Error *e)
+{
+        return e->errnum == EINVAL &&
+               (streq(e->code, "unknown_table") || streq(e->code, "tables_not_closed") ||
+                streq(e->code, "partial_template_reset"));
+}
+
+/* "public.comments, public.users" for hints. */
+static char *qualified_list(json_t *tables)
+{
+        char *out = xstrdup("");
+        json_t *tbl;
+        size_t i;
+
+        json_array_foreach(tables, i, tbl)
+        {
+                char *next = xasprintf("%s%s%s", out, i ? ", " : "", jstr(tbl, "qualified"));
+                free(out);
+                out = next;
+        }
+        return out;
+}
+
+/* The seeded table (of want) that name (NAME or SCHEMA.NAME, unquoted) means, or NULL; *ambiguous when two.
+ */
+static json_t *match_table(json_t *want, const char *name, bool *ambiguous)
+{
+        json_t *tbl, *found = NULL;
+        size_t i;
+
+        *ambiguous = false;
+        json_array_foreach(want, i, tbl)
+        {
+                _cleanup_free_ char *full = xasprintf("%s.%s", jstr(tbl, "schema"), jstr(tbl, "name"));
+                if (streq(full, name))
+                        return tbl;
+                if (streq(jstr(tbl, "name"), name)) {
+                        *ambiguous = found != NULL;
+                        found = tbl;
+                }
+        }
+        return *ambiguous ? NULL : found;
+}
+
+/*
+ * Narrows *want (the template's seeded tables) to the comma-separated names
+ * in tables, in the template's order.  The set must be closed under the
+ * foreign keys that point at it: restoring a parent (users) deletes the rows
+ * added since the seed, which the children (comments) may reference, so the
+ * children must be restored with it (-EINVAL tables_not_closed names the
+ * one missing).  The opposite direction is allowed: the foreign keys from a
+ * restored table to one that is not go into *ret_parents, to be checked once
+ * the rows are back (a parent row the seed needs may be gone).
+ */
+static int select_tables(PGconn *t, json_t **want, const char *tables, json_t **ret_parents, Error *e)
+{
+        json_auto_t *fks = pg_query_json(t, foreign_keys_sql, 0, NULL, e), *asked = json_array();
+        json_auto_t *sel = json_array(), *parents = json_array();
+        _cleanup_free_ char *copy = xstrdup(tables), *all = qualified_list(*want);
+        char *save = NULL;
+        json_t *x;
+        size_t i;
+
+        if (!fks)
+                return -e->errnum;
+        for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+                bool ambiguous;
+                json_t *tbl = match_table(*want, name, &ambiguous);
+
+                if (!tbl)
+                        return error_set(
+                                e, EINVAL, "unknown_table",
+                                "Name seeded tables as NAME or SCHEMA.NAME (GET /schema lists them).",
+                                ambiguous ? "Table name %s is ambiguous: qualify it as SCHEMA.NAME "
+                                            "(seeded tables: %s)"
+                                          : "%s is not a seeded table (seeded tables: %s)",
+                                name, all);
+                json_array_append(asked, json_object_get(tbl, "qualified"));
+        }
+        json_array_foreach(*want, i, x) if (string_in(asked, jstr(x, "qualified")))
+                json_array_append(sel, x);
+        json_array_foreach(fks, i, x)
+        {
+                const char *child = jstr(x, "child"), *parent = jstr(x, "parent");
+                bool child_in = find_named(sel, "qualified", child) != NULL;
+                bool parent_in = find_named(sel, "qualified", parent) != NULL;
+
+                if (parent_in && !child_in && find_named(*want, "qualified", child))
+                        return error_set(
+                                e, EINVAL, "tables_not_closed",
+                                "Add the named table to tables= (or reset every table: POST /reset without "
+                                "tables).",
+                                "The tables to reset are not closed under foreign keys: %s is missing "
+                                "(%s references %s through %s, and restoring %s would delete or change "
+                                "rows %s points at)",
+                                child, child, parent, jstr(x, "name"), parent, child);
+                if (child_in && !parent_in)
+                        json_array_append(parents, x);
+        }
+        json_decref(*want);
+        *want = TAKE_PTR(sel);
+        *ret_parents = TAKE_PTR(parents);
+        return 0;
+}
+
+/*
+ * After a partial reset's rows are back: every foreign key from a restored
+ * table to one left alone must still hold (the reset runs in replica role,
+ * which checks none).  A seeded row whose parent was deleted since is a
+ * refusal naming the parent table, and the transaction is rolled back.
+ */
+static int check_parents(PGconn *w, json_t *fks, Error *e)
+{
+        json_t *fk;
+        size_t i;
+
+        json_array_foreach(fks, i, fk)
+        {
+                json_t *cc = json_object_get(fk, "child_cols"), *pc = json_object_get(fk, "parent_cols");
+                char *notnull = xstrdup(""), *match = xstrdup("");
+                _cleanup_free_ char *sql = NULL, *v = NULL;
+
+                for (size_t k = 0; k < json_array_size(cc); k++) {
+                        const char *c = json_string_value(json_array_get(cc, k));
+                        const char *pcol = json_string_value(json_array_get(pc, k));
+                        char *n1 = xasprintf("%s AND x.%s IS NOT NULL", notnull, c);
+                        char *n2 = xasprintf("%s AND p.%s = x.%s", match, pcol, c);
+                        free(notnull);
+                        free(match);
+                        notnull = n1;
+                        match = n2;
+                }
+                sql = xasprintf("SELECT EXISTS (SELECT 1 FROM %s x WHERE true%s AND NOT EXISTS"
+                                " (SELECT 1 FROM %s p WHERE true%s))",
+                                jstr(fk, "child"), notnull, jstr(fk, "parent"), match);
+                free(notnull);
+                free(match);
+                v = pg_query_value(w, sql, 0, NULL, e);
+                if (!v)
+                        return -e->errnum;
+                if (streq(v, "t"))
+                        return error_set(
+                                e, EBUSY, "missing_parent_rows",
+                                "Add the named table to tables= (or reset every table).",
+                                "Restoring %s would leave rows whose %s row is gone (foreign key %s): "
+                                "include %s in tables=; nothing was changed",
+                                jstr(fk, "child"), jstr(fk, "parent"), jstr(fk, "name"), jstr(fk, "parent"));
+        }
+        return 0;
+}
+
 /* ---- the reset ------------------------------------------------------------------ */
 
 /* Non-seeded relations (kept as they are) of the working database, for the response. */
@@ -994,15 +1195,15 @@ static json_t *untouched_relations(json_t *relations, json_t *seeded)
         return out;
 }
 
-static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error *e)
+static int restore(const Config *c, PGconn *t, PGconn *w, const char *tables, json_t *result, Error *e)
 {
-        json_auto_t *want = NULL, *have = NULL, *after = NULL, *relations = NULL;
+        json_auto_t *want = NULL, *have = NULL, *after = NULL, *relations = NULL, *parents_out = NULL;
         json_auto_t *counts = json_array(), *structure = json_object(), *truncated = json_array();
         json_auto_t *pub_added = json_array();
         Plan plan, check;
         json_t *tbl;
         int64_t epoch = 0;
-        bool tracked = false;
+        bool tracked = false, partial = tables != NULL;
         const char *why = NULL;
         size_t i;
         int r;
@@ -1014,6 +1215,9 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
                 r = -e->errnum;
                 goto out;
         }
+        if (partial && (r = select_tables(t, &want, tables, &parents_out, e)) < 0)
+                goto out;
+        json_object_set_new(result, "partial", json_boolean(partial));
 
         /*
          * Replica role: no user triggers (updated_at keeps the template's
@@ -1060,6 +1264,7 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
                 r = run_steps(w, &plan, STEP_ALTER, e);
         if (r == 0)
                 r = run_steps(w, &plan, STEP_KEYS, e);
+        /* A partial reset covers its own tables; an existing publication keeps the others as they are. */
         if (r == 0)
                 r = publication_cover(w, c->publication, want, pub_added, e);
 
@@ -1090,7 +1295,9 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
                 json_array_append_new(counts, row);
         }
         if (r == 0)
-                r = copy_sequences(t, w, e);
+                r = copy_sequences(t, w, partial ? want : NULL, e);
+        if (r == 0 && partial)
+                r = check_parents(w, parents_out, e);
         if (r == 0)
                 r = run_steps(w, &plan, STEP_POST, e);
 
@@ -1126,8 +1333,14 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
                 /* Tracking is an optimisation: failing to install it costs the next reset a full diff only.
                  */
                 r = pg_exec(w, "SAVEPOINT pgseed_track", e);
-                if (r == 0 &&
-                    (tracked ? track_restart(w, epoch, e) : track_install(w, want, epoch, e)) < 0) {
+                /*
+                 * A partial reset that could not use the tracked keys leaves them
+                 * as they are: the epoch moved on, so the next reset does not
+                 * trust them (the other tables' changes are not lost).
+                 */
+                if (r == 0 && (partial && !tracked ? 0
+                               : tracked           ? track_restart(w, partial ? want : NULL, epoch, e)
+                                                   : track_install(w, want, epoch, e)) < 0) {
                         log_debug("reset", "Cannot install change tracking (%s), ignoring", e->message);
                         *e = (Error) ERROR_INIT;
                         r = pg_exec(w, "ROLLBACK TO SAVEPOINT pgseed_track", e);
@@ -1164,8 +1377,8 @@ out:
         return r;
 }
 
-int reset_inplace(const Config *c, PGconn *maint, const char *tmpl, const char *working, json_t *result,
-                  Error *e)
+int reset_inplace(const Config *c, PGconn *maint, const char *tmpl, const char *working, const char *tables,
+                  json_t *result, Error *e)
 {
         _cleanup_pgconn_ PGconn *t = connect_template(c, maint, tmpl, e);
         _cleanup_pgconn_ PGconn *w = NULL;
@@ -1177,5 +1390,5 @@ int reset_inplace(const Config *c, PGconn *maint, const char *tmpl, const char *
          * use). */
         if (!w || pg_exec(w, "SET temp_buffers = '256MB'", e) < 0)
                 return -e->errnum;
-        return restore(c, t, w, result, e);
+        return restore(c, t, w, tables, result, e);
 }

@@ -1164,7 +1164,7 @@ static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json
         return 0;
 }
 
-int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
+int seeder_reset(Seeder *s, ResetMode mode, const char *tables, json_t **ret, Error *e)
 {
         PGconn *conn;
         char fingerprint[24];
@@ -1183,8 +1183,15 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
                 return -e->errnum;
 
         result = json_pack("{s:s}", "mode", mode == RESET_INPLACE ? "inplace" : "template");
-        r = mode == RESET_INPLACE ? reset_inplace(s->config, conn, s->tmpl, s->working, result, e)
-                                  : reset_template(s, conn, fingerprint, result, e);
+        if (tables && mode != RESET_INPLACE)
+                r = error_set(e, EINVAL, "partial_template_reset",
+                              "Use POST /reset?mode=inplace&tables=... (the default when tables is given).",
+                              "A template reset replaces the whole database; only an in-place reset can "
+                              "restore some tables");
+        else
+                r = mode == RESET_INPLACE
+                            ? reset_inplace(s->config, conn, s->tmpl, s->working, tables, result, e)
+                            : reset_template(s, conn, fingerprint, result, e);
         if (r < 0) {
                 worker_conn_drop(s);
                 json_decref(result);
@@ -1195,7 +1202,7 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
                  * missing template is not a 404 of the caller's making.
                  */
                 if (e->errnum != EBUSY && e->errnum != EAGAIN && e->errnum != ECONNREFUSED &&
-                    e->errnum != ETIMEDOUT) {
+                    e->errnum != ETIMEDOUT && !reset_inplace_request_error(e)) {
                         e->errnum = EIO;
                         strlcpy0(e->code, "reset_failed", sizeof(e->code));
                         if (!*e->hint)
@@ -1223,9 +1230,9 @@ static int ops_ensure(void *ctx, Error *e)
         return seeder_ensure(ctx, e);
 }
 
-static int ops_reset(void *ctx, ResetMode mode, json_t **ret, Error *e)
+static int ops_reset(void *ctx, ResetMode mode, const char *tables, json_t **ret, Error *e)
 {
-        return seeder_reset(ctx, mode, ret, e);
+        return seeder_reset(ctx, mode, tables, ret, e);
 }
 
 static bool ops_upkeep(void *ctx)
