@@ -169,14 +169,6 @@ void api_reset(Request *req)
             !request_query_enum(req, "mode", modes, tables ? "inplace" : "template", &mode_name) ||
             !request_query_int(req, "timeout", RESET_TIMEOUT_S, 1, 3600, &timeout_s))
                 return;
-        if (tables && streq(mode_name, "template")) {
-                http_reply_error(
-                        req, 400, "partial_template_reset",
-                        "Use POST /reset?mode=inplace&tables=... (the default when tables is given).",
-                        "A template reset replaces the whole database; only an in-place reset "
-                        "restores some tables");
-                return;
-        }
         if (supervisor_submit_reset(d->supervisor,
                                     streq(mode_name, "inplace") ? RESET_INPLACE : RESET_TEMPLATE, tables,
                                     timeout_s * 1000, resume_request, req, &w, &e) < 0) {

@@ -27,13 +27,6 @@ void api_workload_start(Request *req)
             !request_query_int(req, "duration", 0, 1, 86400, &duration_s) ||
             !request_query_int(req, "seed", -1, 0, INT64_MAX, &seed))
                 return;
-        if (request_query(req, "count") && request_query(req, "duration")) {
-                http_reply_error(
-                        req, 400, "invalid_parameter",
-                        "Give one of them; without either the workload runs until DELETE /workload.",
-                        "count and duration cannot be combined");
-                return;
-        }
         if (workload_parse_mix(mix ? mix : "60,30,10", p.mix, &e) < 0) {
                 http_reply_errno(req, &e);
                 return;
@@ -52,6 +45,9 @@ void api_workload_start(Request *req)
                 return;
         }
         sup_snapshot_done(&snap);
+        /* Posting again changes the traffic: the running workload makes way for the new one. */
+        if (workload_stop(d->workload, "replaced by POST /workload"))
+                log_info("workload_stop", "Workload replaced by a new POST /workload");
         if (workload_start(d->workload, &p, &e) < 0) {
                 http_reply_errno(req, &e);
                 return;

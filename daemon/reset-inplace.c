@@ -1034,8 +1034,7 @@ static int emit_reset_message(PGconn *w, int64_t epoch, json_t *result, Error *e
 bool reset_inplace_request_error(const Error *e)
 {
         return e->errnum == EINVAL &&
-               (streq(e->code, "unknown_table") || streq(e->code, "tables_not_closed") ||
-                streq(e->code, "partial_template_reset"));
+               (streq(e->code, "unknown_table") || streq(e->code, "tables_not_closed"));
 }
 
 /* "public.comments, public.users" for hints. */

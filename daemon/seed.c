@@ -1183,15 +1183,13 @@ int seeder_reset(Seeder *s, ResetMode mode, const char *tables, json_t **ret, Er
                 return -e->errnum;
 
         result = json_pack("{s:s}", "mode", mode == RESET_INPLACE ? "inplace" : "template");
-        if (tables && mode != RESET_INPLACE)
-                r = error_set(e, EINVAL, "partial_template_reset",
-                              "Use POST /reset?mode=inplace&tables=... (the default when tables is given).",
-                              "A template reset replaces the whole database; only an in-place reset can "
-                              "restore some tables");
-        else
-                r = mode == RESET_INPLACE
-                            ? reset_inplace(s->config, conn, s->tmpl, s->working, tables, result, e)
-                            : reset_template(s, conn, fingerprint, result, e);
+        /*
+         * A template reset cannot swap part of a database: with tables, both
+         * modes copy those tables' rows from the template in one transaction.
+         */
+        r = mode == RESET_INPLACE || tables
+                    ? reset_inplace(s->config, conn, s->tmpl, s->working, tables, result, e)
+                    : reset_template(s, conn, fingerprint, result, e);
         if (r < 0) {
                 worker_conn_drop(s);
                 json_decref(result);

@@ -75,7 +75,8 @@ bool seeder_upkeep(Seeder *s);
  * ({"mode", "strategy", "duration_ms", "tables": [...]}) or -errno: -EBUSY
  * (a logical replication slot in template mode; tables locked),
  * -ECONNREFUSED, -EIO (code reset_failed).  tables (NULL for all) is a
- * partial reset of those seeded tables, in place only; -EINVAL names an
+ * partial reset of those seeded tables (copied from the template in place,
+ * whatever the mode); -EINVAL names an
  * unknown table or one the set must include (foreign keys).  Lifecycle
  * worker only.
  */

@@ -456,9 +456,14 @@ static void *workload_main(void *arg)
                 due = (int64_t) ((double) p.rate * (double) elapsed / 1e6);
                 if (p.duration_ms && due > p.rate * p.duration_ms / 1000)
                         due = p.rate * p.duration_ms / 1000;
+                /*
+                 * Everything due goes into one transaction: at pace that is about
+                 * rate/50 changes (the sleep below); behind (a busy machine), the
+                 * batches grow, which costs fewer commits, so the pace comes back.
+                 */
                 n = due - generated;
-                if (n > batch_max)
-                        n = batch_max;
+                if (n > BATCH_MAX)
+                        n = BATCH_MAX;
                 if (p.count && n > p.count - generated)
                         n = p.count - generated;
                 if (n <= 0) {
