@@ -300,3 +300,31 @@ def test_template_reset_stops_a_running_workload(pgseedd):
     st = http("GET", d.url + "/workload").json()
     assert st["state"] == "stopped" and st["stopped_by"] == "a reset started", st
     assert d.sql("SELECT count(*) FROM comments WHERE comment_id LIKE 'wl%%'")[0][0] == 0
+
+
+def test_pgseedctl_workload_and_partial_reset(clean):
+    import subprocess
+    from conftest import PGSEEDCTL
+    env = dict(os.environ, PGSEED_URL=clean.d.url)
+
+    def ctl(*args):
+        return subprocess.run([PGSEEDCTL] + list(args), env=env, capture_output=True, text=True, timeout=120)
+
+    r = ctl("workload", "--rate", "2000", "--count", "1000", "--seed", "5", "--wait")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("workload finished: 1,000 changes (insert "), r.stdout
+    assert "seed 5" in r.stdout
+    assert ctl("workload", "--status").stdout.startswith("workload finished")
+    assert ctl("workload", "--rate", "100").returncode == 0
+    r = ctl("workload", "--stop")
+    assert r.returncode == 0 and "stopped by DELETE /workload" in r.stdout, r.stdout + r.stderr
+    for bad in (["--rate", "abc"], ["--stop", "--rate", "5"], ["--stop", "--status"], ["extra"]):
+        r = ctl("workload", *bad)
+        assert r.returncode == 2 and r.stderr.startswith("pgseedctl"), (bad, r.stderr)
+    r = ctl("workload", "--mix", "1,2")
+    assert r.returncode == 1 and "mix" in r.stderr, r.stderr
+    r = ctl("reset", "--yes", "--tables", "comments")
+    assert r.returncode == 0 and "comments" in r.stdout and "videos" not in r.stdout, r.stdout + r.stderr
+    assert source_checksums(clean.d)["public.comments"] == clean.baseline["public.comments"]
+    r = ctl("reset", "--yes", "--tables", "users")
+    assert r.returncode == 1 and "public.comments" in r.stderr, r.stderr
