@@ -105,6 +105,10 @@ bench-inplace: build
 bench-clones: build
 	@bench/clones
 
+# The workload's achieved rate and in-place reset times with a subscriber attached (see bench/workload).
+bench-workload: build
+	@bench/workload
+
 # Removes the Postgres container (or stops the embedded one); VOLUMES=1 also deletes the data.
 clean: build
 	@$(CTL) down $(if $(VOLUMES),--volumes)
