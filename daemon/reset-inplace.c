@@ -64,13 +64,14 @@ static const char relations_sql[] =
 
 /* Each sequence with its value and the table owning it (a serial or identity column), if any. */
 static const char sequences_sql[] =
-        "SELECT format('%I.%I', schemaname, sequencename), coalesce(last_value, start_value), last_value IS "
-        "NOT NULL,"
-        " (SELECT format('%I.%I', tn.nspname, tc.relname) FROM pg_depend d"
-        "    JOIN pg_class tc ON tc.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = tc.relnamespace"
-        "   WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
-        "     AND d.objid = format('%I.%I', schemaname, sequencename)::regclass AND d.deptype IN ('a', 'i')"
-        "   LIMIT 1)"
+        "SELECT coalesce(json_agg(json_build_object('name', format('%I.%I', schemaname, sequencename),"
+        "   'value', coalesce(last_value, start_value)::text, 'called', (last_value IS NOT NULL)::text,"
+        "   'owner', (SELECT format('%I.%I', tn.nspname, tc.relname) FROM pg_depend d"
+        "      JOIN pg_class tc ON tc.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = tc.relnamespace"
+        "     WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
+        "       AND d.objid = format('%I.%I', schemaname, sequencename)::regclass AND d.deptype IN ('a', "
+        "'i')"
+        "     LIMIT 1))), '[]')"
         "  FROM pg_sequences WHERE schemaname <> 'information_schema' AND schemaname !~ '^pg_'";
 
 /* The foreign keys between tables (qualified names) with their columns (quoted), for partial resets. */
@@ -109,23 +110,179 @@ static PGconn *connect_template(const Config *c, PGconn *maint, const char *tmpl
         return conn;
 }
 
+/* The template, connected to on first use: a reset that finds no changed rows never opens it. */
+typedef struct Src {
+        const Config *c;
+        PGconn *maint;
+        const char *tmpl;
+        PGconn *conn;
+} Src;
+
+static PGconn *src_conn(Src *t, Error *e)
+{
+        if (!t->conn)
+                t->conn = connect_template(t->c, t->maint, t->tmpl, e);
+        return t->conn;
+}
+
+struct InplaceCache {
+        PGconn *w;      /* a session on the working database, idle between resets */
+        char *w_db;     /* the database it is connected to */
+        bool prepared;  /* the catalog statements are prepared on w */
+        char *tmpl_key; /* "oid:comment" of the template that facts were read from */
+        json_t *facts;  /* {"catalog", "sequences", "fks"} of that template */
+};
+
+InplaceCache *inplace_cache_new(void)
+{
+        return xcalloc(1, sizeof(InplaceCache));
+}
+
+void inplace_cache_drop_session(InplaceCache *c)
+{
+        if (!c)
+                return;
+        PQfinish(c->w);
+        c->w = NULL;
+        c->prepared = false;
+}
+
+void inplace_cache_free(InplaceCache *c)
+{
+        if (!c)
+                return;
+        inplace_cache_drop_session(c);
+        free(c->w_db);
+        free(c->tmpl_key);
+        json_decref(c->facts);
+        free(c);
+}
+
+/*
+ * The template's catalog, sequences and foreign keys: from the cache when
+ * it was read from this very template (its database OID and its pgseed
+ * comment, which carries the fingerprint of what was seeded, are the same),
+ * else read now.  Returns a new reference or NULL with e filled.
+ */
+static json_t *template_facts(InplaceCache *cache, Src *t, Error *e)
+{
+        const char *params[] = {t->tmpl};
+        _cleanup_free_ char *key = pg_query_value(
+                t->maint,
+                "SELECT oid::text || ':' || coalesce(shobj_description(oid, 'pg_database'), '')"
+                "  FROM pg_database WHERE datname = $1",
+                1, params, e);
+        PGconn *tc;
+        json_t *catalog, *seqs, *fks;
+
+        if (!key)
+                return NULL;
+        if (cache->facts && streq_ptr(cache->tmpl_key, key))
+                return json_incref(cache->facts);
+        tc = src_conn(t, e);
+        if (!tc)
+                return NULL;
+        catalog = pg_query_json(tc, catalog_sql, 0, NULL, e);
+        seqs = catalog ? pg_query_json(tc, sequences_sql, 0, NULL, e) : NULL;
+        fks = seqs ? pg_query_json(tc, foreign_keys_sql, 0, NULL, e) : NULL;
+        if (!fks) {
+                json_decref(catalog);
+                json_decref(seqs);
+                return NULL;
+        }
+        json_decref(cache->facts);
+        free(cache->tmpl_key);
+        cache->facts = json_pack("{s:o, s:o, s:o}", "catalog", catalog, "sequences", seqs, "fks", fks);
+        cache->tmpl_key = TAKE_PTR(key);
+        return json_incref(cache->facts);
+}
+
+/*
+ * The kept session on the working database, or a new one.  A session the
+ * server ended (a restart, a terminate) or one left inside a transaction is
+ * replaced; so is one whose database is no longer called working.
+ */
+static PGconn *working_session(InplaceCache *cache, const Config *c, const char *working, Error *e)
+{
+        if (cache->w && (!PQconsumeInput(cache->w) || PQstatus(cache->w) != CONNECTION_OK ||
+                         PQtransactionStatus(cache->w) != PQTRANS_IDLE || !streq_ptr(cache->w_db, working)))
+                inplace_cache_drop_session(cache);
+        if (cache->w) {
+                Error ignore = ERROR_INIT;
+                _cleanup_free_ char *same = pg_query_value(cache->w, "SELECT current_database() = $1", 1,
+                                                           (const char *const[]){working}, &ignore);
+                if (streq_ptr(same, "t"))
+                        return cache->w;
+                inplace_cache_drop_session(cache);
+        }
+        cache->w = pg_connect(c, working, "pgseedd-reset", 10, 0, e);
+        /* The template rows are staged in temporary tables: give them memory (settable before first use
+         * only). */
+        if (!cache->w || pg_exec(cache->w, "SET temp_buffers = '256MB'", e) < 0) {
+                inplace_cache_drop_session(cache);
+                return NULL;
+        }
+        free(cache->w_db);
+        cache->w_db = xstrdup(working);
+        return cache->w;
+}
+
+/* A catalog query on the kept session, prepared once per session (parsing and planning it is most of its
+ * cost). */
+static json_t *session_json(InplaceCache *cache, const char *name, Error *e)
+{
+        static const struct {
+                const char *name, *sql;
+        } stmts[] = {{"pgseed_catalog", catalog_sql}, {"pgseed_relations", relations_sql}};
+        _cleanup_pgresult_ PGresult *res = NULL;
+        json_error_t jerr;
+        json_t *j;
+
+        if (!cache->prepared) {
+                for (size_t i = 0; i < ELEMENTSOF(stmts); i++) {
+                        _cleanup_pgresult_ PGresult *p =
+                                PQprepare(cache->w, stmts[i].name, stmts[i].sql, 0, NULL);
+                        if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+                                pg_result_error(cache->w, p, e);
+                                return NULL;
+                        }
+                }
+                cache->prepared = true;
+        }
+        res = PQexecPrepared(cache->w, name, 0, NULL, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+                pg_result_error(cache->w, res, e);
+                return NULL;
+        }
+        j = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, &jerr);
+        if (!j)
+                error_set(e, EIO, NULL, NULL, "query returned invalid JSON: %s", jerr.text);
+        return j;
+}
+
 static json_t *find_named(json_t *arr, const char *key, const char *name);
 
 /*
- * Sets every template sequence that also exists in the working database to
- * the template's value; in a partial reset (only non-NULL) just those owned
- * by a table of only.
+ * Sets every template sequence (seqs, from template_facts) that also exists
+ * in the working database to the template's value; in a partial reset (only
+ * non-NULL) just those owned by a table of only.
  */
-static int copy_sequences(PGconn *src, PGconn *dst, json_t *only, Error *e)
+static int copy_sequences(json_t *seqs, PGconn *dst, json_t *only, Error *e)
 {
-        _cleanup_pgresult_ PGresult *seqs = NULL;
-        int r = pg_query(src, sequences_sql, 0, NULL, &seqs, e);
+        json_t *seq;
+        size_t i;
+        int r = 0;
 
-        for (int i = 0; r == 0 && i < PQntuples(seqs); i++) {
-                if (only && !find_named(only, "qualified", PQgetvalue(seqs, i, 3)))
+        json_array_foreach(seqs, i, seq)
+        {
+                const char *owner = json_string_value(json_object_get(seq, "owner"));
+                if (r < 0)
+                        break;
+                if (only && !(owner && find_named(only, "qualified", owner)))
                         continue;
-                const char *params[] = {PQgetvalue(seqs, i, 0), PQgetvalue(seqs, i, 1),
-                                        PQgetvalue(seqs, i, 2)};
+                const char *params[] = {json_string_value(json_object_get(seq, "name")),
+                                        json_string_value(json_object_get(seq, "value")),
+                                        json_string_value(json_object_get(seq, "called"))};
                 _cleanup_pgresult_ PGresult *res = NULL;
                 r = pg_query(dst,
                              "SELECT setval(s, $2::bigint, $3::boolean) FROM to_regclass($1) s"
@@ -653,15 +810,16 @@ static char *copy_source(json_t *tbl)
  * that a consumer still holding the rows of the table that was dropped drops
  * them, then the seeded rows.
  */
-static int refill_table(PGconn *t, PGconn *w, json_t *tbl, Changes *ch, Error *e)
+static int refill_table(Src *ts, PGconn *w, json_t *tbl, Changes *ch, Error *e)
 {
+        PGconn *t = src_conn(ts, e);
         const char *q = jstr(tbl, "qualified");
         _cleanup_free_ char *all = join_columns(json_object_get(tbl, "columns"), "", ", ");
         _cleanup_free_ char *trunc = xasprintf("TRUNCATE %s", q), *src = copy_source(tbl);
         _cleanup_free_ char *dst = xasprintf("%s (%s)", q, all);
         const char *params[] = {q};
         _cleanup_free_ char *size =
-                pg_query_value(t, "SELECT pg_total_relation_size($1::regclass)", 1, params, e);
+                t ? pg_query_value(t, "SELECT pg_total_relation_size($1::regclass)", 1, params, e) : NULL;
         int r = size ? wal_guard(w, q, strtoll(size, NULL, 10), e) : -e->errnum;
 
         if (r == 0)
@@ -675,8 +833,9 @@ static int refill_table(PGconn *t, PGconn *w, json_t *tbl, Changes *ch, Error *e
 }
 
 /* Stages table tbl's template rows in a temporary table and applies the difference. */
-static int restore_table(PGconn *t, PGconn *w, json_t *tbl, Changes *ch, Error *e)
+static int restore_table(Src *ts, PGconn *w, json_t *tbl, Changes *ch, Error *e)
 {
+        PGconn *t = src_conn(ts, e);
         const char *q = jstr(tbl, "qualified");
         _cleanup_free_ char *all = join_columns(json_object_get(tbl, "columns"), "", ", ");
         _cleanup_free_ char *stage =
@@ -685,6 +844,8 @@ static int restore_table(PGconn *t, PGconn *w, json_t *tbl, Changes *ch, Error *
         json_t *key = json_object_get(tbl, "key");
         int r;
 
+        if (!t)
+                return -e->errnum;
         r = pg_exec(w, stage, e);
         if (r == 0)
                 r = loader_copy_table(t, src, w, "pgseed_src", &ch->rows, e);
@@ -883,17 +1044,68 @@ static bool track_trusted(PGconn *w, json_t *tables, int64_t epoch, const char *
 }
 
 /*
+ * Makes the rows of table tbl whose keys match filter_x (over alias x) equal
+ * to the staged template rows in pgseed_src, which hold the template's rows
+ * for those keys: working rows with no template row are deleted, differing
+ * ones updated, missing ones inserted, with no delta table in between (the
+ * keys are few, and each statement finds its rows by the primary key).
+ */
+static int apply_keyed(PGconn *w, json_t *tbl, const char *filter_x, Changes *ch, Error *e)
+{
+        const char *q = jstr(tbl, "qualified");
+        json_t *cols = json_object_get(tbl, "columns"), *key = json_object_get(tbl, "key");
+        _cleanup_free_ char *all = join_columns(cols, "", ", "), *xall = join_columns(cols, "x.", ", ");
+        _cleanup_free_ char *sall = join_columns(cols, "s.", ", ");
+        _cleanup_free_ char *xs = key_terms(key, "x.%s = s.%s", " AND ");
+        _cleanup_free_ char *sql = NULL, *v = NULL;
+        int64_t wal;
+        int r;
+
+        /* The WAL guard: at most every staged row written once, and a delete per key. */
+        v = pg_query_value(
+                w, "SELECT count(*) * 300 + coalesce(sum(pg_column_size(s.*)), 0) * 2 FROM pgseed_src s", 0,
+                NULL, e);
+        if (!v)
+                return -e->errnum;
+        wal = strtoll(v, NULL, 10);
+        r = wal_guard(w, q, wal, e);
+        if (r < 0)
+                return r;
+        sql = xasprintf("DELETE FROM %s x WHERE %s AND NOT EXISTS (SELECT 1 FROM pgseed_src s WHERE %s)", q,
+                        filter_x, xs);
+        r = exec_count(w, sql, &ch->deleted, e);
+        free(TAKE_PTR(sql));
+        if (r == 0) {
+                /* The key filter again: the planner knows nothing of pgseed_src, but it finds those keys by
+                 * index. */
+                sql = xasprintf("UPDATE %s x SET (%s) = ROW(%s) FROM pgseed_src s"
+                                " WHERE %s AND %s AND (%s) IS DISTINCT FROM (%s)",
+                                q, all, sall, filter_x, xs, xall, sall);
+                r = exec_count(w, sql, &ch->updated, e);
+                free(TAKE_PTR(sql));
+        }
+        if (r == 0) {
+                sql = xasprintf("INSERT INTO %s (%s) SELECT %s FROM pgseed_src s"
+                                " WHERE NOT EXISTS (SELECT 1 FROM %s x WHERE %s)",
+                                q, all, sall, q, xs);
+                r = exec_count(w, sql, &ch->inserted, e);
+        }
+        return r;
+}
+
+/*
  * Restores only the rows whose keys were tracked: the template's rows for
  * those keys are staged and diffed against the working rows for the same
  * keys.  A truncated table is restored in full.
  */
-static int restore_tracked_table(PGconn *t, PGconn *w, json_t *tbl, Changes *ch, Error *e)
+static int restore_tracked_table(Src *ts, PGconn *w, json_t *tbl, Changes *ch, Error *e)
 {
+        PGconn *t;
         const char *q = jstr(tbl, "qualified");
         json_t *key = json_object_get(tbl, "key"), *cols = json_object_get(tbl, "columns");
         const char *params[] = {q};
         _cleanup_pgresult_ PGresult *res = NULL;
-        _cleanup_free_ char *all = NULL, *stage = NULL, *src = NULL, *tsrc = NULL, *filter_x = NULL;
+        _cleanup_free_ char *all = NULL, *stage = NULL, *src = NULL, *filter_x = NULL;
         _cleanup_(PQfreememp) char *lit = NULL;
         int r;
 
@@ -905,9 +1117,12 @@ static int restore_tracked_table(PGconn *t, PGconn *w, json_t *tbl, Changes *ch,
         if (r < 0)
                 return r;
         if (streq(PQgetvalue(res, 0, 0), "t"))
-                return restore_table(t, w, tbl, ch, e);
+                return restore_table(ts, w, tbl, ch, e);
         if (streq(PQgetvalue(res, 0, 1), "0"))
                 return 0;
+        t = src_conn(ts, e);
+        if (!t)
+                return -e->errnum;
         lit = PQescapeLiteral(w, PQgetvalue(res, 0, 2), strlen(PQgetvalue(res, 0, 2)));
         if (!lit)
                 return pg_result_error(w, NULL, e);
@@ -923,12 +1138,11 @@ static int restore_tracked_table(PGconn *t, PGconn *w, json_t *tbl, Changes *ch,
         all = join_columns(cols, "", ", ");
         stage = xasprintf("CREATE TEMP TABLE pgseed_src AS SELECT %s FROM %s WITH NO DATA", all, q);
         src = xasprintf("(SELECT %s FROM %s x WHERE %s)", all, q, filter_x);
-        tsrc = xasprintf("(SELECT * FROM %s x WHERE %s)", q, filter_x);
         r = pg_exec(w, stage, e);
         if (r == 0)
                 r = loader_copy_table(t, src, w, "pgseed_src", &ch->rows, e);
         if (r == 0)
-                r = apply_diff(w, tbl, tsrc, ch, e);
+                r = apply_keyed(w, tbl, filter_x, ch, e);
         if (r == 0)
                 r = pg_exec(w, "DROP TABLE pgseed_src", e);
         return r;
@@ -1084,17 +1298,15 @@ static json_t *match_table(json_t *want, const char *name, bool *ambiguous)
  * restored table to one that is not go into *ret_parents, to be checked once
  * the rows are back (a parent row the seed needs may be gone).
  */
-static int select_tables(PGconn *t, json_t **want, const char *tables, json_t **ret_parents, Error *e)
+static int select_tables(json_t *fks, json_t **want, const char *tables, json_t **ret_parents, Error *e)
 {
-        json_auto_t *fks = pg_query_json(t, foreign_keys_sql, 0, NULL, e), *asked = json_array();
+        json_auto_t *asked = json_array();
         json_auto_t *sel = json_array(), *parents = json_array();
         _cleanup_free_ char *copy = xstrdup(tables), *all = qualified_list(*want);
         char *save = NULL;
         json_t *x;
         size_t i;
 
-        if (!fks)
-                return -e->errnum;
         for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
                 bool ambiguous;
                 json_t *tbl = match_table(*want, name, &ambiguous);
@@ -1194,9 +1406,11 @@ static json_t *untouched_relations(json_t *relations, json_t *seeded)
         return out;
 }
 
-static int restore(const Config *c, PGconn *t, PGconn *w, const char *tables, json_t *result, Error *e)
+static int restore(const Config *c, InplaceCache *cache, Src *t, PGconn *w, const char *tables,
+                   json_t *result, Error *e)
 {
         json_auto_t *want = NULL, *have = NULL, *after = NULL, *relations = NULL, *parents_out = NULL;
+        json_auto_t *facts = NULL;
         json_auto_t *counts = json_array(), *structure = json_object(), *truncated = json_array();
         json_auto_t *pub_added = json_array();
         Plan plan, check;
@@ -1209,12 +1423,14 @@ static int restore(const Config *c, PGconn *t, PGconn *w, const char *tables, js
 
         plan_init(&plan);
         plan_init(&check);
-        want = pg_query_json(t, catalog_sql, 0, NULL, e);
-        if (!want) {
+        facts = template_facts(cache, t, e);
+        if (!facts) {
                 r = -e->errnum;
                 goto out;
         }
-        if (partial && (r = select_tables(t, &want, tables, &parents_out, e)) < 0)
+        want = json_incref(json_object_get(facts, "catalog"));
+        if (partial &&
+            (r = select_tables(json_object_get(facts, "fks"), &want, tables, &parents_out, e)) < 0)
                 goto out;
         json_object_set_new(result, "partial", json_boolean(partial));
 
@@ -1228,8 +1444,8 @@ static int restore(const Config *c, PGconn *t, PGconn *w, const char *tables, js
                     e);
         if (r < 0)
                 goto out;
-        have = pg_query_json(w, catalog_sql, 0, NULL, e);
-        relations = have ? pg_query_json(w, relations_sql, 0, NULL, e) : NULL;
+        have = session_json(cache, "pgseed_catalog", e);
+        relations = have ? session_json(cache, "pgseed_relations", e) : NULL;
         if (!relations) {
                 r = -e->errnum;
                 goto rollback;
@@ -1294,7 +1510,7 @@ static int restore(const Config *c, PGconn *t, PGconn *w, const char *tables, js
                 json_array_append_new(counts, row);
         }
         if (r == 0)
-                r = copy_sequences(t, w, partial ? want : NULL, e);
+                r = copy_sequences(json_object_get(facts, "sequences"), w, partial ? want : NULL, e);
         if (r == 0 && partial)
                 r = check_parents(w, parents_out, e);
         if (r == 0)
@@ -1306,7 +1522,7 @@ static int restore(const Config *c, PGconn *t, PGconn *w, const char *tables, js
          * check: the locks held keep DDL out.)
          */
         if (r == 0 && plan.n > 0) {
-                after = pg_query_json(w, catalog_sql, 0, NULL, e);
+                after = session_json(cache, "pgseed_catalog", e);
                 if (!after)
                         r = -e->errnum;
         }
@@ -1376,18 +1592,16 @@ out:
         return r;
 }
 
-int reset_inplace(const Config *c, PGconn *maint, const char *tmpl, const char *working, const char *tables,
-                  json_t *result, Error *e)
+int reset_inplace(const Config *c, InplaceCache *cache, PGconn *maint, const char *tmpl, const char *working,
+                  const char *tables, json_t *result, Error *e)
 {
-        _cleanup_pgconn_ PGconn *t = connect_template(c, maint, tmpl, e);
-        _cleanup_pgconn_ PGconn *w = NULL;
+        Src t = {.c = c, .maint = maint, .tmpl = tmpl};
+        PGconn *w = working_session(cache, c, working, e);
+        int r = w ? restore(c, cache, &t, w, tables, result, e) : -e->errnum;
 
-        if (!t)
-                return -e->errnum;
-        w = pg_connect(c, working, "pgseedd-reset", 10, 0, e);
-        /* The template rows are staged in a temporary table: give it memory (only settable before first
-         * use). */
-        if (!w || pg_exec(w, "SET temp_buffers = '256MB'", e) < 0)
-                return -e->errnum;
-        return restore(c, t, w, tables, result, e);
+        PQfinish(t.conn);
+        /* After a failure the session may be anywhere (a broken COPY, say): the next reset starts afresh. */
+        if (r < 0)
+                inplace_cache_drop_session(cache);
+        return r;
 }

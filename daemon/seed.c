@@ -46,9 +46,11 @@ struct Seeder {
         char *spare_prefix; /* "app_spare_" */
         char **spares;      /* "app_spare_1" .. "app_spare_N" */
         size_t n_spares;
-        char *legacy_spare;  /* "app_spare": the one spare of earlier versions, dropped at ensure */
-        Clones *clones;      /* may be NULL */
-        PGconn *conn;        /* the worker's connection to "postgres" for jobs, kept between them */
+        char *legacy_spare; /* "app_spare": the one spare of earlier versions, dropped at ensure */
+        Clones *clones;     /* may be NULL */
+        PGconn *conn;       /* the worker's connection to "postgres" for jobs, kept between them */
+        InplaceCache
+                *inplace;    /* what in-place resets keep between them (a session on the working database) */
         PGconn *upkeep_conn; /* upkeep's own, so that a late cancel (see seeder_preempt) never hits a job */
 
         char *trash_prefix; /* "app_pgseed_aside_": working databases a reset set aside */
@@ -88,6 +90,7 @@ Seeder *seeder_new(const Config *c, Metrics *metrics)
         s->config = c;
         s->metrics = metrics;
         s->working = xstrdup(c->pg_db);
+        s->inplace = inplace_cache_new();
         s->tmpl = xasprintf("%s_template", c->pg_db);
         s->build = xasprintf("%s_template_build", c->pg_db);
         s->spare_prefix = xasprintf("%s_spare_", c->pg_db);
@@ -112,6 +115,7 @@ void seeder_free(Seeder *s)
         free(s->tmpl);
         free(s->build);
         PQfinish(s->conn);
+        inplace_cache_free(s->inplace);
         PQfinish(s->upkeep_conn);
         strv_free(s->spares);
         free(s->spare_prefix);
@@ -548,6 +552,8 @@ static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *finge
         r = db_state(conn, s->working, &work, e);
         if (r < 0)
                 return r;
+        inplace_cache_drop_session(
+                s->inplace); /* it would be terminated below, and point at the old database */
         if (work.exists) {
                 r = exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", s->working, NULL);
                 if (r == 0)
@@ -681,6 +687,7 @@ static void worker_conn_drop(Seeder *s)
 {
         PQfinish(s->conn);
         s->conn = NULL;
+        inplace_cache_drop_session(s->inplace);
         PQfinish(s->upkeep_conn);
         s->upkeep_conn = NULL;
 }
@@ -1188,7 +1195,7 @@ int seeder_reset(Seeder *s, ResetMode mode, const char *tables, json_t **ret, Er
          * modes copy those tables' rows from the template in one transaction.
          */
         r = mode == RESET_INPLACE || tables
-                    ? reset_inplace(s->config, conn, s->tmpl, s->working, tables, result, e)
+                    ? reset_inplace(s->config, s->inplace, conn, s->tmpl, s->working, tables, result, e)
                     : reset_template(s, conn, fingerprint, result, e);
         if (r < 0) {
                 worker_conn_drop(s);
