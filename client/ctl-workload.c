@@ -48,6 +48,24 @@ static void print_status(const json_t *st)
                 printf(" (none started)\n");
                 return;
         }
+        if (streq_ptr(json_string_value(json_object_get(st, "state")), "starting")) {
+                const json_t *mix = json_object_get(st, "mix");
+                printf(": %s changes/s, mix %.0f/%.0f/%.0f (insert/update/delete), seed %lld",
+                       format_count(jint(st, "rate"), r2, sizeof(r2)),
+                       json_number_value(json_object_get(mix, "insert")) * 100,
+                       json_number_value(json_object_get(mix, "update")) * 100,
+                       json_number_value(json_object_get(mix, "delete")) * 100,
+                       (long long) jint(st, "seed"));
+                if (json_is_integer(json_object_get(st, "count")))
+                        printf(", %s changes", format_count(jint(st, "count"), a, sizeof(a)));
+                if (json_is_number(json_object_get(st, "duration_s")))
+                        printf(", for %.0f s", json_number_value(json_object_get(st, "duration_s")));
+                if (!json_is_integer(json_object_get(st, "count")) &&
+                    !json_is_number(json_object_get(st, "duration_s")))
+                        printf(", until `pgseedctl workload --stop` or a reset");
+                printf("\n");
+                return;
+        }
         printf(": %s changes (insert %s, update %s, delete %s) in %s, %s/s of %s/s, seed %lld",
                format_count(jint(done, "total"), a, sizeof(a)),
                format_count(jint(done, "insert"), b, sizeof(b)),

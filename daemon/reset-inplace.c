@@ -1111,12 +1111,20 @@ static int restore_tracked_table(Src *ts, PGconn *w, json_t *tbl, Changes *ch, E
 
         r = pg_query(w,
                      "SELECT coalesce(bool_or(k IS NULL), false), count(*),"
-                     " coalesce(array_agg(DISTINCT k) FILTER (WHERE k IS NOT NULL), '{}')::text"
+                     " coalesce(array_agg(DISTINCT k) FILTER (WHERE k IS NOT NULL), '{}')::text,"
+                     " (SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass)"
                      " FROM pgseed_track.touched WHERE rel = $1::regclass",
                      1, params, &res, e);
         if (r < 0)
                 return r;
-        if (streq(PQgetvalue(res, 0, 0), "t"))
+        /*
+         * Truncated, or most of the table touched (a key recorded per old and
+         * per new row): one hash join over the whole table is then cheaper
+         * than key lists that long, parsed by every statement.
+         */
+        if (streq(PQgetvalue(res, 0, 0), "t") ||
+            (strtoll(PQgetvalue(res, 0, 3), NULL, 10) > 0 &&
+             strtoll(PQgetvalue(res, 0, 1), NULL, 10) > strtoll(PQgetvalue(res, 0, 3), NULL, 10) / 2))
                 return restore_table(ts, w, tbl, ch, e);
         if (streq(PQgetvalue(res, 0, 1), "0"))
                 return 0;
