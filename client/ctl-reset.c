@@ -99,11 +99,13 @@ int cmd_reset(Ctl *ctl, int argc, char **argv)
          * says the reset goes on) arrives before our own timeout would cut the request. */
         double timeout = ctl_timeout(ctl, RESET_TIMEOUT_S);
         int server_timeout = timeout > 2 ? (int) timeout - 1 : 1;
-        /* Without --mode the server picks: template, or inplace with tables. */
+        /* Without --mode: template, or with --tables the server's default for them (in place). */
+        if (!mode && !tables)
+                mode = "template";
         qtables = tables ? ctl_http_escape(tables) : NULL;
-        path = xasprintf("/reset?timeout=%d%s%s%s%s", server_timeout > 3600 ? 3600 : server_timeout,
-                         mode ? "&mode=" : "", mode ? mode : "", qtables ? "&tables=" : "",
-                         qtables ? qtables : "");
+        path = xasprintf("/reset?%s%s%stimeout=%d%s%s", mode ? "mode=" : "", mode ? mode : "",
+                         mode ? "&" : "", server_timeout > 3600 ? 3600 : server_timeout,
+                         qtables ? "&tables=" : "", qtables ? qtables : "");
         r = ctl_http_request(ctl_url(ctl), "POST", path, timeout, &resp, &e);
         if (r < 0)
                 return ctl_report(&e);
