@@ -8,7 +8,7 @@ MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps deps-test build start stop restart status health wait reset inspect-schema inspect-data \
         logs load-data test images clean distclean bench bench-inplace storm format \
-        clone clones unclone bench-clones
+        clone clones unclone bench-clones workload bench-workload
 
 all: build
 
@@ -45,9 +45,17 @@ wait: build
 	@$(CTL) wait
 
 # Restores the seeded state; asks first unless YES=1.  MODE=inplace keeps
-# the database, its publication and replication slots (for a running Debezium).
+# the database, its publication and replication slots (for a running Debezium);
+# TABLES=comments,users restores only those tables (in place).
 reset: build
-	@$(CTL) reset $(if $(YES),--yes) $(if $(MODE),--mode $(MODE))
+	@$(CTL) reset $(if $(YES),--yes) $(if $(MODE),--mode $(MODE)) $(if $(TABLES),--tables $(TABLES))
+
+# Generated change traffic: make workload RATE=5000 [MIX=60,30,10] [DURATION=S | COUNT=N] [SEED=N] [WAIT=1];
+# make workload STOP=1 stops it, STATUS=1 shows its progress.
+workload: build
+	@$(CTL) workload $(if $(STOP),--stop,$(if $(STATUS),--status,$(if $(RATE),--rate $(RATE)) \
+		$(if $(MIX),--mix $(MIX)) $(if $(DURATION),--duration $(DURATION)) $(if $(COUNT),--count $(COUNT)) \
+		$(if $(SEED),--seed $(SEED)) $(if $(WAIT),--wait)))
 
 # Leases an isolated copy of the seeded database: make clone [TTL=S] [ENV=1]
 # (ENV=1 prints PGDATABASE=/DATABASE_URL= lines: eval "$$(make -s clone ENV=1)").
@@ -96,6 +104,10 @@ bench-inplace: build
 # Clone hand-out and reset latencies against a private pgseedd (see bench/clones).
 bench-clones: build
 	@bench/clones
+
+# The workload's achieved rate and in-place reset times with a subscriber attached (see bench/workload).
+bench-workload: build
+	@bench/workload
 
 # Removes the Postgres container (or stops the embedded one); VOLUMES=1 also deletes the data.
 clean: build

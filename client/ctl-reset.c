@@ -50,11 +50,12 @@ int cmd_reset(Ctl *ctl, int argc, char **argv)
         static const struct option opts[] = {
                 {"yes", no_argument, NULL, 'y'},
                 {"mode", required_argument, NULL, 'm'},
+                {"tables", required_argument, NULL, 't'},
                 CTL_GLOBAL_OPTIONS,
                 {},
         };
-        _cleanup_free_ char *path = NULL, *database = NULL;
-        const char *mode = "template";
+        _cleanup_free_ char *path = NULL, *database = NULL, *qtables = NULL;
+        const char *mode = NULL, *tables = NULL;
         json_auto_t *body = NULL;
         CtlResponse resp;
         Error e = ERROR_INIT;
@@ -66,12 +67,14 @@ int cmd_reset(Ctl *ctl, int argc, char **argv)
                         yes = true;
                 else if (c == 'm')
                         mode = optarg;
+                else if (c == 't')
+                        tables = optarg;
         }
         if (c == -2)
                 return ex;
         if (optind < argc)
                 return ctl_usage_error("reset", "unexpected argument '%s'", argv[optind]);
-        if (!streq(mode, "template") && !streq(mode, "inplace"))
+        if (mode && !streq(mode, "template") && !streq(mode, "inplace"))
                 return ctl_usage_error("reset", "--mode takes template or inplace, not '%s'", mode);
 
         if (!yes) {
@@ -96,7 +99,13 @@ int cmd_reset(Ctl *ctl, int argc, char **argv)
          * says the reset goes on) arrives before our own timeout would cut the request. */
         double timeout = ctl_timeout(ctl, RESET_TIMEOUT_S);
         int server_timeout = timeout > 2 ? (int) timeout - 1 : 1;
-        path = xasprintf("/reset?mode=%s&timeout=%d", mode, server_timeout > 3600 ? 3600 : server_timeout);
+        /* Without --mode: template, or with --tables the server's default for them (in place). */
+        if (!mode && !tables)
+                mode = "template";
+        qtables = tables ? ctl_http_escape(tables) : NULL;
+        path = xasprintf("/reset?%s%s%stimeout=%d%s%s", mode ? "mode=" : "", mode ? mode : "",
+                         mode ? "&" : "", server_timeout > 3600 ? 3600 : server_timeout,
+                         qtables ? "&tables=" : "", qtables ? qtables : "");
         r = ctl_http_request(ctl_url(ctl), "POST", path, timeout, &resp, &e);
         if (r < 0)
                 return ctl_report(&e);

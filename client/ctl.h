@@ -292,3 +292,4 @@ int cmd_metrics(Ctl *ctl, int argc, char **argv);
 int cmd_clone(Ctl *ctl, int argc, char **argv);
 int cmd_clones(Ctl *ctl, int argc, char **argv);
 int cmd_unclone(Ctl *ctl, int argc, char **argv);
+int cmd_workload(Ctl *ctl, int argc, char **argv);

@@ -33,10 +33,13 @@ static const Command commands[] = {
         {"wait", cmd_wait, "[--timeout S]", "wait until the database is ready, showing seeding progress",
          "  --timeout S     give up after S seconds (default 300): exit 1 if not ready by then,\n"
          "                  3 if pgseedd never answered\n"},
-        {"reset", cmd_reset, "[--yes] [--mode template|inplace]", "restore the seeded state (asks first)",
+        {"reset", cmd_reset, "[--yes] [--mode template|inplace] [--tables A,B]",
+         "restore the seeded state (asks first)",
          "  --yes, -y       do not ask (required when stdin is not a terminal)\n"
          "  --mode MODE     template (default): re-clone the database, fast;\n"
-         "                  inplace: keep the database, its publication and replication slots\n"},
+         "                  inplace: keep the database, its publication and replication slots\n"
+         "  --tables A,B    only these seeded tables, copied from the template in place (every table\n"
+         "                  with a foreign key to one of them must be named too)\n"},
         {"schema", cmd_schema, "[--table T]", "tables, row counts, columns, keys, indexes, triggers",
          "  --table T       only this table (NAME or SCHEMA.NAME)\n"},
         {"sample", cmd_sample,
@@ -60,6 +63,16 @@ static const Command commands[] = {
          "Waits up to 30 s when the pool is empty.  Return it with `pgseedctl unclone NAME`.\n"},
         {"clones", cmd_clones, "", "the leased clones and the pool", NULL},
         {"unclone", cmd_unclone, "NAME", "return a clone (its database is dropped)", NULL},
+        {"workload", cmd_workload,
+         "[--rate N] [--mix I,U,D] [--duration S | --count N] [--seed N] [--wait] | --stop | --status",
+         "generated change traffic: new comments, likes, replies, edits, deletions",
+         "  --rate N        changes per second (default 1000)\n"
+         "  --mix I,U,D     insert, update and delete weights (default 60,30,10)\n"
+         "  --duration S    stop after S seconds; --count N: after N changes (neither: until --stop)\n"
+         "  --seed N        the same seed from the same rows makes the same changes\n"
+         "  --wait          wait until it ends, then print its summary\n"
+         "  --stop          stop the running workload; --status: its progress\n"
+         "A reset stops a running workload first.\n"},
         {"down", cmd_down, "[--volumes]", "stop, remove the Postgres (and its data with --volumes)",
          "  --volumes       also delete the database files (the next start seeds from scratch)\n"},
         {"load-data", cmd_load_data, "CSV_PATH", "restart pgseedd seeded from a YouTube comments CSV", NULL},

@@ -14,6 +14,7 @@
 #include "runtime.h"
 #include "seed.h"
 #include "supervisor.h"
+#include "workload.h"
 
 /* Query parameters, documented where they are accepted: request_query_allow(req, NULL) takes them from here.
  */
@@ -41,8 +42,11 @@ static const RouteParam reset_params[] = {
         {"mode", PARAM_ENUM,
          "template: swap in a fresh copy of the template; inplace: rewrite the rows, keeping the database, "
          "its "
-         "publication and replication slots",
+         "publication and replication slots (the default with tables)",
          "template", reset_modes},
+        {"tables", PARAM_STRING,
+         "A partial reset: only these seeded tables, comma-separated NAME or SCHEMA.NAME (in place; every "
+         "table whose foreign keys point at one of them must be named too)"},
         {"timeout", PARAM_INTEGER,
          "Seconds to wait for the reset, queueing included (504 after; the reset "
          "goes on)",
@@ -55,6 +59,19 @@ static const RouteParam logs_params[] = {
         {"follow", PARAM_BOOLEAN, "Keep the reply open and stream new lines", "false"},
         {"since", PARAM_STRING, "Only lines from this time on: Unix seconds or RFC 3339"},
         {"format", PARAM_ENUM, "text, or json (one object per line)", "text", log_formats},
+        {NULL},
+};
+
+static const RouteParam workload_params[] = {
+        {"rate", PARAM_INTEGER, "Changes per second", "1000", NULL, 1, 100000},
+        {"mix", PARAM_STRING, "Insert, update and delete weights, e.g. 60,30,10 (normalized)", "60,30,10"},
+        {"count", PARAM_INTEGER, "Stop after this many changes", NULL, NULL, 1, INT64_C(1000000000)},
+        {"duration", PARAM_INTEGER,
+         "Stop after this many seconds (with count: whichever comes first); neither: until DELETE", NULL,
+         NULL, 1, 86400},
+        {"seed", PARAM_INTEGER,
+         "The same seed from the same rows makes the same changes; default: from the clock", NULL, NULL, 0,
+         INT64_MAX},
         {NULL},
 };
 
@@ -105,6 +122,12 @@ const Route api_routes[] = {
          "return a clone (dropped in the background)", no_params, "CloneReturned", NULL, false, 202},
         {"POST", "/clones/{name}/reset", api_clones_reset, ROUTE_AUTH_MUTATE, ROUTE_CORS_PRIVATE,
          "a fresh copy under the same name", clones_reset_params, "Clone"},
+        {"POST", "/workload", api_workload_start, ROUTE_AUTH_MUTATE, ROUTE_CORS_PRIVATE,
+         "start generated change traffic (a reset stops it)", workload_params, "Workload", NULL, false, 202},
+        {"GET", "/workload", api_workload_status, ROUTE_AUTH_READ, ROUTE_CORS_PRIVATE,
+         "the workload's progress: done, rate achieved, errors, remaining", no_params, "Workload"},
+        {"DELETE", "/workload", api_workload_stop, ROUTE_AUTH_MUTATE, ROUTE_CORS_PRIVATE,
+         "stop the workload", no_params, "Workload"},
 };
 const size_t api_routes_count = ELEMENTSOF(api_routes);
 
@@ -374,6 +397,8 @@ void api_metrics(Request *req)
                         (long long) cs.ready, (long long) cs.target, (long long) cs.leased,
                         (long long) cs.max, (long long) cs.leased_total, (long long) cs.returned_total);
         }
+        if (d->workload)
+                workload_metrics_write(d->workload, f);
         v = snap.facts ? json_object_get(json_object_get(snap.facts, "cdc"), "replication_slots") : NULL;
         if (json_array_size(v) > 0)
                 slots_write(f, v);

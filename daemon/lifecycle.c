@@ -32,6 +32,7 @@ struct JobWaiter {
 struct Job {
         JobKind kind;
         ResetMode mode;
+        char *tables;        /* JOB_RESET: the tables asked for (canonical list), NULL for all */
         int64_t queued_mono; /* when it was queued */
         unsigned refs;       /* the queue or the worker: 1; each waiter: 1 */
         bool done;
@@ -60,6 +61,8 @@ struct Lifecycle {
         uint64_t epoch;
         bool repair_needed; /* a job failed in a way that may have left something to repair */
         Metrics *metrics;
+        void (*reset_hook)(void *userdata);
+        void *reset_hook_userdata;
 };
 
 static const char *const kind_names[_JOB_KIND_MAX] = {
@@ -90,6 +93,7 @@ static void job_unref_locked(Job *j)
         if (!j || --j->refs > 0)
                 return;
         json_decref(j->result);
+        free(j->tables);
         free(j);
 }
 
@@ -146,8 +150,13 @@ static void decide_locked(JobWaiter *w, bool timed_out, Batch *b)
         batch_add(b, w);
 }
 
-JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t timeout_ms, JobNotify notify,
-                            void *userdata)
+static bool job_matches(const Job *j, JobKind kind, ResetMode mode, const char *tables)
+{
+        return j->kind == kind && (kind != JOB_RESET || (j->mode == mode && streq_ptr(j->tables, tables)));
+}
+
+static JobWaiter *submit(Lifecycle *l, JobKind kind, ResetMode mode, const char *tables, int64_t timeout_ms,
+                         JobNotify notify, void *userdata)
 {
         JobWaiter *w = xcalloc(1, sizeof(JobWaiter));
         Batch batch = {0};
@@ -161,10 +170,10 @@ JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t 
 
         pthread_mutex_lock(&l->lock);
         /* Join a job of the same kind that has not finished: its result answers this request too. */
-        if (l->current && l->current->kind == kind && (kind != JOB_RESET || l->current->mode == mode))
+        if (l->current && job_matches(l->current, kind, mode, tables))
                 j = l->current;
         for (Job *q = l->queue; !j && q; q = q->next)
-                if (q->kind == kind && (kind != JOB_RESET || q->mode == mode))
+                if (job_matches(q, kind, mode, tables))
                         j = q;
         if (j)
                 w->coalesced = true;
@@ -172,6 +181,7 @@ JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t 
                 j = xcalloc(1, sizeof(Job));
                 j->kind = kind;
                 j->mode = mode;
+                j->tables = tables ? xstrdup(tables) : NULL;
                 j->queued_mono = now_mono_ms();
                 j->refs = 1;
                 if (l->stopping) {
@@ -203,6 +213,18 @@ JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t 
                 l->ops->preempt(l->ctx, kind, mode);
         batch_notify(l, &batch);
         return w;
+}
+
+JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t timeout_ms, JobNotify notify,
+                            void *userdata)
+{
+        return submit(l, kind, mode, NULL, timeout_ms, notify, userdata);
+}
+
+JobWaiter *lifecycle_submit_reset(Lifecycle *l, ResetMode mode, const char *tables, int64_t timeout_ms,
+                                  JobNotify notify, void *userdata)
+{
+        return submit(l, JOB_RESET, mode, tables, timeout_ms, notify, userdata);
 }
 
 void lifecycle_expire(Lifecycle *l)
@@ -301,6 +323,12 @@ void lifecycle_set_metrics(Lifecycle *l, Metrics *m)
         l->metrics = m;
 }
 
+void lifecycle_set_reset_hook(Lifecycle *l, void (*hook)(void *userdata), void *userdata)
+{
+        l->reset_hook = hook;
+        l->reset_hook_userdata = userdata;
+}
+
 /* Counted per job, not per request: coalesced requests share one reset. */
 static void reset_count(Lifecycle *l, const Job *j, int r, const Error *e, int64_t ms)
 {
@@ -323,8 +351,11 @@ static void run_job(Lifecycle *l, Job *j)
 
         if (j->kind == JOB_ENSURE)
                 r = l->ops->ensure(l->ctx, &e);
-        else
-                r = l->ops->reset(l->ctx, j->mode, &result, &e);
+        else {
+                if (l->reset_hook)
+                        l->reset_hook(l->reset_hook_userdata);
+                r = l->ops->reset(l->ctx, j->mode, j->tables, &result, &e);
+        }
         /* How long it waited for the worker (behind another job or one upkeep step). */
         if (json_is_object(result))
                 json_object_set_new(result, "queued_ms", json_integer(t0 - j->queued_mono));
@@ -337,7 +368,7 @@ static void run_job(Lifecycle *l, Job *j)
         /* Refusals (busy, not ready) and shutdown changed nothing; any other failure may have (a failed
          * ensure is retried by the supervisor anyway). */
         if (r < 0 && j->kind != JOB_ENSURE && e.errnum != EBUSY && e.errnum != EAGAIN &&
-            e.errnum != ECANCELED)
+            e.errnum != ECANCELED && e.errnum != EINVAL)
                 l->repair_needed = true;
         j->r = r;
         j->e = e;

@@ -37,7 +37,8 @@ const char *job_kind_to_string(JobKind k);
  */
 typedef struct LifecycleOps {
         int (*ensure)(void *ctx, Error *e);
-        int (*reset)(void *ctx, ResetMode mode, json_t **ret, Error *e);
+        /* tables: NULL for every seeded table, else a comma-separated list (a partial reset) */
+        int (*reset)(void *ctx, ResetMode mode, const char *tables, json_t **ret, Error *e);
         bool (*upkeep)(void *ctx);
         void (*cancel)(void *ctx); /* any thread: make a running ensure give up soon */
         /*
@@ -63,6 +64,12 @@ Lifecycle *lifecycle_new(const LifecycleOps *ops, void *ctx, LifecycleChanged ch
 void lifecycle_free(Lifecycle *l);
 /* Where reset outcomes and durations are counted (borrowed; NULL for none).  Before lifecycle_start. */
 void lifecycle_set_metrics(Lifecycle *l, Metrics *m);
+
+/*
+ * Called on the worker thread as every reset job starts, before it touches
+ * a database (the change workload is stopped there).  Before lifecycle_start.
+ */
+void lifecycle_set_reset_hook(Lifecycle *l, void (*hook)(void *userdata), void *userdata);
 
 int lifecycle_start(Lifecycle *l, Error *e);
 /* Cancels what is queued (-ECANCELED to its waiters), cancels the running job, joins the thread. */
@@ -108,6 +115,13 @@ typedef void (*JobNotify)(void *userdata);
  */
 JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t timeout_ms, JobNotify notify,
                             void *userdata);
+
+/*
+ * A reset of tables (NULL: all; else a canonical comma-separated list): as
+ * lifecycle_submit, joined only with a reset of the same mode and tables.
+ */
+JobWaiter *lifecycle_submit_reset(Lifecycle *l, ResetMode mode, const char *tables, int64_t timeout_ms,
+                                  JobNotify notify, void *userdata);
 
 /* Notifies waiters whose deadline passed (their result becomes -ETIMEDOUT).  Call periodically. */
 void lifecycle_expire(Lifecycle *l);

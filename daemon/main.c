@@ -27,6 +27,7 @@
 #include "runtime.h"
 #include "seed.h"
 #include "supervisor.h"
+#include "workload.h"
 
 #define EXIT_USAGE 2
 
@@ -401,6 +402,7 @@ static int run_daemon(Daemon *d, const Options *o)
 
         d->seeder = seeder_new(d->config, d->metrics);
         d->clones = clones_new(d->config, d->metrics);
+        d->workload = workload_new(d->config);
         seeder_set_clones(d->seeder, d->clones);
         d->supervisor = supervisor_new(d, NULL);
         clones_set_kick(d->clones, kick_upkeep, d->supervisor);
@@ -421,6 +423,7 @@ static int run_daemon(Daemon *d, const Options *o)
         supervisor_cancel_work(d->supervisor);
         http_server_stop(d->http);
         d->http = NULL;
+        workload_stop(d->workload, "pgseedd stopped");
         supervisor_stop(d->supervisor);
         pidfile_release(d->config->state_dir, TAKE_FD(pid_fd));
         log_info("stopped", "pgseedd stopped");
@@ -431,6 +434,8 @@ fail:
         print_error(&e);
         if (api_fd >= 0)
                 close(api_fd);
+        if (d->workload)
+                workload_stop(d->workload, "pgseedd stopped");
         if (d->supervisor)
                 supervisor_stop(d->supervisor);
         if (pid_fd >= 0)
@@ -472,6 +477,7 @@ int main(int argc, char **argv)
         supervisor_free(d.supervisor);
         seeder_free(d.seeder);
         clones_free(d.clones);
+        workload_free(d.workload);
         runtime_free(d.runtime);
         metrics_free(d.metrics);
         health_cache_free(d.health_cache);

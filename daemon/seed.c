@@ -46,9 +46,11 @@ struct Seeder {
         char *spare_prefix; /* "app_spare_" */
         char **spares;      /* "app_spare_1" .. "app_spare_N" */
         size_t n_spares;
-        char *legacy_spare;  /* "app_spare": the one spare of earlier versions, dropped at ensure */
-        Clones *clones;      /* may be NULL */
-        PGconn *conn;        /* the worker's connection to "postgres" for jobs, kept between them */
+        char *legacy_spare; /* "app_spare": the one spare of earlier versions, dropped at ensure */
+        Clones *clones;     /* may be NULL */
+        PGconn *conn;       /* the worker's connection to "postgres" for jobs, kept between them */
+        InplaceCache
+                *inplace;    /* what in-place resets keep between them (a session on the working database) */
         PGconn *upkeep_conn; /* upkeep's own, so that a late cancel (see seeder_preempt) never hits a job */
 
         char *trash_prefix; /* "app_pgseed_aside_": working databases a reset set aside */
@@ -88,6 +90,7 @@ Seeder *seeder_new(const Config *c, Metrics *metrics)
         s->config = c;
         s->metrics = metrics;
         s->working = xstrdup(c->pg_db);
+        s->inplace = inplace_cache_new();
         s->tmpl = xasprintf("%s_template", c->pg_db);
         s->build = xasprintf("%s_template_build", c->pg_db);
         s->spare_prefix = xasprintf("%s_spare_", c->pg_db);
@@ -112,6 +115,7 @@ void seeder_free(Seeder *s)
         free(s->tmpl);
         free(s->build);
         PQfinish(s->conn);
+        inplace_cache_free(s->inplace);
         PQfinish(s->upkeep_conn);
         strv_free(s->spares);
         free(s->spare_prefix);
@@ -548,6 +552,8 @@ static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *finge
         r = db_state(conn, s->working, &work, e);
         if (r < 0)
                 return r;
+        inplace_cache_drop_session(
+                s->inplace); /* it would be terminated below, and point at the old database */
         if (work.exists) {
                 r = exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", s->working, NULL);
                 if (r == 0)
@@ -681,6 +687,7 @@ static void worker_conn_drop(Seeder *s)
 {
         PQfinish(s->conn);
         s->conn = NULL;
+        inplace_cache_drop_session(s->inplace);
         PQfinish(s->upkeep_conn);
         s->upkeep_conn = NULL;
 }
@@ -1164,7 +1171,7 @@ static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json
         return 0;
 }
 
-int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
+int seeder_reset(Seeder *s, ResetMode mode, const char *tables, json_t **ret, Error *e)
 {
         PGconn *conn;
         char fingerprint[24];
@@ -1183,8 +1190,13 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
                 return -e->errnum;
 
         result = json_pack("{s:s}", "mode", mode == RESET_INPLACE ? "inplace" : "template");
-        r = mode == RESET_INPLACE ? reset_inplace(s->config, conn, s->tmpl, s->working, result, e)
-                                  : reset_template(s, conn, fingerprint, result, e);
+        /*
+         * A template reset cannot swap part of a database: with tables, both
+         * modes copy those tables' rows from the template in one transaction.
+         */
+        r = mode == RESET_INPLACE || tables
+                    ? reset_inplace(s->config, s->inplace, conn, s->tmpl, s->working, tables, result, e)
+                    : reset_template(s, conn, fingerprint, result, e);
         if (r < 0) {
                 worker_conn_drop(s);
                 json_decref(result);
@@ -1195,7 +1207,7 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
                  * missing template is not a 404 of the caller's making.
                  */
                 if (e->errnum != EBUSY && e->errnum != EAGAIN && e->errnum != ECONNREFUSED &&
-                    e->errnum != ETIMEDOUT) {
+                    e->errnum != ETIMEDOUT && !reset_inplace_request_error(e)) {
                         e->errnum = EIO;
                         strlcpy0(e->code, "reset_failed", sizeof(e->code));
                         if (!*e->hint)
@@ -1223,9 +1235,9 @@ static int ops_ensure(void *ctx, Error *e)
         return seeder_ensure(ctx, e);
 }
 
-static int ops_reset(void *ctx, ResetMode mode, json_t **ret, Error *e)
+static int ops_reset(void *ctx, ResetMode mode, const char *tables, json_t **ret, Error *e)
 {
-        return seeder_reset(ctx, mode, ret, e);
+        return seeder_reset(ctx, mode, tables, ret, e);
 }
 
 static bool ops_upkeep(void *ctx)

@@ -74,9 +74,13 @@ bool seeder_upkeep(Seeder *s);
  * Restores the seeded state.  Returns 0 and a JSON summary in *ret
  * ({"mode", "strategy", "duration_ms", "tables": [...]}) or -errno: -EBUSY
  * (a logical replication slot in template mode; tables locked),
- * -ECONNREFUSED, -EIO (code reset_failed).  Lifecycle worker only.
+ * -ECONNREFUSED, -EIO (code reset_failed).  tables (NULL for all) is a
+ * partial reset of those seeded tables (copied from the template in place,
+ * whatever the mode); -EINVAL names an
+ * unknown table or one the set must include (foreign keys).  Lifecycle
+ * worker only.
  */
-int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e);
+int seeder_reset(Seeder *s, ResetMode mode, const char *tables, json_t **ret, Error *e);
 
 /*
  * Lets upkeep and ensure maintain the clone pool too (borrowed; set before

@@ -16,6 +16,7 @@
 #include "probe.h"
 #include "runtime.h"
 #include "seed.h"
+#include "workload.h"
 
 #define TICK_MS            250
 #define PROBE_INTERVAL_MS  1000
@@ -143,6 +144,15 @@ static void lifecycle_changed(void *userdata)
         pthread_mutex_unlock(&s->lock);
 }
 
+/* On the lifecycle worker as a reset starts: generated changes must not race the restore. */
+static void reset_starting(void *userdata)
+{
+        Daemon *d = userdata;
+
+        if (d->workload)
+                workload_stop(d->workload, "a reset started");
+}
+
 Supervisor *supervisor_new(Daemon *d, const SupervisorHooks *hooks)
 {
         Supervisor *s = xcalloc(1, sizeof(Supervisor));
@@ -162,6 +172,7 @@ Supervisor *supervisor_new(Daemon *d, const SupervisorHooks *hooks)
         }
         s->lifecycle = lifecycle_new(s->hooks.lifecycle_ops, s->hooks.lifecycle_ctx, lifecycle_changed, s);
         lifecycle_set_metrics(s->lifecycle, d->metrics);
+        lifecycle_set_reset_hook(s->lifecycle, reset_starting, d);
         pthread_mutex_init(&s->lock, NULL);
         cond_init_monotonic(&s->cond);
         s->probe = probe_new(d->config);
@@ -687,8 +698,8 @@ void supervisor_snapshot(Supervisor *s, SupSnapshot *ret)
         pthread_mutex_unlock(&s->lock);
 }
 
-int supervisor_submit_reset(Supervisor *s, ResetMode mode, int64_t timeout_ms, JobNotify notify,
-                            void *userdata, JobWaiter **ret, Error *e)
+int supervisor_submit_reset(Supervisor *s, ResetMode mode, const char *tables, int64_t timeout_ms,
+                            JobNotify notify, void *userdata, JobWaiter **ret, Error *e)
 {
         SupState state;
         char reason[768];
@@ -701,7 +712,7 @@ int supervisor_submit_reset(Supervisor *s, ResetMode mode, int64_t timeout_ms, J
         if (state != SUP_READY && state != SUP_RESETTING && state != SUP_SEEDING)
                 return error_set(e, EAGAIN, "not_ready", "Wait until it is: `pgseedctl wait`.",
                                  "The database is not ready (%s: %s)", state_names[state], reason);
-        *ret = lifecycle_submit(s->lifecycle, JOB_RESET, mode, timeout_ms, notify, userdata);
+        *ret = lifecycle_submit_reset(s->lifecycle, mode, tables, timeout_ms, notify, userdata);
         return 0;
 }
 

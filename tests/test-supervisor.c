@@ -113,7 +113,7 @@ static int fake_ensure(void *ctx, Error *e)
         return r < 0 ? error_set(e, -r, NULL, NULL, "template build failed") : 0;
 }
 
-static int fake_reset(void *ctx, ResetMode mode, json_t **ret, Error *e)
+static int fake_reset(void *ctx, ResetMode mode, const char *tables, json_t **ret, Error *e)
 {
         int n = atomic_fetch_add(&fake.resets, 1) + 1;
 
@@ -363,7 +363,7 @@ static void test_supervisor_reset_stays_ready_with_resetting_substatus(void **st
 
         tick_until(f->s, SUP_READY);
         atomic_store(&fake.block, true);
-        assert_int_equal(supervisor_submit_reset(f->s, RESET_TEMPLATE, 0, NULL, NULL, &w, &e), 0);
+        assert_int_equal(supervisor_submit_reset(f->s, RESET_TEMPLATE, NULL, 0, NULL, NULL, &w, &e), 0);
         wait_for_int(&fake.running_jobs, 2);
         /* The database serves throughout: ready, with the reset as a sub-status. */
         supervisor_snapshot(f->s, &snap);
@@ -398,7 +398,7 @@ static void test_supervisor_inplace_reset_stays_ready(void **state)
 
         tick_until(f->s, SUP_READY);
         atomic_store(&fake.block, true);
-        assert_int_equal(supervisor_submit_reset(f->s, RESET_INPLACE, 0, NULL, NULL, &w, &e), 0);
+        assert_int_equal(supervisor_submit_reset(f->s, RESET_INPLACE, NULL, 0, NULL, NULL, &w, &e), 0);
         wait_for_int(&fake.running_jobs, 2);
         supervisor_snapshot(f->s, &snap);
         since = snap.reset_since_ms;
@@ -436,7 +436,7 @@ static void test_supervisor_reset_refused_unless_up(void **state)
 
         atomic_store(&fake.probe_fails, true);
         supervisor_tick(f->s);
-        assert_int_equal(supervisor_submit_reset(f->s, RESET_TEMPLATE, 0, NULL, NULL, &w, &e), -EAGAIN);
+        assert_int_equal(supervisor_submit_reset(f->s, RESET_TEMPLATE, NULL, 0, NULL, NULL, &w, &e), -EAGAIN);
         assert_string_equal(e.code, "not_ready");
         assert_null(w);
 }
@@ -456,7 +456,7 @@ static void test_supervisor_reseed_and_resets_never_overlap(void **state)
         wait_for_int(&fake.running_jobs, 2);
         assert_int_equal(state_of(f->s, NULL, 0), SUP_SEEDING);
         for (int i = 0; i < 4; i++)
-                assert_int_equal(supervisor_submit_reset(f->s, i % 2 ? RESET_INPLACE : RESET_TEMPLATE, 0,
+                assert_int_equal(supervisor_submit_reset(f->s, i % 2 ? RESET_INPLACE : RESET_TEMPLATE, NULL, 0,
                                                          NULL, NULL, &w[i], &e),
                                  0);
         atomic_store(&fake.block, false);

@@ -92,7 +92,7 @@ def check_reply(doc, method, path, op, r):
 
 # A value each parameter type can take, for calling every parameter once.
 EXAMPLES = {"table": "users", "order": "channel_id.desc", "columns": "channel_id", "since": "1700000000",
-            "tail": "5", "timeout": "120"}
+            "tail": "5", "timeout": "120", "tables": "comments"}
 
 
 def example(param):
