@@ -37,11 +37,25 @@
 typedef struct Clone {
         char name[NAME_MAX_LEN];
         char fingerprint[24];
+        char from[NAME_MAX_LEN]; /* the snapshot it was cloned from; "" for the seed template */
         int64_t leased_ms, expires_ms; /* realtime; 0 while in the pool */
         int64_t ttl_s;
         bool recorded; /* the lease is in the database comment */
         struct Clone *next;
 } Clone;
+
+struct ClonesWaiter {
+        Clones *cl;
+        void (*notify)(void *userdata);
+        void *userdata;
+        int64_t deadline_mono;
+        bool listed;      /* in cl->waiters (counted in cl->waiting) */
+        bool notified;    /* notify was decided (once) */
+        bool notify_done; /* and has returned: clones_waiter_free waits for it */
+        bool orphaned;    /* freed by its own notify: notify_waiters frees it */
+        pthread_t notifier;
+        ClonesWaiter *next;
+};
 
 struct Clones {
         const Config *config;
@@ -59,10 +73,13 @@ struct Clones {
         size_t n_drops;
         char fingerprint[24]; /* of the template the pool was rebuilt for; "" before */
         int64_t waiting;
+        ClonesWaiter *waiters; /* parked requests waiting for a ready clone, oldest first */
         bool disk_low;
         int64_t disk_checked_mono;
         ClonesStats counters;
 };
+
+static void wake_waiters(Clones *cl);
 
 /* ---- pure parts -------------------------------------------------------------- */
 
@@ -195,6 +212,7 @@ void clones_pool_add(Clones *cl, const char *name)
         list_append(&cl->ready, c);
         pthread_cond_broadcast(&cl->cond);
         pthread_mutex_unlock(&cl->lock);
+        wake_waiters(cl);
 }
 
 /* ---- leases ------------------------------------------------------------------ */
@@ -364,6 +382,161 @@ void clones_stats(Clones *cl, ClonesStats *ret)
         ret->target = clones_pool_target(cl->config->clones_pool, cl->waiting, ret->leased, ret->max);
         ret->disk_low = cl->disk_low;
         pthread_mutex_unlock(&cl->lock);
+}
+
+/* ---- parked requests waiting for a clone ----------------------------------------- */
+
+/*
+ * Decides up to max waiters (all of them when max < 0) under the lock: those
+ * whose deadline passed when expired_only, else the oldest ones.  Returns
+ * them as a list through ->next (unlinked from cl->waiters), to be notified
+ * once the lock is released.
+ */
+static ClonesWaiter *take_waiters_locked(Clones *cl, ssize_t max, bool expired_only)
+{
+        ClonesWaiter *taken = NULL, **tail = &taken;
+        int64_t now = now_mono_ms();
+
+        for (ClonesWaiter **p = &cl->waiters; *p && max != 0;) {
+                ClonesWaiter *w = *p;
+
+                if (expired_only && now < w->deadline_mono) {
+                        p = &w->next;
+                        continue;
+                }
+                *p = w->next;
+                w->next = NULL;
+                w->listed = false;
+                w->notified = true;
+                w->notifier = pthread_self();
+                cl->waiting--;
+                *tail = w;
+                tail = &w->next;
+                if (max > 0)
+                        max--;
+        }
+        return taken;
+}
+
+/*
+ * Calls the notify functions without the lock, then marks them returned.  A
+ * notify may free its own waiter (request_resume frees the request of a
+ * stopped server): that free is deferred to here (see clones_waiter_free).
+ */
+static void notify_waiters(Clones *cl, ClonesWaiter *list)
+{
+        ClonesWaiter **v = NULL;
+        size_t n = 0;
+
+        for (ClonesWaiter *w = list; w; w = w->next) {
+                v = xrealloc(v, (n + 1) * sizeof(ClonesWaiter *));
+                v[n++] = w;
+        }
+        for (size_t i = 0; i < n; i++)
+                v[i]->notify(v[i]->userdata);
+        if (n == 0)
+                return;
+        pthread_mutex_lock(&cl->lock);
+        for (size_t i = 0; i < n; i++) {
+                if (v[i]->orphaned)
+                        free(v[i]);
+                else
+                        v[i]->notify_done = true;
+        }
+        pthread_cond_broadcast(&cl->cond);
+        pthread_mutex_unlock(&cl->lock);
+        free(v);
+}
+
+/* A clone became ready: resume as many waiters as there are ready clones. */
+static void wake_waiters(Clones *cl)
+{
+        pthread_mutex_lock(&cl->lock);
+        ClonesWaiter *list = take_waiters_locked(cl, (ssize_t) list_length(cl->ready), false);
+        pthread_mutex_unlock(&cl->lock);
+        notify_waiters(cl, list);
+}
+
+ClonesWaiter *clones_wait(Clones *cl, int64_t timeout_ms, void (*notify)(void *userdata), void *userdata)
+{
+        ClonesWaiter *w = xcalloc(1, sizeof(ClonesWaiter));
+        ClonesWaiter **p;
+
+        w->cl = cl;
+        w->notify = notify;
+        w->userdata = userdata;
+        w->deadline_mono = now_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+        pthread_mutex_lock(&cl->lock);
+        for (p = &cl->waiters; *p; p = &(*p)->next)
+                ;
+        *p = w;
+        w->listed = true;
+        cl->waiting++; /* the pool's target rises by one */
+        pthread_mutex_unlock(&cl->lock);
+        kick(cl);
+        /* A clone may have come in between the caller's try and now. */
+        wake_waiters(cl);
+        return w;
+}
+
+bool clones_waiter_expired(const ClonesWaiter *w)
+{
+        return now_mono_ms() >= w->deadline_mono;
+}
+
+int64_t clones_waiter_left_ms(const ClonesWaiter *w)
+{
+        int64_t left = w->deadline_mono - now_mono_ms();
+
+        return left > 0 ? left : 0;
+}
+
+void clones_waiter_free(ClonesWaiter *w)
+{
+        Clones *cl;
+
+        if (!w)
+                return;
+        cl = w->cl;
+        pthread_mutex_lock(&cl->lock);
+        while (w->notified && !w->notify_done && !pthread_equal(w->notifier, pthread_self()))
+                pthread_cond_wait(&cl->cond, &cl->lock);
+        if (w->notified && !w->notify_done) {
+                /* Freed from inside its own notify: notify_waiters frees it once that returns. */
+                w->orphaned = true;
+                pthread_mutex_unlock(&cl->lock);
+                return;
+        }
+        if (w->listed) {
+                for (ClonesWaiter **p = &cl->waiters; *p; p = &(*p)->next)
+                        if (*p == w) {
+                                *p = w->next;
+                                break;
+                        }
+                cl->waiting--;
+        }
+        pthread_mutex_unlock(&cl->lock);
+        free(w);
+}
+
+void clones_expire(Clones *cl)
+{
+        pthread_mutex_lock(&cl->lock);
+        ClonesWaiter *list = take_waiters_locked(cl, -1, true);
+        pthread_mutex_unlock(&cl->lock);
+        notify_waiters(cl, list);
+        /* A clone that nobody's wake reached (its waiter's client had left): the next waiter. */
+        wake_waiters(cl);
+}
+
+void clones_cancel_waits(Clones *cl)
+{
+        if (!cl)
+                return;
+        pthread_mutex_lock(&cl->lock);
+        ClonesWaiter *list = take_waiters_locked(cl, -1, false);
+        pthread_mutex_unlock(&cl->lock);
+        notify_waiters(cl, list);
 }
 
 /* ---- SQL helpers --------------------------------------------------------------- */
@@ -641,6 +814,7 @@ static int make_clone(Clones *cl, PGconn *conn, const char *tmpl, const char *fi
         pthread_cond_broadcast(&cl->cond);
         pthread_mutex_unlock(&cl->lock);
         free(c);
+        wake_waiters(cl);
         metrics_clone_refill(cl->metrics, ms);
         log_debug("clones", "Made a ready clone in %lld ms", (long long) ms);
         return 0;
@@ -797,5 +971,6 @@ fail:
         cl->ready = fresh;
         pthread_cond_broadcast(&cl->cond);
         pthread_mutex_unlock(&cl->lock);
+        wake_waiters(cl);
         return r;
 }

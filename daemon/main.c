@@ -419,6 +419,7 @@ static int run_daemon(Daemon *d, const Options *o)
         /* Parked requests (resets) are answered first, so that stopping the server need not wait for them.
          */
         supervisor_cancel_work(d->supervisor);
+        clones_cancel_waits(d->clones);
         http_server_stop(d->http);
         d->http = NULL;
         supervisor_stop(d->supervisor);

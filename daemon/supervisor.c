@@ -10,6 +10,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "clones.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
@@ -556,6 +557,8 @@ void supervisor_tick(Supervisor *s)
         pthread_mutex_unlock(&s->lock);
 
         lifecycle_expire(s->lifecycle);
+        if (s->d && s->d->clones)
+                clones_expire(s->d->clones); /* parked POST /clones whose ?timeout passed */
         if (in.server == SERVER_OFF)
                 tick_start(s, &in, now);
         else if (tick_liveness(s, &in, now)) {
