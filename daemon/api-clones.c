@@ -10,6 +10,7 @@
 #include "clones.h"
 #include "config.h"
 #include "daemon.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "supervisor.h"
 #include "util.h"
@@ -122,6 +123,12 @@ void api_clones_lease(Request *req)
         LeaseWait *lw;
         int64_t ttl_s, timeout_s;
 
+        const char *from = request_query(req, "from");
+
+        if (request_resumed(req) && from) {
+                api_snapshot_job_resumed(req, "clone_lease", from, 201);
+                return;
+        }
         if (request_resumed(req)) {
                 lw = request_userdata(req);
                 clones_waiter_free(TAKE_PTR(lw->waiter));
@@ -132,6 +139,16 @@ void api_clones_lease(Request *req)
                         return;
                 if (!clones_available_or_reply(req))
                         return;
+                if (from) {
+                        /* Not from the pool (it holds the seed's copies): one clone made on the worker. */
+                        JobArgs args = {.op = SNAP_CLONE, .fd = -1, .ttl_s = ttl_s};
+
+                        if (!api_snapshot_from_or_reply(req, from))
+                                return;
+                        strlcpy0(args.name, from, sizeof(args.name));
+                        api_snapshot_job(req, JOB_SNAPSHOT, &args, timeout_s > 0 ? timeout_s : LEASE_TIMEOUT_S);
+                        return;
+                }
                 lw = fresh = xcalloc(1, sizeof(LeaseWait));
                 lw->ttl_s = ttl_s;
                 lw->timeout_ms = timeout_s * 1000;

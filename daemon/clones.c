@@ -225,8 +225,11 @@ static json_t *lease_json(const Clones *cl, const Clone *c)
 
         format_rfc3339_ms(c->leased_ms, leased, sizeof(leased));
         format_rfc3339_ms(c->expires_ms, expires, sizeof(expires));
-        return json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "name", c->name, "url", url, "leased_at", leased,
-                         "expires_at", expires, "ttl", (json_int_t) c->ttl_s, "recorded", c->recorded);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "name", c->name, "url", url, "leased_at", leased,
+                              "expires_at", expires, "ttl", (json_int_t) c->ttl_s, "recorded", c->recorded);
+        if (*c->from)
+                json_object_set_new(o, "from", json_string(c->from));
+        return o;
 }
 
 /* Free space under the state directory, checked at most once a second. */
@@ -561,6 +564,8 @@ static json_t *clone_meta(const Clone *c, const char *role)
         format_rfc3339_ms(now_real_ms(), ts, sizeof(ts));
         json_t *m = json_pack("{s:i, s:s, s:s, s:s}", "pgseed", 1, "role", role, "fingerprint",
                               c->fingerprint, "created_at", ts);
+        if (*c->from)
+                json_object_set_new(m, "from", json_string(c->from));
         if (c->leased_ms) {
                 format_rfc3339_ms(c->leased_ms, leased, sizeof(leased));
                 format_rfc3339_ms(c->expires_ms, expires, sizeof(expires));
@@ -656,6 +661,8 @@ int clones_rebuild(Clones *cl, PGconn *conn, const char *fingerprint, Error *e)
                         strlcpy0(c->fingerprint,
                                  json_string_value(json_object_get(meta, "fingerprint")) ?: "",
                                  sizeof(c->fingerprint));
+                        strlcpy0(c->from, json_string_value(json_object_get(meta, "from")) ?: "",
+                                 sizeof(c->from));
                         if (streq(role, "clone")) {
                                 c->leased_ms = json_integer_value(json_object_get(meta, "leased_ms"));
                                 c->expires_ms = json_integer_value(json_object_get(meta, "expires_ms"));
@@ -870,6 +877,81 @@ int clones_upkeep_step(Clones *cl, PGconn *conn, const char *tmpl, const char *f
         return r < 0 ? r : 1;
 }
 
+/*
+ * A clone of another template (a snapshot), leased at once: not from the pool,
+ * which holds copies of the seed template only.  The comment says "from", so
+ * that a restart keeps the lease and POST /clones/NAME/reset knows it.
+ */
+int clones_make_from(Clones *cl, PGconn *conn, const char *tmpl, const char *from, const char *fingerprint,
+                     int64_t ttl_s, json_t **ret, Error *e)
+{
+        _cleanup_free_ char *fmt = xasprintf("CREATE DATABASE %%s TEMPLATE %%s%s ALLOW_CONNECTIONS = false",
+                                             PQserverVersion(conn) >= 150000 ? " STRATEGY = FILE_COPY" : "");
+        Clone *c = xcalloc(1, sizeof(Clone));
+        int64_t t0 = now_mono_ms();
+        json_t *meta;
+        int r;
+
+        if (ttl_s <= 0)
+                ttl_s = cl->config->clones_ttl;
+        pthread_mutex_lock(&cl->lock);
+        r = list_length(cl->leased) >= (size_t) cl->config->clones_max ? limit_error_locked(cl, e) : 0;
+        if (r == 0 && disk_low_locked(cl))
+                r = error_set(e, ENOSPC, "disk_full",
+                              "Free disk space or lower [clones] min_free_mb (PGSEED_CLONES_MIN_FREE_MB).",
+                              "Less than [clones] min_free_mb = %lld MiB is free under %s: no new clone",
+                              (long long) cl->config->clones_min_free_mb, cl->config->state_dir);
+        pthread_mutex_unlock(&cl->lock);
+        if (r < 0) {
+                free(c);
+                return r;
+        }
+        random_name(cl, c->name, sizeof(c->name));
+        strlcpy0(c->fingerprint, fingerprint, sizeof(c->fingerprint));
+        strlcpy0(c->from, from, sizeof(c->from));
+        r = exec_names(conn, e, fmt, c->name, tmpl);
+        if (r == 0) {
+                meta = clone_meta(c, "clone-new");
+                r = set_comment(conn, c->name, meta, e);
+                json_decref(meta);
+        }
+        if (r == 0)
+                r = exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", c->name, NULL);
+        if (r == 0 && !isempty(cl->config->publication)) {
+                /* As make_clone: a clone is no CDC source. */
+                _cleanup_pgconn_ PGconn *db = pg_connect(cl->config, c->name, "pgseedd-clones", 10, 0, e);
+                if (!db)
+                        r = -e->errnum;
+                else
+                        r = exec_names(db, e, "DROP PUBLICATION IF EXISTS %s", cl->config->publication,
+                                       NULL);
+        }
+        c->leased_ms = now_real_ms();
+        c->ttl_s = ttl_s;
+        c->expires_ms = c->leased_ms + ttl_s * 1000;
+        c->recorded = true;
+        if (r == 0) {
+                meta = clone_meta(c, "clone");
+                r = set_comment(conn, c->name, meta, e);
+                json_decref(meta);
+        }
+        if (r < 0) {
+                Error ignore = ERROR_INIT;
+                drop_db(conn, c->name, &ignore);
+                free(c);
+                return r;
+        }
+        pthread_mutex_lock(&cl->lock);
+        list_append(&cl->leased, c);
+        cl->counters.leased_total++;
+        json_t *o = lease_json(cl, c);
+        pthread_mutex_unlock(&cl->lock);
+        json_object_set_new(o, "from", json_string(from));
+        json_object_set_new(o, "clone_ms", json_integer(now_mono_ms() - t0));
+        *ret = o;
+        return 0;
+}
+
 /* ---- clone reset ------------------------------------------------------------------ */
 
 int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret, Error *e)
@@ -887,10 +969,20 @@ int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret,
                                  "'%s' is not a clone name: expected %s followed by %d hex digits", name,
                                  cl->prefix, NAME_HEX);
         pthread_mutex_lock(&cl->lock);
-        if (!list_find(&cl->leased, name)) {
+        if (!(p = list_find(&cl->leased, name))) {
                 pthread_mutex_unlock(&cl->lock);
                 return error_set(e, ENOENT, "unknown_clone", "GET /clones lists the leased clones.",
                                  "No leased clone named %s", name);
+        }
+        if (*(*p)->from) {
+                char from[NAME_MAX_LEN];
+                strlcpy0(from, (*p)->from, sizeof(from));
+                pthread_mutex_unlock(&cl->lock);
+                return error_set(e, EBUSY, "clone_of_snapshot",
+                                 "Return it (DELETE /clones/NAME) and lease a new one with POST /clones?from=N.",
+                                 "%s is a clone of snapshot '%s': its reset would need that snapshot's copy, "
+                                 "and the pool holds the seed's only",
+                                 name, from);
         }
         cl->waiting++;
         kick(cl);

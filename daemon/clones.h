@@ -116,6 +116,14 @@ int clones_upkeep_urgent(Clones *cl, PGconn *conn, Error *e);
  */
 int clones_upkeep_step(Clones *cl, PGconn *conn, const char *tmpl, const char *fingerprint, Error *e);
 
+/*
+ * Makes a clone of database tmpl (snapshot from, fingerprint its
+ * fingerprint) and leases it for ttl_s at once.  Returns 0 and the lease (with
+ * "from") in *ret, or -EAGAIN clone_limit, -ENOSPC disk_full, -errno.
+ */
+int clones_make_from(Clones *cl, PGconn *conn, const char *tmpl, const char *from, const char *fingerprint,
+                     int64_t ttl_s, json_t **ret, Error *e);
+
 /* ---- pure parts, for the unit tests ----------------------------------------- */
 
 /* Marks the pool as serving the template with this fingerprint (ready clones of another are dropped). */

@@ -41,6 +41,8 @@ struct Request {
         HttpParam *params;
         size_t n_params;
         char id[40];
+        int body_fd; /* a route with max_body: the spooled body (0 = none: the Request is zeroed) */
+        bool body_spooled;
         int64_t start_mono;
         int64_t start_mono_us; /* for the latency histogram */
 

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -679,10 +680,22 @@ void http_request_finished(Request *req, bool gone)
         log_event(quiet ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "http", fields, "%s", "");
 }
 
+uint64_t request_body_length(const Request *req)
+{
+        return req->body_spooled ? req->head.content_length : 0;
+}
+
+int request_body_fd(const Request *req)
+{
+        return req->body_spooled ? req->body_fd : -1;
+}
+
 void http_request_free(Request *req)
 {
         if (!req)
                 return;
+        if (req->body_spooled)
+                close(req->body_fd);
         if (req->stream_free)
                 req->stream_free(req->stream_ctx);
         if (req->userdata_free)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "metrics.h"
@@ -32,6 +33,7 @@ struct JobWaiter {
 struct Job {
         JobKind kind;
         ResetMode mode;
+        JobArgs args;
         int64_t queued_mono; /* when it was queued */
         unsigned refs;       /* the queue or the worker: 1; each waiter: 1 */
         bool done;
@@ -65,6 +67,7 @@ struct Lifecycle {
 static const char *const kind_names[_JOB_KIND_MAX] = {
         [JOB_ENSURE] = "ensure",
         [JOB_RESET] = "reset",
+        [JOB_SNAPSHOT] = "snapshot",
 };
 
 const char *job_kind_to_string(JobKind k)
@@ -89,6 +92,8 @@ static void job_unref_locked(Job *j)
 {
         if (!j || --j->refs > 0)
                 return;
+        if (j->args.fd >= 0)
+                close(j->args.fd);
         json_decref(j->result);
         free(j);
 }
@@ -149,6 +154,22 @@ static void decide_locked(JobWaiter *w, bool timed_out, Batch *b)
 JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t timeout_ms, JobNotify notify,
                             void *userdata)
 {
+        return lifecycle_submit_args(l, kind, mode, NULL, timeout_ms, notify, userdata);
+}
+
+/* Whether a new job (kind, mode, args) may share q's result. */
+static bool job_joins(const Job *q, JobKind kind, ResetMode mode, const JobArgs *args)
+{
+        if (q->kind != kind || kind == JOB_SNAPSHOT)
+                return false;
+        if (kind != JOB_RESET)
+                return true;
+        return q->mode == mode && streq(q->args.name, args ? args->name : "");
+}
+
+JobWaiter *lifecycle_submit_args(Lifecycle *l, JobKind kind, ResetMode mode, const JobArgs *args,
+                                 int64_t timeout_ms, JobNotify notify, void *userdata)
+{
         JobWaiter *w = xcalloc(1, sizeof(JobWaiter));
         Batch batch = {0};
         Job *j = NULL;
@@ -161,17 +182,23 @@ JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t 
 
         pthread_mutex_lock(&l->lock);
         /* Join a job of the same kind that has not finished: its result answers this request too. */
-        if (l->current && l->current->kind == kind && (kind != JOB_RESET || l->current->mode == mode))
+        if (l->current && job_joins(l->current, kind, mode, args))
                 j = l->current;
         for (Job *q = l->queue; !j && q; q = q->next)
-                if (q->kind == kind && (kind != JOB_RESET || q->mode == mode))
+                if (job_joins(q, kind, mode, args))
                         j = q;
-        if (j)
+        if (j) {
                 w->coalesced = true;
-        else {
+                if (args && args->fd >= 0)
+                        close(args->fd);
+        } else {
                 j = xcalloc(1, sizeof(Job));
                 j->kind = kind;
                 j->mode = mode;
+                if (args)
+                        j->args = *args;
+                else
+                        j->args.fd = -1;
                 j->queued_mono = now_mono_ms();
                 j->refs = 1;
                 if (l->stopping) {
@@ -323,6 +350,9 @@ static void run_job(Lifecycle *l, Job *j)
 
         if (j->kind == JOB_ENSURE)
                 r = l->ops->ensure(l->ctx, &e);
+        else if (j->kind == JOB_SNAPSHOT || *j->args.name)
+                r = l->ops->snapshot ? l->ops->snapshot(l->ctx, j->kind, &j->args, &result, &e)
+                                     : error_set(&e, EOPNOTSUPP, NULL, NULL, "Snapshots are not supported");
         else
                 r = l->ops->reset(l->ctx, j->mode, &result, &e);
         /* How long it waited for the worker (behind another job or one upkeep step). */
@@ -336,8 +366,11 @@ static void run_job(Lifecycle *l, Job *j)
         pthread_mutex_lock(&l->lock);
         /* Refusals (busy, not ready) and shutdown changed nothing; any other failure may have (a failed
          * ensure is retried by the supervisor anyway). */
-        if (r < 0 && j->kind != JOB_ENSURE && e.errnum != EBUSY && e.errnum != EAGAIN &&
-            e.errnum != ECANCELED)
+        if (r < 0 && j->kind == JOB_RESET && e.errnum != EBUSY && e.errnum != EAGAIN &&
+            e.errnum != ECANCELED && e.errnum != ENOENT)
+                l->repair_needed = true;
+        /* A snapshot's refusals (a taken or unknown name, limits) changed nothing; its failures say EIO. */
+        if (r < 0 && j->kind == JOB_SNAPSHOT && e.errnum == EIO)
                 l->repair_needed = true;
         j->r = r;
         j->e = e;

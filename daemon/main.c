@@ -17,6 +17,7 @@
 #include "access.h"
 #include "api.h"
 #include "clones.h"
+#include "snapshots.h"
 #include "config.h"
 #include "daemon.h"
 #include "export.h"
@@ -402,6 +403,8 @@ static int run_daemon(Daemon *d, const Options *o)
         d->seeder = seeder_new(d->config, d->metrics);
         d->clones = clones_new(d->config, d->metrics);
         seeder_set_clones(d->seeder, d->clones);
+        d->snapshots = snapshots_new(d->config);
+        seeder_set_snapshots(d->seeder, d->snapshots);
         d->supervisor = supervisor_new(d, NULL);
         clones_set_kick(d->clones, kick_upkeep, d->supervisor);
         if (supervisor_start(d->supervisor, &e) < 0)

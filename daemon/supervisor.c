@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
@@ -687,8 +688,8 @@ void supervisor_snapshot(Supervisor *s, SupSnapshot *ret)
         pthread_mutex_unlock(&s->lock);
 }
 
-int supervisor_submit_reset(Supervisor *s, ResetMode mode, int64_t timeout_ms, JobNotify notify,
-                            void *userdata, JobWaiter **ret, Error *e)
+int supervisor_submit_job(Supervisor *s, JobKind kind, ResetMode mode, JobArgs *args, int64_t timeout_ms,
+                          JobNotify notify, void *userdata, JobWaiter **ret, Error *e)
 {
         SupState state;
         char reason[768];
@@ -698,11 +699,22 @@ int supervisor_submit_reset(Supervisor *s, ResetMode mode, int64_t timeout_ms, J
         strlcpy0(reason, s->reason, sizeof(reason));
         pthread_mutex_unlock(&s->lock);
         /* Ready, or busy with the dataset (then the reset queues behind it): anything else cannot reset. */
-        if (state != SUP_READY && state != SUP_RESETTING && state != SUP_SEEDING)
+        if (state != SUP_READY && state != SUP_RESETTING && state != SUP_SEEDING) {
+                if (args && args->fd >= 0) {
+                        close(args->fd);
+                        args->fd = -1;
+                }
                 return error_set(e, EAGAIN, "not_ready", "Wait until it is: `pgseedctl wait`.",
                                  "The database is not ready (%s: %s)", state_names[state], reason);
-        *ret = lifecycle_submit(s->lifecycle, JOB_RESET, mode, timeout_ms, notify, userdata);
+        }
+        *ret = lifecycle_submit_args(s->lifecycle, kind, mode, args, timeout_ms, notify, userdata);
         return 0;
+}
+
+int supervisor_submit_reset(Supervisor *s, ResetMode mode, int64_t timeout_ms, JobNotify notify,
+                            void *userdata, JobWaiter **ret, Error *e)
+{
+        return supervisor_submit_job(s, JOB_RESET, mode, NULL, timeout_ms, notify, userdata, ret, e);
 }
 
 void supervisor_kick_upkeep(Supervisor *s)
