@@ -272,3 +272,52 @@ def _building(d):
             "SELECT 1 FROM pg_stat_activity WHERE query ILIKE 'CREATE DATABASE%snapbuild%'", dbname="postgres")
     except Exception:
         return False
+
+
+def test_pgseedctl_snapshot_commands(ready_snap, tmp_path):
+    import subprocess
+    from conftest import PGSEEDCTL
+    d, seed = ready_snap
+
+    def ctl(*args):
+        return subprocess.run([PGSEEDCTL, "--url", d.url] + list(args), capture_output=True, text=True,
+                              timeout=120, stdin=subprocess.DEVNULL)
+
+    modify(d)
+    changed = content_checksums(d)
+    r = ctl("snapshot", "mine")
+    assert r.returncode == 0 and r.stdout.startswith("Snapshot mine taken"), (r.stdout, r.stderr)
+    r = ctl("snapshots")
+    assert r.returncode == 0 and r.stdout.startswith("mine\t") and "1 snapshot(s)" in r.stdout, r.stdout
+    r = ctl("--json", "snapshots")
+    assert r.returncode == 0 and '"mine"' in r.stdout
+    r = ctl("snapshot", "mine")
+    assert r.returncode != 0 and "exists already" in r.stderr, r.stderr
+    r = ctl("snapshot", "Bad Name")
+    assert r.returncode != 0 and "not a valid snapshot name" in r.stderr, r.stderr
+    assert ctl("reset", "--yes").returncode == 0
+    assert content_checksums(d) == seed
+    # Without a terminal, restore wants --yes (as reset does).
+    r = ctl("restore", "mine")
+    assert r.returncode != 0 and "--yes" in r.stderr, r.stderr
+    r = ctl("restore", "--yes", "mine")
+    assert r.returncode == 0 and "reset from snapshot mine" in r.stdout, (r.stdout, r.stderr)
+    assert content_checksums(d) == changed
+    r = ctl("restore", "--yes", "nope")
+    assert r.returncode != 0 and "No snapshot named 'nope'" in r.stderr, r.stderr
+
+    archive = tmp_path / "mine.pgdump"
+    r = ctl("snapshot-dump", "mine", str(archive))
+    assert r.returncode == 0, r.stderr
+    assert archive.read_bytes()[:5] == b"PGDMP"
+    r = ctl("snapshot-dump", "nope", str(tmp_path / "nope.pgdump"))
+    assert r.returncode != 0 and not (tmp_path / "nope.pgdump").exists()
+    assert not (tmp_path / "nope.pgdump.partial").exists()
+    r = ctl("snapshot-load", "carried", str(archive))
+    assert r.returncode == 0 and "Snapshot carried restored" in r.stdout, (r.stdout, r.stderr)
+    assert ctl("reset", "--yes").returncode == 0
+    assert ctl("restore", "--yes", "carried").returncode == 0
+    assert content_checksums(d) == changed
+    r = ctl("unsnapshot", "carried")
+    assert r.returncode == 0 and "Dropped snapshot carried" in r.stdout
+    assert set(listed(d)) == {"mine"}
