@@ -70,7 +70,7 @@ static const RouteParam clones_lease_params[] = {
         {NULL},
 };
 static const RouteParam snapshots_create_params[] = {
-        {"name", PARAM_STRING, "The snapshot's name: 1 to 40 of a-z, 0-9, '_', '-' (required)"},
+        {"name", PARAM_STRING, "The snapshot's name: 1 to 40 of a-z, 0-9, '_', '-'; default snap-DATE-TIME (UTC)"},
         {"timeout", PARAM_INTEGER, "Seconds to wait for it, queueing included (504 after; it goes on)", "600",
          NULL, 1, 3600},
         {NULL},

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -50,10 +51,6 @@ static bool name_or_reply(Request *req, const char *name)
         Daemon *d = request_daemon(req);
         Error e = ERROR_INIT;
 
-        if (!name)
-                return http_reply_error(req, 400, "missing_name", "Pass ?name=N, e.g. ?name=before-migration.",
-                                        "A snapshot needs a name"),
-                       false;
         if (snapshot_name_check(d->snapshots, name, &e) < 0) {
                 http_reply_errno(req, &e);
                 return false;
@@ -139,9 +136,21 @@ void api_snapshots_create(Request *req)
         const char *name = request_query(req, "name");
         JobArgs args = {.fd = -1};
         int64_t timeout_s;
+        char made[40];
+
+        if (!name) {
+                /* No name given: one from the time, e.g. snap-20260102-150405-123 (UTC). */
+                int64_t ms = now_real_ms();
+                time_t t = (time_t) (ms / 1000);
+                struct tm tm;
+                gmtime_r(&t, &tm);
+                snprintf(made, sizeof(made), "snap-%04d%02d%02d-%02d%02d%02d-%03d", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (ms % 1000));
+                name = made;
+        }
 
         if (request_resumed(req)) {
-                api_snapshot_job_resumed(req, "snapshot_create", name, 201);
+                api_snapshot_job_resumed(req, "snapshot_create", request_query(req, "name"), 201);
                 return;
         }
         if (!request_query_allow(req, NULL) ||

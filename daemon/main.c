@@ -476,6 +476,7 @@ int main(int argc, char **argv)
         supervisor_free(d.supervisor);
         seeder_free(d.seeder);
         clones_free(d.clones);
+        snapshots_free(d.snapshots);
         runtime_free(d.runtime);
         metrics_free(d.metrics);
         health_cache_free(d.health_cache);

@@ -137,9 +137,13 @@ def test_names_taken_unknown_malformed(ready_snap):
             assert r.status in (400, 404), (path % name, r.status, r.body)
             assert r.status == 400 or "/snapshots/" in path, (path % name, r.body)
             assert "error" in r.json()
-    for path in ("/snapshots", "/snapshots?name=", "/snapshots?nam=x"):
+    for path in ("/snapshots?name=", "/snapshots?nam=x"):
         r = d.post(path)
         assert r.status == 400, (path, r.body)
+    # Without a name, one from the time.
+    r = d.post("/snapshots")
+    assert r.status == 201 and re.fullmatch(r"snap-\d{8}-\d{6}-\d{3}", r.json()["name"]), r.body
+    assert http("DELETE", d.url + "/snapshots/" + r.json()["name"]).status == 200
     r = d.post("/reset?from=one&mode=inplace")
     assert r.status == 400 and r.json()["error"]["code"] == "from_needs_template", r.body
     # Nothing of the refused names reached the catalog.
