@@ -668,7 +668,8 @@ static void conn_parse(HttpServer *s, Conn *c)
                         /* A slow upload is fine as long as it moves. */
                         c->deadline_ms = now_mono_ms() + HEAD_TIMEOUT_MS;
                 }
-                in_consume(c, n);
+                if (n > 0)
+                        in_consume(c, n);
                 c->body_left -= n;
                 if (c->body_left == 0)
                         conn_start_request(s, c);

@@ -325,3 +325,29 @@ def test_pgseedctl_snapshot_commands(ready_snap, tmp_path):
     r = ctl("unsnapshot", "carried")
     assert r.returncode == 0 and "Dropped snapshot carried" in r.stdout
     assert set(listed(d)) == {"mine"}
+
+
+def test_pytest_example_fixture_from_snapshot(ready_snap, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    d, _ = ready_snap
+    modify(d)
+    snapshot(d, "fixture")
+    d.post("/reset")
+    src = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "pytest", "conftest.py")
+    shutil.copy(src, tmp_path / "conftest.py")
+    (tmp_path / "test_example.py").write_text(
+        "import psycopg2\n"
+        "def test_snapshot_rows(clone_url):\n"
+        "    conn = psycopg2.connect(clone_url, password='app')\n"
+        "    cur = conn.cursor()\n"
+        "    cur.execute(\"SELECT count(*) FROM users WHERE channel_name = 'snapshotted'\")\n"
+        "    assert cur.fetchone()[0] == 1\n"
+        "    conn.close()\n")
+    env = dict(os.environ, PGSEED_URL=d.url, PGSEED_SNAPSHOT="fixture")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                         env=env, capture_output=True, text=True, timeout=180, cwd=str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert wait_for(lambda: d.get("/clones").json()["clones"] == [], 10)
+    assert marked(d) == 0  # the working database was reset to the seed meanwhile
