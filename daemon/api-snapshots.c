@@ -157,6 +157,12 @@ void api_snapshots_create(Request *req)
             !request_query_int(req, "timeout", SNAPSHOT_TIMEOUT_S, 1, 3600, &timeout_s) ||
             !name_or_reply(req, name))
                 return;
+        if (snapshots_lookup(request_daemon(req)->snapshots, name, NULL, NULL, 0, &(Error) ERROR_INIT) == 0) {
+                /* Known taken: said at once (the worker checks again, against the catalog too). */
+                http_reply_error(req, 409, "snapshot_exists", "Choose another name, or DELETE /snapshots/NAME first.",
+                                 "A snapshot named '%s' exists already", name);
+                return;
+        }
         strlcpy0(args.name, name, sizeof(args.name));
         args.op = SNAP_CREATE;
         if (request_body_length(req) > 0) {
