@@ -569,13 +569,13 @@ static void conn_refuse(HttpServer *s, Conn *c, const HttpParseError *err)
         conn_send_reply(s, c);
 }
 
-/* The body the route of method and path takes (Route.max_body), 0 for none. */
-static uint64_t route_max_body(HttpServer *s, const char *method, const char *path)
+/* The route of method and path that takes a body (Route.max_body), or NULL. */
+static const Route *route_with_body(HttpServer *s, const char *method, const char *path)
 {
         for (size_t i = 0; i < s->n_routes; i++)
                 if (s->routes[i].max_body && streq(s->routes[i].method, method) && streq(s->routes[i].path, path))
-                        return s->routes[i].max_body;
-        return 0;
+                        return &s->routes[i];
+        return NULL;
 }
 
 /* An unlinked file for a request body, under the state directory (big bodies stay off tmpfs). */
@@ -714,7 +714,16 @@ static void conn_parse(HttpServer *s, Conn *c)
         c->close_after = false;
         c->body_left = req->head.content_length;
         if (c->body_left > 0) {
-                uint64_t max = route_max_body(s, req->head.method, req->path ? req->path : "");
+                const Route *body_route = route_with_body(s, req->head.method, req->path ? req->path : "");
+                uint64_t max = body_route ? body_route->max_body : 0;
+
+                if (body_route && !http_request_upload_allowed(req, body_route)) {
+                        err = (HttpParseError){.status = req->access.status, .code = req->access.code,
+                                               .hint = req->access.hint};
+                        strlcpy0(err.message, req->access.message, sizeof(err.message));
+                        conn_refuse(s, c, &err);
+                        return;
+                }
 
                 if (c->body_left > (max ? max : HTTP_MAX_BODY)) {
                         err = (HttpParseError){.status = 413, .code = "body_too_large"};

@@ -69,6 +69,12 @@ void http_request_prepare(Request *req);
 /* Runs the route (dispatch, or the handler again after a resume) on a worker; ends with a reply queued
  * unless the handler suspended. */
 void http_request_run(Request *req);
+/*
+ * Whether req may send route a body at all (its token, Host and Origin), so
+ * that nobody it would refuse can fill the disk first; the verdict is in
+ * req->access.  On the event loop, before the body is read.
+ */
+bool http_request_upload_allowed(Request *req, const Route *route);
 /* Queues the JSON error for a head the parser refused. */
 void http_request_refuse(Request *req, const HttpParseError *err);
 /* Access log and metrics once the reply is sent (or the client gone: gone is true). */

@@ -475,6 +475,23 @@ static bool access_allowed_or_reply(Request *req, const Route *route)
         return false;
 }
 
+bool http_request_upload_allowed(Request *req, const Route *route)
+{
+        AccessRequest ar = {
+                .method = request_method(req),
+                .host = request_header(req, "Host"),
+                .origin = request_header(req, "Origin"),
+                .authorization = request_header(req, "Authorization"),
+                .http11 = req->head.version_minor >= 1,
+                .host_repeated = count_host(req) > 1,
+                .auth = route->auth,
+                .cors = route->cors,
+        };
+
+        access_check(request_daemon(req)->access, &ar, &req->access);
+        return req->access.status == 0;
+}
+
 static void append_allow(char *allow, size_t size, const char *method)
 {
         const char *m = streq(method, "GET") ? "GET, HEAD" : method;

@@ -91,7 +91,12 @@ def test_snapshot_reset_and_clone_from(ready_snap):
     assert body["strategy"] == "snapshot" and body["snapshot"] == "before-migration"
     assert content_checksums(d) == changed, "a reset from the snapshot must bring the snapshot's rows back"
     assert marked(d) == 1
+    # An in-place reset afterwards restores the seed's rows (the copied change tracking is not trusted).
+    r = d.post("/reset?mode=inplace")
+    assert r.status == 200, r.body
+    assert content_checksums(d) == seed
     # A plain reset still means the seed.
+    assert d.post("/reset?from=before-migration").status == 200
     r = d.post("/reset")
     assert r.status == 200 and r.json()["strategy"] != "snapshot", r.body
     assert content_checksums(d) == seed
@@ -351,3 +356,28 @@ def test_pytest_example_fixture_from_snapshot(ready_snap, tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert wait_for(lambda: d.get("/clones").json()["clones"] == [], 10)
     assert marked(d) == 0  # the working database was reset to the seed meanwhile
+
+
+def test_upload_refused_before_its_body_without_token(pgseedd, tmp_path):
+    """An archive upload is checked (token, Host) before its body is read: nobody the API would
+    refuse can fill the disk with it."""
+    import socket
+    token = "t0ken-for-snapshots_0123456789abcdef"
+    tf = tmp_path / "token"
+    tf.write_text(token + "\n")
+    os.chmod(tf, 0o600)
+    d = pgseedd(PGSEED_TOKEN_FILE=str(tf))
+    d.wait_healthy()
+    with socket.create_connection(("127.0.0.1", d.api_port), timeout=10) as s:
+        s.sendall(b"POST /snapshots?name=big HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Content-Type: application/octet-stream\r\nContent-Length: 1000000000\r\n\r\n")
+        reply = s.recv(4096).decode(errors="replace")
+    assert reply.startswith("HTTP/1.1 401"), reply
+    req = urllib.request.Request(d.url + "/snapshots?name=junk", data=b"x" * 200000, method="POST",
+                                 headers={"Content-Type": "application/octet-stream",
+                                          "Authorization": "Bearer " + token})
+    try:
+        urllib.request.urlopen(req, timeout=60)
+        assert False, "junk accepted"
+    except urllib.error.HTTPError as e:
+        assert e.code == 400 and b"invalid_archive" in e.read()
