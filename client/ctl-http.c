@@ -142,7 +142,8 @@ static int transfer(const char *base_url, const char *method, const char *path, 
                 return error_set(e, ENOMEM, NULL, NULL, "Cannot initialize libcurl");
         headers = curl_slist_append(headers, "User-Agent: pgseedctl/" PGSEED_VERSION);
         /* A POST without a body would otherwise get "Content-Type: application/x-www-form-urlencoded". */
-        headers = curl_slist_append(headers, in ? "Content-Type: application/octet-stream" : "Content-Type:");
+        headers =
+                curl_slist_append(headers, in ? "Content-Type: application/octet-stream" : "Content-Type:");
         /* No 100-continue round trip before a body: pgseedd reads it at once. */
         if (in)
                 headers = curl_slist_append(headers, "Expect:");

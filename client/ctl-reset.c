@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* ctl-reset.c -- `pgseedctl reset` and `restore NAME`: confirmation first, then POST /reset and a summary. */
+/* ctl-reset.c -- `pgseedctl reset` and `restore NAME`: confirmation first, then POST /reset and a summary.
+ */
 
 #include <errno.h>
 
@@ -14,9 +15,11 @@ static bool confirm(const char *database, const char *from)
         const char *p = line;
 
         if (from)
-                fprintf(stderr, "Reset database %s to snapshot %s? All changes are lost. [y/N] ", database, from);
+                fprintf(stderr, "Reset database %s to snapshot %s? All changes are lost. [y/N] ", database,
+                        from);
         else
-                fprintf(stderr, "Reset database %s to its seeded state? All changes are lost. [y/N] ", database);
+                fprintf(stderr, "Reset database %s to its seeded state? All changes are lost. [y/N] ",
+                        database);
         fflush(stderr);
         if (!fgets(line, sizeof(line), stdin))
                 return false;
@@ -78,7 +81,8 @@ static int reset_run(Ctl *ctl, const char *cmd, int argc, char **argv)
                 return ex;
         if (restore) {
                 if (optind + 1 != argc)
-                        return ctl_usage_error(cmd, "takes exactly one snapshot NAME (see `pgseedctl snapshots`)");
+                        return ctl_usage_error(
+                                cmd, "takes exactly one snapshot NAME (see `pgseedctl snapshots`)");
                 from = argv[optind++];
                 _cleanup_free_ char *esc = ctl_http_escape(from);
                 from_q = xasprintf("&from=%s", esc);

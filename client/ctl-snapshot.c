@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* ctl-snapshot.c -- `pgseedctl snapshot NAME`, `snapshots`, `unsnapshot NAME`, `snapshot-dump`, `snapshot-load`. */
+/* ctl-snapshot.c -- `pgseedctl snapshot NAME`, `snapshots`, `unsnapshot NAME`, `snapshot-dump`,
+ * `snapshot-load`. */
 
 #include <errno.h>
 #include <getopt.h>
@@ -96,8 +97,8 @@ int cmd_snapshots(Ctl *ctl, int argc, char **argv)
 
         if (r >= 0)
                 return r;
-        r = ctl_http_request(ctl_url(ctl), "GET", "/snapshots", ctl_timeout(ctl, CTL_DEFAULT_TIMEOUT_S), &resp,
-                             &e);
+        r = ctl_http_request(ctl_url(ctl), "GET", "/snapshots", ctl_timeout(ctl, CTL_DEFAULT_TIMEOUT_S),
+                             &resp, &e);
         r = answer(ctl, r, &resp, &e, &body);
         if (r != CTL_EXIT_OK || ctl->json)
                 return r;
@@ -113,7 +114,8 @@ int cmd_unsnapshot(Ctl *ctl, int argc, char **argv)
         json_auto_t *body = NULL;
         CtlResponse resp;
         Error e = ERROR_INIT;
-        int r = positional(ctl, "unsnapshot", argc, argv, 1, "exactly one snapshot NAME (see `pgseedctl snapshots`)");
+        int r = positional(ctl, "unsnapshot", argc, argv, 1,
+                           "exactly one snapshot NAME (see `pgseedctl snapshots`)");
 
         if (r >= 0)
                 return r;

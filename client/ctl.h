@@ -131,7 +131,8 @@ int ctl_http_request(const char *base_url, const char *method, const char *path,
  */
 int ctl_http_stream(const char *base_url, const char *path, double timeout_s, FILE *out, Error *e);
 
-/* POST base_url + path with the regular file in as the body (application/octet-stream); as ctl_http_request. */
+/* POST base_url + path with the regular file in as the body (application/octet-stream); as ctl_http_request.
+ */
 int ctl_http_upload(const char *base_url, const char *path, double timeout_s, FILE *in, CtlResponse *ret,
                     Error *e);
 

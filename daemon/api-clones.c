@@ -146,7 +146,8 @@ void api_clones_lease(Request *req)
                         if (!api_snapshot_from_or_reply(req, from))
                                 return;
                         strlcpy0(args.name, from, sizeof(args.name));
-                        api_snapshot_job(req, JOB_SNAPSHOT, &args, timeout_s > 0 ? timeout_s : LEASE_TIMEOUT_S);
+                        api_snapshot_job(req, JOB_SNAPSHOT, &args,
+                                         timeout_s > 0 ? timeout_s : LEASE_TIMEOUT_S);
                         return;
                 }
                 lw = fresh = xcalloc(1, sizeof(LeaseWait));

@@ -50,7 +50,8 @@ static const RouteParam reset_params[] = {
          "Seconds to wait for the reset, queueing included (504 after; the reset "
          "goes on)",
          "120", NULL, 1, 3600},
-        {"from", PARAM_STRING, "A snapshot's name: restore its state instead of the seed's (mode=template only)"},
+        {"from", PARAM_STRING,
+         "A snapshot's name: restore its state instead of the seed's (mode=template only)"},
         {NULL},
 };
 static const char *const log_formats[] = {"text", "json", NULL};
@@ -70,9 +71,10 @@ static const RouteParam clones_lease_params[] = {
         {NULL},
 };
 static const RouteParam snapshots_create_params[] = {
-        {"name", PARAM_STRING, "The snapshot's name: 1 to 40 of a-z, 0-9, '_', '-'; default snap-DATE-TIME (UTC)"},
-        {"timeout", PARAM_INTEGER, "Seconds to wait for it, queueing included (504 after; it goes on)", "600",
-         NULL, 1, 3600},
+        {"name", PARAM_STRING,
+         "The snapshot's name: 1 to 40 of a-z, 0-9, '_', '-'; default snap-DATE-TIME (UTC)"},
+        {"timeout", PARAM_INTEGER, "Seconds to wait for it, queueing included (504 after; it goes on)",
+         "600", NULL, 1, 3600},
         {NULL},
 };
 static const RouteParam clones_reset_params[] = {

@@ -86,9 +86,10 @@ void api_reset(Request *req)
         if (from) {
                 /* In place means restoring the seed's rows into the database; a snapshot is a database. */
                 if (streq(mode_name, "inplace")) {
-                        http_reply_error(req, 400, "from_needs_template",
-                                         "Drop ?mode=inplace: a reset from a snapshot swaps in a copy of it.",
-                                         "?from=N restores a snapshot by template (mode=template) only");
+                        http_reply_error(
+                                req, 400, "from_needs_template",
+                                "Drop ?mode=inplace: a reset from a snapshot swaps in a copy of it.",
+                                "?from=N restores a snapshot by template (mode=template) only");
                         return;
                 }
                 if (!api_snapshot_from_or_reply(req, from))

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* api-snapshots.c -- POST/GET /snapshots, DELETE /snapshots/NAME, GET /snapshots/NAME/dump; ?from=N elsewhere. */
+/* api-snapshots.c -- POST/GET /snapshots, DELETE /snapshots/NAME, GET /snapshots/NAME/dump; ?from=N
+ * elsewhere. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +20,7 @@
 #include "supervisor.h"
 #include "util.h"
 
-#define SNAPSHOT_TIMEOUT_S 600 /* default bound on queueing plus running; ?timeout=S */
+#define SNAPSHOT_TIMEOUT_S 600  /* default bound on queueing plus running; ?timeout=S */
 #define DUMP_FIRST_BYTE_MS 3000 /* how long a dump may take to say something before the reply starts */
 
 static void log_snapshot(Request *req, const char *event, const char *name, const Error *e)
@@ -82,8 +83,8 @@ void api_snapshot_job(Request *req, int kind, JobArgs *args, int64_t timeout_s)
         JobWaiter *w = NULL;
         Error e = ERROR_INIT;
 
-        if (supervisor_submit_job(d->supervisor, (JobKind) kind, RESET_TEMPLATE, args, timeout_s * 1000, resume_request,
-                                  req, &w, &e) < 0) {
+        if (supervisor_submit_job(d->supervisor, (JobKind) kind, RESET_TEMPLATE, args, timeout_s * 1000,
+                                  resume_request, req, &w, &e) < 0) {
                 log_snapshot(req, "snapshot", args->name, &e);
                 http_reply_errno(req, &e);
                 return;
@@ -157,9 +158,11 @@ void api_snapshots_create(Request *req)
             !request_query_int(req, "timeout", SNAPSHOT_TIMEOUT_S, 1, 3600, &timeout_s) ||
             !name_or_reply(req, name))
                 return;
-        if (snapshots_lookup(request_daemon(req)->snapshots, name, NULL, NULL, 0, &(Error) ERROR_INIT) == 0) {
+        if (snapshots_lookup(request_daemon(req)->snapshots, name, NULL, NULL, 0, &(Error) ERROR_INIT) ==
+            0) {
                 /* Known taken: said at once (the worker checks again, against the catalog too). */
-                http_reply_error(req, 409, "snapshot_exists", "Choose another name, or DELETE /snapshots/NAME first.",
+                http_reply_error(req, 409, "snapshot_exists",
+                                 "Choose another name, or DELETE /snapshots/NAME first.",
                                  "A snapshot named '%s' exists already", name);
                 return;
         }
@@ -171,7 +174,8 @@ void api_snapshots_create(Request *req)
                 if (type && strncasecmp(type, "application/octet-stream", 24) != 0) {
                         http_reply_error(req, 415, "unsupported_media_type",
                                          "Send the archive as Content-Type: application/octet-stream.",
-                                         "An archive body must be application/octet-stream, not %.60s", type);
+                                         "An archive body must be application/octet-stream, not %.60s",
+                                         type);
                         return;
                 }
                 args.op = SNAP_IMPORT;
@@ -218,8 +222,8 @@ static void release_scratch(Daemon *d, const char *scratch)
         Error e = ERROR_INIT;
 
         strlcpy0(args.name, scratch, sizeof(args.name));
-        if (supervisor_submit_job(d->supervisor, JOB_SNAPSHOT, RESET_TEMPLATE, &args, 0, NULL, NULL, &w, &e) ==
-            0)
+        if (supervisor_submit_job(d->supervisor, JOB_SNAPSHOT, RESET_TEMPLATE, &args, 0, NULL, NULL, &w,
+                                  &e) == 0)
                 job_waiter_free(w);
         else
                 log_warning("snapshots", "Cannot drop %s now (%s): the next start does", scratch, e.message);
@@ -298,7 +302,8 @@ void api_snapshots_dump(Request *req)
         dp->d = d;
         dp->fd = dp->err_fd = -1;
         strlcpy0(dp->name, name, sizeof(dp->name));
-        strlcpy0(dp->scratch, json_string_value(json_object_get(result, "database")) ?: "", sizeof(dp->scratch));
+        strlcpy0(dp->scratch, json_string_value(json_object_get(result, "database")) ?: "",
+                 sizeof(dp->scratch));
         dp->pid = snapshots_dump_start(d->config, dp->scratch, &dp->fd, &dp->err_fd, &e);
         if (dp->pid < 0) {
                 dp->pid = 0;

@@ -32,7 +32,8 @@ void api_snapshots_list(Request *req);
 void api_snapshots_create(Request *req);
 void api_snapshots_delete(Request *req);
 void api_snapshots_dump(Request *req);
-/* For ?from=N on POST /reset and POST /clones (api-snapshots.c): true when from names a snapshot, else a 4xx. */
+/* For ?from=N on POST /reset and POST /clones (api-snapshots.c): true when from names a snapshot, else a
+ * 4xx. */
 bool api_snapshot_from_or_reply(Request *req, const char *from);
 /* Queues a snapshot job (JobArgs in lifecycle.h) and parks req; args' fd is taken over. */
 typedef struct JobArgs JobArgs;

@@ -37,7 +37,7 @@
 typedef struct Clone {
         char name[NAME_MAX_LEN];
         char fingerprint[24];
-        char from[NAME_MAX_LEN]; /* the snapshot it was cloned from; "" for the seed template */
+        char from[NAME_MAX_LEN];       /* the snapshot it was cloned from; "" for the seed template */
         int64_t leased_ms, expires_ms; /* realtime; 0 while in the pool */
         int64_t ttl_s;
         bool recorded; /* the lease is in the database comment */
@@ -225,8 +225,9 @@ static json_t *lease_json(const Clones *cl, const Clone *c)
 
         format_rfc3339_ms(c->leased_ms, leased, sizeof(leased));
         format_rfc3339_ms(c->expires_ms, expires, sizeof(expires));
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "name", c->name, "url", url, "leased_at", leased,
-                              "expires_at", expires, "ttl", (json_int_t) c->ttl_s, "recorded", c->recorded);
+        json_t *o =
+                json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "name", c->name, "url", url, "leased_at", leased,
+                          "expires_at", expires, "ttl", (json_int_t) c->ttl_s, "recorded", c->recorded);
         if (*c->from)
                 json_object_set_new(o, "from", json_string(c->from));
         return o;
@@ -978,11 +979,12 @@ int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret,
                 char from[NAME_MAX_LEN];
                 strlcpy0(from, (*p)->from, sizeof(from));
                 pthread_mutex_unlock(&cl->lock);
-                return error_set(e, EBUSY, "clone_of_snapshot",
-                                 "Return it (DELETE /clones/NAME) and lease a new one with POST /clones?from=N.",
-                                 "%s is a clone of snapshot '%s': its reset would need that snapshot's copy, "
-                                 "and the pool holds the seed's only",
-                                 name, from);
+                return error_set(
+                        e, EBUSY, "clone_of_snapshot",
+                        "Return it (DELETE /clones/NAME) and lease a new one with POST /clones?from=N.",
+                        "%s is a clone of snapshot '%s': its reset would need that snapshot's copy, "
+                        "and the pool holds the seed's only",
+                        name, from);
         }
         cl->waiting++;
         kick(cl);

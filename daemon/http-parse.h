@@ -6,12 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_MAX_REQUEST_LINE (8 * 1024)  /* longer: 414 */
-#define HTTP_MAX_HEAD         (16 * 1024) /* request line and headers together; longer: 431 */
-#define HTTP_MAX_HEADERS      64          /* more: 431 */
-#define HTTP_MAX_PARAMS       256         /* more query parameters: 400 too_many_parameters */
+#define HTTP_MAX_REQUEST_LINE (8 * 1024)          /* longer: 414 */
+#define HTTP_MAX_HEAD         (16 * 1024)         /* request line and headers together; longer: 431 */
+#define HTTP_MAX_HEADERS      64                  /* more: 431 */
+#define HTTP_MAX_PARAMS       256                 /* more query parameters: 400 too_many_parameters */
 #define HTTP_MAX_UPLOAD       (UINT64_C(8) << 30) /* the most a route with Route.max_body may take */
-#define HTTP_MAX_BODY         (64 * 1024) /* Content-Length above: 413 (no endpoint takes a body) */
+#define HTTP_MAX_BODY         (64 * 1024)         /* Content-Length above: 413 (no endpoint takes a body) */
 
 /* Why a request was refused: the status and the JSON error's code, message and hint. */
 typedef struct HttpParseError {

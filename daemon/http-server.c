@@ -573,7 +573,8 @@ static void conn_refuse(HttpServer *s, Conn *c, const HttpParseError *err)
 static const Route *route_with_body(HttpServer *s, const char *method, const char *path)
 {
         for (size_t i = 0; i < s->n_routes; i++)
-                if (s->routes[i].max_body && streq(s->routes[i].method, method) && streq(s->routes[i].path, path))
+                if (s->routes[i].max_body && streq(s->routes[i].method, method) &&
+                    streq(s->routes[i].path, path))
                         return &s->routes[i];
         return NULL;
 }
@@ -718,7 +719,8 @@ static void conn_parse(HttpServer *s, Conn *c)
                 uint64_t max = body_route ? body_route->max_body : 0;
 
                 if (body_route && !http_request_upload_allowed(req, body_route)) {
-                        err = (HttpParseError){.status = req->access.status, .code = req->access.code,
+                        err = (HttpParseError){.status = req->access.status,
+                                               .code = req->access.code,
                                                .hint = req->access.hint};
                         strlcpy0(err.message, req->access.message, sizeof(err.message));
                         conn_refuse(s, c, &err);
@@ -727,7 +729,8 @@ static void conn_parse(HttpServer *s, Conn *c)
 
                 if (c->body_left > (max ? max : HTTP_MAX_BODY)) {
                         err = (HttpParseError){.status = 413, .code = "body_too_large"};
-                        err.hint = max ? "That endpoint takes a smaller body." : "Pass parameters in the query string.";
+                        err.hint = max ? "That endpoint takes a smaller body."
+                                       : "Pass parameters in the query string.";
                         snprintf(err.message, sizeof(err.message), "Request body of %llu bytes refused; %s",
                                  (unsigned long long) c->body_left,
                                  max ? "more than the endpoint takes" : "no endpoint takes a body");
@@ -738,8 +741,8 @@ static void conn_parse(HttpServer *s, Conn *c)
                         req->body_fd = spool_open(s);
                         if (req->body_fd < 0) {
                                 err = (HttpParseError){.status = 507, .code = "body_not_stored"};
-                                snprintf(err.message, sizeof(err.message), "Cannot store the request body: %s",
-                                         strerror(errno));
+                                snprintf(err.message, sizeof(err.message),
+                                         "Cannot store the request body: %s", strerror(errno));
                                 conn_refuse(s, c, &err);
                                 return;
                         }

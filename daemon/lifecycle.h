@@ -20,8 +20,8 @@ typedef struct JobWaiter JobWaiter;
  * database, say); HTTP handlers submit and wait, they never touch databases.
  */
 typedef enum JobKind {
-        JOB_ENSURE, /* template complete and current, working database present and usable (repairs) */
-        JOB_RESET,  /* restore the seeded state (mode in the job), or a snapshot's (args.name) */
+        JOB_ENSURE,   /* template complete and current, working database present and usable (repairs) */
+        JOB_RESET,    /* restore the seeded state (mode in the job), or a snapshot's (args.name) */
         JOB_SNAPSHOT, /* a named snapshot's operation (args.op) */
         _JOB_KIND_MAX,
 } JobKind;

@@ -47,11 +47,11 @@ struct Seeder {
         char *spare_prefix; /* "app_spare_" */
         char **spares;      /* "app_spare_1" .. "app_spare_N" */
         size_t n_spares;
-        char *legacy_spare;  /* "app_spare": the one spare of earlier versions, dropped at ensure */
-        Clones *clones;      /* may be NULL */
+        char *legacy_spare;   /* "app_spare": the one spare of earlier versions, dropped at ensure */
+        Clones *clones;       /* may be NULL */
         Snapshots *snapshots; /* may be NULL */
-        PGconn *conn;        /* the worker's connection to "postgres" for jobs, kept between them */
-        PGconn *upkeep_conn; /* upkeep's own, so that a late cancel (see seeder_preempt) never hits a job */
+        PGconn *conn;         /* the worker's connection to "postgres" for jobs, kept between them */
+        PGconn *upkeep_conn;  /* upkeep's own, so that a late cancel (see seeder_preempt) never hits a job */
 
         char *trash_prefix; /* "app_pgseed_aside_": working databases a reset set aside */
 
@@ -1239,7 +1239,8 @@ static int reset_from_snapshot(Seeder *s, PGconn *conn, const char *fingerprint,
                                json_t *result, Error *e)
 {
         _cleanup_free_ char *db = NULL, *fmt = NULL;
-        _cleanup_free_ char *fresh = xasprintf("%sr%llx", s->trash_prefix, (unsigned long long) now_real_ms());
+        _cleanup_free_ char *fresh =
+                xasprintf("%sr%llx", s->trash_prefix, (unsigned long long) now_real_ms());
         char slots[512];
         int64_t t0 = now_mono_ms();
         json_t *meta;

@@ -94,11 +94,12 @@ int snapshot_name_check(const Snapshots *sn, const char *name, Error *e)
         }
         if (ok)
                 return 0;
-        return error_set(e, EINVAL, "invalid_snapshot_name",
-                         "Use 1 to 40 lowercase letters, digits, '_' and '-', starting with a letter or digit: "
-                         "?name=before-migration.",
-                         "'%.80s' is not a valid snapshot name (at most %zu characters of [a-z0-9_-])",
-                         name ? name : "", max);
+        return error_set(
+                e, EINVAL, "invalid_snapshot_name",
+                "Use 1 to 40 lowercase letters, digits, '_' and '-', starting with a letter or digit: "
+                "?name=before-migration.",
+                "'%.80s' is not a valid snapshot name (at most %zu characters of [a-z0-9_-])",
+                name ? name : "", max);
 }
 
 static Snapshot **find_locked(Snapshots *sn, const char *name)
@@ -111,11 +112,13 @@ static Snapshot **find_locked(Snapshots *sn, const char *name)
 
 static int unknown_error(const char *name, Error *e)
 {
-        return error_set(e, ENOENT, "unknown_snapshot", "GET /snapshots lists them; make one with POST /snapshots?name=N.",
+        return error_set(e, ENOENT, "unknown_snapshot",
+                         "GET /snapshots lists them; make one with POST /snapshots?name=N.",
                          "No snapshot named '%s'", name);
 }
 
-int snapshots_lookup(Snapshots *sn, const char *name, char **ret_db, char *fingerprint, size_t size, Error *e)
+int snapshots_lookup(Snapshots *sn, const char *name, char **ret_db, char *fingerprint, size_t size,
+                     Error *e)
 {
         Snapshot **p;
 
@@ -137,8 +140,9 @@ static json_t *describe(const Snapshots *sn, const Snapshot *s)
         _cleanup_free_ char *db = xasprintf("%s%s", sn->prefix, s->name);
         json_t *o = json_pack("{s:s, s:s}", "name", s->name, "database", db);
 
-        static const char *const keys[] = {"created_at", "size_bytes", "source", "source_epoch", "fingerprint",
-                                           "seed_fingerprint", "tables", "build_ms", NULL};
+        static const char *const keys[] = {"created_at",   "size_bytes",  "source",
+                                           "source_epoch", "fingerprint", "seed_fingerprint",
+                                           "tables",       "build_ms",    NULL};
         for (const char *const *k = keys; *k; k++) {
                 json_t *v = json_object_get(s->meta, *k);
                 if (v)
@@ -280,18 +284,20 @@ int snapshots_rebuild(Snapshots *sn, PGconn *conn, Error *e)
 
         if (sn->loaded)
                 return 0;
-        r = pg_query(conn,
-                     "SELECT datname, datallowconn, datconnlimit = -2,"
-                     "       coalesce(shobj_description(oid, 'pg_database'), '')"
-                     " FROM pg_database"
-                     " WHERE starts_with(datname, $1) OR starts_with(datname, $2) OR starts_with(datname, $3)"
-                     " ORDER BY 1",
-                     3, params, &res, e);
+        r = pg_query(
+                conn,
+                "SELECT datname, datallowconn, datconnlimit = -2,"
+                "       coalesce(shobj_description(oid, 'pg_database'), '')"
+                " FROM pg_database"
+                " WHERE starts_with(datname, $1) OR starts_with(datname, $2) OR starts_with(datname, $3)"
+                " ORDER BY 1",
+                3, params, &res, e);
         if (r < 0)
                 return r;
         for (int i = 0; i < PQntuples(res); i++) {
                 const char *name = PQgetvalue(res, i, 0);
-                bool allowconn = streq(PQgetvalue(res, i, 1), "t"), invalid = streq(PQgetvalue(res, i, 2), "t");
+                bool allowconn = streq(PQgetvalue(res, i, 1), "t"),
+                     invalid = streq(PQgetvalue(res, i, 2), "t");
                 const char *comment = startswith(PQgetvalue(res, i, 3), COMMENT_PREFIX);
                 json_auto_t *meta = comment ? json_loads(comment, 0, NULL) : NULL;
                 const char *role = json_string_value(json_object_get(meta, "role"));
@@ -307,9 +313,11 @@ int snapshots_rebuild(Snapshots *sn, PGconn *conn, Error *e)
                         loaded++;
                         continue;
                 }
-                /* A snapshot's own name is dropped only when an interrupted DROP DATABASE left it invalid. */
+                /* A snapshot's own name is dropped only when an interrupted DROP DATABASE left it invalid.
+                 */
                 if (!ours || (snap && !(invalid && meta))) {
-                        log_warning("snapshots", "Leaving %s alone: it does not carry pgseed's comment", name);
+                        log_warning("snapshots", "Leaving %s alone: it does not carry pgseed's comment",
+                                    name);
                         continue;
                 }
                 log_info("snapshots", "Dropping %s, left by an interrupted snapshot operation", name);
@@ -320,7 +328,8 @@ int snapshots_rebuild(Snapshots *sn, PGconn *conn, Error *e)
         }
         sn->loaded = true;
         if (loaded || dropped)
-                log_info("snapshots", "Snapshots: %zu kept, %zu leftover database(s) dropped", loaded, dropped);
+                log_info("snapshots", "Snapshots: %zu kept, %zu leftover database(s) dropped", loaded,
+                         dropped);
         return 0;
 }
 
@@ -432,7 +441,8 @@ int snapshots_create(Snapshots *sn, PGconn *conn, const char *working, const cha
                 r = pg_terminate_sessions(conn, working, e);
         closed_ms = now_mono_ms();
         if (r == 0) {
-                fmt = xasprintf("CREATE DATABASE %%s TEMPLATE %%s%s ALLOW_CONNECTIONS = false", file_copy(conn));
+                fmt = xasprintf("CREATE DATABASE %%s TEMPLATE %%s%s ALLOW_CONNECTIONS = false",
+                                file_copy(conn));
                 r = exec_names(conn, e, fmt, build, working);
         }
         closed_ms = now_mono_ms() - closed_ms;
@@ -562,7 +572,8 @@ int snapshots_import(Snapshots *sn, PGconn *conn, const char *name, int fd, json
         if (r < 0)
                 return r;
         if (lseek(fd, 0, SEEK_SET) < 0)
-                return error_set(e, errno, NULL, NULL, "Rewinding the uploaded archive: %s", strerror(errno));
+                return error_set(e, errno, NULL, NULL, "Rewinding the uploaded archive: %s",
+                                 strerror(errno));
         r = drop_db(conn, build, e);
         /* The seed template's settings: byte-order collation (see seed.c). */
         if (r == 0)
@@ -575,14 +586,15 @@ int snapshots_import(Snapshots *sn, PGconn *conn, const char *name, int fd, json
                 goto fail;
         target = conninfo(sn->config, build);
         envp = child_env(sn->config);
-        char *argv[] = {prog, "--no-owner", "--no-acl", "--exit-on-error", "--single-transaction", "-d", target,
-                        NULL};
+        char *argv[] = {prog, "--no-owner", "--no-acl", "--exit-on-error", "--single-transaction",
+                        "-d", target,       NULL};
         r = run_child(argv, envp, fd, err, sizeof(err));
         if (r < 0) {
-                r = error_set(e, EINVAL, "invalid_archive",
-                              "Send a custom-format archive (GET /snapshots/NAME/dump, pg_dump -Fc) as the body, "
-                              "Content-Type: application/octet-stream.",
-                              "pg_restore refused the archive: %s", err);
+                r = error_set(
+                        e, EINVAL, "invalid_archive",
+                        "Send a custom-format archive (GET /snapshots/NAME/dump, pg_dump -Fc) as the body, "
+                        "Content-Type: application/octet-stream.",
+                        "pg_restore refused the archive: %s", err);
                 goto fail;
         }
         json_object_set_new(meta, "source", json_string("archive"));

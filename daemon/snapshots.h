@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* snapshots.h -- named snapshots: read-only copies of the working database's state, their dumps and restores. */
+/* snapshots.h -- named snapshots: read-only copies of the working database's state, their dumps and
+ * restores. */
 #pragma once
 
 #include <jansson.h>
@@ -38,9 +39,11 @@ void snapshots_free(Snapshots *sn);
 int snapshot_name_check(const Snapshots *sn, const char *name, Error *e);
 
 /* The snapshot's database name (a new string) and its fingerprint; -ENOENT (404) when unknown. */
-int snapshots_lookup(Snapshots *sn, const char *name, char **ret_db, char *fingerprint, size_t size, Error *e);
+int snapshots_lookup(Snapshots *sn, const char *name, char **ret_db, char *fingerprint, size_t size,
+                     Error *e);
 
-/* {"snapshots": [{"name","database","created_at","size_bytes","source","source_epoch","fingerprint",...}]} */
+/* {"snapshots": [{"name","database","created_at","size_bytes","source","source_epoch","fingerprint",...}]}
+ */
 json_t *snapshots_list(Snapshots *sn);
 int64_t snapshots_count(Snapshots *sn);
 /* One snapshot's entry of that list (a new object), or NULL when unknown. */
