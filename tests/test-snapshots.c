@@ -16,7 +16,7 @@ static void test_snapshot_name_check(void **state)
         _cleanup_(config_freep) Config *c = config_new_defaults();
         Snapshots *sn = snapshots_new(c);
         Error e = ERROR_INIT;
-        char longest[41];
+        char longest[42];
 
         memset(longest, 'a', 40);
         longest[40] = '\0';
@@ -31,8 +31,8 @@ static void test_snapshot_name_check(void **state)
                 assert_string_equal(e.code, "invalid_snapshot_name");
         }
         assert_int_equal(snapshot_name_check(sn, NULL, &e), -EINVAL);
-        longest[39] = 'b';
-        strcat(longest, "c"); /* 41 */
+        longest[40] = 'c'; /* 41 characters */
+        longest[41] = '\0';
         assert_int_equal(snapshot_name_check(sn, longest, &e), -EINVAL);
         snapshots_free(sn);
 }
