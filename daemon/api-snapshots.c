@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "clones.h"
 #include "daemon.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -41,9 +42,45 @@ static void resume_request(void *userdata)
         request_resume(userdata);
 }
 
-static void waiter_free(void *w)
+/* A parked snapshot request's state: its waiter, and whether its answer reached the client. */
+typedef struct SnapWait {
+        JobWaiter *waiter;
+        Daemon *d;
+        SnapshotOp op;
+        bool snapshot_job;
+        bool answered;
+} SnapWait;
+
+static void release_scratch(Daemon *d, const char *scratch);
+
+/*
+ * When the client left before the job's answer reached it, what the job made
+ * for it alone is undone: a scratch copy for a dump, a clone nobody knows the
+ * name of.
+ */
+static void snap_wait_free(void *p)
 {
-        job_waiter_free(w);
+        SnapWait *sw = p;
+        json_t *result = NULL;
+        Error e = ERROR_INIT;
+
+        if (!sw)
+                return;
+        if (!sw->answered && sw->snapshot_job && job_waiter_result(sw->waiter, &result, &e) == 0) {
+                const char *db = json_string_value(json_object_get(result, "database"));
+                const char *clone = json_string_value(json_object_get(result, "name"));
+
+                if (sw->op == SNAP_EXPORT && db)
+                        release_scratch(sw->d, db);
+                else if (sw->op == SNAP_CLONE && clone && sw->d->clones) {
+                        log_info("snapshots", "The client left before its clone %s was handed out: returning it",
+                                 clone);
+                        clones_return(sw->d->clones, clone, &e);
+                }
+        }
+        json_decref(result);
+        job_waiter_free(sw->waiter);
+        free(sw);
 }
 
 /* The name a request names: its {name} segment or ?name; a 400 queued (false) when it is not one. */
@@ -80,32 +117,38 @@ bool api_snapshot_from_or_reply(Request *req, const char *from)
 void api_snapshot_job(Request *req, int kind, JobArgs *args, int64_t timeout_s)
 {
         Daemon *d = request_daemon(req);
-        JobWaiter *w = NULL;
+        SnapWait *sw = xcalloc(1, sizeof(SnapWait));
         Error e = ERROR_INIT;
 
+        sw->d = d;
+        sw->op = args->op;
+        sw->snapshot_job = kind == JOB_SNAPSHOT;
         if (supervisor_submit_job(d->supervisor, (JobKind) kind, RESET_TEMPLATE, args, timeout_s * 1000,
-                                  resume_request, req, &w, &e) < 0) {
+                                  resume_request, req, &sw->waiter, &e) < 0) {
+                free(sw);
                 log_snapshot(req, "snapshot", args->name, &e);
                 http_reply_errno(req, &e);
                 return;
         }
-        request_set_userdata(req, w, waiter_free);
+        request_set_userdata(req, sw, snap_wait_free);
         request_suspend(req);
 }
 
 /* The job's answer, once resumed: its result (a new reference; NULL after a reply was queued). */
 static json_t *job_result_or_reply(Request *req, const char *event, const char *name)
 {
-        JobWaiter *w = request_userdata(req);
+        SnapWait *sw = request_userdata(req);
         json_t *result = NULL, *copy;
         Error e = ERROR_INIT;
 
-        if (job_waiter_result(w, &result, &e) < 0) {
+        /* The answer is given now, whatever it is: nothing to undo when the request is freed. */
+        sw->answered = true;
+        if (job_waiter_result(sw->waiter, &result, &e) < 0) {
                 log_snapshot(req, event, name, &e);
                 http_reply_errno(req, &e);
                 return NULL;
         }
-        copy = json_deep_copy(result ? result : json_object());
+        copy = result ? json_deep_copy(result) : json_object();
         json_decref(result);
         log_snapshot(req, event, name, NULL);
         return copy;

@@ -210,6 +210,21 @@ def test_dump_and_restore_under_another_name(ready_snap):
     assert data[:5] == b"PGDMP", data[:16]
     # The scratch copy pg_dump read from is dropped afterwards.
     assert wait_for(lambda: not any(x.startswith("app_snapwork_") for x in databases(d)), 30), databases(d)
+    # Also when the client leaves before the copy is made, or in the middle of the archive.
+    import socket
+    for wait in (0, 0.5):
+        with socket.create_connection(("127.0.0.1", d.api_port), timeout=10) as s:
+            s.sendall(b"GET /snapshots/orig/dump HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            time.sleep(wait)
+            if wait:
+                assert s.recv(100).startswith(b"HTTP/1.1 200")
+    time.sleep(1)
+    assert wait_for(lambda: not any(x.startswith("app_snapwork_") for x in databases(d)), 30), databases(d)
+    # A clone of a snapshot whose client left before it was handed out is returned.
+    with socket.create_connection(("127.0.0.1", d.api_port), timeout=10) as s:
+        s.sendall(b"POST /clones?from=orig HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")
+    time.sleep(1)
+    assert wait_for(lambda: d.get("/clones").json()["clones"] == [], 30), d.get("/clones").body
 
     status, body = post_body(d, "/snapshots?name=copy", data)
     assert status == 201, body
