@@ -8,7 +8,8 @@ MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps deps-test build start stop restart status health wait reset inspect-schema inspect-data \
         logs load-data test images clean distclean bench bench-inplace storm format \
-        clone clones unclone bench-clones workload bench-workload
+        clone clones unclone bench-clones workload bench-workload snapshot snapshots restore snapshot-dump \
+        snapshot-load
 
 all: build
 
@@ -68,6 +69,27 @@ clones: build
 unclone: build
 	@test -n "$(NAME)" || { echo "usage: make unclone NAME=app_clone_..." >&2; exit 2; }
 	@$(CTL) unclone "$(NAME)"
+
+# Named snapshots: make snapshot NAME=before-migration; make restore NAME=before-migration;
+# make snapshot-dump NAME=N FILE=n.pgdump (a pg_dump archive); make snapshot-load NAME=N FILE=n.pgdump.
+snapshot: build
+	@test -n "$(NAME)" || { echo "usage: make snapshot NAME=before-migration" >&2; exit 2; }
+	@$(CTL) snapshot "$(NAME)"
+
+snapshots: build
+	@$(CTL) snapshots
+
+restore: build
+	@test -n "$(NAME)" || { echo "usage: make restore NAME=before-migration" >&2; exit 2; }
+	@$(CTL) restore --yes "$(NAME)"
+
+snapshot-dump: build
+	@test -n "$(NAME)" -a -n "$(FILE)" || { echo "usage: make snapshot-dump NAME=N FILE=n.pgdump" >&2; exit 2; }
+	@$(CTL) snapshot-dump "$(NAME)" "$(FILE)"
+
+snapshot-load: build
+	@test -n "$(NAME)" -a -n "$(FILE)" || { echo "usage: make snapshot-load NAME=N FILE=n.pgdump" >&2; exit 2; }
+	@$(CTL) snapshot-load "$(NAME)" "$(FILE)"
 
 inspect-schema: build
 	@$(CTL) schema $(if $(TABLE),--table $(TABLE))

@@ -15,6 +15,7 @@ typedef struct HealthCache HealthCache;
 typedef struct AccessPolicy AccessPolicy;
 typedef struct Clones Clones;
 typedef struct Workload Workload;
+typedef struct Snapshots Snapshots;
 
 /*
  * Created by main() and handed explicitly to every part that needs more than
@@ -28,6 +29,7 @@ typedef struct Daemon {
         Seeder *seeder;
         Clones *clones;
         Workload *workload; /* generated change traffic (POST /workload), NULL until main() makes it */
+        Snapshots *snapshots;
         Supervisor *supervisor;
         HttpServer *http;
         Metrics *metrics;

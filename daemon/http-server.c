@@ -42,8 +42,12 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "config.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -524,6 +528,13 @@ static void conn_stream_pump(HttpServer *s, Conn *c)
                 conn_set_events(s, c, EPOLLRDHUP);
                 return;
         }
+        if (n == HTTP_STREAM_ABORT) {
+                /* No last chunk (or, unchunked, a short body): the client sees the reply is incomplete. */
+                stream_end(s, req);
+                c->keep_alive = false;
+                conn_close(s, c);
+                return;
+        }
         if (n < 0) {
                 stream_end(s, req);
                 if (c->chunked)
@@ -566,6 +577,33 @@ static void conn_refuse(HttpServer *s, Conn *c, const HttpParseError *err)
         c->close_after = true;
         c->head_only = req->head_ok && streq(req->head.method, "HEAD");
         conn_send_reply(s, c);
+}
+
+/* The route of method and path that takes a body (Route.max_body), or NULL. */
+static const Route *route_with_body(HttpServer *s, const char *method, const char *path)
+{
+        for (size_t i = 0; i < s->n_routes; i++)
+                if (s->routes[i].max_body && streq(s->routes[i].method, method) &&
+                    streq(s->routes[i].path, path))
+                        return &s->routes[i];
+        return NULL;
+}
+
+/* An unlinked file for a request body, under the state directory (big bodies stay off tmpfs). */
+static int spool_open(HttpServer *s)
+{
+        const char *dir = s->daemon && s->daemon->config && !isempty(s->daemon->config->state_dir)
+                                  ? s->daemon->config->state_dir
+                                  : "/tmp";
+        int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+        if (fd < 0) {
+                _cleanup_free_ char *path = xasprintf("%s/.pgseed-body-XXXXXX", dir);
+                fd = mkostemp(path, O_CLOEXEC);
+                if (fd >= 0)
+                        unlink(path);
+        }
+        return fd;
 }
 
 static bool route_is_open(HttpServer *s, const char *path)
@@ -652,7 +690,26 @@ static void conn_parse(HttpServer *s, Conn *c)
 
         if (c->state == CONN_BODY) {
                 size_t n = c->body_left < c->in_len ? (size_t) c->body_left : c->in_len;
-                in_consume(c, n);
+                if (c->req->body_spooled && n > 0) {
+                        for (size_t done = 0; done < n;) {
+                                ssize_t w = write(c->req->body_fd, c->in + done, n - done);
+                                if (w < 0 && errno == EINTR)
+                                        continue;
+                                if (w < 0) {
+                                        HttpParseError werr = {.status = 507, .code = "body_not_stored"};
+                                        snprintf(werr.message, sizeof(werr.message),
+                                                 "Cannot store the request body: %s", strerror(errno));
+                                        werr.hint = "Free disk space under the state directory.";
+                                        conn_refuse(s, c, &werr);
+                                        return;
+                                }
+                                done += (size_t) w;
+                        }
+                        /* A slow upload is fine as long as it moves. */
+                        c->deadline_ms = now_mono_ms() + HEAD_TIMEOUT_MS;
+                }
+                if (n > 0)
+                        in_consume(c, n);
                 c->body_left -= n;
                 if (c->body_left == 0)
                         conn_start_request(s, c);
@@ -676,7 +733,7 @@ static void conn_parse(HttpServer *s, Conn *c)
         memcpy(req->head_buf, c->in, (size_t) r);
         req->head_buf[r] = '\0';
         in_consume(c, (size_t) r);
-        if (http_head_parse(req->head_buf, (size_t) r, &req->head, &err) < 0) {
+        if (http_head_parse_limit(req->head_buf, (size_t) r, &req->head, &err, HTTP_MAX_UPLOAD) < 0) {
                 /* The method and version may still be readable for the log and the reply. */
                 http_request_prepare(req);
                 conn_refuse(s, c, &err);
@@ -697,7 +754,40 @@ static void conn_parse(HttpServer *s, Conn *c)
         c->close_after = false;
         c->body_left = req->head.content_length;
         if (c->body_left > 0) {
-                /* No endpoint takes a body: read it (at most HTTP_MAX_BODY) and drop it. */
+                const Route *body_route = route_with_body(s, req->head.method, req->path ? req->path : "");
+                uint64_t max = body_route ? body_route->max_body : 0;
+
+                if (body_route && !http_request_upload_allowed(req, body_route)) {
+                        err = (HttpParseError){.status = req->access.status,
+                                               .code = req->access.code,
+                                               .hint = req->access.hint};
+                        strlcpy0(err.message, req->access.message, sizeof(err.message));
+                        conn_refuse(s, c, &err);
+                        return;
+                }
+
+                if (c->body_left > (max ? max : HTTP_MAX_BODY)) {
+                        err = (HttpParseError){.status = 413, .code = "body_too_large"};
+                        err.hint = max ? "That endpoint takes a smaller body."
+                                       : "Pass parameters in the query string.";
+                        snprintf(err.message, sizeof(err.message), "Request body of %llu bytes refused; %s",
+                                 (unsigned long long) c->body_left,
+                                 max ? "more than the endpoint takes" : "no endpoint takes a body");
+                        conn_refuse(s, c, &err);
+                        return;
+                }
+                if (max) {
+                        req->body_fd = spool_open(s);
+                        if (req->body_fd < 0) {
+                                err = (HttpParseError){.status = 507, .code = "body_not_stored"};
+                                snprintf(err.message, sizeof(err.message),
+                                         "Cannot store the request body: %s", strerror(errno));
+                                conn_refuse(s, c, &err);
+                                return;
+                        }
+                        req->body_spooled = true;
+                }
+                /* Other routes take no body: read it (at most HTTP_MAX_BODY) and drop it. */
                 c->state = CONN_BODY;
                 c->deadline_ms = now_mono_ms() + HEAD_TIMEOUT_MS;
                 if (req->head.expect_continue && req->head.version_minor == 1) {

@@ -17,6 +17,7 @@
 #include "access.h"
 #include "api.h"
 #include "clones.h"
+#include "snapshots.h"
 #include "config.h"
 #include "daemon.h"
 #include "export.h"
@@ -404,6 +405,8 @@ static int run_daemon(Daemon *d, const Options *o)
         d->clones = clones_new(d->config, d->metrics);
         d->workload = workload_new(d->config);
         seeder_set_clones(d->seeder, d->clones);
+        d->snapshots = snapshots_new(d->config);
+        seeder_set_snapshots(d->seeder, d->snapshots);
         d->supervisor = supervisor_new(d, NULL);
         clones_set_kick(d->clones, kick_upkeep, d->supervisor);
         if (supervisor_start(d->supervisor, &e) < 0)
@@ -421,6 +424,7 @@ static int run_daemon(Daemon *d, const Options *o)
         /* Parked requests (resets) are answered first, so that stopping the server need not wait for them.
          */
         supervisor_cancel_work(d->supervisor);
+        clones_cancel_waits(d->clones);
         http_server_stop(d->http);
         d->http = NULL;
         workload_stop(d->workload, "pgseedd stopped");
@@ -478,6 +482,7 @@ int main(int argc, char **argv)
         seeder_free(d.seeder);
         clones_free(d.clones);
         workload_free(d.workload);
+        snapshots_free(d.snapshots);
         runtime_free(d.runtime);
         metrics_free(d.metrics);
         health_cache_free(d.health_cache);

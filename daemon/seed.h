@@ -13,6 +13,7 @@ typedef struct Config Config;
 typedef struct Metrics Metrics;
 typedef struct Seeder Seeder;
 typedef struct Clones Clones;
+typedef struct Snapshots Snapshots;
 
 typedef enum SeedPhase {
         SEED_PHASE_IDLE,
@@ -87,6 +88,9 @@ int seeder_reset(Seeder *s, ResetMode mode, const char *tables, json_t **ret, Er
  * the lifecycle worker starts; NULL to have none).
  */
 void seeder_set_clones(Seeder *s, Clones *clones);
+
+/* The same for named snapshots (snapshots.h): ensure loads them, snapshot jobs use them. */
+void seeder_set_snapshots(Seeder *s, Snapshots *snapshots);
 
 /* JSON about the template (name, fingerprint, built_at, rows) for /health; NULL before the first build. */
 json_t *seeder_describe(Seeder *s);

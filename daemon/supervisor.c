@@ -7,9 +7,11 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "clones.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
@@ -570,6 +572,8 @@ void supervisor_tick(Supervisor *s)
         pthread_mutex_unlock(&s->lock);
 
         lifecycle_expire(s->lifecycle);
+        if (s->d && s->d->clones)
+                clones_expire(s->d->clones); /* parked POST /clones whose ?timeout passed */
         if (in.server == SERVER_OFF)
                 tick_start(s, &in, now);
         else if (tick_liveness(s, &in, now)) {
@@ -698,8 +702,8 @@ void supervisor_snapshot(Supervisor *s, SupSnapshot *ret)
         pthread_mutex_unlock(&s->lock);
 }
 
-int supervisor_submit_reset(Supervisor *s, ResetMode mode, const char *tables, int64_t timeout_ms,
-                            JobNotify notify, void *userdata, JobWaiter **ret, Error *e)
+/* 0 when a job may be queued now, else -EAGAIN (not_ready); closes args' fd when refusing. */
+static int jobs_allowed(Supervisor *s, JobArgs *args, Error *e)
 {
         SupState state;
         char reason[768];
@@ -708,10 +712,36 @@ int supervisor_submit_reset(Supervisor *s, ResetMode mode, const char *tables, i
         state = s->state;
         strlcpy0(reason, s->reason, sizeof(reason));
         pthread_mutex_unlock(&s->lock);
-        /* Ready, or busy with the dataset (then the reset queues behind it): anything else cannot reset. */
-        if (state != SUP_READY && state != SUP_RESETTING && state != SUP_SEEDING)
+        /* Ready, or busy with the dataset (then the job queues behind it): anything else cannot run it. */
+        if (state != SUP_READY && state != SUP_RESETTING && state != SUP_SEEDING) {
+                if (args && args->fd >= 0) {
+                        close(args->fd);
+                        args->fd = -1;
+                }
                 return error_set(e, EAGAIN, "not_ready", "Wait until it is: `pgseedctl wait`.",
                                  "The database is not ready (%s: %s)", state_names[state], reason);
+        }
+        return 0;
+}
+
+int supervisor_submit_job(Supervisor *s, JobKind kind, ResetMode mode, JobArgs *args, int64_t timeout_ms,
+                          JobNotify notify, void *userdata, JobWaiter **ret, Error *e)
+{
+        int r = jobs_allowed(s, args, e);
+
+        if (r < 0)
+                return r;
+        *ret = lifecycle_submit_args(s->lifecycle, kind, mode, args, timeout_ms, notify, userdata);
+        return 0;
+}
+
+int supervisor_submit_reset(Supervisor *s, ResetMode mode, const char *tables, int64_t timeout_ms,
+                            JobNotify notify, void *userdata, JobWaiter **ret, Error *e)
+{
+        int r = jobs_allowed(s, NULL, e);
+
+        if (r < 0)
+                return r;
         *ret = lifecycle_submit_reset(s->lifecycle, mode, tables, timeout_ms, notify, userdata);
         return 0;
 }

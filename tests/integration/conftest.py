@@ -75,9 +75,9 @@ def http(method, url, timeout=30, headers=None):
     req = urllib.request.Request(url, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
-            return Response(r.status, dict(r.headers), r.read().decode())
+            return Response(r.status, dict(r.headers), r.read().decode(errors="replace"))
     except urllib.error.HTTPError as e:
-        return Response(e.code, dict(e.headers), e.read().decode())
+        return Response(e.code, dict(e.headers), e.read().decode(errors="replace"))
 
 
 class Daemon:
