@@ -9,6 +9,7 @@
 #include "docker.h"
 #include "log.h"
 #include "pg.h"
+#include "runtime-common.h"
 #include "runtime.h"
 
 /* The official image's data directory; PGDATA is below it, so a mount's lost+found never bothers initdb. */
@@ -28,7 +29,7 @@
 #define PULL_TIMEOUT_MS (15 * 60 * 1000)
 /* Status runs every supervisor tick, logs_open on HTTP threads: short bounds for both. */
 #define QUICK_TIMEOUT_MS 5000
-/* runtime_docker_usable() decides runtime = auto at start-up: it must answer within seconds. */
+/* docker_usable() decides runtime = auto at start-up: it must answer within seconds. */
 #define USABLE_TIMEOUT_MS    3000
 #define USABLE_PULL_PROBE_MS 5000
 
@@ -752,7 +753,7 @@ static int pull_probe_progress(const json_t *msg, void *userdata)
         return 0;
 }
 
-int runtime_docker_usable(const Config *config, Error *e)
+static int docker_usable(const Config *config, char *why, size_t size, Error *e)
 {
         _cleanup_(docker_client_freep) DockerClient *c = NULL;
         json_auto_t *info = NULL;
@@ -766,8 +767,11 @@ int runtime_docker_usable(const Config *config, Error *e)
         if (r < 0)
                 return r;
         r = docker_image_inspect(c, config->image, &info, e);
-        if (r >= 0)
+        if (r >= 0) {
+                snprintf(why, size, "Docker engine at %s answers and image %s is usable", config->docker_host,
+                         config->image);
                 return 0;
+        }
         if (r != -ENOENT)
                 return error_prefix(e, "cannot inspect image %s: ", config->image);
         if (streq(config->pull, "never"))
@@ -781,11 +785,15 @@ int runtime_docker_usable(const Config *config, Error *e)
         r = docker_image_pull(c, config->image, USABLE_PULL_PROBE_MS, pull_probe_progress, NULL, e);
         if (r < 0)
                 return error_prefix(e, "image %s is not present and cannot be pulled: ", config->image);
+        snprintf(why, size, "Docker engine at %s answers and image %s is usable", config->docker_host,
+                 config->image);
         return 0;
 }
 
 const RuntimeOps runtime_docker_ops = {
         .name = "docker",
+        .owns_server = true,
+        .usable = docker_usable,
         .init = docker_init,
         .prepare = docker_prepare,
         .start = docker_start,
