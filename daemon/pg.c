@@ -25,6 +25,8 @@ int pg_sqlstate_to_errno(const char *s)
                 return EBUSY;
         if (streq(s, "57014"))
                 return ETIMEDOUT;
+        if (streq(s, "42501"))
+                return EPERM; /* insufficient_privilege: the role may not, which no retry changes */
         if (startswith(s, "22") || startswith(s, "42"))
                 return EINVAL;
         return EIO;

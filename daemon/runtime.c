@@ -9,8 +9,12 @@
 
 #include "config.h"
 
-/* The order runtime = auto tries them: Docker when the engine is usable, else the local binaries. */
+/*
+ * The order runtime = auto tries them: the server PGSEED_PG_URL names when
+ * set, else Docker when the engine is usable, else the local binaries.
+ */
 const RuntimeOps *const runtime_registry[] = {
+        &runtime_external_ops,
         &runtime_docker_ops,
         &runtime_embedded_ops,
         NULL,

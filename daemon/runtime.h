@@ -125,6 +125,7 @@ extern const RuntimeOps *const runtime_registry[];
 /* The implementations, each in its runtime-NAME.c (named here for the registry and the tests). */
 extern const RuntimeOps runtime_docker_ops;
 extern const RuntimeOps runtime_embedded_ops;
+extern const RuntimeOps runtime_external_ops;
 
 /* The registered runtime of that name, or NULL. */
 const RuntimeOps *runtime_ops_find(const char *name);
