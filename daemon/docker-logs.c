@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "docker.h"
+#include "docker-logs.h"
+
 #include "util.h"
 
 /* A log frame is at most one 16 kB message plus its timestamp; anything far larger is a corrupt header. */

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "docker-client.h"
+#include "docker-logstream.h"
 
 /* How much a log stream's thread reads ahead of its reader before it stops reading. */
 #define QUEUE_MAX (4u * 1024 * 1024)

@@ -191,7 +191,7 @@ int docker_version(DockerClient *c, DockerVersion *ret, Error *e)
 }
 
 /* The versioned path for a call: "/v1.41" + the formatted rest. */
-static int client_path(DockerClient *c, char **ret, Error *e, const char *fmt, va_list ap)
+_printf_(4, 0) static int client_path(DockerClient *c, char **ret, Error *e, const char *fmt, va_list ap)
 {
         char prefix[sizeof(c->prefix)];
         _cleanup_free_ char *rest = NULL;

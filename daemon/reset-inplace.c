@@ -934,7 +934,7 @@ static int64_t epoch_bump(PGconn *w, Error *e)
                                "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database"
                                " WHERE datname = current_database()",
                                0, NULL, e);
-        _cleanup_free_ char *json = NULL, *comment = NULL, *db = NULL, *sql = NULL;
+        _cleanup_free_ char *json = NULL, *comment = NULL, *sql = NULL;
         const char *old;
         json_auto_t *meta = NULL;
         int64_t epoch;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "docker-logstream.h"
 #include "docker.h"
 #include "log.h"
 #include "pg.h"

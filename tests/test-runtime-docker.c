@@ -17,6 +17,7 @@
 #include <sys/un.h>
 
 #include "config.h"
+#include "docker-logstream.h"
 #include "docker.h"
 #include "runtime.h"
 #include "util.h"
