@@ -106,6 +106,10 @@ def test_compose_external_up_to_healthy_and_the_stack_owns_the_server(stack):
     assert h["rows_total"] > 0, h
     r = http("POST", stack.url + "/reset", timeout=120)
     assert r.status == 200, r.body
+    # The probes deploy/kubernetes/ gates the pod with, as the kubelet sends them.
+    probe_host = {"Host": "127.0.0.1"}
+    assert http("GET", stack.url + "/readyz", headers=probe_host).status == 200
+    assert http("GET", stack.url + "/livez", headers=probe_host).status == 200
 
     # The stack stops its own server: pgseedd reports it and starts nothing.
     stack.compose("stop", "-t", "10", "postgres")
@@ -116,6 +120,10 @@ def test_compose_external_up_to_healthy_and_the_stack_owns_the_server(stack):
     time.sleep(3)
     assert stack.inspect("postgres", "{{.State.Running}}") == "false"
     assert stack.health()["restarts"] == 0
+    # Not ready (the pod leaves the Service), but alive (nothing restarts pgseedd).
+    r = http("GET", stack.url + "/readyz", headers=probe_host)
+    assert r.status == 503 and "postgres" in r.body, r.body
+    assert http("GET", stack.url + "/livez", headers=probe_host).status == 200
 
     # Its owner starts it again: ready again.
     stack.compose("start", "postgres")
