@@ -136,7 +136,13 @@ static const ConfigKey keys[] = {
          F(clones_min_free_mb), "512", NULL, 0, INT64_MAX, false,
          "no new clone while the state directory's file system has less free space (507 disk_full)"},
         {"docker", "host", "DOCKER_HOST", "docker-host", CT_STRING, F(docker_host),
-         "unix:///var/run/docker.sock", NULL, 0, 0, false, "Docker Engine socket, unix://PATH"},
+         "unix:///var/run/docker.sock", NULL, 0, 0, false,
+         "Docker Engine: unix://PATH, or tcp://HOST:PORT for a remote one (Postgres's host is then HOST "
+         "unless PGSEED_PG_HOST says otherwise)"},
+        {"docker", "tls_verify", "DOCKER_TLS_VERIFY", "docker-tls-verify", CT_BOOL, F(docker_tls_verify),
+         "false", NULL, 0, 0, false, "tcp:// engine: TLS both ways with the certificates in cert_path"},
+        {"docker", "cert_path", "DOCKER_CERT_PATH", "docker-cert-path", CT_PATH, F(docker_cert_path), "", NULL,
+         0, 0, true, "directory with ca.pem, cert.pem and key.pem (default ~/.docker)"},
         {"docker", "image", "PGSEED_IMAGE", "image", CT_STRING, F(image), "postgres:16", NULL, 0, 0, false,
          "Postgres image (the official image's contract: POSTGRES_USER/PASSWORD/DB, PGDATA)"},
         {"docker", "pull", "PGSEED_PULL", "pull", CT_ENUM, F(pull), "missing", pull_choices, 0, 0, false,
@@ -659,6 +665,33 @@ static int config_apply_url(Config *c, Error *e)
         return 0;
 }
 
+/*
+ * A remote engine (tcp://HOST:PORT) runs Postgres on HOST: that is where
+ * pgseedd connects, unless PGSEED_PG_HOST was set.  The address itself is
+ * checked here so that a typo stops pgseedd at once.
+ */
+static int config_apply_docker_host(Config *c, Error *e)
+{
+        const char *tcp = startswith(c->docker_host, "tcp://"), *colon;
+        const ConfigKey *host_key = key_find("postgres.host");
+
+        if (startswith(c->docker_host, "unix://"))
+                return 0;
+        colon = tcp ? strrchr(tcp, ':') : NULL;
+        if (!tcp || !colon || colon == tcp)
+                return error_set(e, EINVAL, "invalid_config",
+                                 "Use unix:///path (the local engine's socket) or tcp://HOST:PORT (a remote "
+                                 "engine).",
+                                 "docker host '%s' is neither unix:///path nor tcp://HOST:PORT", c->docker_host);
+        if (streq(c->runtime, "external") || (c->sources && c->sources[host_key - keys] != SOURCE_DEFAULT))
+                return 0;
+        free(c->pg_host);
+        c->pg_host = strndup(tcp, (size_t) (colon - tcp));
+        if (!c->pg_host)
+                abort();
+        return 0;
+}
+
 int config_finish(Config *c, Error *e)
 {
         int r;
@@ -716,11 +749,9 @@ int config_finish(Config *c, Error *e)
         r = config_apply_url(c, e);
         if (r < 0)
                 return r;
-        if (!startswith(c->docker_host, "unix://"))
-                return error_set(
-                        e, EINVAL, "invalid_config",
-                        "pgseedd talks to the Docker Engine over its unix socket: use unix:///path.",
-                        "docker host '%s' is not a unix:// socket", c->docker_host);
+        r = config_apply_docker_host(c, e);
+        if (r < 0)
+                return r;
         if (!streq(c->network, "bridge") && !streq(c->network, "host"))
                 return error_set(e, EINVAL, "invalid_config", NULL,
                                  "network = '%s' is not one of: bridge, host", c->network);

@@ -57,7 +57,9 @@ typedef struct Config {
         int64_t clones_min_free_mb; /* no new clone below this much free disk */
 
         /* [docker] */
-        char *docker_host; /* unix:///var/run/docker.sock */
+        char *docker_host; /* unix:///var/run/docker.sock, or tcp://HOST:PORT */
+        bool docker_tls_verify;
+        char *docker_cert_path; /* ca.pem, cert.pem, key.pem; "" = ~/.docker */
         char *image;
         char *pull;    /* missing|always|never */
         char *network; /* "bridge" (publish on 127.0.0.1) or "host" */

@@ -21,6 +21,9 @@ int docker_check_name(const char *what, const char *s, Error *e);
  */
 _printf_(4, 5) int docker_client_path(DockerClient *c, char **ret, Error *e, const char *fmt, ...);
 
+/* Where the client's engine is (for calls made outside docker.c). */
+const DockerEndpoint *docker_client_endpoint(const DockerClient *c);
+
 /* The bound for one ordinary call, in ms. */
 int64_t docker_client_timeout(const DockerClient *c);
 

@@ -24,7 +24,7 @@ typedef struct LogItem {
 
 struct DockerLogStream {
         DockerCall call;
-        char *socket;
+        DockerEndpoint ep; /* the client's, copied: the reader thread needs no lock for it */
         CURLM *multi;
         pthread_t thread;
         bool thread_started;
@@ -143,7 +143,7 @@ static void *stream_thread(void *userdata)
         if (!s->stop && !s->errnum) {
                 docker_log_decoder_finish(s->decoder);
                 if (result != CURLE_OK)
-                        s->errnum = docker_call_transport_error(&s->call, s->socket, result, &s->err);
+                        s->errnum = docker_call_transport_error(&s->call, &s->ep, result, &s->err);
                 else if (s->call.status != 200)
                         s->errnum = docker_call_http_error(&s->call, &s->err);
         }
@@ -181,7 +181,6 @@ void docker_log_stream_close(DockerLogStream *s)
         docker_log_decoder_free(s->decoder);
         pthread_cond_destroy(&s->cond);
         pthread_mutex_destroy(&s->lock);
-        free(s->socket);
         free(s);
 }
 
@@ -210,12 +209,12 @@ int docker_logs_open(DockerClient *c, const char *id, const DockerLogsQuery *q, 
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
         pthread_cond_init(&s->cond, &attr);
         pthread_condattr_destroy(&attr);
-        s->socket = xstrdup(docker_client_socket(c));
+        s->ep = *docker_client_endpoint(c);
         s->decoder = docker_log_decoder_new(q->tty, true, stream_enqueue, s);
         s->call.sink = stream_sink;
         s->call.userdata = s;
         /* No overall timeout: a followed stream lasts as long as the container runs. */
-        docker_call_setup(&s->call, s->socket, "GET", path, NULL, NULL, 0);
+        docker_call_setup(&s->call, &s->ep, "GET", path, NULL, NULL, 0);
         curl_easy_setopt(s->call.h, CURLOPT_HEADERFUNCTION, stream_header);
         curl_easy_setopt(s->call.h, CURLOPT_HEADERDATA, s);
         s->multi = curl_multi_init();

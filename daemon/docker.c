@@ -11,7 +11,7 @@
 #include "docker-client.h"
 
 struct DockerClient {
-        char *socket;
+        DockerEndpoint ep;
         int64_t timeout_ms;
         pthread_mutex_t lock; /* guards the negotiation below */
         bool negotiated;
@@ -55,24 +55,27 @@ int docker_check_name(const char *what, const char *s, Error *e)
         return 0;
 }
 
-int docker_client_new(const char *host, DockerClient **ret, Error *e)
+int docker_client_new_tls(const char *host, const char *cert_path, bool tls_verify, DockerClient **ret,
+                         Error *e)
 {
-        const char *path = startswith(host ? host : "", "unix://");
+        DockerEndpoint ep;
         DockerClient *c;
+        int r = docker_endpoint_parse(host, cert_path, tls_verify, &ep, e);
 
-        if (isempty(path) || path[0] != '/')
-                return error_set(
-                        e, EINVAL, "invalid_config",
-                        "pgseedd talks to the Docker Engine over its unix socket: set DOCKER_HOST to "
-                        "unix:///var/run/docker.sock (or Podman's socket).",
-                        "Docker host '%s' is not a unix:///absolute/path address", strempty(host));
+        if (r < 0)
+                return r;
         docker_call_global_init();
         c = xcalloc(1, sizeof(DockerClient));
-        c->socket = xstrdup(path);
+        c->ep = ep;
         c->timeout_ms = DOCKER_TIMEOUT_MS;
         pthread_mutex_init(&c->lock, NULL);
         *ret = c;
         return 0;
+}
+
+int docker_client_new(const char *host, DockerClient **ret, Error *e)
+{
+        return docker_client_new_tls(host, NULL, false, ret, e);
 }
 
 void docker_client_free(DockerClient *c)
@@ -80,13 +83,12 @@ void docker_client_free(DockerClient *c)
         if (!c)
                 return;
         pthread_mutex_destroy(&c->lock);
-        free(c->socket);
         free(c);
 }
 
-const char *docker_client_socket(const DockerClient *c)
+const DockerEndpoint *docker_client_endpoint(const DockerClient *c)
 {
-        return c->socket;
+        return &c->ep;
 }
 
 void docker_client_set_timeout(DockerClient *c, int64_t timeout_ms)
@@ -107,11 +109,11 @@ static int client_negotiate_locked(DockerClient *c, Error *e)
          * allowed by socket proxies that deny everything else; its
          * Api-Version header is the engine's highest version.
          */
-        docker_call_setup(&call, c->socket, "GET", "/_ping", NULL, NULL,
+        docker_call_setup(&call, &c->ep, "GET", "/_ping", NULL, NULL,
                    c->timeout_ms < 5000 ? c->timeout_ms : 5000);
         cc = curl_easy_perform(call.h);
         if (cc != CURLE_OK) {
-                r = docker_call_transport_error(&call, c->socket, cc, e);
+                r = docker_call_transport_error(&call, &c->ep, cc, e);
                 docker_call_done(&call);
                 return r;
         }
@@ -120,7 +122,7 @@ static int client_negotiate_locked(DockerClient *c, Error *e)
 
         /* /version adds the engine's name and oldest API; an engine hiding it still works from the ping. */
         call = (DockerCall){0};
-        docker_call_setup(&call, c->socket, "GET", "/version", NULL, NULL, c->timeout_ms);
+        docker_call_setup(&call, &c->ep, "GET", "/version", NULL, NULL, c->timeout_ms);
         cc = curl_easy_perform(call.h);
         if (cc == CURLE_OK)
                 (void) curl_easy_getinfo(call.h, CURLINFO_RESPONSE_CODE, &call.status);
@@ -151,7 +153,8 @@ static int client_negotiate_locked(DockerClient *c, Error *e)
         if (engine < 0)
                 return error_set(e, EPROTONOSUPPORT, "docker_unsupported",
                                  "Is DOCKER_HOST a Docker (or Podman) engine's socket?",
-                                 "The engine at %s did not report an API version", c->socket);
+                                 "The engine at %s did not report an API version%s", c->ep.address,
+                                 !c->ep.tls && *c->ep.host ? " (does it expect TLS? set DOCKER_TLS_VERIFY=1)" : "");
         if (engine < api_version_parse(DOCKER_API_MIN))
                 return error_set(
                         e, EPROTONOSUPPORT, "docker_unsupported",
@@ -159,7 +162,7 @@ static int client_negotiate_locked(DockerClient *c, Error *e)
                         "embedded.",
                         "The Docker engine at %s speaks API %s%s%s, older than %s (Docker 20.10) that "
                         "pgseedd needs",
-                        c->socket, v.api_version, *v.version ? ", version " : "", v.version, DOCKER_API_MIN);
+                        c->ep.address, v.api_version, *v.version ? ", version " : "", v.version, DOCKER_API_MIN);
         used = engine < api_version_parse(DOCKER_API_MAX) ? engine : api_version_parse(DOCKER_API_MAX);
         min = api_version_parse(v.min_api_version);
         /*
@@ -252,14 +255,14 @@ _printf_(7, 8) int docker_client_call(DockerClient *c, DockerCall *call, const c
         }
         /* libcurl would otherwise send "Expect: 100-continue" for larger bodies and wait a second for it. */
         headers = curl_slist_append(headers, "Expect:");
-        docker_call_setup(call, c->socket, method, path, text, headers,
+        docker_call_setup(call, &c->ep, method, path, text, headers,
                    timeout_ms > 0 ? timeout_ms : c->timeout_ms);
         cc = curl_easy_perform(call->h);
         curl_slist_free_all(headers);
         if (cc == CURLE_WRITE_ERROR && call->sink_ok)
                 return 0;
         if (cc != CURLE_OK)
-                return docker_call_transport_error(call, c->socket, cc, e);
+                return docker_call_transport_error(call, &c->ep, cc, e);
         (void) curl_easy_getinfo(call->h, CURLINFO_RESPONSE_CODE, &call->status);
         return 0;
 }

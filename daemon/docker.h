@@ -31,20 +31,24 @@ typedef struct DockerVersion {
 } DockerVersion;
 
 /*
- * Makes a client for host, "unix:///path/to/docker.sock".  No I/O: the
- * engine is contacted (and the API version negotiated) on the first call.
- * Returns -EINVAL for any other kind of address.  The client may be shared
- * by threads; each call uses its own connection.
+ * Makes a client for host, "unix:///path/to/docker.sock" or
+ * "tcp://HOST:PORT"; over TCP with tls_verify, TLS both ways with
+ * cert_path's ca.pem, cert.pem and key.pem (the docker CLI's
+ * DOCKER_TLS_VERIFY and DOCKER_CERT_PATH; cert_path NULL: ~/.docker).  No
+ * I/O beyond checking the files: the engine is contacted (and the API
+ * version negotiated) on the first call.  Returns -EINVAL for any other kind
+ * of address, -ENOENT for a certificate file it cannot read.  The client may
+ * be shared by threads; each call uses its own connection.
  */
+int docker_client_new_tls(const char *host, const char *cert_path, bool tls_verify, DockerClient **ret,
+                          Error *e);
+/* The same without TLS. */
 int docker_client_new(const char *host, DockerClient **ret, Error *e);
 void docker_client_free(DockerClient *c);
 static inline void docker_client_freep(DockerClient **c)
 {
         docker_client_free(*c);
 }
-
-/* The socket path the client talks to. */
-const char *docker_client_socket(const DockerClient *c);
 
 /* Bound for one ordinary call in ms (default DOCKER_TIMEOUT_MS).  Not thread-safe: set it before sharing. */
 void docker_client_set_timeout(DockerClient *c, int64_t timeout_ms);

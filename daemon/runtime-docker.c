@@ -160,9 +160,21 @@ static int container_lookup(DockerRuntime *d, DockerClient *client, const Config
 }
 
 /* Builds the create body and its hash from the config, the image's ID and the engine. */
+/*
+ * A local engine's Postgres listens on (or publishes its port to) the
+ * loopback only.  A remote engine's (tcp://HOST:PORT) must be reachable from
+ * here: on the engine host's interfaces, as Testcontainers does; the password
+ * guards it.
+ */
+static bool pg_is_local(const Config *config)
+{
+        return streq(config->pg_host, "127.0.0.1") || streq(config->pg_host, "localhost") ||
+               streq(config->pg_host, "::1");
+}
+
 static void spec_build(DockerRuntime *d, const Config *config, const char *image_id, const DockerVersion *v)
 {
-        bool host = streq(config->network, "host");
+        bool host = streq(config->network, "host"), local = pg_is_local(config);
         json_t *env = json_array(), *cmd = json_array(), *labels, *host_config;
         json_auto_t *hashed = NULL;
         _cleanup_free_ char *text = NULL;
@@ -188,7 +200,7 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
          * the host only through the port published on 127.0.0.1.
          */
         json_array_append_new(cmd, json_string("-c"));
-        json_array_append_new(cmd, json_string(host ? "listen_addresses=127.0.0.1" : "listen_addresses=*"));
+        json_array_append_new(cmd, json_string(host && local ? "listen_addresses=127.0.0.1" : "listen_addresses=*"));
         if (host) {
                 json_array_append_new(cmd, json_string("-c"));
                 json_array_append_new(cmd, json_sprintf("port=%d", config->pg_port));
@@ -234,7 +246,8 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
         if (!host)
                 json_object_set_new(
                         host_config, "PortBindings",
-                        json_pack("{s:[{s:s, s:s}]}", "5432/tcp", "HostIp", "127.0.0.1", "HostPort", port));
+                        json_pack("{s:[{s:s, s:s}]}", "5432/tcp", "HostIp", local ? "127.0.0.1" : "0.0.0.0",
+                                  "HostPort", port));
 
         json_decref(d->spec);
         /*
@@ -321,6 +334,9 @@ static int volume_ensure(DockerRuntime *d, const Config *config, Error *e)
 
 static int port_check(const Config *config, Error *e)
 {
+        /* A remote engine's ports are its host's: this machine's say nothing about them. */
+        if (!pg_is_local(config))
+                return 0;
         return port_check_free(config->pg_port, "Postgres", "PGSEED_PG_PORT", e);
 }
 
@@ -375,9 +391,11 @@ static int docker_init(Runtime *rt, Error *e)
         rt->impl = d;
         d->container = xasprintf("%s-postgres", config->instance);
         d->volume = xasprintf("%s-data", config->instance);
-        r = docker_client_new(config->docker_host, &d->client, e);
+        r = docker_client_new_tls(config->docker_host, config->docker_cert_path, config->docker_tls_verify,
+                                  &d->client, e);
         if (r >= 0)
-                r = docker_client_new(config->docker_host, &d->quick, e);
+                r = docker_client_new_tls(config->docker_host, config->docker_cert_path,
+                                          config->docker_tls_verify, &d->quick, e);
         if (r >= 0)
                 docker_client_set_timeout(d->quick, QUICK_TIMEOUT_MS);
         if (r >= 0 && !isempty(config->pg_conf))
@@ -760,7 +778,8 @@ static int docker_usable(const Config *config, char *why, size_t size, Error *e)
         json_auto_t *info = NULL;
         int r;
 
-        r = docker_client_new(config->docker_host, &c, e);
+        r = docker_client_new_tls(config->docker_host, config->docker_cert_path, config->docker_tls_verify, &c,
+                                  e);
         if (r < 0)
                 return r;
         docker_client_set_timeout(c, USABLE_TIMEOUT_MS);
