@@ -197,3 +197,22 @@ void docker_log_decoder_finish(DockerLogDecoder *d)
                 }
 }
 
+/* Podman's timestamps have whole seconds; the server's own prefix has the milliseconds. */
+int64_t docker_log_refine_ms(const char *text, int64_t ts_ms)
+{
+        struct tm tm = {0};
+        int ms = -1, n = 0;
+        char zone[8] = "";
+        int64_t t;
+
+        if (ts_ms <= 0 || ts_ms % 1000 != 0 || !text)
+                return ts_ms;
+        if (sscanf(text, "%4d-%2d-%2d %2d:%2d:%2d.%3d %7s%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                   &tm.tm_min, &tm.tm_sec, &ms, zone, &n) != 8 ||
+            ms < 0 || !(streq(zone, "UTC") || streq(zone, "GMT")))
+                return ts_ms;
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        t = (int64_t) timegm(&tm) * 1000;
+        return t == ts_ms ? t + ms : ts_ms;
+}

@@ -29,3 +29,12 @@ void docker_log_decoder_free(DockerLogDecoder *d);
 
 /* Parses RFC 3339 ("2026-11-21T23:00:00.123456789Z", "+01:00" offsets) into Unix ms; -EINVAL else. */
 int docker_parse_time(const char *s, size_t n, int64_t *ret_ms);
+
+/*
+ * Podman's log timestamps have whole seconds only.  Postgres's own prefix
+ * (log_line_prefix = '%m ...': "2026-12-01 23:45:22.477 UTC ...") has the
+ * milliseconds: when text starts with one in UTC that falls into the second
+ * ts_ms (Unix ms, a whole second) names, returns it with them; otherwise
+ * ts_ms as it was.
+ */
+int64_t docker_log_refine_ms(const char *text, int64_t ts_ms);

@@ -193,6 +193,19 @@ int docker_version(DockerClient *c, DockerVersion *ret, Error *e)
         return r;
 }
 
+int docker_version_cached(DockerClient *c, DockerVersion *ret)
+{
+        int r = -EAGAIN;
+
+        pthread_mutex_lock(&c->lock);
+        if (c->negotiated) {
+                *ret = c->version;
+                r = 0;
+        }
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
 /* The versioned path for a call: "/v1.41" + the formatted rest. */
 _printf_(4, 0) static int client_path(DockerClient *c, char **ret, Error *e, const char *fmt, va_list ap)
 {

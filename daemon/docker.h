@@ -63,6 +63,9 @@ void docker_client_set_timeout(DockerClient *c, int64_t timeout_ms);
  */
 int docker_version(DockerClient *c, DockerVersion *ret, Error *e);
 
+/* What docker_version() found, without I/O: -EAGAIN before the first successful contact. */
+int docker_version_cached(DockerClient *c, DockerVersion *ret);
+
 /* GET /images/NAME/json into *ret (caller decrefs).  -ENOENT when the image is not present. */
 int docker_image_inspect(DockerClient *c, const char *image, json_t **ret, Error *e);
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
 #include "config.h"
 #include "docker-logstream.h"
@@ -159,6 +160,43 @@ static int container_lookup(DockerRuntime *d, DockerClient *client, const Config
         return 0;
 }
 
+/*
+ * Podman lowers its own nproc limit to its default for containers (32768)
+ * at start, and the OCI runtime it spawns cannot raise it again.
+ */
+#define PODMAN_NPROC_MAX 32768
+
+/*
+ * The limits of this process (the host's), as HostConfig.Ulimits; nproc no
+ * higher than Podman's own; unlimited ones are left out.
+ */
+static json_t *host_ulimits(void)
+{
+        static const struct {
+                int resource;
+                const char *name;
+                rlim_t max;
+        } limits[] = {{RLIMIT_NOFILE, "nofile", RLIM_INFINITY}, {RLIMIT_NPROC, "nproc", PODMAN_NPROC_MAX}};
+        json_t *list = json_array();
+
+        for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
+                struct rlimit rl;
+
+                if (getrlimit(limits[i].resource, &rl) < 0)
+                        continue;
+                if (rl.rlim_max > limits[i].max)
+                        rl.rlim_max = limits[i].max;
+                if (rl.rlim_cur > rl.rlim_max)
+                        rl.rlim_cur = rl.rlim_max;
+                if (rl.rlim_max == RLIM_INFINITY || rl.rlim_cur == RLIM_INFINITY)
+                        continue;
+                json_array_append_new(list, json_pack("{s:s, s:I, s:I}", "Name", limits[i].name, "Soft",
+                                                      (json_int_t) rl.rlim_cur, "Hard",
+                                                      (json_int_t) rl.rlim_max));
+        }
+        return list;
+}
+
 /* Builds the create body and its hash from the config, the image's ID and the engine. */
 /*
  * A local engine's Postgres listens on (or publishes its port to) the
@@ -209,6 +247,9 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
         hashed = json_pack("{s:i, s:s, s:s, s:O, s:O, s:s, s:i}", "spec", SPEC_VERSION, "image",
                            config->image, "image_id", image_id, "env", env, "cmd", cmd, "network",
                            config->network, "port", config->pg_port);
+        /* Podman's limits in the hash: its containers made before they were set cannot start, so renew them. */
+        if (v->podman && local)
+                json_object_set_new(hashed, "ulimits", host_ulimits());
         text = json_dumps(hashed, JSON_COMPACT | JSON_SORT_KEYS);
         if (!text)
                 abort();
@@ -243,6 +284,15 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
          */
         if (!v->podman)
                 json_object_set_new(host_config, "Init", json_true());
+        /*
+         * Podman (4.3) gives a container nofile and nproc limits (its own
+         * defaults, or containers.conf's) that may exceed the host's hard
+         * limits, and the OCI runtime then fails: runc with "error setting
+         * rlimit type 7", crun with "setrlimit `RLIMIT_NPROC`: Operation not
+         * permitted".  The host's own limits always fit.
+         */
+        if (v->podman && local)
+                json_object_set_new(host_config, "Ulimits", host_ulimits());
         if (!host)
                 json_object_set_new(
                         host_config, "PortBindings",
@@ -706,6 +756,9 @@ static int container_log_read_line(LogStream *base, LogLine *ret, int timeout_ms
 
                 if (r <= 0)
                         return r;
+                line.ts_ms = docker_log_refine_ms(line.text, line.ts_ms);
+                if (line.ts_ms > 0)
+                        format_rfc3339_ms(line.ts_ms, line.ts, sizeof(line.ts));
                 /* The engine's since= has whole seconds: drop the lines earlier in that second. */
                 if (s->since_ms > 0 && line.ts_ms > 0 && line.ts_ms < s->since_ms)
                         continue;
@@ -810,6 +863,21 @@ static int docker_usable(const Config *config, char *why, size_t size, Error *e)
         return 0;
 }
 
+/* /health: which engine (Docker or Podman), its version and where it is. */
+static void docker_describe(Runtime *rt, json_t *o)
+{
+        DockerRuntime *d = impl(rt);
+        DockerVersion v;
+
+        json_object_set_new(o, "engine_host", json_string(rt->config->docker_host));
+        if (docker_version_cached(d->quick, &v) < 0 && docker_version_cached(d->client, &v) < 0)
+                return;
+        json_object_set_new(o, "engine", json_string(v.podman ? "Podman" : "Docker"));
+        if (*v.version)
+                json_object_set_new(o, "engine_version", json_string(v.version));
+        json_object_set_new(o, "api_version", json_string(v.used_api_version));
+}
+
 const RuntimeOps runtime_docker_ops = {
         .name = "docker",
         .owns_server = true,
@@ -822,5 +890,6 @@ const RuntimeOps runtime_docker_ops = {
         .logs_open = docker_logs_open_op,
         .remove = docker_remove,
         .repair_auth = docker_repair_auth,
+        .describe = docker_describe,
         .free = docker_free,
 };
