@@ -683,7 +683,8 @@ static int config_apply_docker_host(Config *c, Error *e)
                                  "Use unix:///path (the local engine's socket) or tcp://HOST:PORT (a remote "
                                  "engine).",
                                  "docker host '%s' is neither unix:///path nor tcp://HOST:PORT", c->docker_host);
-        if (streq(c->runtime, "external") || (c->sources && c->sources[host_key - keys] != SOURCE_DEFAULT))
+        /* The URL (runtime = external, or auto with one) already named the server's host. */
+        if (!isempty(c->pg_url) || (c->sources && c->sources[host_key - keys] != SOURCE_DEFAULT))
                 return 0;
         free(c->pg_host);
         c->pg_host = strndup(tcp, (size_t) (colon - tcp));
@@ -752,6 +753,11 @@ int config_finish(Config *c, Error *e)
         r = config_apply_docker_host(c, e);
         if (r < 0)
                 return r;
+        if (streq(c->runtime, "embedded") && !streq(c->pg_host, "127.0.0.1") && !streq(c->pg_host, "localhost"))
+                return error_set(e, EINVAL, "invalid_config",
+                                 "Unset PGSEED_PG_HOST, or use runtime = external for a server elsewhere.",
+                                 "runtime = embedded runs Postgres on 127.0.0.1, but PGSEED_PG_HOST is %s",
+                                 c->pg_host);
         if (!streq(c->network, "bridge") && !streq(c->network, "host"))
                 return error_set(e, EINVAL, "invalid_config", NULL,
                                  "network = '%s' is not one of: bridge, host", c->network);

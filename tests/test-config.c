@@ -139,6 +139,7 @@ static void test_config_bad_values(void **state)
                 "[postgres]\nurl = postgresql://app@db:0/app\n",
                 "[postgres]\nurl = postgresql://app@db:5432/a%20b\n",
                 "[postgres]\nurl = postgresql://app@db:5432/app?application_name=x\n",
+                "[pgseed]\nruntime = embedded\n[postgres]\nhost = 10.0.0.1\n",
         };
 
         clear_env();
