@@ -58,8 +58,9 @@ json_t *openapi_build(const Route *routes, size_t n);
 typedef struct HealthInput {
         const SupSnapshot *snap;
         const Config *config;
-        const char *runtime; /* "embedded" or "docker" */
+        const char *runtime; /* the runtime's name: "embedded", "docker", "external" */
         const char *runtime_why;
+        json_t *runtime_info; /* runtime_describe(): name, owner and more; borrowed, may be NULL */
         int64_t uptime_s;
         int64_t now_ms; /* realtime */
         const SeedProgress *progress;

@@ -220,8 +220,8 @@ void clones_pool_add(Clones *cl, const char *name)
 static json_t *lease_json(const Clones *cl, const Clone *c)
 {
         char leased[40], expires[40];
-        _cleanup_free_ char *url = xasprintf("postgresql://%s@127.0.0.1:%d/%s", cl->config->pg_user,
-                                             cl->config->pg_port, c->name);
+        _cleanup_free_ char *url = xasprintf("postgresql://%s@%s:%d/%s", cl->config->pg_user,
+                                             cl->config->pg_host, cl->config->pg_port, c->name);
 
         format_rfc3339_ms(c->leased_ms, leased, sizeof(leased));
         format_rfc3339_ms(c->expires_ms, expires, sizeof(expires));

@@ -357,6 +357,8 @@ unsigned http_status_for_errno(int errnum)
                 return 504;
         case ENOSPC:
                 return 507;
+        case EOPNOTSUPP: /* what this runtime cannot do (the server log of an external Postgres) */
+                return 501;
         default:
                 return 500;
         }

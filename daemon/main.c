@@ -414,8 +414,8 @@ static int run_daemon(Daemon *d, const Options *o)
         if (http_server_start(d, api_routes, api_routes_count, api_fd, &d->http, &e) < 0)
                 goto fail;
         api_fd = -1;
-        log_info("listening", "API on http://%s:%d (Postgres on 127.0.0.1:%d, state in %s)",
-                 d->config->listen_host, d->config->listen_port, d->config->pg_port, d->config->state_dir);
+        log_info("listening", "API on http://%s:%d (Postgres on %s:%d, state in %s)", d->config->listen_host,
+                 d->config->listen_port, d->config->pg_host, d->config->pg_port, d->config->state_dir);
 
         wait_for_termination(d, o, &set);
 

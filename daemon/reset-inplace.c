@@ -1450,6 +1450,13 @@ static int restore(const Config *c, InplaceCache *cache, Src *t, PGconn *w, cons
          */
         r = pg_exec(w, "BEGIN; SET LOCAL lock_timeout = '10s'; SET LOCAL session_replication_role = replica",
                     e);
+        if (r == -EPERM)
+                /* Only a server someone else runs gives pgseedd a role that is not its superuser. */
+                bufprintf(e->hint, sizeof(e->hint),
+                          "In-place resets need a superuser role, or (Postgres 15+) `GRANT SET ON PARAMETER "
+                          "session_replication_role TO %s`; POST /reset (from the template) needs CREATEDB "
+                          "only. GET /health lists what the role may do under runtime_info.",
+                          c->pg_user);
         if (r < 0)
                 goto out;
         have = session_json(cache, "pgseed_catalog", e);

@@ -1213,12 +1213,13 @@ int seeder_reset(Seeder *s, ResetMode mode, const char *tables, json_t **ret, Er
                 json_decref(result);
                 metrics_count(s->metrics, METRIC_RESETS_FAILED);
                 /*
-                 * Refusals (a slot, a lock, not ready) keep their status; anything
-                 * else is the server's failure, whatever SQLSTATE it came with: a
-                 * missing template is not a 404 of the caller's making.
+                 * Refusals (a slot, a lock, not ready, a role that may not) keep
+                 * their status; anything else is the server's failure, whatever
+                 * SQLSTATE it came with: a missing template is not a 404 of the
+                 * caller's making.
                  */
                 if (e->errnum != EBUSY && e->errnum != EAGAIN && e->errnum != ECONNREFUSED &&
-                    e->errnum != ETIMEDOUT && !reset_inplace_request_error(e)) {
+                    e->errnum != ETIMEDOUT && e->errnum != EPERM && !reset_inplace_request_error(e)) {
                         e->errnum = EIO;
                         strlcpy0(e->code, "reset_failed", sizeof(e->code));
                         if (!*e->hint)

@@ -230,7 +230,7 @@ static void set_state_locked(Supervisor *s, SupState state, const char *reason)
 
 /* The one place that says what the inputs mean. */
 static SupState derive_state_plain(const SupInputs *in, bool busy, JobKind kind, ResetMode mode, bool repair,
-                                   int pg_port, char *reason, size_t size)
+                                   const Config *c, char *reason, size_t size)
 {
         if (in->server == SERVER_OFF) {
                 strlcpy0(reason, in->server_detail, size);
@@ -281,7 +281,7 @@ static SupState derive_state_plain(const SupInputs *in, bool busy, JobKind kind,
                 strlcpy0(reason, "building the dataset", size);
                 return SUP_SEEDING;
         }
-        snprintf(reason, size, "accepting connections on 127.0.0.1:%d; dataset seeded%s", pg_port,
+        snprintf(reason, size, "accepting connections on %s:%d; dataset seeded%s", c->pg_host, c->pg_port,
                  !(busy && kind == JOB_RESET) ? ""
                  : mode == RESET_INPLACE      ? "; resetting in place"
                                               : "; resetting from the template");
@@ -290,9 +290,9 @@ static SupState derive_state_plain(const SupInputs *in, bool busy, JobKind kind,
 
 /* The same, with the cause the runtime sees (a full disk) said first when it is down or degraded. */
 static SupState derive_state(const SupInputs *in, bool busy, JobKind kind, ResetMode mode, bool repair,
-                             int pg_port, char *reason, size_t size)
+                             const Config *c, char *reason, size_t size)
 {
-        SupState state = derive_state_plain(in, busy, kind, mode, repair, pg_port, reason, size);
+        SupState state = derive_state_plain(in, busy, kind, mode, repair, c, reason, size);
 
         if ((state == SUP_DOWN || state == SUP_DEGRADED) && *in->cause) {
                 _cleanup_free_ char *original = xstrdup(reason);
@@ -316,7 +316,7 @@ static SupState publish_locked(Supervisor *s)
         if (s->stop_requested)
                 return s->state;
         state = derive_state(&s->in, busy, kind, mode, lifecycle_repair_pending(s->lifecycle),
-                             s->d->config->pg_port, reason, sizeof(reason));
+                             s->d->config, reason, sizeof(reason));
         if (busy && kind == JOB_RESET) {
                 if (!s->reset_since_ms || s->reset_mode != mode)
                         s->reset_since_ms = now_real_ms();
@@ -339,7 +339,7 @@ static void publish_state(Supervisor *s, SupInputs *in)
         char reason[768];
         SupState state =
                 derive_state_plain(in, lifecycle_current(s->lifecycle, NULL, NULL, NULL), JOB_ENSURE,
-                                   RESET_TEMPLATE, false, s->d->config->pg_port, reason, sizeof(reason));
+                                   RESET_TEMPLATE, false, s->d->config, reason, sizeof(reason));
 
         in->cause[0] = '\0';
         if (state == SUP_DOWN || state == SUP_DEGRADED)
@@ -387,8 +387,13 @@ static void tick_start(Supervisor *s, SupInputs *in, int64_t now)
         if (runtime_start(s->d->runtime, &e) < 0) {
                 wait = next_backoff(&s->backoff_ms);
                 s->next_start_mono = now + wait;
-                bufprintf(in->server_detail, sizeof(in->server_detail),
-                          "Cannot start Postgres: %s; retrying in %.1f s", e.message, wait / 1000.0);
+                /* A server someone else owns is not ours to start: its start() only looks whether it answers. */
+                if (runtime_owns_server(s->d->runtime))
+                        bufprintf(in->server_detail, sizeof(in->server_detail),
+                                  "Cannot start Postgres: %s; retrying in %.1f s", e.message, wait / 1000.0);
+                else
+                        bufprintf(in->server_detail, sizeof(in->server_detail), "%s; checking again in %.1f s",
+                                  e.message, wait / 1000.0);
                 return;
         }
         in->server = SERVER_STARTING;
@@ -420,6 +425,14 @@ static bool tick_liveness(Supervisor *s, SupInputs *in, int64_t now)
         server_lost(s, in);
         wait = next_backoff(&s->backoff_ms);
         s->next_start_mono = now + wait;
+        if (!runtime_owns_server(s->d->runtime)) {
+                /* Its owner brings it back, not pgseedd: wait for it, with the same backoff, and say so. */
+                bufprintf(in->server_detail, sizeof(in->server_detail),
+                          "%s; waiting for it to come back (pgseedd does not restart a server it does not "
+                          "own), checking again in %.1f s",
+                          st.detail, wait / 1000.0);
+                return false;
+        }
         pthread_mutex_lock(&s->lock);
         s->restarts++;
         pthread_mutex_unlock(&s->lock);
@@ -492,7 +505,7 @@ static void tick_probe(Supervisor *s, SupInputs *in, int64_t now, bool wake)
                 in->probe_ok = false;
                 strlcpy0(in->probe_error, e.message, sizeof(in->probe_error));
                 if (in->server == SERVER_STARTING) {
-                        if (now - s->started_mono > START_TIMEOUT_MS) {
+                        if (now - s->started_mono > START_TIMEOUT_MS && runtime_owns_server(s->d->runtime)) {
                                 Error stop_err = ERROR_INIT;
                                 log_warning("start_timeout",
                                             "Postgres did not accept connections within %d s, restarting",

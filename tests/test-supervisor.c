@@ -73,7 +73,25 @@ static int fake_status(Runtime *rt, RuntimeStatus *ret)
 
 static const RuntimeOps fake_runtime_ops = {
         .name = "fake",
+        .owns_server = true,
         .start = fake_start,
+        .stop = fake_stop,
+        .status = fake_status,
+};
+
+/* A server someone else owns (runtime = external): start() only looks whether it answers. */
+static int fake_attach(Runtime *rt, Error *e)
+{
+        atomic_fetch_add(&fake.starts, 1);
+        if (!atomic_load(&fake.running))
+                return error_set(e, ECONNREFUSED, NULL, NULL, "Postgres at db:5432 does not answer");
+        return 0;
+}
+
+static const RuntimeOps fake_foreign_ops = {
+        .name = "fake-external",
+        .owns_server = false,
+        .start = fake_attach,
         .stop = fake_stop,
         .status = fake_status,
 };
@@ -264,6 +282,49 @@ static void test_supervisor_start_timeout_restarts(void **state)
         assert_int_equal(fake.stops, 1);
         supervisor_tick(f->s);
         assert_int_equal(state_of(f->s, NULL, 0), SUP_DOWN);
+}
+
+/* A server pgseedd does not own goes away: down with the reason, waited for with backoff, never stopped or
+ * restarted; back again, it is ready without a restart having been counted. */
+static void test_supervisor_waits_for_a_server_it_does_not_own(void **state)
+{
+        Fixture *f = *state;
+        char reason[768];
+        SupSnapshot snap;
+
+        f->rt.ops = &fake_foreign_ops;
+        atomic_store(&fake.running, true);
+        tick_until(f->s, SUP_READY);
+        atomic_store(&fake.running, false);
+        supervisor_tick(f->s);
+        assert_int_equal(state_of(f->s, reason, sizeof(reason)), SUP_DOWN);
+        assert_non_null(strstr(reason, "killed by signal 9"));
+        assert_non_null(strstr(reason, "waiting for it to come back"));
+        assert_null(strstr(reason, "restarting"));
+        advance(500);
+        supervisor_tick(f->s);
+        assert_int_equal(state_of(f->s, reason, sizeof(reason)), SUP_DOWN);
+        assert_non_null(strstr(reason, "does not answer; checking again in 1.0 s"));
+        /* Its owner brings it back. */
+        atomic_store(&fake.running, true);
+        tick_until(f->s, SUP_READY);
+        supervisor_snapshot(f->s, &snap);
+        assert_int_equal(snap.restarts, 0);
+        sup_snapshot_done(&snap);
+        assert_int_equal(fake.stops, 0);
+
+        /* Not accepting connections for long: still nothing to stop, it keeps waiting. */
+        atomic_store(&fake.running, false);
+        supervisor_tick(f->s);
+        atomic_store(&fake.running, true);
+        atomic_store(&fake.probe_fails, true);
+        advance(2000);
+        supervisor_tick(f->s);
+        advance(121 * 1000);
+        supervisor_tick(f->s);
+        supervisor_tick(f->s);
+        assert_int_equal(fake.stops, 0);
+        assert_int_equal(state_of(f->s, NULL, 0), SUP_STARTING);
 }
 
 static void test_supervisor_restarts_dead_server_with_backoff(void **state)
@@ -652,6 +713,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_supervisor_probe_failure_while_starting_stays_starting,
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_supervisor_start_timeout_restarts, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_supervisor_waits_for_a_server_it_does_not_own, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_supervisor_restarts_dead_server_with_backoff, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_supervisor_unknown_status_is_degraded_without_restart,
