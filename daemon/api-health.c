@@ -10,6 +10,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "jsonfmt.h"
+#include "roles.h"
 #include "runtime.h"
 #include "seed.h"
 #include "supervisor.h"
@@ -72,6 +73,7 @@ json_t *health_build(const HealthInput *in)
         db = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", "127.0.0.1", "port", c->pg_port, "name",
                        c->pg_db, "user", c->pg_user, "url", url);
         json_object_set_new(o, "database", db);
+        json_object_set_new(o, "roles", roles_describe(c));
 
         v = facts ? json_object_get(facts, "postgres_version") : NULL;
         json_object_set(o, "postgres_version", v ? v : json_null());

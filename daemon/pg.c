@@ -79,7 +79,8 @@ PGconn *pg_connect(const Config *c, const char *dbname, const char *application,
         values[5] = timeout;
         values[6] = application;
         values[7] = options;
-        values[8] = "disable"; /* loopback only: TLS would cost a handshake per probe for nothing */
+        /* Loopback only: TLS costs a handshake per connection for nothing, unless the server requires it. */
+        values[8] = config_tls_enabled(c) ? "require" : "disable";
         values[9] = NULL;
 
         conn = PQconnectdbParams(keys, values, 0);

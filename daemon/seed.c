@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "pg.h"
 #include "reset-inplace.h"
+#include "roles.h"
 #include "sqlfile.h"
 
 /*
@@ -153,16 +154,18 @@ static void phase_done(json_t *phases, const char *name, int64_t *mark)
 /* Everything the template's contents depend on; a change in any of it means a rebuild. */
 static void compute_fingerprint(const Config *c, const SqlDir *dir, char out[24])
 {
-        char buf[1024];
+        char buf[1024], roles[512];
         uint64_t h = HASH64_INIT;
         const char *csv = startswith(c->dataset, "csv:");
         struct stat st = {0};
 
         if (csv)
                 (void) stat(csv, &st);
-        snprintf(buf, sizeof(buf), "%s|%s|%lld|%lld|%s|%llx|%lld|%lld", FORMAT_VERSION, c->dataset,
+        /* The roles' grants are in the template: other role names, another template. */
+        roles_fingerprint_text(c, roles, sizeof(roles));
+        snprintf(buf, sizeof(buf), "%s|%s|%lld|%lld|%s|%llx|%lld|%lld%s", FORMAT_VERSION, c->dataset,
                  (long long) c->comments, (long long) c->seed, c->publication,
-                 (unsigned long long) dir->hash, (long long) st.st_size, (long long) st.st_mtime);
+                 (unsigned long long) dir->hash, (long long) st.st_size, (long long) st.st_mtime, roles);
         h = hash64(buf, strlen(buf), h);
         snprintf(out, 24, "%016llx", (unsigned long long) h);
 }
@@ -415,6 +418,9 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char
         if (r < 0)
                 return r;
         phase_done(phases, "after_load_sql", &mark);
+        r = roles_grant(c, b, e);
+        if (r < 0)
+                return r;
         r = pg_sync_publication(b, c->publication, e);
         if (r < 0)
                 return error_prefix(e, "Creating publication %s: ", c->publication);
@@ -804,6 +810,10 @@ int seeder_ensure(Seeder *s, Error *e)
                 r = -e->errnum;
                 goto done;
         }
+        /* Cluster-wide, so before the template that grants them their rights. */
+        r = roles_ensure(c, conn, e);
+        if (r < 0)
+                goto done;
         r = drop_broken(s, conn, fingerprint, e);
         if (r < 0)
                 goto done;
