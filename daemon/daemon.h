@@ -14,6 +14,7 @@ typedef struct Metrics Metrics;
 typedef struct HealthCache HealthCache;
 typedef struct AccessPolicy AccessPolicy;
 typedef struct Clones Clones;
+typedef struct Pgbouncer Pgbouncer;
 
 /*
  * Created by main() and handed explicitly to every part that needs more than
@@ -26,6 +27,7 @@ typedef struct Daemon {
         Runtime *runtime;
         Seeder *seeder;
         Clones *clones;
+        Pgbouncer *pgbouncer; /* [pgbouncer] enabled: the pooler in front (pgbouncer.c), else NULL */
         Supervisor *supervisor;
         HttpServer *http;
         Metrics *metrics;

@@ -23,10 +23,12 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "pgbouncer.h"
 #include "pidfile.h"
 #include "runtime.h"
 #include "seed.h"
 #include "supervisor.h"
+#include "tls.h"
 
 #define EXIT_USAGE 2
 
@@ -388,6 +390,10 @@ static int run_daemon(Daemon *d, const Options *o)
         if (runtime_new(d->config, &d->runtime, &e) < 0)
                 goto fail;
         log_info("runtime", "Using the %s runtime (%s)", runtime_name(d->runtime), d->runtime->why);
+        if (tls_prepare(d->config, runtime_name(d->runtime), &e) < 0)
+                goto fail;
+        if (d->config->pgbouncer && pgbouncer_new(d->config, &d->pgbouncer, &e) < 0)
+                goto fail;
         if (runtime_prepare(d->runtime, &e) < 0)
                 goto fail;
 
@@ -402,9 +408,13 @@ static int run_daemon(Daemon *d, const Options *o)
         d->seeder = seeder_new(d->config, d->metrics);
         d->clones = clones_new(d->config, d->metrics);
         seeder_set_clones(d->seeder, d->clones);
+        seeder_set_pgbouncer(d->seeder, d->pgbouncer);
+        clones_set_pgbouncer(d->clones, d->pgbouncer);
         d->supervisor = supervisor_new(d, NULL);
         clones_set_kick(d->clones, kick_upkeep, d->supervisor);
         if (supervisor_start(d->supervisor, &e) < 0)
+                goto fail;
+        if (d->pgbouncer && pgbouncer_start(d->pgbouncer, &e) < 0)
                 goto fail;
         if (http_server_start(d, api_routes, api_routes_count, api_fd, &d->http, &e) < 0)
                 goto fail;
@@ -421,6 +431,7 @@ static int run_daemon(Daemon *d, const Options *o)
         supervisor_cancel_work(d->supervisor);
         http_server_stop(d->http);
         d->http = NULL;
+        pgbouncer_stop(d->pgbouncer);
         supervisor_stop(d->supervisor);
         pidfile_release(d->config->state_dir, TAKE_FD(pid_fd));
         log_info("stopped", "pgseedd stopped");
@@ -431,6 +442,7 @@ fail:
         print_error(&e);
         if (api_fd >= 0)
                 close(api_fd);
+        pgbouncer_stop(d->pgbouncer);
         if (d->supervisor)
                 supervisor_stop(d->supervisor);
         if (pid_fd >= 0)
@@ -470,6 +482,7 @@ int main(int argc, char **argv)
         }
 
         supervisor_free(d.supervisor);
+        pgbouncer_free(d.pgbouncer);
         seeder_free(d.seeder);
         clones_free(d.clones);
         runtime_free(d.runtime);

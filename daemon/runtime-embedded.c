@@ -19,6 +19,7 @@
 #include "log.h"
 #include "pg.h"
 #include "runtime.h"
+#include "tls.h"
 
 /* Below this much free space the server cannot be expected to work: a WAL segment is 16 MB. */
 #define DISK_FLOOR_BYTES (32 * 1024 * 1024)
@@ -459,6 +460,12 @@ static char **build_argv(Runtime *rt)
         PUSH(xstrdup("-D"));
         PUSH(xstrdup(m->pgdata));
         for (char **s = m->settings; s && *s; s++) {
+                PUSH(xstrdup("-c"));
+                PUSH(xstrdup(*s));
+        }
+        /* [postgres] tls (tls.c): ssl = on with the certificate, hostssl only when required. */
+        _cleanup_strv_free_ char **tls = tls_postgres_settings(c);
+        for (char **s = tls; *s; s++) {
                 PUSH(xstrdup("-c"));
                 PUSH(xstrdup(*s));
         }

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
+#include "pgbouncer.h"
 #include "reset-inplace.h"
 #include "roles.h"
 #include "sqlfile.h"
@@ -49,6 +50,7 @@ struct Seeder {
         size_t n_spares;
         char *legacy_spare;  /* "app_spare": the one spare of earlier versions, dropped at ensure */
         Clones *clones;      /* may be NULL */
+        Pgbouncer *pgbouncer; /* may be NULL */
         PGconn *conn;        /* the worker's connection to "postgres" for jobs, kept between them */
         PGconn *upkeep_conn; /* upkeep's own, so that a late cancel (see seeder_preempt) never hits a job */
 
@@ -1105,6 +1107,11 @@ static void seeder_preempt(Seeder *s, JobKind kind, ResetMode mode)
         pthread_mutex_unlock(&s->lock);
 }
 
+void seeder_set_pgbouncer(Seeder *s, Pgbouncer *pb)
+{
+        s->pgbouncer = pb;
+}
+
 void seeder_set_clones(Seeder *s, Clones *clones)
 {
         s->clones = clones;
@@ -1165,7 +1172,9 @@ static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json
         if (r < 0)
                 return r;
         t0 = now_mono_ms();
+        PgbouncerPause *pause = pgbouncer_pause(s->pgbouncer, s->working, PGBOUNCER_PAUSE_MS);
         r = swap_in(s, conn, fresh, fingerprint, e);
+        pgbouncer_resume(pause);
         if (r < 0)
                 return r;
         json_object_set_new(result, "strategy", json_string(prepared ? "prepared_copy" : "clone"));
@@ -1193,8 +1202,13 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
                 return -e->errnum;
 
         result = json_pack("{s:s}", "mode", mode == RESET_INPLACE ? "inplace" : "template");
-        r = mode == RESET_INPLACE ? reset_inplace(s->config, conn, s->tmpl, s->working, result, e)
-                                  : reset_template(s, conn, fingerprint, result, e);
+        if (mode == RESET_INPLACE) {
+                /* Held on the pooler: its clients wait for the reset's locks instead of racing them. */
+                PgbouncerPause *pause = pgbouncer_pause(s->pgbouncer, s->working, PGBOUNCER_PAUSE_MS);
+                r = reset_inplace(s->config, conn, s->tmpl, s->working, result, e);
+                pgbouncer_resume(pause);
+        } else
+                r = reset_template(s, conn, fingerprint, result, e);
         if (r < 0) {
                 worker_conn_drop(s);
                 json_decref(result);
