@@ -430,6 +430,13 @@ int pgbouncer_new(const Config *c, Pgbouncer **ret, Error *e)
                                  "turn it off ([pgbouncer] enabled = false).",
                                  "[pgbouncer] enabled, but %s is not an executable", c->pgbouncer_bin);
         r = port_check_free(c->pgbouncer_port, "PgBouncer", "PGSEED_PGBOUNCER_PORT", e);
+        /* Debian's package starts a pgbouncer.service of its own on 6432, the default here too. */
+        if (r == -EADDRINUSE)
+                return error_set(e, EADDRINUSE, "port_in_use",
+                                 "See who holds it with `ss -ltnp 'sport = :PORT'`; Debian's pgbouncer package "
+                                 "runs its own service there (`systemctl disable --now pgbouncer`), or set "
+                                 "PGSEED_PGBOUNCER_PORT to a free port.",
+                                 "PgBouncer's port 127.0.0.1:%d is already in use", c->pgbouncer_port);
         if (r < 0)
                 return r;
         pb = xcalloc(1, sizeof(Pgbouncer));
