@@ -384,7 +384,7 @@ static void print_stack(const json_t *health)
         size_t i;
 
         if (pb)
-                printf("  PgBouncer: %s (%s pooling%s)\n", json_string_value(json_object_get(pb, "url")),
+                printf("  PgBouncer: %s (%s pooling%s; the roles' passwords)\n", json_string_value(json_object_get(pb, "url")),
                        json_string_value(json_object_get(pb, "pool_mode")),
                        json_is_true(json_object_get(pb, "up")) ? "" : "; not up yet");
         json_array_foreach(roles, i, r)
@@ -392,7 +392,12 @@ static void print_stack(const json_t *health)
                 const char *kind = json_string_value(json_object_get(r, "kind"));
                 if (streq_ptr(kind, "owner"))
                         continue;
-                printf("  Role %-11s %s\n", kind, json_string_value(json_object_get(r, "url")));
+                const char *env = streq(kind, "app")        ? "PGSEED_APP_PASSWORD"
+                                  : streq(kind, "readonly") ? "PGSEED_READONLY_PASSWORD"
+                                                            : "PGSEED_REPLICATION_PASSWORD";
+                printf("  Role %-11s %s (password: %s, default %s)\n", kind,
+                       json_string_value(json_object_get(r, "url")), env,
+                       json_string_value(json_object_get(r, "name")));
         }
         if (tls) {
                 const char *ca = json_string_value(json_object_get(tls, "ca_file"));

@@ -725,13 +725,16 @@ PgbouncerPause *pgbouncer_pause(Pgbouncer *pb, const char *db, int timeout_ms)
         return p;
 }
 
-void pgbouncer_resume(PgbouncerPause *p)
+int64_t pgbouncer_resume(PgbouncerPause *p)
 {
+        int64_t held;
+
         if (!p)
-                return;
+                return -1;
         console_command(p->conn, "RESUME", p->db);
-        log_debug("pgbouncer_pause", "PgBouncer held %s for %lld ms", p->db,
-                  (long long) (now_mono_ms() - p->since_mono));
+        held = now_mono_ms() - p->since_mono;
+        log_debug("pgbouncer_pause", "PgBouncer held %s for %lld ms", p->db, (long long) held);
         PQfinish(p->conn);
         free(p);
+        return held;
 }

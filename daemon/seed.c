@@ -1174,9 +1174,11 @@ static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json
         t0 = now_mono_ms();
         PgbouncerPause *pause = pgbouncer_pause(s->pgbouncer, s->working, PGBOUNCER_PAUSE_MS);
         r = swap_in(s, conn, fresh, fingerprint, e);
-        pgbouncer_resume(pause);
+        int64_t held = pgbouncer_resume(pause);
         if (r < 0)
                 return r;
+        if (held >= 0)
+                json_object_set_new(result, "pgbouncer_paused_ms", json_integer(held));
         json_object_set_new(result, "strategy", json_string(prepared ? "prepared_copy" : "clone"));
         json_object_set_new(result, "swap_ms", json_integer(now_mono_ms() - t0));
         json_object_set_new(result, "tables", template_tables(s));
@@ -1206,7 +1208,9 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
                 /* Held on the pooler: its clients wait for the reset's locks instead of racing them. */
                 PgbouncerPause *pause = pgbouncer_pause(s->pgbouncer, s->working, PGBOUNCER_PAUSE_MS);
                 r = reset_inplace(s->config, conn, s->tmpl, s->working, result, e);
-                pgbouncer_resume(pause);
+                int64_t held = pgbouncer_resume(pause);
+                if (r == 0 && held >= 0)
+                        json_object_set_new(result, "pgbouncer_paused_ms", json_integer(held));
         } else
                 r = reset_template(s, conn, fingerprint, result, e);
         if (r < 0) {

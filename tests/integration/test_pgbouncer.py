@@ -109,6 +109,8 @@ def test_pgbench_through_resets_loses_nothing(pooled, tmp_path):
     assert len(answers) >= 6, answers
     assert all(status == 200 for _, status, _ in answers), answers
     assert {"template", "inplace"} == {m for m, _, _ in answers}
+    # Each reset held the pooler's clients (PAUSE ... RESUME) and says for how long.
+    assert all('"pgbouncer_paused_ms"' in body for _, _, body in answers), answers
 
 
 def test_direct_clients_do_fail_without_the_pooler(pooled, tmp_path):
@@ -179,3 +181,4 @@ def test_pgseedctl_start_prints_the_pooler(pgseedctl):
     assert r.returncode == 0, r.stdout + r.stderr + ctl.daemon_log()
     assert "  PgBouncer: postgresql://app_rw@127.0.0.1:%d/app (transaction pooling" % port in r.stdout, r.stdout
     assert "  Role app         postgresql://app_rw@127.0.0.1:" in r.stdout, r.stdout
+    assert "(password: PGSEED_APP_PASSWORD, default app_rw)" in r.stdout, r.stdout
