@@ -145,6 +145,10 @@ static const ConfigKey keys[] = {
          "generator seed: the same seed gives byte-identical rows"},
         {"dataset", "sql_dir", "PGSEED_SQL_DIR", "sql-dir", CT_PATH, F(sql_dir), "", NULL, 0, 0, true,
          "directory of numbered .sql files that define the schema (default sql/)"},
+        {"dataset", "migrations_dir", "PGSEED_MIGRATIONS_DIR", "migrations-dir", CT_PATH, F(migrations_dir), "",
+         NULL, 0, 0, true,
+         "directory of NNN-name.sql migrations applied in order, each once, recorded in pgseed_migrations "
+         "(default SQL_DIR/migrations when it exists)"},
         {"dataset", "publication", "PGSEED_PUBLICATION", "publication", CT_IDENT, F(publication), "pgseed",
          NULL, 0, 0, false, "logical replication publication covering every loaded table (for Debezium)"},
         {"dataset", "spares", "PGSEED_SPARES", "spares", CT_INT, F(spares), "3", NULL, 1, 32, false,

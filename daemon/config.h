@@ -60,6 +60,7 @@ typedef struct Config {
         int64_t comments;
         int64_t seed;
         char *sql_dir;
+        char *migrations_dir; /* "" = SQL_DIR/migrations when it exists */
         char *publication;
         int64_t spares; /* prepared copies of the template kept for resets */
 

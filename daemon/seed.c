@@ -14,6 +14,7 @@
 #include "loader.h"
 #include "log.h"
 #include "metrics.h"
+#include "migrations.h"
 #include "pg.h"
 #include "pgbouncer.h"
 #include "reset-inplace.h"
@@ -374,7 +375,8 @@ static int run_after_load(Seeder *s, const SqlDir *dir, Error *e)
         return 0;
 }
 
-static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char *fingerprint, Error *e)
+static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const SqlDir *migrations,
+                          const char *fingerprint, Error *e)
 {
         const Config *c = s->config;
         int64_t t0 = now_mono_ms(), mark = t0, counts[_TABLE_MAX] = {0};
@@ -404,6 +406,10 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char
         for (size_t i = 0; i < dir->n_files; i++)
                 if (!dir->files[i].after_load && (r = apply_file(b, dir, &dir->files[i], e)) < 0)
                         return r;
+        /* Before the rows: a migrations directory may be the whole schema the dataset loads into. */
+        r = migrations_apply(b, migrations, e);
+        if (r < 0)
+                return r;
         phase_done(phases, "schema", &mark);
 
         if (!streq(c->dataset, "none")) {
@@ -792,7 +798,7 @@ static int drop_broken(Seeder *s, PGconn *conn, const char *fingerprint, Error *
 int seeder_ensure(Seeder *s, Error *e)
 {
         const Config *c = s->config;
-        _cleanup_(sqldir_free) SqlDir dir = {0};
+        _cleanup_(sqldir_free) SqlDir dir = {0}, migrations = {0};
         _cleanup_pgconn_ PGconn *conn = NULL;
         DbState tmpl = {0}, work = {0};
         char fingerprint[24], slots[512];
@@ -806,6 +812,12 @@ int seeder_ensure(Seeder *s, Error *e)
         r = sqldir_load(c->sql_dir, &dir, e);
         if (r < 0)
                 goto done;
+        r = migrations_load(c, &migrations, e);
+        if (r < 0)
+                goto done;
+        /* A new or changed migration is another template. */
+        if (migrations.n_files > 0)
+                dir.hash = hash64(&migrations.hash, sizeof(migrations.hash), dir.hash);
         compute_fingerprint(c, &dir, fingerprint);
         conn = pg_connect(c, "postgres", "pgseedd-seed", 10, 0, e);
         if (!conn) {
@@ -841,7 +853,7 @@ int seeder_ensure(Seeder *s, Error *e)
                 if (r == 0)
                         r = drop_database(conn, s->tmpl, e);
                 if (r == 0)
-                        r = build_template(s, conn, &dir, fingerprint, e);
+                        r = build_template(s, conn, &dir, &migrations, fingerprint, e);
                 if (r < 0) {
                         Error ignore = ERROR_INIT;
                         drop_database(conn, s->build, &ignore);
