@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "tuning.h"
+
 #ifndef PGSEED_SOURCE_ROOT
 #define PGSEED_SOURCE_ROOT "."
 #endif
@@ -106,6 +108,12 @@ static const ConfigKey keys[] = {
         {"postgres", "bindir", "PGSEED_PG_BINDIR", "pg-bindir", CT_PATH, F(pg_bindir), "", NULL, 0, 0, true,
          "embedded runtime: directory with initdb and postgres (default the newest "
          "/usr/lib/postgresql/*/bin)"},
+        {"postgres", "memory", "PGSEED_PG_MEMORY", "pg-memory", CT_STRING, F(pg_memory), "", NULL, 0, 0, true,
+         "memory for Postgres (512MB, 2GB, or auto: a quarter of the machine): sizes shared_buffers, "
+         "effective_cache_size, maintenance_work_mem and work_mem (default: config/postgresql.conf's)"},
+        {"postgres", "wal_archive_dir", "PGSEED_PG_WAL_ARCHIVE_DIR", "pg-wal-archive-dir", CT_PATH,
+         F(pg_wal_archive_dir), "", NULL, 0, 0, true,
+         "archive every WAL segment into this directory (archive_mode = on), for backups (default none)"},
         {"postgres", "tls", "PGSEED_PG_TLS", "pg-tls", CT_ENUM, F(pg_tls), "off", tls_choices, 0, 0, false,
          "TLS for Postgres: off, on (ssl = on, a certificate for localhost and 127.0.0.1 from a private CA "
          "made in STATE_DIR/tls) or require (TCP clients without TLS are refused)"},
@@ -753,6 +761,12 @@ int config_finish(Config *c, Error *e)
         r = finish_roles(c, e);
         if (r < 0)
                 return r;
+        int64_t memory_mb;
+        if (tuning_parse_memory(c->pg_memory, &memory_mb) < 0)
+                return error_set(e, EINVAL, "invalid_config",
+                                 "Use a size of at least 64MB such as 512MB or 2GB, or auto (a quarter of the "
+                                 "machine's memory).",
+                                 "[postgres] memory = '%s' is not a memory size", c->pg_memory);
         if (isempty(c->pg_tls_cert_file) != isempty(c->pg_tls_key_file))
                 return error_set(e, EINVAL, "invalid_config",
                                  "Set both tls_cert_file and tls_key_file, or neither (a certificate is made).",

@@ -39,6 +39,8 @@ typedef struct Config {
         char *pg_db;
         char *pg_conf;   /* postgresql.conf fragment passed to the server as -c settings */
         char *pg_bindir; /* embedded runtime: directory with initdb and postgres */
+        char *pg_memory;         /* "" (the settings file's), "auto" or a size: sizes the memory settings */
+        char *pg_wal_archive_dir; /* archive WAL segments into this directory; "" = no archiving */
         char *pg_tls;           /* "off", "on" (ssl = on) or "require" (hostssl only for TCP clients) */
         char *pg_tls_cert_file; /* the user's server certificate; "" = generated in STATE_DIR/tls */
         char *pg_tls_key_file;

@@ -19,7 +19,7 @@
 #include "log.h"
 #include "pg.h"
 #include "runtime.h"
-#include "tls.h"
+#include "tuning.h"
 
 /* Below this much free space the server cannot be expected to work: a WAL segment is 16 MB. */
 #define DISK_FLOOR_BYTES (32 * 1024 * 1024)
@@ -413,6 +413,10 @@ static int embedded_prepare(Runtime *rt, Error *e)
         r = pgconf_load(c->pg_conf, &m->settings, e);
         if (r < 0)
                 return r;
+        /* [postgres] memory, wal_archive_dir and tls (tuning.c), after the file's so that they win. */
+        r = tuning_append_settings(c, false, &m->settings, e);
+        if (r < 0)
+                return r;
         r = pick_user(m, e);
         if (r < 0)
                 return r;
@@ -460,12 +464,6 @@ static char **build_argv(Runtime *rt)
         PUSH(xstrdup("-D"));
         PUSH(xstrdup(m->pgdata));
         for (char **s = m->settings; s && *s; s++) {
-                PUSH(xstrdup("-c"));
-                PUSH(xstrdup(*s));
-        }
-        /* [postgres] tls (tls.c): ssl = on with the certificate, hostssl only when required. */
-        _cleanup_strv_free_ char **tls = tls_postgres_settings(c);
-        for (char **s = tls; *s; s++) {
                 PUSH(xstrdup("-c"));
                 PUSH(xstrdup(*s));
         }
