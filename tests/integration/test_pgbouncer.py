@@ -69,6 +69,8 @@ def test_health_metrics_and_private_files(pooled):
     assert re.search(r"^pgseed_pgbouncer_up 1$", metrics, re.M)
     assert re.search(r"^pgseed_pgbouncer_clients_waiting \d+$", metrics, re.M)
     assert re.search(r"^pgseed_pgbouncer_transactions_total [1-9]\d*$", metrics, re.M)
+    promtool = subprocess.run(["promtool", "check", "metrics"], input=metrics, capture_output=True, text=True)
+    assert promtool.returncode == 0, promtool.stdout + promtool.stderr
 
     d = os.path.join(pooled.state_dir, "pgbouncer")
     assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
