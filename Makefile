@@ -8,7 +8,7 @@ MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps deps-test build start stop restart status health wait reset inspect-schema inspect-data \
         logs load-data test images clean distclean bench bench-inplace storm format \
-        clone clones unclone bench-clones
+        clone clones unclone bench-clones bench-pooler
 
 all: build
 
@@ -96,6 +96,10 @@ bench-inplace: build
 # Clone hand-out and reset latencies against a private pgseedd (see bench/clones).
 bench-clones: build
 	@bench/clones
+
+# Resets under pgbench load through PgBouncer and straight to Postgres (see bench/pooler).
+bench-pooler: build
+	@bench/pooler
 
 # Removes the Postgres container (or stops the embedded one); VOLUMES=1 also deletes the data.
 clean: build
