@@ -74,8 +74,8 @@ int migrations_apply(PGconn *db, const SqlDir *m, Error *e)
                 snprintf(version, sizeof(version), "%.*s", (int) strspn(f->name, "0123456789"), f->name);
                 snprintf(checksum, sizeof(checksum), "%016llx",
                          (unsigned long long) hash64(f->text, strlen(f->text), HASH64_INIT));
-                seen = pg_query_value(db, "SELECT count(*) FROM public.pgseed_migrations WHERE version = $1", 1,
-                                      params, e);
+                seen = pg_query_value(db, "SELECT count(*) FROM public.pgseed_migrations WHERE version = $1",
+                                      1, params, e);
                 if (!seen)
                         return -e->errnum;
                 if (!streq(seen, "0"))

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* migrations.h -- a migrations directory: files applied in order, each once, recorded in pgseed_migrations. */
+/* migrations.h -- a migrations directory: files applied in order, each once, recorded in pgseed_migrations.
+ */
 #pragma once
 
 #include <libpq-fe.h>

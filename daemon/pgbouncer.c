@@ -124,7 +124,8 @@ static int write_files(Pgbouncer *pb, Error *e)
         if (!f)
                 abort();
         fprintf(f,
-                "; Written by pgseedd at every start of PgBouncer: edit [pgbouncer] in pgseedd.conf instead.\n"
+                "; Written by pgseedd at every start of PgBouncer: edit [pgbouncer] in pgseedd.conf "
+                "instead.\n"
                 "[databases]\n"
                 "* = host=127.0.0.1 port=%d\n"
                 "\n[pgbouncer]\n"
@@ -164,9 +165,9 @@ static int write_files(Pgbouncer *pb, Error *e)
 static char **child_environment(void)
 {
         extern char **environ;
-        static const char *const dropped[] = {"PGSEED_",      "PGPASSWORD=", "PGPASSFILE=", "NOTIFY_SOCKET=",
-                                              "WATCHDOG_",    "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=",
-                                              NULL};
+        static const char *const dropped[] = {"PGSEED_",        "PGPASSWORD=",     "PGPASSFILE=",
+                                              "NOTIFY_SOCKET=", "WATCHDOG_",       "LISTEN_FDS=",
+                                              "LISTEN_PID=",    "LISTEN_FDNAMES=", NULL};
         size_t n = 0;
         char **v;
 
@@ -286,7 +287,7 @@ static bool reap_locked(Pgbouncer *pb)
 static PGconn *admin_connect(const Config *c, int timeout_s)
 {
         char port[16], timeout[16];
-        const char *keys[] = {"host",    "port",    "user", "password", "dbname", "connect_timeout",
+        const char *keys[] = {"host",    "port", "user", "password", "dbname", "connect_timeout",
                               "sslmode", NULL};
         const char *values[ELEMENTSOF(keys)];
         PGconn *conn;
@@ -389,7 +390,8 @@ static void *pgbouncer_main(void *arg)
                         pb->restarts++;
                         pb->next_start_mono = now + wait;
                         pb->backoff_ms = MIN(pb->backoff_ms * 2, BACKOFF_MAX_MS);
-                        log_warning("pgbouncer_crash", "%s; restarting in %.2f s", pb->reason, wait / 1000.0);
+                        log_warning("pgbouncer_crash", "%s; restarting in %.2f s", pb->reason,
+                                    wait / 1000.0);
                 }
                 if (pb->pid <= 0 && now >= pb->next_start_mono) {
                         Error e = ERROR_INIT;
@@ -397,8 +399,9 @@ static void *pgbouncer_main(void *arg)
                                 int64_t wait = pb->backoff_ms;
                                 pb->next_start_mono = now + wait;
                                 pb->backoff_ms = MIN(pb->backoff_ms * 2, BACKOFF_MAX_MS);
-                                snprintf(pb->reason, sizeof(pb->reason), "Cannot start pgbouncer: %s; retrying in %.1f s",
-                                         e.message, wait / 1000.0);
+                                snprintf(pb->reason, sizeof(pb->reason),
+                                         "Cannot start pgbouncer: %s; retrying in %.1f s", e.message,
+                                         wait / 1000.0);
                                 log_warning("pgbouncer_start", "%s", pb->reason);
                         }
                 }
@@ -425,18 +428,20 @@ int pgbouncer_new(const Config *c, Pgbouncer **ret, Error *e)
         int r;
 
         if (access(c->pgbouncer_bin, X_OK) < 0)
-                return error_set(e, ENOENT, "pgbouncer_not_installed",
-                                 "Install it (Debian: apt-get install pgbouncer), set PGSEED_PGBOUNCER_BIN, or "
-                                 "turn it off ([pgbouncer] enabled = false).",
-                                 "[pgbouncer] enabled, but %s is not an executable", c->pgbouncer_bin);
+                return error_set(
+                        e, ENOENT, "pgbouncer_not_installed",
+                        "Install it (Debian: apt-get install pgbouncer), set PGSEED_PGBOUNCER_BIN, or "
+                        "turn it off ([pgbouncer] enabled = false).",
+                        "[pgbouncer] enabled, but %s is not an executable", c->pgbouncer_bin);
         r = port_check_free(c->pgbouncer_port, "PgBouncer", "PGSEED_PGBOUNCER_PORT", e);
         /* Debian's package starts a pgbouncer.service of its own on 6432, the default here too. */
         if (r == -EADDRINUSE)
-                return error_set(e, EADDRINUSE, "port_in_use",
-                                 "See who holds it with `ss -ltnp 'sport = :PORT'`; Debian's pgbouncer package "
-                                 "runs its own service there (`systemctl disable --now pgbouncer`), or set "
-                                 "PGSEED_PGBOUNCER_PORT to a free port.",
-                                 "PgBouncer's port 127.0.0.1:%d is already in use", c->pgbouncer_port);
+                return error_set(
+                        e, EADDRINUSE, "port_in_use",
+                        "See who holds it with `ss -ltnp 'sport = :PORT'`; Debian's pgbouncer package "
+                        "runs its own service there (`systemctl disable --now pgbouncer`), or set "
+                        "PGSEED_PGBOUNCER_PORT to a free port.",
+                        "PgBouncer's port 127.0.0.1:%d is already in use", c->pgbouncer_port);
         if (r < 0)
                 return r;
         pb = xcalloc(1, sizeof(Pgbouncer));
@@ -452,11 +457,12 @@ int pgbouncer_new(const Config *c, Pgbouncer **ret, Error *e)
                 struct passwd *pw = getpwnam("postgres");
                 if (!pw) {
                         pgbouncer_free(pb);
-                        return error_set(e, EPERM, "no_postgres_user",
-                                         "Create it (`useradd --system postgres`) or run pgseedd as a normal "
-                                         "user.",
-                                         "pgseedd runs as root, PgBouncer refuses to, and there is no "
-                                         "'postgres' user to run it as");
+                        return error_set(
+                                e, EPERM, "no_postgres_user",
+                                "Create it (`useradd --system postgres`) or run pgseedd as a normal "
+                                "user.",
+                                "pgseedd runs as root, PgBouncer refuses to, and there is no "
+                                "'postgres' user to run it as");
                 }
                 pb->uid = pw->pw_uid;
                 pb->gid = pw->pw_gid;
@@ -612,9 +618,11 @@ void pgbouncer_metrics_write(Pgbouncer *pb, FILE *f)
         fprintf(f, "pgseed_pgbouncer_up %d\n", up);
         metrics_header(f, "pgseed_pgbouncer_restarts_total", "counter", "PgBouncer restarts after it died.");
         fprintf(f, "pgseed_pgbouncer_restarts_total %u\n", restarts);
-        metrics_header(f, "pgseed_pgbouncer_clients_active", "gauge", "Clients linked to a server (SHOW POOLS).");
+        metrics_header(f, "pgseed_pgbouncer_clients_active", "gauge",
+                       "Clients linked to a server (SHOW POOLS).");
         fprintf(f, "pgseed_pgbouncer_clients_active %lld\n", (long long) t.clients_active);
-        metrics_header(f, "pgseed_pgbouncer_clients_waiting", "gauge", "Clients waiting for a server connection.");
+        metrics_header(f, "pgseed_pgbouncer_clients_waiting", "gauge",
+                       "Clients waiting for a server connection.");
         fprintf(f, "pgseed_pgbouncer_clients_waiting %lld\n", (long long) t.clients_waiting);
         metrics_header(f, "pgseed_pgbouncer_servers_active", "gauge", "Server connections in use.");
         fprintf(f, "pgseed_pgbouncer_servers_active %lld\n", (long long) t.servers_active);

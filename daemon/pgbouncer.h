@@ -54,5 +54,6 @@ void pgbouncer_metrics_write(Pgbouncer *pb, FILE *f);
 #define PGBOUNCER_PAUSE_MS 5000 /* how long a reset waits for the pooler's running transactions */
 PgbouncerPause *pgbouncer_pause(Pgbouncer *pb, const char *db, int timeout_ms);
 
-/* RESUMEs what pgbouncer_pause() held (NULL is fine) and frees it; returns how long it held, in ms (-1 for NULL). */
+/* RESUMEs what pgbouncer_pause() held (NULL is fine) and frees it; returns how long it held, in ms (-1 for
+ * NULL). */
 int64_t pgbouncer_resume(PgbouncerPause *p);

@@ -57,7 +57,8 @@ int roles_ensure(const Config *c, PGconn *conn, Error *e)
 
                 if (!verifier)
                         return error_set(e, ENOMEM, NULL, NULL, "Cannot compute a password verifier");
-                exists = pg_query_value(conn, "SELECT count(*) FROM pg_roles WHERE rolname = $1", 1, params, e);
+                exists = pg_query_value(conn, "SELECT count(*) FROM pg_roles WHERE rolname = $1", 1, params,
+                                        e);
                 if (!exists)
                         return -e->errnum;
                 if (streq(exists, "0")) {
@@ -90,7 +91,8 @@ static void grant_schema(FILE *f, const char *qs, const char *app, const char *r
 
         if (app) {
                 fprintf(f, "GRANT USAGE ON SCHEMA %s TO %s;\n", qs, app);
-                fprintf(f, "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %s TO %s;\n", qs, app);
+                fprintf(f, "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %s TO %s;\n", qs,
+                        app);
                 fprintf(f, "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA %s TO %s;\n", qs, app);
                 fprintf(f,
                         "ALTER DEFAULT PRIVILEGES FOR ROLE %s IN SCHEMA %s GRANT SELECT, INSERT, UPDATE, "
@@ -131,8 +133,8 @@ int roles_grant(const Config *c, PGconn *db, Error *e)
         qro = ro ? pg_quote_ident(db, ro->name) : NULL;
         qrepl = repl ? pg_quote_ident(db, repl->name) : NULL;
         qowner = pg_quote_ident(db, c->pg_user);
-        r = pg_query(db, "SELECT n.nspname FROM pg_namespace n WHERE " PG_USER_SCHEMAS " ORDER BY 1", 0, NULL,
-                     &res, e);
+        r = pg_query(db, "SELECT n.nspname FROM pg_namespace n WHERE " PG_USER_SCHEMAS " ORDER BY 1", 0,
+                     NULL, &res, e);
         if (r < 0)
                 return r;
         f = open_memstream(&sql, &len);
@@ -166,8 +168,8 @@ json_t *roles_describe(const Config *c)
         json_t *a = json_array();
 
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *url = xasprintf("postgresql://%s@127.0.0.1:%d/%s", roles[i].name,
-                                                     c->pg_port, c->pg_db);
+                _cleanup_free_ char *url =
+                        xasprintf("postgresql://%s@127.0.0.1:%d/%s", roles[i].name, c->pg_port, c->pg_db);
                 json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "kind", roles[i].kind, "name",
                                                    roles[i].name, "rights", roles[i].rights, "url", url));
         }

@@ -91,13 +91,14 @@ static int run_openssl(char *const argv[], const char *log, Error *e)
                 if (errno != EINTR)
                         return error_set(e, errno, NULL, NULL, "waitpid: %m");
         if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-                return error_set(e, ENOENT, "openssl_missing",
-                                 "Install it (Debian: apt-get install openssl), or give your own certificate "
-                                 "with PGSEED_PG_TLS_CERT_FILE and PGSEED_PG_TLS_KEY_FILE.",
-                                 "Cannot make a TLS certificate: the openssl command is not installed");
+                return error_set(
+                        e, ENOENT, "openssl_missing",
+                        "Install it (Debian: apt-get install openssl), or give your own certificate "
+                        "with PGSEED_PG_TLS_CERT_FILE and PGSEED_PG_TLS_KEY_FILE.",
+                        "Cannot make a TLS certificate: the openssl command is not installed");
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return error_set(e, EIO, "tls_failed", NULL, "openssl %s failed (its output is in %s)", argv[1],
-                                 log);
+                return error_set(e, EIO, "tls_failed", NULL, "openssl %s failed (its output is in %s)",
+                                 argv[1], log);
         return 0;
 }
 
@@ -114,15 +115,36 @@ static int make_certificates(const Config *c, const char *dir, Error *e)
                                        "keyUsage = critical, digitalSignature, keyEncipherment\n"
                                        "extendedKeyUsage = serverAuth\n";
         /* P-256 keys: made in milliseconds, accepted by every libpq and JDBC driver. */
-        char *ca_argv[] = {"openssl", "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt",
-                           "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", ca_key, "-out", ca_crt, "-days",
-                           CA_DAYS, "-subj", ca_subject, "-addext", "basicConstraints=critical,CA:TRUE",
-                           "-addext", "keyUsage=critical,keyCertSign,cRLSign", NULL};
-        char *csr_argv[] = {"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                            "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=localhost", NULL};
-        char *sign_argv[] = {"openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
-                             "-CAserial", serial, "-CAcreateserial", "-out", crt, "-days", CERT_DAYS,
-                             "-sha256", "-extfile", ext, NULL};
+        char *ca_argv[] = {"openssl",
+                           "req",
+                           "-x509",
+                           "-new",
+                           "-newkey",
+                           "ec",
+                           "-pkeyopt",
+                           "ec_paramgen_curve:prime256v1",
+                           "-nodes",
+                           "-keyout",
+                           ca_key,
+                           "-out",
+                           ca_crt,
+                           "-days",
+                           CA_DAYS,
+                           "-subj",
+                           ca_subject,
+                           "-addext",
+                           "basicConstraints=critical,CA:TRUE",
+                           "-addext",
+                           "keyUsage=critical,keyCertSign,cRLSign",
+                           NULL};
+        char *csr_argv[] = {
+                "openssl", "req",     "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-nodes",  "-keyout", key,    "-out",    csr,  "-subj",    "/CN=localhost",
+                NULL};
+        char *sign_argv[] = {"openssl", "x509",   "-req",  "-in",       csr,       "-CA",
+                             ca_crt,    "-CAkey", ca_key,  "-CAserial", serial,    "-CAcreateserial",
+                             "-out",    crt,      "-days", CERT_DAYS,   "-sha256", "-extfile",
+                             ext,       NULL};
         int r;
 
         r = write_file_atomic(ext, ext_text, strlen(ext_text), 0600);
@@ -167,7 +189,8 @@ int tls_prepare(const Config *c, const char *runtime, Error *e)
                 return error_set(e, ENOTSUP, "tls_not_supported",
                                  "Use the embedded runtime (PGSEED_RUNTIME=embedded) for TLS, or set "
                                  "PGSEED_PG_TLS=off.",
-                                 "[postgres] tls = %s is not supported on the docker runtime yet", c->pg_tls);
+                                 "[postgres] tls = %s is not supported on the docker runtime yet",
+                                 c->pg_tls);
         /* The server reads its key as the postgres user when pgseedd runs as root. */
         if (uid == 0) {
                 struct passwd *pw = getpwnam("postgres");
@@ -181,7 +204,8 @@ int tls_prepare(const Config *c, const char *runtime, Error *e)
                 rm_rf(tmp);
                 r = mkdir_p(tmp, 0700);
                 if (r < 0)
-                        return error_set(e, -r, "state_dir", NULL, "Cannot create %s: %s", tmp, strerror(-r));
+                        return error_set(e, -r, "state_dir", NULL, "Cannot create %s: %s", tmp,
+                                         strerror(-r));
                 r = make_certificates(c, tmp, e);
                 if (r < 0)
                         return r;
@@ -202,7 +226,8 @@ int tls_prepare(const Config *c, const char *runtime, Error *e)
                         return r;
         }
         if (streq(c->pg_tls, "require")) {
-                /* Local (socket) connections stay trusted: the embedded runtime repairs passwords that way. */
+                /* Local (socket) connections stay trusted: the embedded runtime repairs passwords that way.
+                 */
                 static const char text[] =
                         "# Written by pgseedd ([postgres] tls = require): TCP clients only over TLS.\n"
                         "local   all          all                  trust\n"
@@ -221,7 +246,7 @@ int tls_prepare(const Config *c, const char *runtime, Error *e)
         /* Postgres wants its key owned by itself (or root) and 0600. */
         if (chmod(key, 0600) < 0 || chown(key, uid, gid) < 0 || chown(cert, uid, gid) < 0 ||
             (streq(c->pg_tls, "require") && chown(hba, uid, gid) < 0) || chown(dir, uid, gid) < 0)
-                return error_set(e, errno, "tls_failed", NULL, "Cannot hand the TLS files in %s to uid %u: %m",
-                                 dir, (unsigned) uid);
+                return error_set(e, errno, "tls_failed", NULL,
+                                 "Cannot hand the TLS files in %s to uid %u: %m", dir, (unsigned) uid);
         return 0;
 }

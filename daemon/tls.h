@@ -18,7 +18,8 @@ typedef struct Config Config;
  */
 int tls_prepare(const Config *c, const char *runtime, Error *e);
 
-/* The server's "name=value" settings for TLS (ssl, ssl_cert_file, ...); NULL-terminated, new; none when off. */
+/* The server's "name=value" settings for TLS (ssl, ssl_cert_file, ...); NULL-terminated, new; none when off.
+ */
 char **tls_postgres_settings(const Config *c);
 
 /* Paths in the state directory (new strings): the certificate and key the server uses. */

@@ -115,17 +115,20 @@ int tuning_append_settings(const Config *c, bool in_container, char ***settings,
         if (!isempty(c->pg_wal_archive_dir)) {
                 const char *dir = c->pg_wal_archive_dir;
                 if (in_container)
-                        return error_set(e, ENOTSUP, "archive_not_supported",
-                                         "Use the embedded runtime for WAL archiving, or unset "
-                                         "PGSEED_PG_WAL_ARCHIVE_DIR.",
-                                         "[postgres] wal_archive_dir is not supported on the docker runtime yet");
+                        return error_set(
+                                e, ENOTSUP, "archive_not_supported",
+                                "Use the embedded runtime for WAL archiving, or unset "
+                                "PGSEED_PG_WAL_ARCHIVE_DIR.",
+                                "[postgres] wal_archive_dir is not supported on the docker runtime yet");
                 if (!plain_path(dir))
                         return error_set(e, EINVAL, "invalid_config",
                                          "Use an absolute path of letters, digits and / . _ - only.",
-                                         "[postgres] wal_archive_dir = '%s' is not a plain absolute path", dir);
+                                         "[postgres] wal_archive_dir = '%s' is not a plain absolute path",
+                                         dir);
                 r = mkdir_p(dir, 0700);
                 if (r < 0)
-                        return error_set(e, -r, "state_dir", NULL, "Cannot create %s: %s", dir, strerror(-r));
+                        return error_set(e, -r, "state_dir", NULL, "Cannot create %s: %s", dir,
+                                         strerror(-r));
                 if (geteuid() == 0) {
                         struct passwd *pw = getpwnam("postgres");
                         if (pw && chown(dir, pw->pw_uid, pw->pw_gid) < 0)
@@ -134,7 +137,8 @@ int tuning_append_settings(const Config *c, bool in_container, char ***settings,
                 }
                 strv_push(settings, xstrdup("archive_mode=on"));
                 /* Never overwrite a segment already archived: a second copy would hide a bug. */
-                strv_push(settings, xasprintf("archive_command=test ! -f %s/%%f && cp %%p %s/%%f", dir, dir));
+                strv_push(settings,
+                          xasprintf("archive_command=test ! -f %s/%%f && cp %%p %s/%%f", dir, dir));
         }
         _cleanup_strv_free_ char **tls = tls_postgres_settings(c);
         for (char **s = tls; *s; s++)
