@@ -384,7 +384,8 @@ static void print_stack(const json_t *health)
         size_t i;
 
         if (pb)
-                printf("  PgBouncer: %s (%s pooling%s; the roles' passwords)\n", json_string_value(json_object_get(pb, "url")),
+                printf("  PgBouncer: %s (%s pooling%s; the roles' passwords)\n",
+                       json_string_value(json_object_get(pb, "url")),
                        json_string_value(json_object_get(pb, "pool_mode")),
                        json_is_true(json_object_get(pb, "up")) ? "" : "; not up yet");
         json_array_foreach(roles, i, r)
@@ -402,7 +403,8 @@ static void print_stack(const json_t *health)
         if (tls) {
                 const char *ca = json_string_value(json_object_get(tls, "ca_file"));
                 const char *verify = json_string_value(json_object_get(tls, "url"));
-                printf("  TLS:      %s%s%s\n", json_is_true(json_object_get(tls, "required")) ? "required" : "on",
+                printf("  TLS:      %s%s%s\n",
+                       json_is_true(json_object_get(tls, "required")) ? "required" : "on",
                        ca ? "; CA certificate " : "", ca ? ca : "");
                 if (verify)
                         printf("            %s\n", verify);

@@ -108,7 +108,8 @@ static const ConfigKey keys[] = {
         {"postgres", "bindir", "PGSEED_PG_BINDIR", "pg-bindir", CT_PATH, F(pg_bindir), "", NULL, 0, 0, true,
          "embedded runtime: directory with initdb and postgres (default the newest "
          "/usr/lib/postgresql/*/bin)"},
-        {"postgres", "memory", "PGSEED_PG_MEMORY", "pg-memory", CT_STRING, F(pg_memory), "", NULL, 0, 0, true,
+        {"postgres", "memory", "PGSEED_PG_MEMORY", "pg-memory", CT_STRING, F(pg_memory), "", NULL, 0, 0,
+         true,
          "memory for Postgres (512MB, 2GB, or auto: a quarter of the machine): sizes shared_buffers, "
          "effective_cache_size, maintenance_work_mem and work_mem (default: config/postgresql.conf's)"},
         {"postgres", "wal_archive_dir", "PGSEED_PG_WAL_ARCHIVE_DIR", "pg-wal-archive-dir", CT_PATH,
@@ -120,29 +121,30 @@ static const ConfigKey keys[] = {
         {"postgres", "tls_cert_file", "PGSEED_PG_TLS_CERT_FILE", "pg-tls-cert-file", CT_PATH,
          F(pg_tls_cert_file), "", NULL, 0, 0, true,
          "your own server certificate (PEM) instead of the generated one (default none)"},
-        {"postgres", "tls_key_file", "PGSEED_PG_TLS_KEY_FILE", "pg-tls-key-file", CT_PATH, F(pg_tls_key_file),
-         "", NULL, 0, 0, true, "its private key (default none)"},
-        {"postgres", "tls_ca_file", "PGSEED_PG_TLS_CA_FILE", "pg-tls-ca-file", CT_PATH, F(pg_tls_ca_file), "",
-         NULL, 0, 0, true, "the CA certificate clients verify your certificate with (default none)"},
-        {"roles", "app_user", "PGSEED_APP_USER", "app-user", CT_IDENT, F(app_user), "app_rw", NULL, 0, 0, true,
-         "application role: SELECT, INSERT, UPDATE, DELETE on the seeded tables, no DDL ('' = none)"},
-        {"roles", "app_password", "PGSEED_APP_PASSWORD", "app-password", CT_SECRET, F(app_password), "", NULL,
-         0, 0, true, "its password (default: the role's name)"},
+        {"postgres", "tls_key_file", "PGSEED_PG_TLS_KEY_FILE", "pg-tls-key-file", CT_PATH,
+         F(pg_tls_key_file), "", NULL, 0, 0, true, "its private key (default none)"},
+        {"postgres", "tls_ca_file", "PGSEED_PG_TLS_CA_FILE", "pg-tls-ca-file", CT_PATH, F(pg_tls_ca_file),
+         "", NULL, 0, 0, true, "the CA certificate clients verify your certificate with (default none)"},
+        {"roles", "app_user", "PGSEED_APP_USER", "app-user", CT_IDENT, F(app_user), "app_rw", NULL, 0, 0,
+         true, "application role: SELECT, INSERT, UPDATE, DELETE on the seeded tables, no DDL ('' = none)"},
+        {"roles", "app_password", "PGSEED_APP_PASSWORD", "app-password", CT_SECRET, F(app_password), "",
+         NULL, 0, 0, true, "its password (default: the role's name)"},
         {"roles", "app_password_file", "PGSEED_APP_PASSWORD_FILE", "app-password-file", CT_PATH,
          F(app_password_file), "", NULL, 0, 0, true, "read it from this file (wins over app_password)"},
         {"roles", "readonly_user", "PGSEED_READONLY_USER", "readonly-user", CT_IDENT, F(readonly_user),
          "app_ro", NULL, 0, 0, true, "read-only role: SELECT on the seeded tables ('' = none)"},
         {"roles", "readonly_password", "PGSEED_READONLY_PASSWORD", "readonly-password", CT_SECRET,
          F(readonly_password), "", NULL, 0, 0, true, "its password (default: the role's name)"},
-        {"roles", "readonly_password_file", "PGSEED_READONLY_PASSWORD_FILE", "readonly-password-file", CT_PATH,
-         F(readonly_password_file), "", NULL, 0, 0, true, "read it from this file"},
+        {"roles", "readonly_password_file", "PGSEED_READONLY_PASSWORD_FILE", "readonly-password-file",
+         CT_PATH, F(readonly_password_file), "", NULL, 0, 0, true, "read it from this file"},
         {"roles", "replication_user", "PGSEED_REPLICATION_USER", "replication-user", CT_IDENT,
          F(replication_user), "debezium", NULL, 0, 0, true,
          "replication role for CDC (Debezium): REPLICATION and SELECT ('' = none)"},
         {"roles", "replication_password", "PGSEED_REPLICATION_PASSWORD", "replication-password", CT_SECRET,
          F(replication_password), "", NULL, 0, 0, true, "its password (default: the role's name)"},
-        {"roles", "replication_password_file", "PGSEED_REPLICATION_PASSWORD_FILE", "replication-password-file",
-         CT_PATH, F(replication_password_file), "", NULL, 0, 0, true, "read it from this file"},
+        {"roles", "replication_password_file", "PGSEED_REPLICATION_PASSWORD_FILE",
+         "replication-password-file", CT_PATH, F(replication_password_file), "", NULL, 0, 0, true,
+         "read it from this file"},
         {"dataset", "source", "PGSEED_DATASET", "dataset", CT_DATASET, F(dataset), "synthetic", NULL, 0, 0,
          false,
          "synthetic (deterministic generator), csv:PATH (the YouTube comment sentiment CSV), or none (only "
@@ -153,8 +155,8 @@ static const ConfigKey keys[] = {
          "generator seed: the same seed gives byte-identical rows"},
         {"dataset", "sql_dir", "PGSEED_SQL_DIR", "sql-dir", CT_PATH, F(sql_dir), "", NULL, 0, 0, true,
          "directory of numbered .sql files that define the schema (default sql/)"},
-        {"dataset", "migrations_dir", "PGSEED_MIGRATIONS_DIR", "migrations-dir", CT_PATH, F(migrations_dir), "",
-         NULL, 0, 0, true,
+        {"dataset", "migrations_dir", "PGSEED_MIGRATIONS_DIR", "migrations-dir", CT_PATH, F(migrations_dir),
+         "", NULL, 0, 0, true,
          "directory of NNN-name.sql migrations applied in order, each once, recorded in pgseed_migrations "
          "(default SQL_DIR/migrations when it exists)"},
         {"dataset", "publication", "PGSEED_PUBLICATION", "publication", CT_IDENT, F(publication), "pgseed",
@@ -709,8 +711,7 @@ static int finish_roles(Config *c, Error *e)
                                          *roles[i].user);
                 for (size_t j = 0; j < i; j++)
                         if (streq(*roles[i].user, *roles[j].user))
-                                return error_set(e, EINVAL, "invalid_config",
-                                                 "Give each role its own name.",
+                                return error_set(e, EINVAL, "invalid_config", "Give each role its own name.",
                                                  "[roles] %s and %s are both '%s'", roles[j].key,
                                                  roles[i].key, *roles[i].user);
                 if (!isempty(*roles[i].file)) {
@@ -763,14 +764,16 @@ int config_finish(Config *c, Error *e)
                 return r;
         int64_t memory_mb;
         if (tuning_parse_memory(c->pg_memory, &memory_mb) < 0)
-                return error_set(e, EINVAL, "invalid_config",
-                                 "Use a size of at least 64MB such as 512MB or 2GB, or auto (a quarter of the "
-                                 "machine's memory).",
-                                 "[postgres] memory = '%s' is not a memory size", c->pg_memory);
+                return error_set(
+                        e, EINVAL, "invalid_config",
+                        "Use a size of at least 64MB such as 512MB or 2GB, or auto (a quarter of the "
+                        "machine's memory).",
+                        "[postgres] memory = '%s' is not a memory size", c->pg_memory);
         if (isempty(c->pg_tls_cert_file) != isempty(c->pg_tls_key_file))
-                return error_set(e, EINVAL, "invalid_config",
-                                 "Set both tls_cert_file and tls_key_file, or neither (a certificate is made).",
-                                 "[postgres] tls_cert_file and tls_key_file go together");
+                return error_set(
+                        e, EINVAL, "invalid_config",
+                        "Set both tls_cert_file and tls_key_file, or neither (a certificate is made).",
+                        "[postgres] tls_cert_file and tls_key_file go together");
         if (c->pgbouncer && c->pgbouncer_port == c->pg_port)
                 return error_set(e, EINVAL, "invalid_config", "Give PgBouncer its own port.",
                                  "[pgbouncer] port %d is also [postgres] port", c->pgbouncer_port);

@@ -39,10 +39,10 @@ typedef struct Config {
         char *pg_db;
         char *pg_conf;   /* postgresql.conf fragment passed to the server as -c settings */
         char *pg_bindir; /* embedded runtime: directory with initdb and postgres */
-        char *pg_memory;         /* "" (the settings file's), "auto" or a size: sizes the memory settings */
+        char *pg_memory; /* "" (the settings file's), "auto" or a size: sizes the memory settings */
         char *pg_wal_archive_dir; /* archive WAL segments into this directory; "" = no archiving */
-        char *pg_tls;           /* "off", "on" (ssl = on) or "require" (hostssl only for TCP clients) */
-        char *pg_tls_cert_file; /* the user's server certificate; "" = generated in STATE_DIR/tls */
+        char *pg_tls;             /* "off", "on" (ssl = on) or "require" (hostssl only for TCP clients) */
+        char *pg_tls_cert_file;   /* the user's server certificate; "" = generated in STATE_DIR/tls */
         char *pg_tls_key_file;
         char *pg_tls_ca_file; /* the CA that signed the user's certificate, printed for clients */
 
@@ -73,8 +73,8 @@ typedef struct Config {
         int64_t clones_min_free_mb; /* no new clone below this much free disk */
 
         /* [pgbouncer] (pgbouncer.c) */
-        bool pgbouncer;      /* supervise a PgBouncer in front of Postgres */
-        int pgbouncer_port;  /* on 127.0.0.1 */
+        bool pgbouncer;            /* supervise a PgBouncer in front of Postgres */
+        int pgbouncer_port;        /* on 127.0.0.1 */
         char *pgbouncer_pool_mode; /* session, transaction or statement */
         int64_t pgbouncer_pool_size;
         int64_t pgbouncer_max_client_conn;

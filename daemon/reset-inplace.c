@@ -620,7 +620,8 @@ static int apply_diff(PGconn *w, json_t *tbl, const char *tsrc, Changes *ch, Err
         }
         if (r == 0) {
                 /* The template's values, identity columns included (GENERATED ALWAYS needs the override). */
-                sql = xasprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM pgseed_src s JOIN pgseed_delta d"
+                sql = xasprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM pgseed_src s "
+                                "JOIN pgseed_delta d"
                                 " ON d.pgseed_op = 'i' AND %s",
                                 q, all, sall, sd);
                 r = exec_count(w, sql, &ch->inserted, e);
@@ -636,8 +637,8 @@ static int replace_rows(PGconn *w, json_t *tbl, Changes *ch, Error *e)
         const char *q = jstr(tbl, "qualified");
         _cleanup_free_ char *all = join_columns(json_object_get(tbl, "columns"), "", ", ");
         _cleanup_free_ char *del = xasprintf("DELETE FROM %s", q);
-        _cleanup_free_ char *ins =
-                xasprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM pgseed_src", q, all, all);
+        _cleanup_free_ char *ins = xasprintf(
+                "INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM pgseed_src", q, all, all);
         int r = exec_count(w, del, &ch->deleted, e);
 
         return r < 0 ? r : exec_count(w, ins, &ch->inserted, e);
