@@ -35,8 +35,7 @@ Clones *clones_new(const Config *c, Metrics *metrics);
 void clones_free(Clones *cl);
 void clones_set_kick(Clones *cl, ClonesKick kick, void *userdata);
 
-/* The PgBouncer in front (borrowed, may be NULL): a clone's reset PAUSEs it on the pooler around the swap.
- */
+/* The PgBouncer in front (borrowed, may be NULL): a clone's reset PAUSEs the clone on it around the swap. */
 typedef struct Pgbouncer Pgbouncer;
 void clones_set_pgbouncer(Clones *cl, Pgbouncer *pb);
 
