@@ -673,13 +673,19 @@ static bool await_command(PGconn *conn, int64_t deadline, bool *timed_out)
         return ok;
 }
 
-/* "VERB db" on the console, its result ignored (RECONNECT is a hint; RESUME of a running db a no-op). */
+/*
+ * "VERB db" on the console, its result ignored (RECONNECT is a hint; RESUME
+ * of a running db a no-op), waiting 2 s at most: a stopped PgBouncer must not
+ * stall the lifecycle worker.
+ */
 static void console_command(PGconn *conn, const char *verb, const char *db)
 {
         char sql[128];
+        bool timed_out;
 
         snprintf(sql, sizeof(sql), "%s %s", verb, db);
-        PQclear(PQexec(conn, sql));
+        if (PQsendQuery(conn, sql))
+                (void) await_command(conn, now_mono_ms() + 2000, &timed_out);
 }
 
 PgbouncerPause *pgbouncer_pause(Pgbouncer *pb, const char *db, int timeout_ms)
