@@ -142,6 +142,8 @@ static int write_files(Pgbouncer *pb, Error *e)
                 /* After a Postgres restart, retry the login in a second rather than the default 15. */
                 "server_login_retry = 1\n"
                 "ignore_startup_parameters = extra_float_digits\n"
+                /* SHOW STATS totals are refreshed every stats_period (60 s by default): /health polls each second. */
+                "stats_period = 1\n"
                 "log_connections = 0\n"
                 "log_disconnections = 0\n",
                 c->pg_port, c->pgbouncer_port, pb->userlist, c->pg_user, c->pg_user, c->pgbouncer_pool_mode,

@@ -56,7 +56,9 @@ def test_health_metrics_and_private_files(pooled):
 
         def sees_pool():
             pb = pooled.health().json()["pgbouncer"]
-            return pb if any(p["database"] == "app" and p["user"] == "app_rw" for p in pb["pools"]) else None
+            pool = any(p["database"] == "app" and p["user"] == "app_rw" for p in pb["pools"])
+            stats = any(s["database"] == "app" and s["total_xact_count"] >= 1 for s in pb["stats"])
+            return pb if pool and stats else None
         pb = wait_for(sees_pool, 10)
         assert pb, pooled.health().body
     finally:
@@ -64,7 +66,6 @@ def test_health_metrics_and_private_files(pooled):
     assert pb["up"] is True and pb["port"] == pooled.pb_port and pb["pool_mode"] == "transaction"
     assert pb["url"] == "postgresql://app_rw@127.0.0.1:%d/app" % pooled.pb_port
     assert {"clients_active", "clients_waiting", "servers_active", "servers_idle", "stats"} <= set(pb)
-    assert any(s["database"] == "app" and s["total_xact_count"] >= 1 for s in pb["stats"])
     metrics = pooled.get("/metrics").body
     assert re.search(r"^pgseed_pgbouncer_up 1$", metrics, re.M)
     assert re.search(r"^pgseed_pgbouncer_clients_waiting \d+$", metrics, re.M)
