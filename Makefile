@@ -9,7 +9,7 @@ MESON_OPTS ?= -Dwerror=true
 .PHONY: all deps deps-test build start stop restart status health wait reset inspect-schema inspect-data \
         logs load-data test images clean distclean bench bench-inplace storm format \
         clone clones unclone bench-clones workload bench-workload snapshot snapshots restore snapshot-dump \
-        snapshot-load
+        snapshot-load bench-pooler
 
 all: build
 
@@ -130,6 +130,10 @@ bench-clones: build
 # The workload's achieved rate and in-place reset times with a subscriber attached (see bench/workload).
 bench-workload: build
 	@bench/workload
+
+# Resets under pgbench load through PgBouncer and straight to Postgres (see bench/pooler).
+bench-pooler: build
+	@bench/pooler
 
 # Removes the Postgres container (or stops the embedded one); VOLUMES=1 also deletes the data.
 clean: build

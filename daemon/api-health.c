@@ -10,9 +10,12 @@
 #include "config.h"
 #include "daemon.h"
 #include "jsonfmt.h"
+#include "pgbouncer.h"
+#include "roles.h"
 #include "runtime.h"
 #include "seed.h"
 #include "supervisor.h"
+#include "tls.h"
 
 unsigned health_status_code(const SupSnapshot *snap)
 {
@@ -74,6 +77,18 @@ json_t *health_build(const HealthInput *in)
         db = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", c->pg_host, "port", c->pg_port, "name",
                        c->pg_db, "user", c->pg_user, "url", url);
         json_object_set_new(o, "database", db);
+        json_object_set_new(o, "roles", roles_describe(c));
+        if (config_tls_enabled(c)) {
+                _cleanup_free_ char *ca = tls_ca_path(c), *cert = tls_cert_path(c);
+                _cleanup_free_ char *verify =
+                        ca ? xasprintf("%s?sslmode=verify-full&sslrootcert=%s", url, ca) : NULL;
+                json_object_set_new(o, "tls",
+                                    json_pack("{s:s, s:b, s:s, s:s?, s:s?}", "mode", c->pg_tls, "required",
+                                              streq(c->pg_tls, "require"), "cert_file", cert, "ca_file", ca,
+                                              "url", verify));
+        }
+        if (in->pgbouncer)
+                json_object_set(o, "pgbouncer", in->pgbouncer);
 
         v = facts ? json_object_get(facts, "postgres_version") : NULL;
         json_object_set(o, "postgres_version", v ? v : json_null());
@@ -188,6 +203,7 @@ static char *health_render(Daemon *d, const SupSnapshot *snap, unsigned *ret_sta
         pthread_mutex_lock(&c->lock);
         if (!c->body || now - c->built_mono >= HEALTH_CACHE_MS || memcmp(&key, &c->key, sizeof(key)) != 0) {
                 json_t *dataset = seeder_describe(d->seeder), *runtime_info = runtime_describe(d->runtime), *body;
+                json_t *pooler = d->pgbouncer ? pgbouncer_describe(d->pgbouncer) : NULL;
                 HealthInput in = {
                         .snap = snap,
                         .config = d->config,
@@ -198,6 +214,7 @@ static char *health_render(Daemon *d, const SupSnapshot *snap, unsigned *ret_sta
                         .progress = seeder_progress(d->seeder),
                         .dataset = dataset,
                         .runtime_info = runtime_info,
+                        .pgbouncer = pooler,
                 };
 
                 body = health_build(&in);
@@ -209,6 +226,7 @@ static char *health_render(Daemon *d, const SupSnapshot *snap, unsigned *ret_sta
                 json_decref(body);
                 json_decref(dataset);
                 json_decref(runtime_info);
+                json_decref(pooler);
         }
         copy = xmalloc(c->len + 1);
         memcpy(copy, c->body, c->len + 1);

@@ -11,6 +11,7 @@
 #include "clones.h"
 #include "daemon.h"
 #include "metrics.h"
+#include "pgbouncer.h"
 #include "runtime.h"
 #include "seed.h"
 #include "snapshots.h"
@@ -429,6 +430,8 @@ void api_metrics(Request *req)
         v = snap.facts ? json_object_get(json_object_get(snap.facts, "cdc"), "replication_slots") : NULL;
         if (json_array_size(v) > 0)
                 slots_write(f, v);
+        if (d->pgbouncer)
+                pgbouncer_metrics_write(d->pgbouncer, f);
         process_write(f, d);
         fclose(f);
         json_decref(dataset);

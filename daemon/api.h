@@ -65,6 +65,7 @@ typedef struct HealthInput {
         int64_t now_ms; /* realtime */
         const SeedProgress *progress;
         json_t *dataset; /* seeder_describe(), borrowed, may be NULL */
+        json_t *pgbouncer; /* pgbouncer_describe(), borrowed, NULL when off */
 } HealthInput;
 json_t *health_build(const HealthInput *in);
 /* Frees what GET /health cached for a daemon (NULL is fine). */

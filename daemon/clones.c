@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
+#include "pgbouncer.h"
 #include "util.h"
 
 #define COMMENT_PREFIX "pgseed:"
@@ -64,6 +65,7 @@ struct Clones {
         char *trash_prefix; /* "app_pgseed_aside_", shared with seed.c's set-aside working databases */
         ClonesKick kick;
         void *kick_userdata;
+        Pgbouncer *pgbouncer; /* may be NULL */
 
         pthread_mutex_t lock; /* guards everything below */
         pthread_cond_t cond;  /* CLOCK_MONOTONIC: a clone became ready */
@@ -175,6 +177,11 @@ void clones_free(Clones *cl)
         pthread_cond_destroy(&cl->cond);
         pthread_mutex_destroy(&cl->lock);
         free(cl);
+}
+
+void clones_set_pgbouncer(Clones *cl, Pgbouncer *pb)
+{
+        cl->pgbouncer = pb;
 }
 
 void clones_set_kick(Clones *cl, ClonesKick kick, void *userdata)
@@ -962,6 +969,7 @@ int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret,
         _cleanup_free_ char *aside = NULL;
         Clone **p, *fresh = NULL, *lease;
         Clone copy = {0};
+        PgbouncerPause *pause = NULL;
         int r;
 
         if (!clone_name_valid(cl, name))
@@ -1008,6 +1016,7 @@ int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret,
                 goto fail;
         }
         aside = xasprintf("%s%016llx", cl->trash_prefix, (unsigned long long) now_mono_us());
+        pause = pgbouncer_pause(cl->pgbouncer, name, PGBOUNCER_PAUSE_MS);
         r = exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", name, NULL);
         if (r == 0)
                 r = pg_terminate_sessions(conn, name, e);
@@ -1042,6 +1051,7 @@ int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret,
                 exec_names(conn, &ignore, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", name, NULL);
                 goto fail;
         }
+        pgbouncer_resume(TAKE_PTR(pause));
         pthread_mutex_lock(&cl->lock);
         drops_add_locked(cl, aside);
         p = list_find(&cl->leased, name);
@@ -1059,6 +1069,7 @@ int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret,
         return 0;
 
 fail:
+        pgbouncer_resume(pause);
         /* The fresh copy was not used: back into the pool (it is untouched). */
         pthread_mutex_lock(&cl->lock);
         fresh->next = cl->ready;

@@ -35,6 +35,10 @@ Clones *clones_new(const Config *c, Metrics *metrics);
 void clones_free(Clones *cl);
 void clones_set_kick(Clones *cl, ClonesKick kick, void *userdata);
 
+/* The PgBouncer in front (borrowed, may be NULL): a clone's reset PAUSEs the clone on it around the swap. */
+typedef struct Pgbouncer Pgbouncer;
+void clones_set_pgbouncer(Clones *cl, Pgbouncer *pb);
+
 /* True when name is one this pool could have made (prefix + 16 lowercase hex digits). */
 bool clone_name_valid(const Clones *cl, const char *name);
 

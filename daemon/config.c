@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "pg-url.h"
+#include "tuning.h"
 
 #ifndef PGSEED_SOURCE_ROOT
 #define PGSEED_SOURCE_ROOT "."
@@ -56,6 +57,8 @@ static const char *const runtime_choices[] = {"auto", "embedded", "docker", "ext
 static const char *const pull_choices[] = {"missing", "always", "never", NULL};
 static const char *const level_choices[] = {"debug", "info", "warning", "error", NULL};
 static const char *const auth_choices[] = {"mutating", "all", NULL};
+static const char *const tls_choices[] = {"off", "on", "require", NULL};
+static const char *const pool_mode_choices[] = {"session", "transaction", "statement", NULL};
 
 #define F(field) offsetof(Config, field)
 
@@ -112,6 +115,43 @@ static const ConfigKey keys[] = {
         {"postgres", "bindir", "PGSEED_PG_BINDIR", "pg-bindir", CT_PATH, F(pg_bindir), "", NULL, 0, 0, true,
          "embedded runtime: directory with initdb and postgres (default the newest "
          "/usr/lib/postgresql/*/bin)"},
+        {"postgres", "memory", "PGSEED_PG_MEMORY", "pg-memory", CT_STRING, F(pg_memory), "", NULL, 0, 0,
+         true,
+         "memory for Postgres (512MB, 2GB, or auto: a quarter of the machine): sizes shared_buffers, "
+         "effective_cache_size, maintenance_work_mem and work_mem (default: config/postgresql.conf's)"},
+        {"postgres", "wal_archive_dir", "PGSEED_PG_WAL_ARCHIVE_DIR", "pg-wal-archive-dir", CT_PATH,
+         F(pg_wal_archive_dir), "", NULL, 0, 0, true,
+         "archive every WAL segment into this directory (archive_mode = on), for backups (default none)"},
+        {"postgres", "tls", "PGSEED_PG_TLS", "pg-tls", CT_ENUM, F(pg_tls), "off", tls_choices, 0, 0, false,
+         "TLS for Postgres: off, on (ssl = on, a certificate for localhost and 127.0.0.1 from a private CA "
+         "made in STATE_DIR/tls) or require (TCP clients without TLS are refused)"},
+        {"postgres", "tls_cert_file", "PGSEED_PG_TLS_CERT_FILE", "pg-tls-cert-file", CT_PATH,
+         F(pg_tls_cert_file), "", NULL, 0, 0, true,
+         "your own server certificate (PEM) instead of the generated one (default none)"},
+        {"postgres", "tls_key_file", "PGSEED_PG_TLS_KEY_FILE", "pg-tls-key-file", CT_PATH,
+         F(pg_tls_key_file), "", NULL, 0, 0, true, "its private key (default none)"},
+        {"postgres", "tls_ca_file", "PGSEED_PG_TLS_CA_FILE", "pg-tls-ca-file", CT_PATH, F(pg_tls_ca_file),
+         "", NULL, 0, 0, true, "the CA certificate clients verify your certificate with (default none)"},
+        {"roles", "app_user", "PGSEED_APP_USER", "app-user", CT_IDENT, F(app_user), "app_rw", NULL, 0, 0,
+         true, "application role: SELECT, INSERT, UPDATE, DELETE on the seeded tables, no DDL ('' = none)"},
+        {"roles", "app_password", "PGSEED_APP_PASSWORD", "app-password", CT_SECRET, F(app_password), "",
+         NULL, 0, 0, true, "its password (default: the role's name)"},
+        {"roles", "app_password_file", "PGSEED_APP_PASSWORD_FILE", "app-password-file", CT_PATH,
+         F(app_password_file), "", NULL, 0, 0, true, "read it from this file (wins over app_password)"},
+        {"roles", "readonly_user", "PGSEED_READONLY_USER", "readonly-user", CT_IDENT, F(readonly_user),
+         "app_ro", NULL, 0, 0, true, "read-only role: SELECT on the seeded tables ('' = none)"},
+        {"roles", "readonly_password", "PGSEED_READONLY_PASSWORD", "readonly-password", CT_SECRET,
+         F(readonly_password), "", NULL, 0, 0, true, "its password (default: the role's name)"},
+        {"roles", "readonly_password_file", "PGSEED_READONLY_PASSWORD_FILE", "readonly-password-file",
+         CT_PATH, F(readonly_password_file), "", NULL, 0, 0, true, "read it from this file"},
+        {"roles", "replication_user", "PGSEED_REPLICATION_USER", "replication-user", CT_IDENT,
+         F(replication_user), "debezium", NULL, 0, 0, true,
+         "replication role for CDC (Debezium): REPLICATION and SELECT ('' = none)"},
+        {"roles", "replication_password", "PGSEED_REPLICATION_PASSWORD", "replication-password", CT_SECRET,
+         F(replication_password), "", NULL, 0, 0, true, "its password (default: the role's name)"},
+        {"roles", "replication_password_file", "PGSEED_REPLICATION_PASSWORD_FILE",
+         "replication-password-file", CT_PATH, F(replication_password_file), "", NULL, 0, 0, true,
+         "read it from this file"},
         {"dataset", "source", "PGSEED_DATASET", "dataset", CT_DATASET, F(dataset), "synthetic", NULL, 0, 0,
          false,
          "synthetic (deterministic generator), csv:PATH (the YouTube comment sentiment CSV), or none (only "
@@ -122,6 +162,10 @@ static const ConfigKey keys[] = {
          "generator seed: the same seed gives byte-identical rows"},
         {"dataset", "sql_dir", "PGSEED_SQL_DIR", "sql-dir", CT_PATH, F(sql_dir), "", NULL, 0, 0, true,
          "directory of numbered .sql files that define the schema (default sql/)"},
+        {"dataset", "migrations_dir", "PGSEED_MIGRATIONS_DIR", "migrations-dir", CT_PATH, F(migrations_dir),
+         "", NULL, 0, 0, true,
+         "directory of NNN-name.sql migrations applied in order, each once, recorded in pgseed_migrations "
+         "(default SQL_DIR/migrations when it exists)"},
         {"dataset", "publication", "PGSEED_PUBLICATION", "publication", CT_IDENT, F(publication), "pgseed",
          NULL, 0, 0, false, "logical replication publication covering every loaded table (for Debezium)"},
         {"dataset", "spares", "PGSEED_SPARES", "spares", CT_INT, F(spares), "3", NULL, 1, 32, false,
@@ -135,6 +179,19 @@ static const ConfigKey keys[] = {
         {"clones", "min_free_mb", "PGSEED_CLONES_MIN_FREE_MB", "clones-min-free-mb", CT_INT,
          F(clones_min_free_mb), "512", NULL, 0, INT64_MAX, false,
          "no new clone while the state directory's file system has less free space (507 disk_full)"},
+        {"pgbouncer", "enabled", "PGSEED_PGBOUNCER", "pgbouncer", CT_BOOL, F(pgbouncer), "false", NULL, 0, 0,
+         false, "supervise a PgBouncer in front of Postgres (Debian's pgbouncer package)"},
+        {"pgbouncer", "port", "PGSEED_PGBOUNCER_PORT", "pgbouncer-port", CT_PORT, F(pgbouncer_port), "6432",
+         NULL, 0, 0, false, "PgBouncer's port on 127.0.0.1"},
+        {"pgbouncer", "pool_mode", "PGSEED_PGBOUNCER_POOL_MODE", "pgbouncer-pool-mode", CT_ENUM,
+         F(pgbouncer_pool_mode), "transaction", pool_mode_choices, 0, 0, false,
+         "session, transaction or statement pooling"},
+        {"pgbouncer", "default_pool_size", "PGSEED_PGBOUNCER_POOL_SIZE", "pgbouncer-pool-size", CT_INT,
+         F(pgbouncer_pool_size), "20", NULL, 1, 10000, false, "server connections per database and user"},
+        {"pgbouncer", "max_client_conn", "PGSEED_PGBOUNCER_MAX_CLIENT_CONN", "pgbouncer-max-client-conn",
+         CT_INT, F(pgbouncer_max_client_conn), "200", NULL, 1, 100000, false, "most client connections"},
+        {"pgbouncer", "binary", "PGSEED_PGBOUNCER_BIN", "pgbouncer-bin", CT_PATH, F(pgbouncer_bin),
+         "/usr/sbin/pgbouncer", NULL, 0, 0, false, "the pgbouncer executable"},
         {"docker", "host", "DOCKER_HOST", "docker-host", CT_STRING, F(docker_host),
          "unix:///var/run/docker.sock", NULL, 0, 0, false,
          "Docker Engine: unix://PATH, or tcp://HOST:PORT for a remote one (Postgres's host is then HOST "
@@ -279,6 +336,8 @@ static int key_apply(Config *c, const ConfigKey *k, const char *value, const cha
                 goto store;
         }
         case CT_IDENT:
+                if (isempty(value))
+                        goto store; /* allow_empty was checked above */
                 if (!is_ident(value))
                         return error_set(
                                 e, EINVAL, "invalid_config",
@@ -384,10 +443,11 @@ int config_parse_text(Config *c, const char *text, const char *origin, Error *e)
                         *end = '\0';
                         if (!streq(line + 1, "pgseed") && !streq(line + 1, "api") &&
                             !streq(line + 1, "postgres") && !streq(line + 1, "dataset") &&
-                            !streq(line + 1, "clones") && !streq(line + 1, "docker"))
+                            !streq(line + 1, "clones") && !streq(line + 1, "docker") &&
+                            !streq(line + 1, "roles") && !streq(line + 1, "pgbouncer"))
                                 return error_set(e, EINVAL, "invalid_config",
-                                                 "Known sections: [pgseed], [api], [postgres], [dataset], "
-                                                 "[clones], [docker].",
+                                                 "Known sections: [pgseed], [api], [postgres], [roles], "
+                                                 "[dataset], [clones], [pgbouncer], [docker].",
                                                  "%s: unknown section [%s]", where, line + 1);
                         strlcpy0(section, line + 1, sizeof(section));
                         continue;
@@ -693,6 +753,77 @@ static int config_apply_docker_host(Config *c, Error *e)
         return 0;
 }
 
+/* Reads a one-line secret from path into *field (replacing it); key names the setting in errors. */
+static int read_secret_file(const char *path, const char *key, char **field, Error *e)
+{
+        _cleanup_free_ char *pw = NULL;
+        int r = read_full_file(path, &pw, NULL);
+
+        if (r < 0)
+                return error_set(e, ENOENT, "invalid_config", "Create the file, or set the password itself.",
+                                 "Cannot read %s %s: %s", key, path, strerror(-r));
+        pw[strcspn(pw, "\r\n")] = '\0';
+        if (!*pw)
+                return error_set(e, EINVAL, "invalid_config", NULL, "%s %s is empty", key, path);
+        free(*field);
+        *field = TAKE_PTR(pw);
+        return 0;
+}
+
+/*
+ * The [roles] users: "none" (for the environment, where an empty value means
+ * unset) turns a role off like ""; a password file wins over the password; a
+ * role without a password gets its own name, as the default user does (app,
+ * app).  Names must differ from each other and from [postgres] user.
+ */
+static int finish_roles(Config *c, Error *e)
+{
+        struct {
+                char **user, **password, **file;
+                const char *key;
+        } roles[] = {
+                {&c->app_user, &c->app_password, &c->app_password_file, "app_user"},
+                {&c->readonly_user, &c->readonly_password, &c->readonly_password_file, "readonly_user"},
+                {&c->replication_user, &c->replication_password, &c->replication_password_file,
+                 "replication_user"},
+        };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(roles); i++) {
+                if (streq(*roles[i].user, "none")) {
+                        free(*roles[i].user);
+                        *roles[i].user = xstrdup("");
+                }
+                if (isempty(*roles[i].user))
+                        continue;
+                if (streq(*roles[i].user, c->pg_user))
+                        return error_set(e, EINVAL, "invalid_config",
+                                         "Give each role its own name, or 'none' to create none.",
+                                         "[roles] %s = '%s' is also [postgres] user", roles[i].key,
+                                         *roles[i].user);
+                for (size_t j = 0; j < i; j++)
+                        if (streq(*roles[i].user, *roles[j].user))
+                                return error_set(e, EINVAL, "invalid_config", "Give each role its own name.",
+                                                 "[roles] %s and %s are both '%s'", roles[j].key,
+                                                 roles[i].key, *roles[i].user);
+                if (!isempty(*roles[i].file)) {
+                        r = read_secret_file(*roles[i].file, roles[i].key, roles[i].password, e);
+                        if (r < 0)
+                                return r;
+                }
+                if (isempty(*roles[i].password)) {
+                        free(*roles[i].password);
+                        *roles[i].password = xstrdup(*roles[i].user);
+                }
+        }
+        return 0;
+}
+
+bool config_tls_enabled(const Config *c)
+{
+        return !streq(c->pg_tls, "off");
+}
+
 int config_finish(Config *c, Error *e)
 {
         int r;
@@ -719,6 +850,25 @@ int config_finish(Config *c, Error *e)
                 free(c->pg_password);
                 c->pg_password = TAKE_PTR(pw);
         }
+
+        r = finish_roles(c, e);
+        if (r < 0)
+                return r;
+        int64_t memory_mb;
+        if (tuning_parse_memory(c->pg_memory, &memory_mb) < 0)
+                return error_set(
+                        e, EINVAL, "invalid_config",
+                        "Use a size of at least 64MB such as 512MB or 2GB, or auto (a quarter of the "
+                        "machine's memory).",
+                        "[postgres] memory = '%s' is not a memory size", c->pg_memory);
+        if (isempty(c->pg_tls_cert_file) != isempty(c->pg_tls_key_file))
+                return error_set(
+                        e, EINVAL, "invalid_config",
+                        "Set both tls_cert_file and tls_key_file, or neither (a certificate is made).",
+                        "[postgres] tls_cert_file and tls_key_file go together");
+        if (c->pgbouncer && c->pgbouncer_port == c->pg_port)
+                return error_set(e, EINVAL, "invalid_config", "Give PgBouncer its own port.",
+                                 "[pgbouncer] port %d is also [postgres] port", c->pgbouncer_port);
 
         if (isempty(c->state_dir)) {
                 const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");

@@ -41,12 +41,30 @@ typedef struct Config {
         char *pg_db;
         char *pg_conf;   /* postgresql.conf fragment passed to the server as -c settings */
         char *pg_bindir; /* embedded runtime: directory with initdb and postgres */
+        char *pg_memory; /* "" (the settings file's), "auto" or a size: sizes the memory settings */
+        char *pg_wal_archive_dir; /* archive WAL segments into this directory; "" = no archiving */
+        char *pg_tls;             /* "off", "on" (ssl = on) or "require" (hostssl only for TCP clients) */
+        char *pg_tls_cert_file;   /* the user's server certificate; "" = generated in STATE_DIR/tls */
+        char *pg_tls_key_file;
+        char *pg_tls_ca_file; /* the CA that signed the user's certificate, printed for clients */
+
+        /* [roles] least-privilege roles (roles.c); a user "" is not created */
+        char *app_user; /* DML on the seeded tables, no DDL */
+        char *app_password;
+        char *app_password_file;
+        char *readonly_user; /* SELECT only */
+        char *readonly_password;
+        char *readonly_password_file;
+        char *replication_user; /* REPLICATION + SELECT (Debezium) */
+        char *replication_password;
+        char *replication_password_file;
 
         /* [dataset] */
         char *dataset; /* "synthetic" or "csv:PATH" */
         int64_t comments;
         int64_t seed;
         char *sql_dir;
+        char *migrations_dir; /* "" = SQL_DIR/migrations when it exists */
         char *publication;
         int64_t spares; /* prepared copies of the template kept for resets */
 
@@ -55,6 +73,14 @@ typedef struct Config {
         int64_t clones_max;         /* most clones (leased plus ready) at once */
         int64_t clones_ttl;         /* default lease, seconds */
         int64_t clones_min_free_mb; /* no new clone below this much free disk */
+
+        /* [pgbouncer] (pgbouncer.c) */
+        bool pgbouncer;            /* supervise a PgBouncer in front of Postgres */
+        int pgbouncer_port;        /* on 127.0.0.1 */
+        char *pgbouncer_pool_mode; /* session, transaction or statement */
+        int64_t pgbouncer_pool_size;
+        int64_t pgbouncer_max_client_conn;
+        char *pgbouncer_bin;
 
         /* [docker] */
         char *docker_host; /* unix:///var/run/docker.sock, or tcp://HOST:PORT */
@@ -139,3 +165,6 @@ static inline void config_freep(Config **c)
 
 /* "postgresql://USER@HOST:PORT/DB" (no password); caller frees. */
 char *config_connection_url(const Config *c);
+
+/* True when the server runs with TLS ([postgres] tls = on or require). */
+bool config_tls_enabled(const Config *c);

@@ -24,11 +24,13 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "pgbouncer.h"
 #include "pidfile.h"
 #include "runtime.h"
 #include "seed.h"
 #include "supervisor.h"
 #include "workload.h"
+#include "tls.h"
 
 #define EXIT_USAGE 2
 
@@ -390,6 +392,10 @@ static int run_daemon(Daemon *d, const Options *o)
         if (runtime_new(d->config, &d->runtime, &e) < 0)
                 goto fail;
         log_info("runtime", "Using the %s runtime (%s)", runtime_name(d->runtime), d->runtime->why);
+        if (tls_prepare(d->config, runtime_name(d->runtime), &e) < 0)
+                goto fail;
+        if (d->config->pgbouncer && pgbouncer_new(d->config, &d->pgbouncer, &e) < 0)
+                goto fail;
         if (runtime_prepare(d->runtime, &e) < 0)
                 goto fail;
 
@@ -407,9 +413,13 @@ static int run_daemon(Daemon *d, const Options *o)
         seeder_set_clones(d->seeder, d->clones);
         d->snapshots = snapshots_new(d->config);
         seeder_set_snapshots(d->seeder, d->snapshots);
+        seeder_set_pgbouncer(d->seeder, d->pgbouncer);
+        clones_set_pgbouncer(d->clones, d->pgbouncer);
         d->supervisor = supervisor_new(d, NULL);
         clones_set_kick(d->clones, kick_upkeep, d->supervisor);
         if (supervisor_start(d->supervisor, &e) < 0)
+                goto fail;
+        if (d->pgbouncer && pgbouncer_start(d->pgbouncer, &e) < 0)
                 goto fail;
         if (http_server_start(d, api_routes, api_routes_count, api_fd, &d->http, &e) < 0)
                 goto fail;
@@ -428,6 +438,7 @@ static int run_daemon(Daemon *d, const Options *o)
         http_server_stop(d->http);
         d->http = NULL;
         workload_stop(d->workload, "pgseedd stopped");
+        pgbouncer_stop(d->pgbouncer);
         supervisor_stop(d->supervisor);
         pidfile_release(d->config->state_dir, TAKE_FD(pid_fd));
         log_info("stopped", "pgseedd stopped");
@@ -440,6 +451,7 @@ fail:
                 close(api_fd);
         if (d->workload)
                 workload_stop(d->workload, "pgseedd stopped");
+        pgbouncer_stop(d->pgbouncer);
         if (d->supervisor)
                 supervisor_stop(d->supervisor);
         if (pid_fd >= 0)
@@ -479,6 +491,7 @@ int main(int argc, char **argv)
         }
 
         supervisor_free(d.supervisor);
+        pgbouncer_free(d.pgbouncer);
         seeder_free(d.seeder);
         clones_free(d.clones);
         workload_free(d.workload);

@@ -86,8 +86,15 @@ PGconn *pg_connect(const Config *c, const char *dbname, const char *application,
         values[5] = timeout;
         values[6] = application;
         values[7] = options;
-        /* On loopback TLS would cost a handshake per probe for nothing; elsewhere use it when offered. */
-        values[8] = c->pg_sslmode ? c->pg_sslmode : host_is_loopback(c->pg_host) ? "disable" : "prefer";
+        /*
+         * The URL's sslmode when given (runtime = external); our own server with
+         * TLS on: require it; else on loopback TLS would cost a handshake per
+         * probe for nothing, and elsewhere use it when offered.
+         */
+        values[8] = c->pg_sslmode           ? c->pg_sslmode
+                    : config_tls_enabled(c) ? "require"
+                    : host_is_loopback(c->pg_host) ? "disable"
+                                                   : "prefer";
         values[9] = NULL;
 
         conn = PQconnectdbParams(keys, values, 0);

@@ -13,6 +13,7 @@
 #include "pg.h"
 #include "runtime-common.h"
 #include "runtime.h"
+#include "tuning.h"
 
 /* The official image's data directory; PGDATA is below it, so a mount's lost+found never bothers initdb. */
 #define DATA_MOUNT "/var/lib/postgresql/data"
@@ -450,6 +451,9 @@ static int docker_init(Runtime *rt, Error *e)
                 docker_client_set_timeout(d->quick, QUICK_TIMEOUT_MS);
         if (r >= 0 && !isempty(config->pg_conf))
                 r = pgconf_load(config->pg_conf, &d->settings, e);
+        /* [postgres] memory (tuning.c), after the file's so that it wins. */
+        if (r >= 0)
+                r = tuning_append_settings(config, true, &d->settings, e);
         if (r < 0)
                 docker_free(rt);
         return r;

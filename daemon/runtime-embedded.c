@@ -20,6 +20,7 @@
 #include "pg.h"
 #include "runtime-common.h"
 #include "runtime.h"
+#include "tuning.h"
 
 /* Below this much free space the server cannot be expected to work: a WAL segment is 16 MB. */
 #define DISK_FLOOR_BYTES (32 * 1024 * 1024)
@@ -411,6 +412,10 @@ static int embedded_prepare(Runtime *rt, Error *e)
         strv_free(m->settings);
         m->settings = NULL;
         r = pgconf_load(c->pg_conf, &m->settings, e);
+        if (r < 0)
+                return r;
+        /* [postgres] memory, wal_archive_dir and tls (tuning.c), after the file's so that they win. */
+        r = tuning_append_settings(c, false, &m->settings, e);
         if (r < 0)
                 return r;
         r = pick_user(m, e);

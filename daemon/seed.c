@@ -14,9 +14,12 @@
 #include "loader.h"
 #include "log.h"
 #include "metrics.h"
+#include "migrations.h"
 #include "pg.h"
+#include "pgbouncer.h"
 #include "reset-inplace.h"
 #include "snapshots.h"
+#include "roles.h"
 #include "sqlfile.h"
 
 /*
@@ -50,6 +53,7 @@ struct Seeder {
         char *legacy_spare;   /* "app_spare": the one spare of earlier versions, dropped at ensure */
         Clones *clones;       /* may be NULL */
         Snapshots *snapshots; /* may be NULL */
+        Pgbouncer *pgbouncer; /* may be NULL */
         PGconn *conn;         /* the worker's connection to "postgres" for jobs, kept between them */
         InplaceCache *inplace; /* what in-place resets keep between them (a session on the working database) */
         PGconn *upkeep_conn;  /* upkeep's own, so that a late cancel (see seeder_preempt) never hits a job */
@@ -158,16 +162,18 @@ static void phase_done(json_t *phases, const char *name, int64_t *mark)
 /* Everything the template's contents depend on; a change in any of it means a rebuild. */
 static void compute_fingerprint(const Config *c, const SqlDir *dir, char out[24])
 {
-        char buf[1024];
+        char buf[1024], roles[512];
         uint64_t h = HASH64_INIT;
         const char *csv = startswith(c->dataset, "csv:");
         struct stat st = {0};
 
         if (csv)
                 (void) stat(csv, &st);
-        snprintf(buf, sizeof(buf), "%s|%s|%lld|%lld|%s|%llx|%lld|%lld", FORMAT_VERSION, c->dataset,
+        /* The roles' grants are in the template: other role names, another template. */
+        roles_fingerprint_text(c, roles, sizeof(roles));
+        snprintf(buf, sizeof(buf), "%s|%s|%lld|%lld|%s|%llx|%lld|%lld%s", FORMAT_VERSION, c->dataset,
                  (long long) c->comments, (long long) c->seed, c->publication,
-                 (unsigned long long) dir->hash, (long long) st.st_size, (long long) st.st_mtime);
+                 (unsigned long long) dir->hash, (long long) st.st_size, (long long) st.st_mtime, roles);
         h = hash64(buf, strlen(buf), h);
         snprintf(out, 24, "%016llx", (unsigned long long) h);
 }
@@ -374,7 +380,8 @@ static int run_after_load(Seeder *s, const SqlDir *dir, Error *e)
         return 0;
 }
 
-static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char *fingerprint, Error *e)
+static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const SqlDir *migrations,
+                          const char *fingerprint, Error *e)
 {
         const Config *c = s->config;
         int64_t t0 = now_mono_ms(), mark = t0, counts[_TABLE_MAX] = {0};
@@ -404,6 +411,10 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char
         for (size_t i = 0; i < dir->n_files; i++)
                 if (!dir->files[i].after_load && (r = apply_file(b, dir, &dir->files[i], e)) < 0)
                         return r;
+        /* Before the rows: a migrations directory may be the whole schema the dataset loads into. */
+        r = migrations_apply(b, migrations, e);
+        if (r < 0)
+                return r;
         phase_done(phases, "schema", &mark);
 
         if (!streq(c->dataset, "none")) {
@@ -420,6 +431,9 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char
         if (r < 0)
                 return r;
         phase_done(phases, "after_load_sql", &mark);
+        r = roles_grant(c, b, e);
+        if (r < 0)
+                return r;
         r = pg_sync_publication(b, c->publication, e);
         if (r < 0)
                 return error_prefix(e, "Creating publication %s: ", c->publication);
@@ -795,7 +809,7 @@ static int drop_broken(Seeder *s, PGconn *conn, const char *fingerprint, Error *
 int seeder_ensure(Seeder *s, Error *e)
 {
         const Config *c = s->config;
-        _cleanup_(sqldir_free) SqlDir dir = {0};
+        _cleanup_(sqldir_free) SqlDir dir = {0}, migrations = {0};
         _cleanup_pgconn_ PGconn *conn = NULL;
         DbState tmpl = {0}, work = {0};
         char fingerprint[24], slots[512];
@@ -809,12 +823,22 @@ int seeder_ensure(Seeder *s, Error *e)
         r = sqldir_load(c->sql_dir, &dir, e);
         if (r < 0)
                 goto done;
+        r = migrations_load(c, &migrations, e);
+        if (r < 0)
+                goto done;
+        /* A new or changed migration is another template. */
+        if (migrations.n_files > 0)
+                dir.hash = hash64(&migrations.hash, sizeof(migrations.hash), dir.hash);
         compute_fingerprint(c, &dir, fingerprint);
         conn = pg_connect(c, "postgres", "pgseedd-seed", 10, 0, e);
         if (!conn) {
                 r = -e->errnum;
                 goto done;
         }
+        /* Cluster-wide, so before the template that grants them their rights. */
+        r = roles_ensure(c, conn, e);
+        if (r < 0)
+                goto done;
         r = drop_broken(s, conn, fingerprint, e);
         if (r < 0)
                 goto done;
@@ -840,7 +864,7 @@ int seeder_ensure(Seeder *s, Error *e)
                 if (r == 0)
                         r = drop_database(conn, s->tmpl, e);
                 if (r == 0)
-                        r = build_template(s, conn, &dir, fingerprint, e);
+                        r = build_template(s, conn, &dir, &migrations, fingerprint, e);
                 if (r < 0) {
                         Error ignore = ERROR_INIT;
                         drop_database(conn, s->build, &ignore);
@@ -1108,6 +1132,11 @@ static void seeder_preempt(Seeder *s, JobKind kind, ResetMode mode)
         pthread_mutex_unlock(&s->lock);
 }
 
+void seeder_set_pgbouncer(Seeder *s, Pgbouncer *pb)
+{
+        s->pgbouncer = pb;
+}
+
 void seeder_set_clones(Seeder *s, Clones *clones)
 {
         s->clones = clones;
@@ -1173,9 +1202,13 @@ static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json
         if (r < 0)
                 return r;
         t0 = now_mono_ms();
+        PgbouncerPause *pause = pgbouncer_pause(s->pgbouncer, s->working, PGBOUNCER_PAUSE_MS);
         r = swap_in(s, conn, fresh, fingerprint, NULL, e);
+        int64_t held = pgbouncer_resume(pause);
         if (r < 0)
                 return r;
+        if (held >= 0)
+                json_object_set_new(result, "pgbouncer_paused_ms", json_integer(held));
         json_object_set_new(result, "strategy", json_string(prepared ? "prepared_copy" : "clone"));
         json_object_set_new(result, "swap_ms", json_integer(now_mono_ms() - t0));
         json_object_set_new(result, "tables", template_tables(s));
@@ -1205,9 +1238,15 @@ int seeder_reset(Seeder *s, ResetMode mode, const char *tables, json_t **ret, Er
          * A template reset cannot swap part of a database: with tables, both
          * modes copy those tables' rows from the template in one transaction.
          */
-        r = mode == RESET_INPLACE || tables
-                    ? reset_inplace(s->config, s->inplace, conn, s->tmpl, s->working, tables, result, e)
-                    : reset_template(s, conn, fingerprint, result, e);
+        if (mode == RESET_INPLACE || tables) {
+                /* Held on the pooler: its clients wait for the reset's locks instead of racing them. */
+                PgbouncerPause *pause = pgbouncer_pause(s->pgbouncer, s->working, PGBOUNCER_PAUSE_MS);
+                r = reset_inplace(s->config, s->inplace, conn, s->tmpl, s->working, tables, result, e);
+                int64_t held = pgbouncer_resume(pause);
+                if (r == 0 && held >= 0)
+                        json_object_set_new(result, "pgbouncer_paused_ms", json_integer(held));
+        } else
+                r = reset_template(s, conn, fingerprint, result, e);
         if (r < 0) {
                 worker_conn_drop(s);
                 json_decref(result);

@@ -91,6 +91,13 @@ void seeder_set_clones(Seeder *s, Clones *clones);
 
 /* The same for named snapshots (snapshots.h): ensure loads them, snapshot jobs use them. */
 void seeder_set_snapshots(Seeder *s, Snapshots *snapshots);
+/*
+ * The PgBouncer in front (borrowed, may be NULL): resets PAUSE the working
+ * database on it around the swap, so that its clients wait instead of failing.
+ * Set before the lifecycle worker starts.
+ */
+typedef struct Pgbouncer Pgbouncer;
+void seeder_set_pgbouncer(Seeder *s, Pgbouncer *pb);
 
 /* JSON about the template (name, fingerprint, built_at, rows) for /health; NULL before the first build. */
 json_t *seeder_describe(Seeder *s);
