@@ -8,7 +8,7 @@ MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps deps-test build start stop restart status health wait reset inspect-schema inspect-data \
         logs load-data test images clean distclean bench bench-inplace storm format \
-        clone clones unclone bench-clones snapshot snapshots restore snapshot-dump snapshot-load
+        clone clones unclone bench-clones bench-snapshots snapshot snapshots restore snapshot-dump snapshot-load
 
 all: build
 
@@ -117,6 +117,10 @@ bench-inplace: build
 # Clone hand-out and reset latencies against a private pgseedd (see bench/clones).
 bench-clones: build
 	@bench/clones
+
+# Snapshot save, restore, dump and load against pg_dump/pg_restore (see bench/snapshots).
+bench-snapshots: build
+	@bench/snapshots
 
 # Removes the Postgres container (or stops the embedded one); VOLUMES=1 also deletes the data.
 clean: build

@@ -713,9 +713,12 @@ pid_t snapshots_dump_start(const Config *c, const char *db, int *ret_fd, int *re
          * The HTTP server reads a stream whenever the socket takes more, and
          * looks again only some 150 ms after a read found nothing: with the
          * default 64 KiB pipe that caps a dump near 0.4 MB/s.  A bigger pipe
-         * (up to fs.pipe-max-size; failure is harmless) holds more per look.
+         * holds more per look: 16 MiB where allowed (about 100 MB/s), else
+         * down to fs.pipe-max-size (1 MiB by default: about 7 MB/s).
          */
-        (void) fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
+        for (int size = 16 << 20; size >= 1 << 20; size >>= 1)
+                if (fcntl(out[0], F_SETPIPE_SZ, size) >= 0)
+                        break; /* beyond fs.pipe-max-size only with CAP_SYS_RESOURCE */
         fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
         *ret_fd = out[0];
         *ret_err_fd = errfd;
