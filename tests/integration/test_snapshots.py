@@ -208,6 +208,9 @@ def test_dump_and_restore_under_another_name(ready_snap):
     snapshot(d, "orig")
     data = dump(d, "orig")
     assert data[:5] == b"PGDMP", data[:16]
+    r = http("HEAD", d.url + "/snapshots/orig/dump")
+    assert r.status == 200 and r.headers["Content-Type"] == "application/octet-stream"
+    assert http("HEAD", d.url + "/snapshots/nope/dump").status == 404
     # The scratch copy pg_dump read from is dropped afterwards.
     assert wait_for(lambda: not any(x.startswith("app_snapwork_") for x in databases(d)), 30), databases(d)
     # Also when the client leaves before the copy is made, or in the middle of the archive.
