@@ -248,6 +248,31 @@ static int db_exists(PGconn *conn, const char *db, Error *e)
         return streq(v, "0") ? 0 : 1;
 }
 
+/*
+ * Clears the way for a build under db's name: drops a leftover of ours (our
+ * comment, or refusing connections as a copy does before it is commented),
+ * refuses (-EBUSY) to touch a database of someone else's.
+ */
+static int clear_build(PGconn *conn, const char *db, Error *e)
+{
+        const char *params[] = {db};
+        _cleanup_pgresult_ PGresult *res = NULL;
+        int r = pg_query(conn,
+                         "SELECT datallowconn, coalesce(shobj_description(oid, 'pg_database'), '')"
+                         " FROM pg_database WHERE datname = $1",
+                         1, params, &res, e);
+
+        if (r < 0)
+                return r;
+        if (PQntuples(res) == 0)
+                return 0;
+        if (streq(PQgetvalue(res, 0, 0), "t") && !startswith(PQgetvalue(res, 0, 1), COMMENT_PREFIX))
+                return error_set(e, EBUSY, "snapshot_exists",
+                                 "Rename or drop that database, or choose another snapshot name.",
+                                 "A database named %s exists and is not pgseed's", db);
+        return drop_db(conn, db, e);
+}
+
 static const char *file_copy(PGconn *conn)
 {
         return PQserverVersion(conn) >= 150000 ? " STRATEGY = FILE_COPY" : "";
@@ -426,7 +451,7 @@ int snapshots_create(Snapshots *sn, PGconn *conn, const char *working, const cha
         r = name_free(sn, conn, name, db, e);
         if (r < 0)
                 return r;
-        r = drop_db(conn, build, e); /* a failed attempt's, ours by its name (see snapshots_rebuild) */
+        r = clear_build(conn, build, e); /* a failed attempt's */
         if (r < 0)
                 return as_failure(e, "Dropping an old build");
         /*
@@ -574,7 +599,7 @@ int snapshots_import(Snapshots *sn, PGconn *conn, const char *name, int fd, json
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return error_set(e, errno, NULL, NULL, "Rewinding the uploaded archive: %s",
                                  strerror(errno));
-        r = drop_db(conn, build, e);
+        r = clear_build(conn, build, e);
         /* The seed template's settings: byte-order collation (see seed.c). */
         if (r == 0)
                 r = exec_names(conn, e, "CREATE DATABASE %s TEMPLATE template0 LC_COLLATE 'C'", build, NULL);

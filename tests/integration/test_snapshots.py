@@ -199,6 +199,11 @@ def test_foreign_database_under_snapshot_name_is_left_alone(ready_snap):
     assert listed(d) == {}
     r = d.post("/snapshots?name=theirs")
     assert r.status == 409, r.body
+    # A foreign database under a build's name only is not dropped to make room either.
+    d.sql('CREATE DATABASE "app_snapbuild_other"', dbname="postgres")
+    r = d.post("/snapshots?name=other")
+    assert r.status == 409 and "not pgseed's" in r.json()["error"]["message"], r.body
+    assert "app_snapbuild_other" in databases(d)
 
 
 def test_dump_and_restore_under_another_name(ready_snap):
