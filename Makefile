@@ -9,7 +9,7 @@ MESON_OPTS ?= -Dwerror=true
 .PHONY: all deps deps-test build start stop restart status health wait reset inspect-schema inspect-data \
         logs load-data test images clean distclean bench bench-inplace storm format \
         clone clones unclone bench-clones workload bench-workload snapshot snapshots restore snapshot-dump \
-        snapshot-load bench-pooler
+        snapshot-load bench-pooler bench-snapshots
 
 all: build
 
@@ -134,6 +134,10 @@ bench-workload: build
 # Resets under pgbench load through PgBouncer and straight to Postgres (see bench/pooler).
 bench-pooler: build
 	@bench/pooler
+
+# Snapshot save, restore, dump and load against pg_dump/pg_restore (see bench/snapshots).
+bench-snapshots: build
+	@bench/snapshots
 
 # Removes the Postgres container (or stops the embedded one); VOLUMES=1 also deletes the data.
 clean: build

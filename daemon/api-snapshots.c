@@ -73,8 +73,8 @@ static void snap_wait_free(void *p)
                 if (sw->op == SNAP_EXPORT && db)
                         release_scratch(sw->d, db);
                 else if (sw->op == SNAP_CLONE && clone && sw->d->clones) {
-                        log_info("snapshots", "The client left before its clone %s was handed out: returning it",
-                                 clone);
+                        log_info("snapshots",
+                                 "The client left before its clone %s was handed out: returning it", clone);
                         clones_return(sw->d->clones, clone, &e);
                 }
         }
@@ -333,6 +333,11 @@ void api_snapshots_dump(Request *req)
         if (!request_resumed(req)) {
                 if (!request_query_allow(req, NULL) || !api_snapshot_from_or_reply(req, name))
                         return;
+                if (streq(request_method(req), "HEAD")) {
+                        /* The headers only: no copy, no pg_dump (the length is not known ahead). */
+                        http_reply_text(req, 200, "application/octet-stream", "", 0);
+                        return;
+                }
                 strlcpy0(args.name, name, sizeof(args.name));
                 api_snapshot_job(req, JOB_SNAPSHOT, &args, SNAPSHOT_TIMEOUT_S);
                 return;

@@ -241,6 +241,25 @@
     }
   }
 
+  // ---- snapshots (when the server has them) -------------------------------
+
+  async function refreshSnapshots() {
+    if (locked()) return;
+    if (!Object.keys(state.endpoints).some((k) => k.startsWith("GET /snapshots"))) return;
+    try {
+      const r = await api("/snapshots", { accept: [404] });
+      if (r.status === 404 || !r.body) return;
+      const list = r.body.snapshots || [];
+      $("snapshots-panel").hidden = list.length === 0;
+      const cols = ["name", "created_at", "size_bytes", "source", "source_epoch", "fingerprint"];
+      $("snapshots").tHead.replaceChildren(el("tr", {}, ...cols.map((c) => el("th", { text: c }))));
+      fill($("snapshots").tBodies[0], list.map((s) => el("tr", {}, ...cols.map((k) => el("td", { text: String(s[k] ?? "") })))));
+      $("h-snapshots").textContent = `Snapshots · ${list.length}`;
+    } catch (e) {
+      showError(e);
+    }
+  }
+
   // ---- schema -------------------------------------------------------------
 
   function allTables() {
@@ -430,6 +449,7 @@
     state.timers.push(setInterval(refreshHealth, 2000));
     state.timers.push(setInterval(refreshLogs, 5000));
     state.timers.push(setInterval(refreshClones, 5000));
+    state.timers.push(setInterval(refreshSnapshots, 5000));
   }
 
   async function start() {
@@ -467,6 +487,7 @@
     if ($("signin").hidden) {
       refreshLogs();
       refreshClones();
+      refreshSnapshots();
     }
   }
 

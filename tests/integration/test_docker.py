@@ -623,6 +623,37 @@ def test_clones_on_the_docker_runtime(dk):
                                       dbname="postgres"), 30)
 
 
+
+def test_snapshots_on_the_docker_runtime(dk):
+    """Snapshots with Postgres in a container: taken, reset from, dumped by the host's pg_dump
+    over 127.0.0.1 and restored under another name, kept across a pgseedd restart that
+    adopts the same container."""
+    import urllib.request
+    from test_dataset import content_checksums
+
+    d, _ = ready(dk)
+    d.sql("UPDATE users SET channel_name = 'docker-snap' WHERE channel_id = (SELECT min(channel_id) FROM users)")
+    changed = content_checksums(d)
+    r = d.post("/snapshots?name=dk", timeout=120)
+    assert r.status == 201, r.body
+    d.stop()
+    d.start()
+    d.wait_healthy(timeout=180)
+    assert [s["name"] for s in d.get("/snapshots").json()["snapshots"]] == ["dk"]
+    assert d.post("/reset", timeout=120).status == 200
+    assert content_checksums(d) != changed
+    with urllib.request.urlopen(d.url + "/snapshots/dk/dump", timeout=120) as resp:
+        archive = resp.read()
+    assert archive[:5] == b"PGDMP"
+    req = urllib.request.Request(d.url + "/snapshots?name=carried", data=archive, method="POST",
+                                 headers={"Content-Type": "application/octet-stream"})
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        assert resp.status == 201
+    r = d.post("/reset?from=carried", timeout=120)
+    assert r.status == 200 and r.json()["strategy"] == "snapshot", r.body
+    assert content_checksums(d) == changed
+    assert containers_of(dk.name) == [dk.container_info()["Id"]]
+
 # -- compose ------------------------------------------------------------------------------
 
 def compose_env(**settings):
