@@ -441,7 +441,7 @@ def test_custom_sql_dir_without_dataset(pgseedd, tmp_path):
     d = pgseedd(PGSEED_SQL_DIR=str(tmp_path), PGSEED_DATASET="none")
     d.wait_healthy()
     tables = d.health().json()["tables"]
-    assert tables == [{"schema": "shop", "name": "items", "rows": 50}]
+    assert tables == [{"schema": "shop", "name": "items", "rows": 50, "exact": True}]
     d.sql("INSERT INTO shop.items (name) VALUES ('extra')")
     d.sql("DELETE FROM shop.items WHERE id < 5")
     r = d.post("/reset?mode=inplace")
