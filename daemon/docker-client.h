@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* docker-client.h -- what the pull and log-stream files use of the client's insides (private to docker*.c). */
+/* docker-client.h -- what the pull and log-stream files use of the client's insides (private to docker*.c).
+ */
 #pragma once
 
 #include <jansson.h>

@@ -40,4 +40,3 @@ static inline void docker_log_stream_closep(DockerLogStream **s)
 {
         docker_log_stream_close(*s);
 }
-

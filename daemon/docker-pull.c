@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* docker-pull.c -- pulling an image: POST /images/create and its progress stream, whose last error is the pull's. */
+/* docker-pull.c -- pulling an image: POST /images/create and its progress stream, whose last error is the
+ * pull's. */
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -9,7 +10,6 @@
 
 /* A pull that sends no progress for this long is stuck (a registry that accepts and never answers). */
 #define PULL_STALL_S 120L
-
 
 typedef struct Pull {
         DockerPullProgress progress;
@@ -134,4 +134,3 @@ int docker_image_pull(DockerClient *c, const char *image, int64_t timeout_ms, Do
         docker_call_done(&call);
         return r;
 }
-

@@ -56,7 +56,7 @@ int docker_check_name(const char *what, const char *s, Error *e)
 }
 
 int docker_client_new_tls(const char *host, const char *cert_path, bool tls_verify, DockerClient **ret,
-                         Error *e)
+                          Error *e)
 {
         DockerEndpoint ep;
         DockerClient *c;
@@ -110,7 +110,7 @@ static int client_negotiate_locked(DockerClient *c, Error *e)
          * Api-Version header is the engine's highest version.
          */
         docker_call_setup(&call, &c->ep, "GET", "/_ping", NULL, NULL,
-                   c->timeout_ms < 5000 ? c->timeout_ms : 5000);
+                          c->timeout_ms < 5000 ? c->timeout_ms : 5000);
         cc = curl_easy_perform(call.h);
         if (cc != CURLE_OK) {
                 r = docker_call_transport_error(&call, &c->ep, cc, e);
@@ -154,7 +154,8 @@ static int client_negotiate_locked(DockerClient *c, Error *e)
                 return error_set(e, EPROTONOSUPPORT, "docker_unsupported",
                                  "Is DOCKER_HOST a Docker (or Podman) engine's socket?",
                                  "The engine at %s did not report an API version%s", c->ep.address,
-                                 !c->ep.tls && *c->ep.host ? " (does it expect TLS? set DOCKER_TLS_VERIFY=1)" : "");
+                                 !c->ep.tls && *c->ep.host ? " (does it expect TLS? set DOCKER_TLS_VERIFY=1)"
+                                                           : "");
         if (engine < api_version_parse(DOCKER_API_MIN))
                 return error_set(
                         e, EPROTONOSUPPORT, "docker_unsupported",
@@ -162,7 +163,8 @@ static int client_negotiate_locked(DockerClient *c, Error *e)
                         "embedded.",
                         "The Docker engine at %s speaks API %s%s%s, older than %s (Docker 20.10) that "
                         "pgseedd needs",
-                        c->ep.address, v.api_version, *v.version ? ", version " : "", v.version, DOCKER_API_MIN);
+                        c->ep.address, v.api_version, *v.version ? ", version " : "", v.version,
+                        DOCKER_API_MIN);
         used = engine < api_version_parse(DOCKER_API_MAX) ? engine : api_version_parse(DOCKER_API_MAX);
         min = api_version_parse(v.min_api_version);
         /*
@@ -269,7 +271,7 @@ _printf_(7, 8) int docker_client_call(DockerClient *c, DockerCall *call, const c
         /* libcurl would otherwise send "Expect: 100-continue" for larger bodies and wait a second for it. */
         headers = curl_slist_append(headers, "Expect:");
         docker_call_setup(call, &c->ep, method, path, text, headers,
-                   timeout_ms > 0 ? timeout_ms : c->timeout_ms);
+                          timeout_ms > 0 ? timeout_ms : c->timeout_ms);
         cc = curl_easy_perform(call->h);
         curl_slist_free_all(headers);
         if (cc == CURLE_WRITE_ERROR && call->sink_ok)
@@ -514,4 +516,3 @@ int docker_volume_remove(DockerClient *c, const char *name, bool force, Error *e
                 return r;
         return client_call_empty(c, "DELETE", 0, e, "/volumes/%s?force=%d", name, force);
 }
-

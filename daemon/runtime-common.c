@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* runtime-common.c -- what the runtimes below the registry share: port and disk checks, postgresql.conf fragments. */
+/* runtime-common.c -- what the runtimes below the registry share: port and disk checks, postgresql.conf
+ * fragments. */
 
 #include "runtime-common.h"
 

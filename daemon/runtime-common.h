@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* runtime-common.h -- checks and parsers the runtimes share; below runtime.c, which never calls a runtime by name. */
+/* runtime-common.h -- checks and parsers the runtimes share; below runtime.c, which never calls a runtime by
+ * name. */
 #pragma once
 
 #include <stdint.h>
