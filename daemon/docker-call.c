@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* docker-call.c -- one HTTP request to the Docker Engine (unix socket, or TCP with TLS), and its errors in
- * words. */
+/* docker-call.c -- one HTTP request to the Docker Engine (unix socket or TCP/TLS), its errors in words. */
 
 #include "docker-call.h"
 

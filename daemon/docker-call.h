@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* docker-call.h -- one HTTP request to the Docker Engine, over its unix socket or TCP with TLS (private to
- * docker*.c). */
+/* docker-call.h -- one HTTP request to the Docker Engine, unix socket or TCP/TLS (private to docker*.c). */
 #pragma once
 
 #include <curl/curl.h>

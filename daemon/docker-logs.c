@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* docker-logs.c -- decoding a container's log stream: multiplexed frames or raw TTY text into timed lines.
- */
+/* docker-logs.c -- decoding container logs: multiplexed frames or raw TTY text into timed lines. */
 
 #include <errno.h>
 #include <stdio.h>

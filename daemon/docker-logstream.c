@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* docker-logstream.c -- a container's logs as a stream of lines, read by a thread of its own with
- * back-pressure. */
+/* docker-logstream.c -- a container's logs as a stream of lines, read by a thread with back-pressure. */
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -5,8 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "docker-client.h"
 #include "docker-logs.h"
-#include "docker.h"
 
 typedef struct DockerLogsQuery {
         int64_t tail;    /* last N lines; -1 = all */

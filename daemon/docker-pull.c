@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* docker-pull.c -- pulling an image: POST /images/create and its progress stream, whose last error is the
- * pull's. */
+/* docker-pull.c -- pulling an image: POST /images/create; its progress stream's last error is the pull's. */
+
+#include "docker-pull.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
-
-#include "docker-client.h"
 
 /* A pull that sends no progress for this long is stuck (a registry that accepts and never answers). */
 #define PULL_STALL_S 120L

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "docker-logstream.h"
+#include "docker-pull.h"
 #include "docker.h"
 #include "log.h"
 #include "pg.h"

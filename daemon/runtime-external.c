@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* runtime-external.c -- a Postgres someone else runs (compose, Kubernetes, an operator): attach, never start
- * it. */
+/* runtime-external.c -- a Postgres someone else runs (compose, Kubernetes, an operator): attach to it. */
 
 #include <errno.h>
 #include <jansson.h>

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* runtime.c -- the registry of runtimes: choosing one (auto walks them in order), and the wrappers around
- * them. */
+/* runtime.c -- the registry of runtimes: choosing one (auto walks them in order), wrappers around them. */
 
 #include "runtime.h"
 

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test-docker-logs.c -- the pure part of reading container logs: engine times, refined from the server's
- * prefix. */
+/* test-docker-logs.c -- reading container logs: engine times, refined from the server's own prefix. */
 
 #include <setjmp.h>
 #include <stdarg.h>
