@@ -74,8 +74,8 @@ json_t *health_build(const HealthInput *in)
         v = facts ? json_object_get(facts, "epoch") : NULL;
         json_object_set(o, "epoch", v ? v : json_null());
 
-        db = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", c->pg_host, "port", c->pg_port, "name",
-                       c->pg_db, "user", c->pg_user, "url", url);
+        db = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", c->pg_host, "port", c->pg_port, "name", c->pg_db,
+                       "user", c->pg_user, "url", url);
         json_object_set_new(o, "database", db);
         json_object_set_new(o, "roles", roles_describe(c));
         if (config_tls_enabled(c)) {
@@ -202,7 +202,8 @@ static char *health_render(Daemon *d, const SupSnapshot *snap, unsigned *ret_sta
         health_key(snap, &key);
         pthread_mutex_lock(&c->lock);
         if (!c->body || now - c->built_mono >= HEALTH_CACHE_MS || memcmp(&key, &c->key, sizeof(key)) != 0) {
-                json_t *dataset = seeder_describe(d->seeder), *runtime_info = runtime_describe(d->runtime), *body;
+                json_t *dataset = seeder_describe(d->seeder), *runtime_info = runtime_describe(d->runtime),
+                       *body;
                 json_t *pooler = d->pgbouncer ? pgbouncer_describe(d->pgbouncer) : NULL;
                 HealthInput in = {
                         .snap = snap,

@@ -98,7 +98,8 @@ static const ConfigKey keys[] = {
          "external runtime: the server to attach to, postgresql://USER@HOST:PORT/DATABASE (sets user, "
          "host, port and database; the password comes from password or password_file)"},
         {"postgres", "host", "PGSEED_PG_HOST", "pg-host", CT_STRING, F(pg_host), "127.0.0.1", NULL, 0, 0,
-         false, "where pgseedd connects to Postgres (the embedded and local Docker servers listen on 127.0.0.1)"},
+         false,
+         "where pgseedd connects to Postgres (the embedded and local Docker servers listen on 127.0.0.1)"},
         {"postgres", "port", "PGSEED_PG_PORT", "pg-port", CT_PORT, F(pg_port), "5432", NULL, 0, 0, false,
          "Postgres port"},
         {"postgres", "user", "PGSEED_PG_USER", "pg-user", CT_IDENT, F(pg_user), "app", NULL, 0, 0, false,
@@ -198,8 +199,8 @@ static const ConfigKey keys[] = {
          "unless PGSEED_PG_HOST says otherwise)"},
         {"docker", "tls_verify", "DOCKER_TLS_VERIFY", "docker-tls-verify", CT_BOOL, F(docker_tls_verify),
          "false", NULL, 0, 0, false, "tcp:// engine: TLS both ways with the certificates in cert_path"},
-        {"docker", "cert_path", "DOCKER_CERT_PATH", "docker-cert-path", CT_PATH, F(docker_cert_path), "", NULL,
-         0, 0, true, "directory with ca.pem, cert.pem and key.pem (default ~/.docker)"},
+        {"docker", "cert_path", "DOCKER_CERT_PATH", "docker-cert-path", CT_PATH, F(docker_cert_path), "",
+         NULL, 0, 0, true, "directory with ca.pem, cert.pem and key.pem (default ~/.docker)"},
         {"docker", "image", "PGSEED_IMAGE", "image", CT_STRING, F(image), "postgres:16", NULL, 0, 0, false,
          "Postgres image (the official image's contract: POSTGRES_USER/PASSWORD/DB, PGDATA)"},
         {"docker", "pull", "PGSEED_PULL", "pull", CT_ENUM, F(pull), "missing", pull_choices, 0, 0, false,
@@ -742,7 +743,8 @@ static int config_apply_docker_host(Config *c, Error *e)
                 return error_set(e, EINVAL, "invalid_config",
                                  "Use unix:///path (the local engine's socket) or tcp://HOST:PORT (a remote "
                                  "engine).",
-                                 "docker host '%s' is neither unix:///path nor tcp://HOST:PORT", c->docker_host);
+                                 "docker host '%s' is neither unix:///path nor tcp://HOST:PORT",
+                                 c->docker_host);
         /* The URL (runtime = external, or auto with one) already named the server's host. */
         if (!isempty(c->pg_url) || (c->sources && c->sources[host_key - keys] != SOURCE_DEFAULT))
                 return 0;
@@ -912,7 +914,8 @@ int config_finish(Config *c, Error *e)
         r = config_apply_docker_host(c, e);
         if (r < 0)
                 return r;
-        if (streq(c->runtime, "embedded") && !streq(c->pg_host, "127.0.0.1") && !streq(c->pg_host, "localhost"))
+        if (streq(c->runtime, "embedded") && !streq(c->pg_host, "127.0.0.1") &&
+            !streq(c->pg_host, "localhost"))
                 return error_set(e, EINVAL, "invalid_config",
                                  "Unset PGSEED_PG_HOST, or use runtime = external for a server elsewhere.",
                                  "runtime = embedded runs Postgres on 127.0.0.1, but PGSEED_PG_HOST is %s",
@@ -1078,6 +1081,6 @@ char *config_connection_url(const Config *c)
 {
         bool v6 = strchr(c->pg_host, ':') != NULL;
 
-        return xasprintf("postgresql://%s@%s%s%s:%d/%s", c->pg_user, v6 ? "[" : "", c->pg_host, v6 ? "]" : "",
-                         c->pg_port, c->pg_db);
+        return xasprintf("postgresql://%s@%s%s%s:%d/%s", c->pg_user, v6 ? "[" : "", c->pg_host,
+                         v6 ? "]" : "", c->pg_port, c->pg_db);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* docker-call.c -- one HTTP request to the Docker Engine (unix socket, or TCP with TLS), and its errors in words. */
+/* docker-call.c -- one HTTP request to the Docker Engine (unix socket or TCP/TLS), its errors in words. */
 
 #include "docker-call.h"
 
@@ -30,10 +30,11 @@ static int cert_file(const char *dir, const char *name, char *ret, size_t size, 
 {
         snprintf(ret, size, "%s/%s", dir, name);
         if (access(ret, R_OK) < 0)
-                return error_set(e, ENOENT, "invalid_config",
-                                 "DOCKER_CERT_PATH names the directory with the docker CLI's ca.pem, cert.pem "
-                                 "and key.pem (default ~/.docker).",
-                                 "DOCKER_TLS_VERIFY is set but %s cannot be read: %s", ret, strerror(errno));
+                return error_set(
+                        e, ENOENT, "invalid_config",
+                        "DOCKER_CERT_PATH names the directory with the docker CLI's ca.pem, cert.pem "
+                        "and key.pem (default ~/.docker).",
+                        "DOCKER_TLS_VERIFY is set but %s cannot be read: %s", ret, strerror(errno));
         return 0;
 }
 
@@ -68,8 +69,8 @@ int docker_endpoint_parse(const char *host, const char *cert_path, bool tls_veri
                 memcpy(ret->host, tcp, (size_t) (colon - tcp));
                 ret->host[colon - tcp] = '\0';
                 ret->tls = tls_verify;
-                snprintf(ret->base, sizeof(ret->base), "%s://%s:%lld", tls_verify ? "https" : "http", ret->host,
-                         (long long) port);
+                snprintf(ret->base, sizeof(ret->base), "%s://%s:%lld", tls_verify ? "https" : "http",
+                         ret->host, (long long) port);
                 if (!tls_verify)
                         return 0;
                 if (isempty(cert_path)) {
@@ -85,13 +86,13 @@ int docker_endpoint_parse(const char *host, const char *cert_path, bool tls_veri
                         r = cert_file(cert_path, "key.pem", ret->key, sizeof(ret->key), e);
                 return r;
         }
-        return error_set(e, EINVAL, "invalid_config",
-                         "Set DOCKER_HOST to unix:///var/run/docker.sock (or Podman's socket), or to "
-                         "tcp://HOST:PORT for a remote engine (with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH "
-                         "for TLS).",
-                         "Docker host '%s' is neither unix:///absolute/path nor tcp://HOST:PORT", host ? host : "");
+        return error_set(
+                e, EINVAL, "invalid_config",
+                "Set DOCKER_HOST to unix:///var/run/docker.sock (or Podman's socket), or to "
+                "tcp://HOST:PORT for a remote engine (with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH "
+                "for TLS).",
+                "Docker host '%s' is neither unix:///absolute/path nor tcp://HOST:PORT", host ? host : "");
 }
-
 
 static size_t call_write(char *p, size_t size, size_t nmemb, void *userdata)
 {
@@ -154,7 +155,8 @@ CURL *docker_call_setup(DockerCall *call, const DockerEndpoint *ep, const char *
         if (*ep->socket)
                 curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, ep->socket);
         if (ep->tls) {
-                /* The docker CLI's model: the engine's certificate signed by ca.pem, ours by what it trusts. */
+                /* The docker CLI's model: the engine's certificate signed by ca.pem, ours by what it trusts.
+                 */
                 curl_easy_setopt(h, CURLOPT_CAINFO, ep->ca);
                 curl_easy_setopt(h, CURLOPT_SSLCERT, ep->cert);
                 curl_easy_setopt(h, CURLOPT_SSLKEY, ep->key);
@@ -200,10 +202,11 @@ int docker_call_transport_error(const DockerCall *call, const DockerEndpoint *ep
 
         (void) curl_easy_getinfo(call->h, CURLINFO_OS_ERRNO, &os_errno);
         if (!*socket && (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST))
-                return error_set(e, ECONNREFUSED, "docker_unavailable",
-                                 "Check that the engine listens there (dockerd -H tcp://...) and that nothing in "
-                                 "between blocks the port, or set runtime = embedded.",
-                                 "Nothing answers at the Docker engine %s: %s", ep->address, why);
+                return error_set(
+                        e, ECONNREFUSED, "docker_unavailable",
+                        "Check that the engine listens there (dockerd -H tcp://...) and that nothing in "
+                        "between blocks the port, or set runtime = embedded.",
+                        "Nothing answers at the Docker engine %s: %s", ep->address, why);
         /*
          * TLS fails in the handshake (an engine certificate ca.pem did not
          * sign, an engine that does not speak TLS) or, with TLS 1.3, at the
@@ -215,7 +218,8 @@ int docker_call_transport_error(const DockerCall *call, const DockerEndpoint *ep
                 if (strstr(why, "wrong version number") || strstr(why, "packet length too long"))
                         what = "the engine does not speak TLS on that port";
                 else if (cc == CURLE_PEER_FAILED_VERIFICATION || strstr(why, "certificate problem"))
-                        what = "the engine's certificate is not signed by ca.pem (or does not name its host)";
+                        what = "the engine's certificate is not signed by ca.pem (or does not name its "
+                               "host)";
                 else if (cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CACERT_BADFILE)
                         what = "cannot use the certificate files in DOCKER_CERT_PATH";
                 else if (cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING ||
@@ -224,11 +228,12 @@ int docker_call_transport_error(const DockerCall *call, const DockerEndpoint *ep
                                "client certificate (cert.pem)";
                 else
                         what = "the handshake failed";
-                return error_set(e, EPROTO, "docker_tls",
-                                 "Check DOCKER_CERT_PATH: ca.pem must have signed the engine's certificate "
-                                 "(and name its host), cert.pem and key.pem must be a client certificate the "
-                                 "engine's --tlscacert signed; and the engine must listen with --tlsverify.",
-                                 "TLS with the Docker engine at %s failed: %s (%s)", ep->address, what, why);
+                return error_set(
+                        e, EPROTO, "docker_tls",
+                        "Check DOCKER_CERT_PATH: ca.pem must have signed the engine's certificate "
+                        "(and name its host), cert.pem and key.pem must be a client certificate the "
+                        "engine's --tlscacert signed; and the engine must listen with --tlsverify.",
+                        "TLS with the Docker engine at %s failed: %s (%s)", ep->address, what, why);
         }
         if (cc == CURLE_COULDNT_CONNECT) {
                 if (stat(socket, &st) < 0)
@@ -256,11 +261,12 @@ int docker_call_transport_error(const DockerCall *call, const DockerEndpoint *ep
                 return error_set(e, EIO, NULL, NULL, "The Docker engine's answer to %s is too large",
                                  call->what);
         if (!*socket && (cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING || cc == CURLE_SEND_ERROR))
-                return error_set(e, EIO, "docker_error",
-                                 "Does the engine expect TLS? Set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, "
-                                 "cert.pem, key.pem).",
-                                 "The Docker engine at %s ended the connection to %s: %s", ep->address,
-                                 call->what, why);
+                return error_set(
+                        e, EIO, "docker_error",
+                        "Does the engine expect TLS? Set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, "
+                        "cert.pem, key.pem).",
+                        "The Docker engine at %s ended the connection to %s: %s", ep->address, call->what,
+                        why);
         return error_set(e, EIO, "docker_error", NULL, "Docker API call %s failed: %s", call->what, why);
 }
 
@@ -304,4 +310,3 @@ int docker_call_http_error(const DockerCall *call, Error *e)
                 msg = "no message";
         return error_set(e, status_to_errno(call->status), NULL, NULL, "%s (HTTP %ld)", msg, call->status);
 }
-

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* docker-call.h -- one HTTP request to the Docker Engine, over its unix socket or TCP with TLS (private to docker*.c). */
+/* docker-call.h -- one HTTP request to the Docker Engine, unix socket or TCP/TLS (private to docker*.c). */
 #pragma once
 
 #include <curl/curl.h>
@@ -51,7 +51,7 @@ struct DockerCall {
         bool (*sink)(DockerCall *call, const char *p, size_t n);
         void *userdata;
         bool sink_ok;
-        long stall_s; /* > 0: give up when fewer than 1 byte/s arrive for this long */
+        long stall_s;                 /* > 0: give up when fewer than 1 byte/s arrive for this long */
         char errbuf[CURL_ERROR_SIZE]; /* libcurl's own words for a failed transfer (the TLS alert) */
 };
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* docker-logs.c -- decoding a container's log stream: multiplexed frames or raw TTY text into timed lines. */
+/* docker-logs.c -- decoding container logs: multiplexed frames or raw TTY text into timed lines. */
 
 #include <errno.h>
 #include <stdio.h>
@@ -207,8 +207,8 @@ int64_t docker_log_refine_ms(const char *text, int64_t ts_ms)
 
         if (ts_ms <= 0 || ts_ms % 1000 != 0 || !text)
                 return ts_ms;
-        if (sscanf(text, "%4d-%2d-%2d %2d:%2d:%2d.%3d %7s%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                   &tm.tm_min, &tm.tm_sec, &ms, zone, &n) != 8 ||
+        if (sscanf(text, "%4d-%2d-%2d %2d:%2d:%2d.%3d %7s%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, zone, &n) != 8 ||
             ms < 0 || !(streq(zone, "UTC") || streq(zone, "GMT")))
                 return ts_ms;
         tm.tm_year -= 1900;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* docker-logstream.c -- a container's logs as a stream of lines, read by a thread of its own with back-pressure. */
+/* docker-logstream.c -- a container's logs as a stream of lines, read by a thread with back-pressure. */
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -197,9 +197,10 @@ int docker_logs_open(DockerClient *c, const char *id, const DockerLogsQuery *q, 
         if (r < 0)
                 return r;
         tail = q->tail < 0 ? xstrdup("all") : xasprintf("%lld", (long long) q->tail);
-        r = docker_client_path(c, &path, e,
-                               "/containers/%s/logs?stdout=1&stderr=1&timestamps=1&follow=%d&tail=%s&since=%lld",
-                               id, q->follow, tail, (long long) (q->since_s > 0 ? q->since_s : 0));
+        r = docker_client_path(
+                c, &path, e,
+                "/containers/%s/logs?stdout=1&stderr=1&timestamps=1&follow=%d&tail=%s&since=%lld", id,
+                q->follow, tail, (long long) (q->since_s > 0 ? q->since_s : 0));
         if (r < 0)
                 return r;
 

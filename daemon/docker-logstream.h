@@ -5,8 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "docker-client.h"
 #include "docker-logs.h"
-#include "docker.h"
 
 typedef struct DockerLogsQuery {
         int64_t tail;    /* last N lines; -1 = all */
@@ -40,4 +40,3 @@ static inline void docker_log_stream_closep(DockerLogStream **s)
 {
         docker_log_stream_close(*s);
 }
-

@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* docker-pull.c -- pulling an image: POST /images/create and its progress stream, whose last error is the pull's. */
+/* docker-pull.c -- pulling an image: POST /images/create; its progress stream's last error is the pull's. */
+
+#include "docker-pull.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 
-#include "docker-client.h"
-
 /* A pull that sends no progress for this long is stuck (a registry that accepts and never answers). */
 #define PULL_STALL_S 120L
-
 
 typedef struct Pull {
         DockerPullProgress progress;
@@ -134,4 +133,3 @@ int docker_image_pull(DockerClient *c, const char *image, int64_t timeout_ms, Do
         docker_call_done(&call);
         return r;
 }
-

@@ -9,7 +9,8 @@
 
 #include "util.h"
 
-#define URL_HINT "Write it as postgresql://USER@HOST:PORT/DATABASE, e.g. postgresql://app@db.internal:5432/app."
+#define URL_HINT                                                                                            \
+        "Write it as postgresql://USER@HOST:PORT/DATABASE, e.g. postgresql://app@db.internal:5432/app."
 
 static bool is_name_char(char ch)
 {
@@ -75,7 +76,8 @@ int pg_url_parse(const char *url, PgUrl *ret, Error *e)
                         if (!close)
                                 return error_set(e, EINVAL, "invalid_config", URL_HINT,
                                                  "PGSEED_PG_URL: unterminated [ in the host");
-                        ok = take(ret->host, sizeof(ret->host), p + 1, (size_t) (close - p - 1), is_ipv6_char);
+                        ok = take(ret->host, sizeof(ret->host), p + 1, (size_t) (close - p - 1),
+                                  is_ipv6_char);
                         host_end = close + 1;
                 } else {
                         colon = memchr(p, ':', (size_t) (slash - p));
@@ -89,8 +91,9 @@ int pg_url_parse(const char *url, PgUrl *ret, Error *e)
                                          (int) (slash - host), host);
                 if (host_end < slash) {
                         char buf[8];
-                        if (*host_end != ':' || !take(buf, sizeof(buf), host_end + 1,
-                                                      (size_t) (slash - host_end - 1), is_name_char) ||
+                        if (*host_end != ':' ||
+                            !take(buf, sizeof(buf), host_end + 1, (size_t) (slash - host_end - 1),
+                                  is_name_char) ||
                             parse_int64(buf, 1, 65535, &port) < 0)
                                 return error_set(e, EINVAL, "invalid_config", URL_HINT,
                                                  "PGSEED_PG_URL: '%.*s' is not a port (1-65535)",
@@ -98,8 +101,8 @@ int pg_url_parse(const char *url, PgUrl *ret, Error *e)
                 }
                 ret->port = (int) port;
         }
-        if (slash < end && !take(ret->dbname, sizeof(ret->dbname), slash + 1, (size_t) (end - slash - 1),
-                                 is_name_char))
+        if (slash < end &&
+            !take(ret->dbname, sizeof(ret->dbname), slash + 1, (size_t) (end - slash - 1), is_name_char))
                 return error_set(e, EINVAL, "invalid_config", URL_HINT,
                                  "PGSEED_PG_URL: '%.*s' is not a database name", (int) (end - slash - 1),
                                  slash + 1);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* runtime-common.c -- what the runtimes below the registry share: port and disk checks, postgresql.conf fragments. */
+/* runtime-common.c -- what the runtimes share below the registry: port and disk checks, pg_conf. */
 
 #include "runtime-common.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* runtime-common.h -- checks and parsers the runtimes share; below runtime.c, which never calls a runtime by name. */
+/* runtime-common.h -- checks and parsers the runtimes share, below runtime.c (which names no runtime). */
 #pragma once
 
 #include <stdint.h>

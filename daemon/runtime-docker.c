@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "docker-logstream.h"
+#include "docker-pull.h"
 #include "docker.h"
 #include "log.h"
 #include "pg.h"
@@ -191,9 +192,9 @@ static json_t *host_ulimits(void)
                         rl.rlim_cur = rl.rlim_max;
                 if (rl.rlim_max == RLIM_INFINITY || rl.rlim_cur == RLIM_INFINITY)
                         continue;
-                json_array_append_new(list, json_pack("{s:s, s:I, s:I}", "Name", limits[i].name, "Soft",
-                                                      (json_int_t) rl.rlim_cur, "Hard",
-                                                      (json_int_t) rl.rlim_max));
+                json_array_append_new(list,
+                                      json_pack("{s:s, s:I, s:I}", "Name", limits[i].name, "Soft",
+                                                (json_int_t) rl.rlim_cur, "Hard", (json_int_t) rl.rlim_max));
         }
         return list;
 }
@@ -239,7 +240,8 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
          * the host only through the port published on 127.0.0.1.
          */
         json_array_append_new(cmd, json_string("-c"));
-        json_array_append_new(cmd, json_string(host && local ? "listen_addresses=127.0.0.1" : "listen_addresses=*"));
+        json_array_append_new(
+                cmd, json_string(host && local ? "listen_addresses=127.0.0.1" : "listen_addresses=*"));
         if (host) {
                 json_array_append_new(cmd, json_string("-c"));
                 json_array_append_new(cmd, json_sprintf("port=%d", config->pg_port));
@@ -248,7 +250,8 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
         hashed = json_pack("{s:i, s:s, s:s, s:O, s:O, s:s, s:i}", "spec", SPEC_VERSION, "image",
                            config->image, "image_id", image_id, "env", env, "cmd", cmd, "network",
                            config->network, "port", config->pg_port);
-        /* Podman's limits in the hash: its containers made before they were set cannot start, so renew them. */
+        /* Podman's limits in the hash: its containers made before they were set cannot start, so renew them.
+         */
         if (v->podman && local)
                 json_object_set_new(hashed, "ulimits", host_ulimits());
         text = json_dumps(hashed, JSON_COMPACT | JSON_SORT_KEYS);
@@ -295,10 +298,9 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
         if (v->podman && local)
                 json_object_set_new(host_config, "Ulimits", host_ulimits());
         if (!host)
-                json_object_set_new(
-                        host_config, "PortBindings",
-                        json_pack("{s:[{s:s, s:s}]}", "5432/tcp", "HostIp", local ? "127.0.0.1" : "0.0.0.0",
-                                  "HostPort", port));
+                json_object_set_new(host_config, "PortBindings",
+                                    json_pack("{s:[{s:s, s:s}]}", "5432/tcp", "HostIp",
+                                              local ? "127.0.0.1" : "0.0.0.0", "HostPort", port));
 
         json_decref(d->spec);
         /*
@@ -835,8 +837,8 @@ static int docker_usable(const Config *config, char *why, size_t size, Error *e)
         json_auto_t *info = NULL;
         int r;
 
-        r = docker_client_new_tls(config->docker_host, config->docker_cert_path, config->docker_tls_verify, &c,
-                                  e);
+        r = docker_client_new_tls(config->docker_host, config->docker_cert_path, config->docker_tls_verify,
+                                  &c, e);
         if (r < 0)
                 return r;
         docker_client_set_timeout(c, USABLE_TIMEOUT_MS);
@@ -845,8 +847,8 @@ static int docker_usable(const Config *config, char *why, size_t size, Error *e)
                 return r;
         r = docker_image_inspect(c, config->image, &info, e);
         if (r >= 0) {
-                snprintf(why, size, "Docker engine at %s answers and image %s is usable", config->docker_host,
-                         config->image);
+                snprintf(why, size, "Docker engine at %s answers and image %s is usable",
+                         config->docker_host, config->image);
                 return 0;
         }
         if (r != -ENOENT)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* runtime-external.c -- a Postgres someone else runs (compose, Kubernetes, an operator): attach, never start it. */
+/* runtime-external.c -- a Postgres someone else runs (compose, Kubernetes, an operator): attach to it. */
 
 #include <errno.h>
 #include <jansson.h>
@@ -28,10 +28,10 @@ typedef struct Rights {
 typedef struct External {
         pthread_mutex_t lock; /* guards everything below: describe() runs on HTTP threads */
         Rights rights;
-        bool up;              /* the last look found the server answering */
-        int64_t looked_mono;  /* when, 0 = never */
-        char detail[512];     /* why it is not up */
-        char server[300];     /* "HOST:PORT", for messages */
+        bool up;             /* the last look found the server answering */
+        int64_t looked_mono; /* when, 0 = never */
+        char detail[512];    /* why it is not up */
+        char server[300];    /* "HOST:PORT", for messages */
 } External;
 
 static External *impl(Runtime *rt)
@@ -59,7 +59,8 @@ static const Feature features[_FEAT_MAX] = {
         [FEAT_CDC] = {"logical replication slots for CDC consumers (Debezium) connecting as this role",
                       "REPLICATION", "ALTER ROLE ", " REPLICATION"},
         [FEAT_SESSIONS] = {"ending other roles' sessions when a reset or clone swaps a database",
-                           "superuser, or membership in pg_signal_backend", "GRANT pg_signal_backend TO ", ""},
+                           "superuser, or membership in pg_signal_backend", "GRANT pg_signal_backend TO ",
+                           ""},
 };
 
 static void feature_grant(int f, const char *role, char *buf, size_t size)
@@ -158,7 +159,8 @@ static int rights_read(const Config *c, Rights *ret, Error *e)
 /* Logs, once per attach, what the role may do and what each missing right costs. */
 static void rights_log(const Config *c, const External *x, const Rights *r)
 {
-        log_info("rights", "Role %s on %s (Postgres %s): superuser=%s createdb=%s replication=%s wal_level=%s",
+        log_info("rights",
+                 "Role %s on %s (Postgres %s): superuser=%s createdb=%s replication=%s wal_level=%s",
                  c->pg_user, x->server, r->version, r->superuser ? "yes" : "no", r->createdb ? "yes" : "no",
                  r->replication ? "yes" : "no", r->wal_level);
         for (int f = 0; f < _FEAT_MAX; f++) {
@@ -171,7 +173,8 @@ static void rights_log(const Config *c, const External *x, const Rights *r)
                             c->pg_user, features[f].needs, features[f].feature, grant);
         }
         if (!streq(r->wal_level, "logical"))
-                log_info("rights", "wal_level is %s on %s: CDC (replication slots) needs wal_level = logical",
+                log_info("rights",
+                         "wal_level is %s on %s: CDC (replication slots) needs wal_level = logical",
                          r->wal_level, x->server);
 }
 
@@ -262,10 +265,11 @@ static int external_prepare(Runtime *rt, Error *e)
         External *x = impl(rt);
         char detail[512];
 
-        log_info("attach",
-                 "Attaching to Postgres at %s as %s: someone else owns that server, so pgseedd never starts, "
-                 "stops or restarts it",
-                 x->server, rt->config->pg_user);
+        log_info(
+                "attach",
+                "Attaching to Postgres at %s as %s: someone else owns that server, so pgseedd never starts, "
+                "stops or restarts it",
+                x->server, rt->config->pg_user);
         /* Not up yet is no error: a compose stack or a pod may start it after us.  The supervisor waits. */
         (void) look(rt, true, detail, sizeof(detail));
         return 0;
@@ -309,7 +313,8 @@ static int external_remove(Runtime *rt, bool volumes, Error *e)
         return error_set(e, EOPNOTSUPP, "not_owned",
                          "Remove the server with whatever runs it; pgseedd's databases on it are DATABASE, "
                          "DATABASE_template and the DATABASE_spare/clone ones.",
-                         "runtime = external: the server at %s is not pgseedd's to remove", impl(rt)->server);
+                         "runtime = external: the server at %s is not pgseedd's to remove",
+                         impl(rt)->server);
 }
 
 /* A failure the role's rights explain (seeding without CREATEDB): say which right and how to grant it. */
@@ -326,16 +331,16 @@ static bool external_explain_failure(Runtime *rt, const char *failure, char *ret
         pthread_mutex_unlock(&x->lock);
         if (!r.known)
                 return false;
-        if (!feature_ok(&r, FEAT_SEED) && (strstr(failure, "permission denied to create database") ||
-                                           strstr(failure, "Seeding failed")))
+        if (!feature_ok(&r, FEAT_SEED) &&
+            (strstr(failure, "permission denied to create database") || strstr(failure, "Seeding failed")))
                 f = FEAT_SEED;
         else if (!feature_ok(&r, FEAT_INPLACE) && strstr(failure, "session_replication_role"))
                 f = FEAT_INPLACE;
         if (f < 0)
                 return false;
         feature_grant(f, c->pg_user, grant, sizeof(grant));
-        snprintf(ret, size, "Role %s lacks %s, which %s need: a superuser of %s grants it with `%s`", c->pg_user,
-                 features[f].needs, features[f].feature, x->server, grant);
+        snprintf(ret, size, "Role %s lacks %s, which %s need: a superuser of %s grants it with `%s`",
+                 c->pg_user, features[f].needs, features[f].feature, x->server, grant);
         return true;
 }
 
@@ -357,8 +362,8 @@ static void external_describe(Runtime *rt, json_t *o)
                 return;
         }
         json_object_set_new(o, "role",
-                            json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:s}", "name", c->pg_user, "checked", 1,
-                                      "superuser", r.superuser, "createdb", r.createdb, "replication",
+                            json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:s}", "name", c->pg_user, "checked",
+                                      1, "superuser", r.superuser, "createdb", r.createdb, "replication",
                                       r.replication, "signal_backend", r.signal_backend, "wal_level",
                                       r.wal_level));
         for (int f = 0; f < _FEAT_MAX; f++) {

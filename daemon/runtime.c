@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* runtime.c -- the registry of runtimes: choosing one (auto walks them in order), and the wrappers around them. */
+/* runtime.c -- the registry of runtimes: choosing one (auto walks them in order), wrappers around them. */
 
 #include "runtime.h"
 
@@ -113,12 +113,13 @@ int runtime_repair_auth(Runtime *rt, Error *e)
         if (r >= 0)
                 return 0;
         if (!rt->ops->owns_server)
-                return error_set(e, EACCES, "password_mismatch",
-                                 "Set PGSEED_PG_PASSWORD (or PGSEED_PG_PASSWORD_FILE) to that role's password "
-                                 "on the server; pgseedd does not change passwords on a server it does not "
-                                 "own.",
-                                 "Postgres at %s:%d refuses the configured password for role %s", c->pg_host,
-                                 c->pg_port, c->pg_user);
+                return error_set(
+                        e, EACCES, "password_mismatch",
+                        "Set PGSEED_PG_PASSWORD (or PGSEED_PG_PASSWORD_FILE) to that role's password "
+                        "on the server; pgseedd does not change passwords on a server it does not "
+                        "own.",
+                        "Postgres at %s:%d refuses the configured password for role %s", c->pg_host,
+                        c->pg_port, c->pg_user);
         return error_set(
                 e, EACCES, "password_mismatch",
                 "Set PGSEED_PG_PASSWORD (or [postgres] password / password_file) back to the password "

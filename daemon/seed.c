@@ -806,6 +806,40 @@ static int drop_broken(Seeder *s, PGconn *conn, const char *fingerprint, Error *
         return 0;
 }
 
+/*
+ * The working database exists without pgseed's comment: replacing it would
+ * drop what is in it.  An empty one (an image's POSTGRES_DB, a fresh
+ * CREATE DATABASE) is fine to replace; one with tables is someone's data,
+ * which on a server pgseedd does not own (runtime = external) may be real.
+ * Returns 0, or -EEXIST with e naming it and what to do.
+ */
+static int refuse_foreign_data(const Config *c, const DbState *work, Error *e)
+{
+        _cleanup_pgconn_ PGconn *db = NULL;
+        _cleanup_free_ char *tables = NULL;
+        Error ignore = ERROR_INIT;
+
+        if (work->meta || !work->allow_connections)
+                return 0;
+        db = pg_connect(c, c->pg_db, "pgseedd-seed", 10, 10000, &ignore);
+        if (!db)
+                return 0; /* nobody can use it either; the swap below reports what goes wrong */
+        tables = pg_query_value(db,
+                                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                                " WHERE c.relkind IN ('r', 'p') AND " PG_USER_SCHEMAS,
+                                0, NULL, e);
+        if (!tables)
+                return -e->errnum;
+        if (streq(tables, "0"))
+                return 0;
+        return error_set(e, EEXIST, "foreign_database",
+                         "Point PGSEED_PG_DB (or the database in PGSEED_PG_URL) at a name pgseedd may own, or "
+                         "drop that database yourself if its data is not needed.",
+                         "Database %s on %s:%d exists with %s table(s) and was not made by pgseed: pgseedd "
+                         "does not replace it",
+                         c->pg_db, c->pg_host, c->pg_port, tables);
+}
+
 int seeder_ensure(Seeder *s, Error *e)
 {
         const Config *c = s->config;
@@ -898,6 +932,9 @@ int seeder_ensure(Seeder *s, Error *e)
                 goto done;
         }
         if (work.exists) {
+                r = refuse_foreign_data(c, &work, e);
+                if (r < 0)
+                        goto done;
                 r = find_slots(conn, s->working, slots, sizeof(slots), e);
                 if (r < 0)
                         goto done;

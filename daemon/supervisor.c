@@ -315,8 +315,8 @@ static SupState publish_locked(Supervisor *s)
 
         if (s->stop_requested)
                 return s->state;
-        state = derive_state(&s->in, busy, kind, mode, lifecycle_repair_pending(s->lifecycle),
-                             s->d->config, reason, sizeof(reason));
+        state = derive_state(&s->in, busy, kind, mode, lifecycle_repair_pending(s->lifecycle), s->d->config,
+                             reason, sizeof(reason));
         if (busy && kind == JOB_RESET) {
                 if (!s->reset_since_ms || s->reset_mode != mode)
                         s->reset_since_ms = now_real_ms();
@@ -387,13 +387,14 @@ static void tick_start(Supervisor *s, SupInputs *in, int64_t now)
         if (runtime_start(s->d->runtime, &e) < 0) {
                 wait = next_backoff(&s->backoff_ms);
                 s->next_start_mono = now + wait;
-                /* A server someone else owns is not ours to start: its start() only looks whether it answers. */
+                /* A server someone else owns is not ours to start: its start() only looks whether it
+                 * answers. */
                 if (runtime_owns_server(s->d->runtime))
                         bufprintf(in->server_detail, sizeof(in->server_detail),
                                   "Cannot start Postgres: %s; retrying in %.1f s", e.message, wait / 1000.0);
                 else
-                        bufprintf(in->server_detail, sizeof(in->server_detail), "%s; checking again in %.1f s",
-                                  e.message, wait / 1000.0);
+                        bufprintf(in->server_detail, sizeof(in->server_detail),
+                                  "%s; checking again in %.1f s", e.message, wait / 1000.0);
                 return;
         }
         in->server = SERVER_STARTING;

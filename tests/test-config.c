@@ -163,7 +163,8 @@ static void test_config_external_url(void **state)
                 int port;
         } ok[] = {
                 {"postgresql://seed@db.internal:6543/work", "seed", "db.internal", "work", NULL, 6543},
-                {"postgres://db.internal/work?sslmode=require", "app", "db.internal", "work", "require", 5432},
+                {"postgres://db.internal/work?sslmode=require", "app", "db.internal", "work", "require",
+                 5432},
                 {"postgresql://[::1]:5433", "app", "::1", "app", NULL, 5433},
         };
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test-docker-logs.c -- the pure part of reading container logs: engine times, refined from the server's prefix. */
+/* test-docker-logs.c -- reading container logs: engine times, refined from the server's own prefix. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,7 +32,8 @@ static void test_docker_log_refine_ms_from_the_servers_prefix(void **state)
         /* Whole seconds from the engine, the same second in the server's prefix: its milliseconds. */
         assert_int_equal(docker_log_refine_ms("2026-12-01 23:45:22.477 UTC [42] LOG:  ready", SECOND_MS),
                          SECOND_MS + 477);
-        assert_int_equal(docker_log_refine_ms("2026-12-01 23:45:22.000 GMT [42] LOG:  x", SECOND_MS), SECOND_MS);
+        assert_int_equal(docker_log_refine_ms("2026-12-01 23:45:22.000 GMT [42] LOG:  x", SECOND_MS),
+                         SECOND_MS);
 }
 
 static void test_docker_log_refine_ms_leaves_what_it_cannot_vouch_for(void **state)
@@ -41,8 +42,10 @@ static void test_docker_log_refine_ms_leaves_what_it_cannot_vouch_for(void **sta
         assert_int_equal(docker_log_refine_ms("2026-12-01 23:45:22.477 UTC [42] LOG:  x", SECOND_MS + 5),
                          SECOND_MS + 5);
         /* Another second (a line written late), another zone, no prefix, no time at all. */
-        assert_int_equal(docker_log_refine_ms("2026-12-01 23:45:21.477 UTC [42] LOG:  x", SECOND_MS), SECOND_MS);
-        assert_int_equal(docker_log_refine_ms("2026-12-01 23:45:22.477 CET [42] LOG:  x", SECOND_MS), SECOND_MS);
+        assert_int_equal(docker_log_refine_ms("2026-12-01 23:45:21.477 UTC [42] LOG:  x", SECOND_MS),
+                         SECOND_MS);
+        assert_int_equal(docker_log_refine_ms("2026-12-01 23:45:22.477 CET [42] LOG:  x", SECOND_MS),
+                         SECOND_MS);
         assert_int_equal(docker_log_refine_ms("PostgreSQL init process complete", SECOND_MS), SECOND_MS);
         assert_int_equal(docker_log_refine_ms("2026-12-01 23:45:22.477 UTC", 0), 0);
         assert_int_equal(docker_log_refine_ms(NULL, SECOND_MS), SECOND_MS);

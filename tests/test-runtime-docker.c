@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "docker-logstream.h"
+#include "docker-pull.h"
 #include "docker.h"
 #include "runtime.h"
 #include "util.h"

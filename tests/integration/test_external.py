@@ -251,6 +251,35 @@ def test_inplace_reset_without_the_right_is_refused_with_403_and_the_grant(pgsee
     assert r.status == 200, r.body
 
 
+def test_a_database_with_data_that_pgseed_did_not_make_is_not_replaced(pgseedd, cluster):
+    cluster.sql("CREATE DATABASE precious OWNER app")
+    conn = psycopg2.connect(host=cluster.dir, port=cluster.port, user="postgres", dbname="precious")
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE orders (id int); INSERT INTO orders VALUES (1), (2)")
+    finally:
+        conn.close()
+    d = external(pgseedd, cluster, PGSEED_PG_URL="postgresql://app@127.0.0.1:%d/precious" % cluster.port,
+                 PGSEED_PG_DB="precious")
+
+    def refused():
+        b = health_json(d)
+        return b if b and b["status"] == "degraded" and "was not made by pgseed" in b["reason"] else None
+    b = wait_for(refused, 60)
+    assert b, d.health().body
+    assert "Database precious on 127.0.0.1:%d exists with 1 table(s)" % cluster.port in b["reason"], b
+    assert "PGSEED_PG_DB" in b["reason"], b
+    d.stop()
+    conn = psycopg2.connect(host=cluster.dir, port=cluster.port, user="postgres", dbname="precious")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM orders")
+            assert cur.fetchone()[0] == 2
+    finally:
+        conn.close()
+
+
 def test_down_volumes_refuses_a_server_it_does_not_own(pgseedd, cluster):
     d = external(pgseedd, cluster, start=False)
     from conftest import PGSEEDD
