@@ -13,34 +13,34 @@
 #include "tuning.h"
 #include "util.h"
 
-static void test_tuning_parse_memory_sizes(void **state)
+static void test_config_parse_memory_sizes(void **state)
 {
         int64_t mb;
 
-        assert_int_equal(tuning_parse_memory("", &mb), 0);
+        assert_int_equal(config_parse_memory("", &mb), 0);
         assert_int_equal(mb, 0);
-        assert_int_equal(tuning_parse_memory("512MB", &mb), 0);
+        assert_int_equal(config_parse_memory("512MB", &mb), 0);
         assert_int_equal(mb, 512);
-        assert_int_equal(tuning_parse_memory("2GB", &mb), 0);
+        assert_int_equal(config_parse_memory("2GB", &mb), 0);
         assert_int_equal(mb, 2048);
-        assert_int_equal(tuning_parse_memory("2 gb", &mb), 0);
+        assert_int_equal(config_parse_memory("2 gb", &mb), 0);
         assert_int_equal(mb, 2048);
-        assert_int_equal(tuning_parse_memory("1048576kB", &mb), 0);
+        assert_int_equal(config_parse_memory("1048576kB", &mb), 0);
         assert_int_equal(mb, 1024);
-        assert_int_equal(tuning_parse_memory("1TB", &mb), 0);
+        assert_int_equal(config_parse_memory("1TB", &mb), 0);
         assert_int_equal(mb, 1024 * 1024);
-        assert_int_equal(tuning_parse_memory("auto", &mb), 0);
+        assert_int_equal(config_parse_memory("auto", &mb), 0);
         assert_true(mb >= 64);
 }
 
-static void test_tuning_parse_memory_refuses(void **state)
+static void test_config_parse_memory_refuses(void **state)
 {
         const char *bad[] = {
                 "lots", "512", "512XB", "-1GB", "0MB", "63MB", "GB", "1.5GB", "99999999999999999TB"};
         int64_t mb;
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                if (tuning_parse_memory(bad[i], &mb) != -EINVAL)
+                if (config_parse_memory(bad[i], &mb) != -EINVAL)
                         fail_msg("'%s' was accepted as %lld MB", bad[i], (long long) mb);
 }
 
@@ -96,8 +96,8 @@ static void test_tuning_archive_dir(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_tuning_parse_memory_sizes),
-                cmocka_unit_test(test_tuning_parse_memory_refuses),
+                cmocka_unit_test(test_config_parse_memory_sizes),
+                cmocka_unit_test(test_config_parse_memory_refuses),
                 cmocka_unit_test(test_tuning_settings_from_memory),
                 cmocka_unit_test(test_tuning_archive_dir),
         };
