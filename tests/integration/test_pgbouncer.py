@@ -66,6 +66,8 @@ def test_health_metrics_and_private_files(pooled):
     assert pb["up"] is True and pb["port"] == pooled.pb_port and pb["pool_mode"] == "transaction"
     assert pb["url"] == "postgresql://app_rw@127.0.0.1:%d/app" % pooled.pb_port
     assert {"clients_active", "clients_waiting", "servers_active", "servers_idle", "stats"} <= set(pb)
+    r = pooled.get("/readyz?verbose")
+    assert r.status == 200 and "[+]pgbouncer accepting connections on 127.0.0.1:%d" % pooled.pb_port in r.body
     metrics = pooled.get("/metrics").body
     assert re.search(r"^pgseed_pgbouncer_up 1$", metrics, re.M)
     assert re.search(r"^pgseed_pgbouncer_clients_waiting \d+$", metrics, re.M)
