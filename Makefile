@@ -8,7 +8,8 @@ MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps deps-test build start stop restart status health wait reset inspect-schema inspect-data \
         logs load-data test images clean distclean bench bench-inplace storm format \
-        clone clones unclone bench-clones bench-pooler
+        clone clones unclone bench-clones workload bench-workload snapshot snapshots restore snapshot-dump \
+        snapshot-load bench-pooler
 
 all: build
 
@@ -45,9 +46,17 @@ wait: build
 	@$(CTL) wait
 
 # Restores the seeded state; asks first unless YES=1.  MODE=inplace keeps
-# the database, its publication and replication slots (for a running Debezium).
+# the database, its publication and replication slots (for a running Debezium);
+# TABLES=comments,users restores only those tables (in place).
 reset: build
-	@$(CTL) reset $(if $(YES),--yes) $(if $(MODE),--mode $(MODE))
+	@$(CTL) reset $(if $(YES),--yes) $(if $(MODE),--mode $(MODE)) $(if $(TABLES),--tables $(TABLES))
+
+# Generated change traffic: make workload RATE=5000 [MIX=60,30,10] [DURATION=S | COUNT=N] [SEED=N] [WAIT=1];
+# make workload STOP=1 stops it, STATUS=1 shows its progress.
+workload: build
+	@$(CTL) workload $(if $(STOP),--stop,$(if $(STATUS),--status,$(if $(RATE),--rate $(RATE)) \
+		$(if $(MIX),--mix $(MIX)) $(if $(DURATION),--duration $(DURATION)) $(if $(COUNT),--count $(COUNT)) \
+		$(if $(SEED),--seed $(SEED)) $(if $(WAIT),--wait)))
 
 # Leases an isolated copy of the seeded database: make clone [TTL=S] [ENV=1]
 # (ENV=1 prints PGDATABASE=/DATABASE_URL= lines: eval "$$(make -s clone ENV=1)").
@@ -60,6 +69,27 @@ clones: build
 unclone: build
 	@test -n "$(NAME)" || { echo "usage: make unclone NAME=app_clone_..." >&2; exit 2; }
 	@$(CTL) unclone "$(NAME)"
+
+# Named snapshots: make snapshot NAME=before-migration; make restore NAME=before-migration;
+# make snapshot-dump NAME=N FILE=n.pgdump (a pg_dump archive); make snapshot-load NAME=N FILE=n.pgdump.
+snapshot: build
+	@test -n "$(NAME)" || { echo "usage: make snapshot NAME=before-migration" >&2; exit 2; }
+	@$(CTL) snapshot "$(NAME)"
+
+snapshots: build
+	@$(CTL) snapshots
+
+restore: build
+	@test -n "$(NAME)" || { echo "usage: make restore NAME=before-migration" >&2; exit 2; }
+	@$(CTL) restore --yes "$(NAME)"
+
+snapshot-dump: build
+	@test -n "$(NAME)" -a -n "$(FILE)" || { echo "usage: make snapshot-dump NAME=N FILE=n.pgdump" >&2; exit 2; }
+	@$(CTL) snapshot-dump "$(NAME)" "$(FILE)"
+
+snapshot-load: build
+	@test -n "$(NAME)" -a -n "$(FILE)" || { echo "usage: make snapshot-load NAME=N FILE=n.pgdump" >&2; exit 2; }
+	@$(CTL) snapshot-load "$(NAME)" "$(FILE)"
 
 inspect-schema: build
 	@$(CTL) schema $(if $(TABLE),--table $(TABLE))
@@ -96,6 +126,10 @@ bench-inplace: build
 # Clone hand-out and reset latencies against a private pgseedd (see bench/clones).
 bench-clones: build
 	@bench/clones
+
+# The workload's achieved rate and in-place reset times with a subscriber attached (see bench/workload).
+bench-workload: build
+	@bench/workload
 
 # Resets under pgbench load through PgBouncer and straight to Postgres (see bench/pooler).
 bench-pooler: build

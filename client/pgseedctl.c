@@ -33,10 +33,13 @@ static const Command commands[] = {
         {"wait", cmd_wait, "[--timeout S]", "wait until the database is ready, showing seeding progress",
          "  --timeout S     give up after S seconds (default 300): exit 1 if not ready by then,\n"
          "                  3 if pgseedd never answered\n"},
-        {"reset", cmd_reset, "[--yes] [--mode template|inplace]", "restore the seeded state (asks first)",
+        {"reset", cmd_reset, "[--yes] [--mode template|inplace] [--tables A,B]",
+         "restore the seeded state (asks first)",
          "  --yes, -y       do not ask (required when stdin is not a terminal)\n"
          "  --mode MODE     template (default): re-clone the database, fast;\n"
-         "                  inplace: keep the database, its publication and replication slots\n"},
+         "                  inplace: keep the database, its publication and replication slots\n"
+         "  --tables A,B    only these seeded tables, copied from the template in place (every table\n"
+         "                  with a foreign key to one of them must be named too)\n"},
         {"schema", cmd_schema, "[--table T]", "tables, row counts, columns, keys, indexes, triggers",
          "  --table T       only this table (NAME or SCHEMA.NAME)\n"},
         {"sample", cmd_sample,
@@ -60,6 +63,27 @@ static const Command commands[] = {
          "Waits up to 30 s when the pool is empty.  Return it with `pgseedctl unclone NAME`.\n"},
         {"clones", cmd_clones, "", "the leased clones and the pool", NULL},
         {"unclone", cmd_unclone, "NAME", "return a clone (its database is dropped)", NULL},
+        {"workload", cmd_workload,
+         "[--rate N] [--mix I,U,D] [--duration S | --count N] [--seed N] [--wait] | --stop | --status",
+         "generated change traffic: new comments, likes, replies, edits, deletions",
+         "  --rate N        changes per second (default 1000)\n"
+         "  --mix I,U,D     insert, update and delete weights (default 60,30,10)\n"
+         "  --duration S    stop after S seconds; --count N: after N changes (neither: until --stop)\n"
+         "  --seed N        the same seed from the same rows makes the same changes\n"
+         "  --wait          wait until it ends, then print its summary\n"
+         "  --stop          stop the running workload; --status: its progress\n"
+         "A reset stops a running workload first.\n"},
+        {"snapshot", cmd_snapshot, "NAME", "freeze the working database's current state as snapshot NAME",
+         "Its sessions are ended and it refuses connections while the files are copied (as a reset does).\n"
+         "Names: 1 to 40 of a-z, 0-9, '_', '-'.  Go back to it with `pgseedctl restore NAME`.\n"},
+        {"snapshots", cmd_snapshots, "", "the named snapshots", NULL},
+        {"restore", cmd_restore, "[--yes] NAME", "reset the working database to snapshot NAME (asks first)",
+         "  --yes, -y       do not ask (required when stdin is not a terminal)\n"},
+        {"unsnapshot", cmd_unsnapshot, "NAME", "drop snapshot NAME", NULL},
+        {"snapshot-dump", cmd_snapshot_dump, "NAME FILE", "write snapshot NAME as a pg_dump archive to FILE",
+         "FILE - writes to stdout.  The archive is pg_dump's custom format (pg_restore reads it).\n"},
+        {"snapshot-load", cmd_snapshot_load, "NAME FILE", "restore a pg_dump archive FILE as snapshot NAME",
+         "FILE is a custom-format archive (pgseedctl snapshot-dump, pg_dump -Fc).\n"},
         {"down", cmd_down, "[--volumes]", "stop, remove the Postgres (and its data with --volumes)",
          "  --volumes       also delete the database files (the next start seeds from scratch)\n"},
         {"load-data", cmd_load_data, "CSV_PATH", "restart pgseedd seeded from a YouTube comments CSV", NULL},
@@ -74,7 +98,7 @@ static void usage(FILE *f)
                    "\n"
                    "Commands:\n");
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+                fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
         fprintf(f, "\n"
                    "Options (before or after the command):\n"
                    "  --url URL      pgseedd's API; default $PGSEED_URL, else api.listen from pgseedd's\n"

@@ -62,6 +62,8 @@ json_t *health_build(const HealthInput *in)
                 json_object_set_new(o, "runtime_reason", json_string(in->runtime_why));
         if (*snap->runtime_id)
                 json_object_set_new(o, "runtime_id", json_string(snap->runtime_id));
+        if (in->runtime_info)
+                json_object_set(o, "runtime_info", in->runtime_info);
         json_object_set_new(o, "restarts", json_integer(snap->restarts));
         json_object_set_new(o, "resetting",
                             snap->resetting
@@ -72,7 +74,7 @@ json_t *health_build(const HealthInput *in)
         v = facts ? json_object_get(facts, "epoch") : NULL;
         json_object_set(o, "epoch", v ? v : json_null());
 
-        db = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", "127.0.0.1", "port", c->pg_port, "name",
+        db = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", c->pg_host, "port", c->pg_port, "name",
                        c->pg_db, "user", c->pg_user, "url", url);
         json_object_set_new(o, "database", db);
         json_object_set_new(o, "roles", roles_describe(c));
@@ -200,7 +202,7 @@ static char *health_render(Daemon *d, const SupSnapshot *snap, unsigned *ret_sta
         health_key(snap, &key);
         pthread_mutex_lock(&c->lock);
         if (!c->body || now - c->built_mono >= HEALTH_CACHE_MS || memcmp(&key, &c->key, sizeof(key)) != 0) {
-                json_t *dataset = seeder_describe(d->seeder), *body;
+                json_t *dataset = seeder_describe(d->seeder), *runtime_info = runtime_describe(d->runtime), *body;
                 json_t *pooler = d->pgbouncer ? pgbouncer_describe(d->pgbouncer) : NULL;
                 HealthInput in = {
                         .snap = snap,
@@ -211,6 +213,7 @@ static char *health_render(Daemon *d, const SupSnapshot *snap, unsigned *ret_sta
                         .now_ms = now_real_ms(),
                         .progress = seeder_progress(d->seeder),
                         .dataset = dataset,
+                        .runtime_info = runtime_info,
                         .pgbouncer = pooler,
                 };
 
@@ -222,6 +225,7 @@ static char *health_render(Daemon *d, const SupSnapshot *snap, unsigned *ret_sta
                 c->built_mono = now;
                 json_decref(body);
                 json_decref(dataset);
+                json_decref(runtime_info);
                 json_decref(pooler);
         }
         copy = xmalloc(c->len + 1);

@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "pg-url.h"
+
 #ifndef PGSEED_SOURCE_ROOT
 #define PGSEED_SOURCE_ROOT "."
 #endif
@@ -51,7 +53,7 @@ typedef struct ConfigKey {
         const char *help;
 } ConfigKey;
 
-static const char *const runtime_choices[] = {"auto", "embedded", "docker", NULL};
+static const char *const runtime_choices[] = {"auto", "embedded", "docker", "external", NULL};
 static const char *const pull_choices[] = {"missing", "always", "never", NULL};
 static const char *const level_choices[] = {"debug", "info", "warning", "error", NULL};
 static const char *const auth_choices[] = {"mutating", "all", NULL};
@@ -63,7 +65,8 @@ static const char *const pool_mode_choices[] = {"session", "transaction", "state
 static const ConfigKey keys[] = {
         {"pgseed", "runtime", "PGSEED_RUNTIME", "runtime", CT_ENUM, F(runtime), "auto", runtime_choices, 0,
          0, false,
-         "where Postgres runs: docker, embedded (a local child process), or auto (docker when usable)"},
+         "where Postgres runs: docker, embedded (a local child process), external (a server someone else "
+         "runs, at PGSEED_PG_URL), or auto (external when a URL is set, else docker when usable)"},
         {"pgseed", "state_dir", "PGSEED_STATE_DIR", "state-dir", CT_PATH, F(state_dir), "", NULL, 0, 0, true,
          "pidfile, logs and the embedded PGDATA (default /var/lib/pgseed/INSTANCE as root, else "
          "$XDG_STATE_HOME/pgseed/INSTANCE)"},
@@ -91,8 +94,13 @@ static const ConfigKey keys[] = {
         {"api", "allow_insecure_remote", "PGSEED_ALLOW_INSECURE_REMOTE", "allow-insecure-remote", CT_BOOL,
          F(allow_insecure_remote), "false", NULL, 0, 0, false,
          "serve a non-loopback listen address without a token (anyone who reaches it may reset)"},
+        {"postgres", "url", "PGSEED_PG_URL", "pg-url", CT_STRING, F(pg_url), "", NULL, 0, 0, true,
+         "external runtime: the server to attach to, postgresql://USER@HOST:PORT/DATABASE (sets user, "
+         "host, port and database; the password comes from password or password_file)"},
+        {"postgres", "host", "PGSEED_PG_HOST", "pg-host", CT_STRING, F(pg_host), "127.0.0.1", NULL, 0, 0,
+         false, "where pgseedd connects to Postgres (the embedded and local Docker servers listen on 127.0.0.1)"},
         {"postgres", "port", "PGSEED_PG_PORT", "pg-port", CT_PORT, F(pg_port), "5432", NULL, 0, 0, false,
-         "Postgres port on 127.0.0.1"},
+         "Postgres port"},
         {"postgres", "user", "PGSEED_PG_USER", "pg-user", CT_IDENT, F(pg_user), "app", NULL, 0, 0, false,
          "database superuser that pgseedd creates and connects as"},
         {"postgres", "password", "PGSEED_PG_PASSWORD", "pg-password", CT_SECRET, F(pg_password), "app", NULL,
@@ -185,7 +193,13 @@ static const ConfigKey keys[] = {
         {"pgbouncer", "binary", "PGSEED_PGBOUNCER_BIN", "pgbouncer-bin", CT_PATH, F(pgbouncer_bin),
          "/usr/sbin/pgbouncer", NULL, 0, 0, false, "the pgbouncer executable"},
         {"docker", "host", "DOCKER_HOST", "docker-host", CT_STRING, F(docker_host),
-         "unix:///var/run/docker.sock", NULL, 0, 0, false, "Docker Engine socket, unix://PATH"},
+         "unix:///var/run/docker.sock", NULL, 0, 0, false,
+         "Docker Engine: unix://PATH, or tcp://HOST:PORT for a remote one (Postgres's host is then HOST "
+         "unless PGSEED_PG_HOST says otherwise)"},
+        {"docker", "tls_verify", "DOCKER_TLS_VERIFY", "docker-tls-verify", CT_BOOL, F(docker_tls_verify),
+         "false", NULL, 0, 0, false, "tcp:// engine: TLS both ways with the certificates in cert_path"},
+        {"docker", "cert_path", "DOCKER_CERT_PATH", "docker-cert-path", CT_PATH, F(docker_cert_path), "", NULL,
+         0, 0, true, "directory with ca.pem, cert.pem and key.pem (default ~/.docker)"},
         {"docker", "image", "PGSEED_IMAGE", "image", CT_STRING, F(image), "postgres:16", NULL, 0, 0, false,
          "Postgres image (the official image's contract: POSTGRES_USER/PASSWORD/DB, PGDATA)"},
         {"docker", "pull", "PGSEED_PULL", "pull", CT_ENUM, F(pull), "missing", pull_choices, 0, 0, false,
@@ -393,6 +407,7 @@ void config_free(Config *c)
                 if (key_holds_string(&keys[i]))
                         free(*str_field(c, &keys[i]));
         free(c->listen_host);
+        free(c->pg_sslmode);
         free(c->sources);
         free(c->config_path);
         free(c);
@@ -660,6 +675,84 @@ static char *first_existing(const char *a, const char *b)
         return xstrdup(b);
 }
 
+/*
+ * runtime = external takes the server from PGSEED_PG_URL: its user, host,
+ * port and database replace the separate settings.  A URL for another
+ * runtime, or external without one, is a mistake worth stopping for.
+ */
+static int config_apply_url(Config *c, Error *e)
+{
+        PgUrl u;
+        int r;
+
+        free(c->pg_sslmode);
+        c->pg_sslmode = NULL;
+        if (isempty(c->pg_url)) {
+                if (streq(c->runtime, "external"))
+                        return error_set(e, EINVAL, "invalid_config",
+                                         "Set PGSEED_PG_URL=postgresql://USER@HOST:PORT/DATABASE.",
+                                         "runtime = external needs the server's URL (PGSEED_PG_URL)");
+                return 0;
+        }
+        if (streq(c->runtime, "docker") || streq(c->runtime, "embedded"))
+                return error_set(e, EINVAL, "invalid_config",
+                                 "Unset PGSEED_PG_URL, or set PGSEED_RUNTIME=external (or auto).",
+                                 "PGSEED_PG_URL names a server someone else runs, but runtime = %s starts "
+                                 "its own",
+                                 c->runtime);
+        r = pg_url_parse(c->pg_url, &u, e);
+        if (r < 0)
+                return r;
+        if (*u.user) {
+                if (!is_ident(u.user))
+                        return error_set(e, EINVAL, "invalid_config", NULL,
+                                         "PGSEED_PG_URL: role '%s' is not a plain identifier", u.user);
+                free(c->pg_user);
+                c->pg_user = xstrdup(u.user);
+        }
+        if (*u.dbname) {
+                if (!is_ident(u.dbname))
+                        return error_set(e, EINVAL, "invalid_config", NULL,
+                                         "PGSEED_PG_URL: database '%s' is not a plain identifier", u.dbname);
+                free(c->pg_db);
+                c->pg_db = xstrdup(u.dbname);
+        }
+        free(c->pg_host);
+        c->pg_host = xstrdup(u.host);
+        c->pg_port = u.port;
+        if (*u.sslmode)
+                c->pg_sslmode = xstrdup(u.sslmode);
+        return 0;
+}
+
+/*
+ * A remote engine (tcp://HOST:PORT) runs Postgres on HOST: that is where
+ * pgseedd connects, unless PGSEED_PG_HOST was set.  The address itself is
+ * checked here so that a typo stops pgseedd at once.
+ */
+static int config_apply_docker_host(Config *c, Error *e)
+{
+        const char *tcp = startswith(c->docker_host, "tcp://"), *colon;
+        const ConfigKey *host_key = key_find("postgres.host");
+
+        if (startswith(c->docker_host, "unix://"))
+                return 0;
+        colon = tcp ? strrchr(tcp, ':') : NULL;
+        if (!tcp || !colon || colon == tcp)
+                return error_set(e, EINVAL, "invalid_config",
+                                 "Use unix:///path (the local engine's socket) or tcp://HOST:PORT (a remote "
+                                 "engine).",
+                                 "docker host '%s' is neither unix:///path nor tcp://HOST:PORT", c->docker_host);
+        /* The URL (runtime = external, or auto with one) already named the server's host. */
+        if (!isempty(c->pg_url) || (c->sources && c->sources[host_key - keys] != SOURCE_DEFAULT))
+                return 0;
+        free(c->pg_host);
+        c->pg_host = strndup(tcp, (size_t) (colon - tcp));
+        if (!c->pg_host)
+                abort();
+        return 0;
+}
+
 /* Reads a one-line secret from path into *field (replacing it); key names the setting in errors. */
 static int read_secret_file(const char *path, const char *key, char **field, Error *e)
 {
@@ -861,11 +954,17 @@ int config_finish(Config *c, Error *e)
                         c->pg_bindir = b;
                 }
         }
-        if (!startswith(c->docker_host, "unix://"))
-                return error_set(
-                        e, EINVAL, "invalid_config",
-                        "pgseedd talks to the Docker Engine over its unix socket: use unix:///path.",
-                        "docker host '%s' is not a unix:// socket", c->docker_host);
+        r = config_apply_url(c, e);
+        if (r < 0)
+                return r;
+        r = config_apply_docker_host(c, e);
+        if (r < 0)
+                return r;
+        if (streq(c->runtime, "embedded") && !streq(c->pg_host, "127.0.0.1") && !streq(c->pg_host, "localhost"))
+                return error_set(e, EINVAL, "invalid_config",
+                                 "Unset PGSEED_PG_HOST, or use runtime = external for a server elsewhere.",
+                                 "runtime = embedded runs Postgres on 127.0.0.1, but PGSEED_PG_HOST is %s",
+                                 c->pg_host);
         if (!streq(c->network, "bridge") && !streq(c->network, "host"))
                 return error_set(e, EINVAL, "invalid_config", NULL,
                                  "network = '%s' is not one of: bridge, host", c->network);
@@ -1025,5 +1124,8 @@ void config_adopt_reloadable(Config *c, const Config *next, const char *const *n
 
 char *config_connection_url(const Config *c)
 {
-        return xasprintf("postgresql://%s@127.0.0.1:%d/%s", c->pg_user, c->pg_port, c->pg_db);
+        bool v6 = strchr(c->pg_host, ':') != NULL;
+
+        return xasprintf("postgresql://%s@%s%s%s:%d/%s", c->pg_user, v6 ? "[" : "", c->pg_host, v6 ? "]" : "",
+                         c->pg_port, c->pg_db);
 }

@@ -16,7 +16,7 @@ typedef enum ValueSource {
 
 typedef struct Config {
         /* [pgseed] */
-        char *runtime;   /* "auto", "embedded" or "docker" */
+        char *runtime;   /* "auto", "embedded", "docker" or "external" */
         char *state_dir; /* pidfile, logs, embedded PGDATA */
         char *instance;  /* names the container, volume and state subdirectory */
         char *log_level;
@@ -32,6 +32,8 @@ typedef struct Config {
         bool allow_insecure_remote; /* serve a non-loopback address without a token */
 
         /* [postgres] */
+        char *pg_url;  /* runtime = external: the server's URL; its parts fill the fields below */
+        char *pg_host; /* where pgseedd connects (127.0.0.1 for the runtimes that start a server) */
         int pg_port;
         char *pg_user;
         char *pg_password;
@@ -81,11 +83,15 @@ typedef struct Config {
         char *pgbouncer_bin;
 
         /* [docker] */
-        char *docker_host; /* unix:///var/run/docker.sock */
+        char *docker_host; /* unix:///var/run/docker.sock, or tcp://HOST:PORT */
+        bool docker_tls_verify;
+        char *docker_cert_path; /* ca.pem, cert.pem, key.pem; "" = ~/.docker */
         char *image;
         char *pull;    /* missing|always|never */
         char *network; /* "bridge" (publish on 127.0.0.1) or "host" */
         int64_t stop_timeout;
+
+        char *pg_sslmode; /* from PGSEED_PG_URL's ?sslmode=, or NULL: derived, not a key */
 
         /* Where each entry's value came from, indexed like the key table (for --print-config). */
         ValueSource *sources;
@@ -157,7 +163,7 @@ static inline void config_freep(Config **c)
         config_free(*c);
 }
 
-/* "postgresql://USER@127.0.0.1:PORT/DB" (no password); caller frees. */
+/* "postgresql://USER@HOST:PORT/DB" (no password); caller frees. */
 char *config_connection_url(const Config *c);
 
 /*

@@ -14,6 +14,8 @@ typedef struct Metrics Metrics;
 typedef struct HealthCache HealthCache;
 typedef struct AccessPolicy AccessPolicy;
 typedef struct Clones Clones;
+typedef struct Workload Workload;
+typedef struct Snapshots Snapshots;
 typedef struct Pgbouncer Pgbouncer;
 
 /*
@@ -27,6 +29,8 @@ typedef struct Daemon {
         Runtime *runtime;
         Seeder *seeder;
         Clones *clones;
+        Workload *workload; /* generated change traffic (POST /workload), NULL until main() makes it */
+        Snapshots *snapshots;
         Pgbouncer *pgbouncer; /* [pgbouncer] enabled: the pooler in front (pgbouncer.c), else NULL */
         Supervisor *supervisor;
         HttpServer *http;

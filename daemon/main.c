@@ -17,6 +17,7 @@
 #include "access.h"
 #include "api.h"
 #include "clones.h"
+#include "snapshots.h"
 #include "config.h"
 #include "daemon.h"
 #include "export.h"
@@ -28,6 +29,7 @@
 #include "runtime.h"
 #include "seed.h"
 #include "supervisor.h"
+#include "workload.h"
 #include "tls.h"
 
 #define EXIT_USAGE 2
@@ -407,7 +409,10 @@ static int run_daemon(Daemon *d, const Options *o)
 
         d->seeder = seeder_new(d->config, d->metrics);
         d->clones = clones_new(d->config, d->metrics);
+        d->workload = workload_new(d->config);
         seeder_set_clones(d->seeder, d->clones);
+        d->snapshots = snapshots_new(d->config);
+        seeder_set_snapshots(d->seeder, d->snapshots);
         seeder_set_pgbouncer(d->seeder, d->pgbouncer);
         clones_set_pgbouncer(d->clones, d->pgbouncer);
         d->supervisor = supervisor_new(d, NULL);
@@ -419,8 +424,8 @@ static int run_daemon(Daemon *d, const Options *o)
         if (http_server_start(d, api_routes, api_routes_count, api_fd, &d->http, &e) < 0)
                 goto fail;
         api_fd = -1;
-        log_info("listening", "API on http://%s:%d (Postgres on 127.0.0.1:%d, state in %s)",
-                 d->config->listen_host, d->config->listen_port, d->config->pg_port, d->config->state_dir);
+        log_info("listening", "API on http://%s:%d (Postgres on %s:%d, state in %s)", d->config->listen_host,
+                 d->config->listen_port, d->config->pg_host, d->config->pg_port, d->config->state_dir);
 
         wait_for_termination(d, o, &set);
 
@@ -429,8 +434,10 @@ static int run_daemon(Daemon *d, const Options *o)
         /* Parked requests (resets) are answered first, so that stopping the server need not wait for them.
          */
         supervisor_cancel_work(d->supervisor);
+        clones_cancel_waits(d->clones);
         http_server_stop(d->http);
         d->http = NULL;
+        workload_stop(d->workload, "pgseedd stopped");
         pgbouncer_stop(d->pgbouncer);
         supervisor_stop(d->supervisor);
         pidfile_release(d->config->state_dir, TAKE_FD(pid_fd));
@@ -442,6 +449,8 @@ fail:
         print_error(&e);
         if (api_fd >= 0)
                 close(api_fd);
+        if (d->workload)
+                workload_stop(d->workload, "pgseedd stopped");
         pgbouncer_stop(d->pgbouncer);
         if (d->supervisor)
                 supervisor_stop(d->supervisor);
@@ -485,6 +494,8 @@ int main(int argc, char **argv)
         pgbouncer_free(d.pgbouncer);
         seeder_free(d.seeder);
         clones_free(d.clones);
+        workload_free(d.workload);
+        snapshots_free(d.snapshots);
         runtime_free(d.runtime);
         metrics_free(d.metrics);
         health_cache_free(d.health_cache);

@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "pg.h"
 #include "roles.h"
+#include "runtime-common.h"
 #include "runtime.h"
 #include "tls.h"
 

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "config.h"
 #include "loader.h"
@@ -61,10 +62,33 @@ static const char relations_sql[] =
         "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition AND " PG_USER_SCHEMAS;
 
+/* Each sequence with its value and the table owning it (a serial or identity column), if any. */
 static const char sequences_sql[] =
-        "SELECT format('%I.%I', schemaname, sequencename), coalesce(last_value, start_value), last_value IS "
-        "NOT NULL"
+        "SELECT coalesce(json_agg(json_build_object('name', format('%I.%I', schemaname, sequencename),"
+        "   'value', coalesce(last_value, start_value)::text, 'called', (last_value IS NOT NULL)::text,"
+        "   'owner', (SELECT format('%I.%I', tn.nspname, tc.relname) FROM pg_depend d"
+        "      JOIN pg_class tc ON tc.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = tc.relnamespace"
+        "     WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
+        "       AND d.objid = format('%I.%I', schemaname, sequencename)::regclass AND d.deptype IN ('a', "
+        "'i')"
+        "     LIMIT 1))), '[]')"
         "  FROM pg_sequences WHERE schemaname <> 'information_schema' AND schemaname !~ '^pg_'";
+
+/* The foreign keys between tables (qualified names) with their columns (quoted), for partial resets. */
+static const char foreign_keys_sql[] =
+        "SELECT coalesce(json_agg(json_build_object('name', co.conname,"
+        "   'child', format('%I.%I', cn.nspname, cc.relname), 'parent', format('%I.%I', pn.nspname, "
+        "pc.relname),"
+        "   'child_cols', (SELECT json_agg(quote_ident(a.attname) ORDER BY k.ord) FROM unnest(co.conkey)"
+        "                  WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = co.conrelid"
+        "                  AND a.attnum = k.attnum),"
+        "   'parent_cols', (SELECT json_agg(quote_ident(a.attname) ORDER BY k.ord) FROM unnest(co.confkey)"
+        "                   WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = co.confrelid"
+        "                   AND a.attnum = k.attnum)) ORDER BY co.conname), '[]')"
+        "  FROM pg_constraint co"
+        "  JOIN pg_class cc ON cc.oid = co.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace"
+        "  JOIN pg_class pc ON pc.oid = co.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace"
+        " WHERE co.contype = 'f' AND co.conrelid <> co.confrelid";
 
 /* The template allows no connections (so nobody changes it); open one for us and close the door again. */
 static PGconn *connect_template(const Config *c, PGconn *maint, const char *tmpl, Error *e)
@@ -86,15 +110,179 @@ static PGconn *connect_template(const Config *c, PGconn *maint, const char *tmpl
         return conn;
 }
 
-/* Sets every template sequence that also exists in the working database to the template's value. */
-static int copy_sequences(PGconn *src, PGconn *dst, Error *e)
-{
-        _cleanup_pgresult_ PGresult *seqs = NULL;
-        int r = pg_query(src, sequences_sql, 0, NULL, &seqs, e);
+/* The template, connected to on first use: a reset that finds no changed rows never opens it. */
+typedef struct Src {
+        const Config *c;
+        PGconn *maint;
+        const char *tmpl;
+        PGconn *conn;
+} Src;
 
-        for (int i = 0; r == 0 && i < PQntuples(seqs); i++) {
-                const char *params[] = {PQgetvalue(seqs, i, 0), PQgetvalue(seqs, i, 1),
-                                        PQgetvalue(seqs, i, 2)};
+static PGconn *src_conn(Src *t, Error *e)
+{
+        if (!t->conn)
+                t->conn = connect_template(t->c, t->maint, t->tmpl, e);
+        return t->conn;
+}
+
+struct InplaceCache {
+        PGconn *w;      /* a session on the working database, idle between resets */
+        char *w_db;     /* the database it is connected to */
+        bool prepared;  /* the catalog statements are prepared on w */
+        char *tmpl_key; /* "oid:comment" of the template that facts were read from */
+        json_t *facts;  /* {"catalog", "sequences", "fks"} of that template */
+};
+
+InplaceCache *inplace_cache_new(void)
+{
+        return xcalloc(1, sizeof(InplaceCache));
+}
+
+void inplace_cache_drop_session(InplaceCache *c)
+{
+        if (!c)
+                return;
+        PQfinish(c->w);
+        c->w = NULL;
+        c->prepared = false;
+}
+
+void inplace_cache_free(InplaceCache *c)
+{
+        if (!c)
+                return;
+        inplace_cache_drop_session(c);
+        free(c->w_db);
+        free(c->tmpl_key);
+        json_decref(c->facts);
+        free(c);
+}
+
+/*
+ * The template's catalog, sequences and foreign keys: from the cache when
+ * it was read from this very template (its database OID and its pgseed
+ * comment, which carries the fingerprint of what was seeded, are the same),
+ * else read now.  Returns a new reference or NULL with e filled.
+ */
+static json_t *template_facts(InplaceCache *cache, Src *t, Error *e)
+{
+        const char *params[] = {t->tmpl};
+        _cleanup_free_ char *key = pg_query_value(
+                t->maint,
+                "SELECT oid::text || ':' || coalesce(shobj_description(oid, 'pg_database'), '')"
+                "  FROM pg_database WHERE datname = $1",
+                1, params, e);
+        PGconn *tc;
+        json_t *catalog, *seqs, *fks;
+
+        if (!key)
+                return NULL;
+        if (cache->facts && streq_ptr(cache->tmpl_key, key))
+                return json_incref(cache->facts);
+        tc = src_conn(t, e);
+        if (!tc)
+                return NULL;
+        catalog = pg_query_json(tc, catalog_sql, 0, NULL, e);
+        seqs = catalog ? pg_query_json(tc, sequences_sql, 0, NULL, e) : NULL;
+        fks = seqs ? pg_query_json(tc, foreign_keys_sql, 0, NULL, e) : NULL;
+        if (!fks) {
+                json_decref(catalog);
+                json_decref(seqs);
+                return NULL;
+        }
+        json_decref(cache->facts);
+        free(cache->tmpl_key);
+        cache->facts = json_pack("{s:o, s:o, s:o}", "catalog", catalog, "sequences", seqs, "fks", fks);
+        cache->tmpl_key = TAKE_PTR(key);
+        return json_incref(cache->facts);
+}
+
+/*
+ * The kept session on the working database, or a new one.  A session the
+ * server ended (a restart, a terminate) or one left inside a transaction is
+ * replaced; so is one whose database is no longer called working.
+ */
+static PGconn *working_session(InplaceCache *cache, const Config *c, const char *working, Error *e)
+{
+        if (cache->w && (!PQconsumeInput(cache->w) || PQstatus(cache->w) != CONNECTION_OK ||
+                         PQtransactionStatus(cache->w) != PQTRANS_IDLE || !streq_ptr(cache->w_db, working)))
+                inplace_cache_drop_session(cache);
+        if (cache->w) {
+                Error ignore = ERROR_INIT;
+                _cleanup_free_ char *same = pg_query_value(cache->w, "SELECT current_database() = $1", 1,
+                                                           (const char *const[]){working}, &ignore);
+                if (streq_ptr(same, "t"))
+                        return cache->w;
+                inplace_cache_drop_session(cache);
+        }
+        cache->w = pg_connect(c, working, "pgseedd-reset", 10, 0, e);
+        /* The template rows are staged in temporary tables: give them memory (settable before first use
+         * only). */
+        if (!cache->w || pg_exec(cache->w, "SET temp_buffers = '256MB'", e) < 0) {
+                inplace_cache_drop_session(cache);
+                return NULL;
+        }
+        free(cache->w_db);
+        cache->w_db = xstrdup(working);
+        return cache->w;
+}
+
+/* A catalog query on the kept session, prepared once per session (parsing and planning it is most of its
+ * cost). */
+static json_t *session_json(InplaceCache *cache, const char *name, Error *e)
+{
+        static const struct {
+                const char *name, *sql;
+        } stmts[] = {{"pgseed_catalog", catalog_sql}, {"pgseed_relations", relations_sql}};
+        _cleanup_pgresult_ PGresult *res = NULL;
+        json_error_t jerr;
+        json_t *j;
+
+        if (!cache->prepared) {
+                for (size_t i = 0; i < ELEMENTSOF(stmts); i++) {
+                        _cleanup_pgresult_ PGresult *p =
+                                PQprepare(cache->w, stmts[i].name, stmts[i].sql, 0, NULL);
+                        if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+                                pg_result_error(cache->w, p, e);
+                                return NULL;
+                        }
+                }
+                cache->prepared = true;
+        }
+        res = PQexecPrepared(cache->w, name, 0, NULL, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+                pg_result_error(cache->w, res, e);
+                return NULL;
+        }
+        j = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, &jerr);
+        if (!j)
+                error_set(e, EIO, NULL, NULL, "query returned invalid JSON: %s", jerr.text);
+        return j;
+}
+
+static json_t *find_named(json_t *arr, const char *key, const char *name);
+
+/*
+ * Sets every template sequence (seqs, from template_facts) that also exists
+ * in the working database to the template's value; in a partial reset (only
+ * non-NULL) just those owned by a table of only.
+ */
+static int copy_sequences(json_t *seqs, PGconn *dst, json_t *only, Error *e)
+{
+        json_t *seq;
+        size_t i;
+        int r = 0;
+
+        json_array_foreach(seqs, i, seq)
+        {
+                const char *owner = json_string_value(json_object_get(seq, "owner"));
+                if (r < 0)
+                        break;
+                if (only && !(owner && find_named(only, "qualified", owner)))
+                        continue;
+                const char *params[] = {json_string_value(json_object_get(seq, "name")),
+                                        json_string_value(json_object_get(seq, "value")),
+                                        json_string_value(json_object_get(seq, "called"))};
                 _cleanup_pgresult_ PGresult *res = NULL;
                 r = pg_query(dst,
                              "SELECT setval(s, $2::bigint, $3::boolean) FROM to_regclass($1) s"
@@ -656,15 +844,16 @@ static char *copy_source(json_t *tbl)
  * that a consumer still holding the rows of the table that was dropped drops
  * them, then the seeded rows.
  */
-static int refill_table(PGconn *t, PGconn *w, json_t *tbl, Changes *ch, Error *e)
+static int refill_table(Src *ts, PGconn *w, json_t *tbl, Changes *ch, Error *e)
 {
+        PGconn *t = src_conn(ts, e);
         const char *q = jstr(tbl, "qualified");
         _cleanup_free_ char *all = join_columns(json_object_get(tbl, "columns"), "", ", ");
         _cleanup_free_ char *trunc = xasprintf("TRUNCATE %s", q), *src = copy_source(tbl);
         _cleanup_free_ char *dst = xasprintf("%s (%s)", q, all);
         const char *params[] = {q};
         _cleanup_free_ char *size =
-                pg_query_value(t, "SELECT pg_total_relation_size($1::regclass)", 1, params, e);
+                t ? pg_query_value(t, "SELECT pg_total_relation_size($1::regclass)", 1, params, e) : NULL;
         int r = size ? wal_guard(w, q, strtoll(size, NULL, 10), e) : -e->errnum;
 
         if (r == 0)
@@ -678,8 +867,9 @@ static int refill_table(PGconn *t, PGconn *w, json_t *tbl, Changes *ch, Error *e
 }
 
 /* Stages table tbl's template rows in a temporary table and applies the difference. */
-static int restore_table(PGconn *t, PGconn *w, json_t *tbl, Changes *ch, Error *e)
+static int restore_table(Src *ts, PGconn *w, json_t *tbl, Changes *ch, Error *e)
 {
+        PGconn *t = src_conn(ts, e);
         const char *q = jstr(tbl, "qualified");
         _cleanup_free_ char *all = join_columns(json_object_get(tbl, "columns"), "", ", ");
         _cleanup_free_ char *stage =
@@ -688,6 +878,8 @@ static int restore_table(PGconn *t, PGconn *w, json_t *tbl, Changes *ch, Error *
         json_t *key = json_object_get(tbl, "key");
         int r;
 
+        if (!t)
+                return -e->errnum;
         r = pg_exec(w, stage, e);
         if (r == 0)
                 r = loader_copy_table(t, src, w, "pgseed_src", &ch->rows, e);
@@ -808,13 +1000,30 @@ static int track_install(PGconn *w, json_t *tables, int64_t epoch, Error *e)
  * and writers are held off by the table locks, so no key recorded after the
  * reset's snapshot can be lost.
  */
-static int track_restart(PGconn *w, int64_t epoch, Error *e)
+static int track_restart(PGconn *w, json_t *only, int64_t epoch, Error *e)
 {
-        _cleanup_free_ char *sql =
-                xasprintf("DELETE FROM pgseed_track.touched; UPDATE pgseed_track.state SET epoch = %lld",
-                          (long long) epoch);
+        _cleanup_free_ char *sql = NULL, *names = NULL;
+        json_auto_t *list = json_array();
+        json_t *tbl;
+        size_t i;
 
-        return pg_exec(w, sql, e);
+        if (!only) {
+                sql = xasprintf(
+                        "DELETE FROM pgseed_track.touched; UPDATE pgseed_track.state SET epoch = %lld",
+                        (long long) epoch);
+                return pg_exec(w, sql, e);
+        }
+        /* A partial reset: the keys recorded for the other tables still need undoing by a later one. */
+        json_array_foreach(only, i, tbl) json_array_append(list, json_object_get(tbl, "qualified"));
+        names = json_dumps(list, JSON_COMPACT);
+        sql = xasprintf("UPDATE pgseed_track.state SET epoch = %lld", (long long) epoch);
+        const char *params[] = {names};
+        _cleanup_pgresult_ PGresult *res = NULL;
+        int r = pg_query(w,
+                         "DELETE FROM pgseed_track.touched WHERE rel IN"
+                         " (SELECT to_regclass(x) FROM json_array_elements_text($1::json) x)",
+                         1, params, &res, e);
+        return r < 0 ? r : pg_exec(w, sql, e);
 }
 
 /*
@@ -869,31 +1078,93 @@ static bool track_trusted(PGconn *w, json_t *tables, int64_t epoch, const char *
 }
 
 /*
+ * Makes the rows of table tbl whose keys match filter_x (over alias x) equal
+ * to the staged template rows in pgseed_src, which hold the template's rows
+ * for those keys: working rows with no template row are deleted, differing
+ * ones updated, missing ones inserted, with no delta table in between (the
+ * keys are few, and each statement finds its rows by the primary key).
+ */
+static int apply_keyed(PGconn *w, json_t *tbl, const char *filter_x, Changes *ch, Error *e)
+{
+        const char *q = jstr(tbl, "qualified");
+        json_t *cols = json_object_get(tbl, "columns"), *key = json_object_get(tbl, "key");
+        _cleanup_free_ char *all = join_columns(cols, "", ", "), *xall = join_columns(cols, "x.", ", ");
+        _cleanup_free_ char *sall = join_columns(cols, "s.", ", ");
+        _cleanup_free_ char *xs = key_terms(key, "x.%s = s.%s", " AND ");
+        _cleanup_free_ char *sql = NULL, *v = NULL;
+        int64_t wal;
+        int r;
+
+        /* The WAL guard: at most every staged row written once, and a delete per key. */
+        v = pg_query_value(
+                w, "SELECT count(*) * 300 + coalesce(sum(pg_column_size(s.*)), 0) * 2 FROM pgseed_src s", 0,
+                NULL, e);
+        if (!v)
+                return -e->errnum;
+        wal = strtoll(v, NULL, 10);
+        r = wal_guard(w, q, wal, e);
+        if (r < 0)
+                return r;
+        sql = xasprintf("DELETE FROM %s x WHERE %s AND NOT EXISTS (SELECT 1 FROM pgseed_src s WHERE %s)", q,
+                        filter_x, xs);
+        r = exec_count(w, sql, &ch->deleted, e);
+        free(TAKE_PTR(sql));
+        if (r == 0) {
+                /* The key filter again: the planner knows nothing of pgseed_src, but it finds those keys by
+                 * index. */
+                sql = xasprintf("UPDATE %s x SET (%s) = ROW(%s) FROM pgseed_src s"
+                                " WHERE %s AND %s AND (%s) IS DISTINCT FROM (%s)",
+                                q, all, sall, filter_x, xs, xall, sall);
+                r = exec_count(w, sql, &ch->updated, e);
+                free(TAKE_PTR(sql));
+        }
+        if (r == 0) {
+                sql = xasprintf("INSERT INTO %s (%s) SELECT %s FROM pgseed_src s"
+                                " WHERE NOT EXISTS (SELECT 1 FROM %s x WHERE %s)",
+                                q, all, sall, q, xs);
+                r = exec_count(w, sql, &ch->inserted, e);
+        }
+        return r;
+}
+
+/*
  * Restores only the rows whose keys were tracked: the template's rows for
  * those keys are staged and diffed against the working rows for the same
  * keys.  A truncated table is restored in full.
  */
-static int restore_tracked_table(PGconn *t, PGconn *w, json_t *tbl, Changes *ch, Error *e)
+static int restore_tracked_table(Src *ts, PGconn *w, json_t *tbl, Changes *ch, Error *e)
 {
+        PGconn *t;
         const char *q = jstr(tbl, "qualified");
         json_t *key = json_object_get(tbl, "key"), *cols = json_object_get(tbl, "columns");
         const char *params[] = {q};
         _cleanup_pgresult_ PGresult *res = NULL;
-        _cleanup_free_ char *all = NULL, *stage = NULL, *src = NULL, *tsrc = NULL, *filter_x = NULL;
+        _cleanup_free_ char *all = NULL, *stage = NULL, *src = NULL, *filter_x = NULL;
         _cleanup_(PQfreememp) char *lit = NULL;
         int r;
 
         r = pg_query(w,
                      "SELECT coalesce(bool_or(k IS NULL), false), count(*),"
-                     " coalesce(array_agg(DISTINCT k) FILTER (WHERE k IS NOT NULL), '{}')::text"
+                     " coalesce(array_agg(DISTINCT k) FILTER (WHERE k IS NOT NULL), '{}')::text,"
+                     " (SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass)"
                      " FROM pgseed_track.touched WHERE rel = $1::regclass",
                      1, params, &res, e);
         if (r < 0)
                 return r;
-        if (streq(PQgetvalue(res, 0, 0), "t"))
-                return restore_table(t, w, tbl, ch, e);
+        /*
+         * Truncated, or most of the table touched (a key recorded per old and
+         * per new row): one hash join over the whole table is then cheaper
+         * than key lists that long, parsed by every statement.
+         */
+        if (streq(PQgetvalue(res, 0, 0), "t") ||
+            (strtoll(PQgetvalue(res, 0, 3), NULL, 10) > 0 &&
+             strtoll(PQgetvalue(res, 0, 1), NULL, 10) > strtoll(PQgetvalue(res, 0, 3), NULL, 10) / 2))
+                return restore_table(ts, w, tbl, ch, e);
         if (streq(PQgetvalue(res, 0, 1), "0"))
                 return 0;
+        t = src_conn(ts, e);
+        if (!t)
+                return -e->errnum;
         lit = PQescapeLiteral(w, PQgetvalue(res, 0, 2), strlen(PQgetvalue(res, 0, 2)));
         if (!lit)
                 return pg_result_error(w, NULL, e);
@@ -909,12 +1180,11 @@ static int restore_tracked_table(PGconn *t, PGconn *w, json_t *tbl, Changes *ch,
         all = join_columns(cols, "", ", ");
         stage = xasprintf("CREATE TEMP TABLE pgseed_src AS SELECT %s FROM %s WITH NO DATA", all, q);
         src = xasprintf("(SELECT %s FROM %s x WHERE %s)", all, q, filter_x);
-        tsrc = xasprintf("(SELECT * FROM %s x WHERE %s)", q, filter_x);
         r = pg_exec(w, stage, e);
         if (r == 0)
                 r = loader_copy_table(t, src, w, "pgseed_src", &ch->rows, e);
         if (r == 0)
-                r = apply_diff(w, tbl, tsrc, ch, e);
+                r = apply_keyed(w, tbl, filter_x, ch, e);
         if (r == 0)
                 r = pg_exec(w, "DROP TABLE pgseed_src", e);
         return r;
@@ -968,7 +1238,7 @@ static int64_t epoch_bump(PGconn *w, Error *e)
                                "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database"
                                " WHERE datname = current_database()",
                                0, NULL, e);
-        _cleanup_free_ char *json = NULL, *comment = NULL, *db = NULL, *sql = NULL;
+        _cleanup_free_ char *json = NULL, *comment = NULL, *sql = NULL;
         const char *old;
         json_auto_t *meta = NULL;
         int64_t epoch;
@@ -1015,6 +1285,156 @@ static int emit_reset_message(PGconn *w, int64_t epoch, json_t *result, Error *e
         return pg_query(w, "SELECT pg_logical_emit_message(true, 'pgseed', $1)", 1, params, &res, e);
 }
 
+/* ---- partial resets ------------------------------------------------------------- */
+
+bool reset_inplace_request_error(const Error *e)
+{
+        return e->errnum == EINVAL &&
+               (streq(e->code, "unknown_table") || streq(e->code, "tables_not_closed"));
+}
+
+/* "public.comments, public.users" for hints. */
+static char *qualified_list(json_t *tables)
+{
+        char *out = xstrdup("");
+        json_t *tbl;
+        size_t i;
+
+        json_array_foreach(tables, i, tbl)
+        {
+                char *next = xasprintf("%s%s%s", out, i ? ", " : "", jstr(tbl, "qualified"));
+                free(out);
+                out = next;
+        }
+        return out;
+}
+
+/* The seeded table (of want) that name (NAME or SCHEMA.NAME, unquoted) means, or NULL; *ambiguous when two.
+ */
+static json_t *match_table(json_t *want, const char *name, bool *ambiguous)
+{
+        json_t *tbl, *found = NULL;
+        size_t i;
+
+        *ambiguous = false;
+        json_array_foreach(want, i, tbl)
+        {
+                _cleanup_free_ char *full = xasprintf("%s.%s", jstr(tbl, "schema"), jstr(tbl, "name"));
+                if (streq(full, name))
+                        return tbl;
+                if (streq(jstr(tbl, "name"), name)) {
+                        *ambiguous = found != NULL;
+                        found = tbl;
+                }
+        }
+        return *ambiguous ? NULL : found;
+}
+
+/*
+ * Narrows *want (the template's seeded tables) to the comma-separated names
+ * in tables, in the template's order.  The set must be closed under the
+ * foreign keys that point at it: restoring a parent (users) deletes the rows
+ * added since the seed, which the children (comments) may reference, so the
+ * children must be restored with it (-EINVAL tables_not_closed names the
+ * one missing).  The opposite direction is allowed: the foreign keys from a
+ * restored table to one that is not go into *ret_parents, to be checked once
+ * the rows are back (a parent row the seed needs may be gone).
+ */
+static int select_tables(json_t *fks, json_t **want, const char *tables, json_t **ret_parents, Error *e)
+{
+        json_auto_t *asked = json_array();
+        json_auto_t *sel = json_array(), *parents = json_array();
+        _cleanup_free_ char *copy = xstrdup(tables), *all = qualified_list(*want);
+        char *save = NULL;
+        json_t *x;
+        size_t i;
+
+        for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+                bool ambiguous;
+                json_t *tbl = match_table(*want, name, &ambiguous);
+
+                if (!tbl)
+                        return error_set(
+                                e, EINVAL, "unknown_table",
+                                "Name seeded tables as NAME or SCHEMA.NAME (GET /schema lists them).",
+                                ambiguous ? "Table name %s is ambiguous: qualify it as SCHEMA.NAME "
+                                            "(seeded tables: %s)"
+                                          : "%s is not a seeded table (seeded tables: %s)",
+                                name, all);
+                json_array_append(asked, json_object_get(tbl, "qualified"));
+        }
+        json_array_foreach(*want, i, x) if (string_in(asked, jstr(x, "qualified")))
+                json_array_append(sel, x);
+        json_array_foreach(fks, i, x)
+        {
+                const char *child = jstr(x, "child"), *parent = jstr(x, "parent");
+                bool child_in = find_named(sel, "qualified", child) != NULL;
+                bool parent_in = find_named(sel, "qualified", parent) != NULL;
+
+                if (parent_in && !child_in && find_named(*want, "qualified", child))
+                        return error_set(
+                                e, EINVAL, "tables_not_closed",
+                                "Add the named table to tables= (or reset every table: POST /reset without "
+                                "tables).",
+                                "The tables to reset are not closed under foreign keys: %s is missing "
+                                "(%s references %s through %s, and restoring %s would delete or change "
+                                "rows %s points at)",
+                                child, child, parent, jstr(x, "name"), parent, child);
+                if (child_in && !parent_in)
+                        json_array_append(parents, x);
+        }
+        json_decref(*want);
+        *want = TAKE_PTR(sel);
+        *ret_parents = TAKE_PTR(parents);
+        return 0;
+}
+
+/*
+ * After a partial reset's rows are back: every foreign key from a restored
+ * table to one left alone must still hold (the reset runs in replica role,
+ * which checks none).  A seeded row whose parent was deleted since is a
+ * refusal naming the parent table, and the transaction is rolled back.
+ */
+static int check_parents(PGconn *w, json_t *fks, Error *e)
+{
+        json_t *fk;
+        size_t i;
+
+        json_array_foreach(fks, i, fk)
+        {
+                json_t *cc = json_object_get(fk, "child_cols"), *pc = json_object_get(fk, "parent_cols");
+                char *notnull = xstrdup(""), *match = xstrdup("");
+                _cleanup_free_ char *sql = NULL, *v = NULL;
+
+                for (size_t k = 0; k < json_array_size(cc); k++) {
+                        const char *c = json_string_value(json_array_get(cc, k));
+                        const char *pcol = json_string_value(json_array_get(pc, k));
+                        char *n1 = xasprintf("%s AND x.%s IS NOT NULL", notnull, c);
+                        char *n2 = xasprintf("%s AND p.%s = x.%s", match, pcol, c);
+                        free(notnull);
+                        free(match);
+                        notnull = n1;
+                        match = n2;
+                }
+                sql = xasprintf("SELECT EXISTS (SELECT 1 FROM %s x WHERE true%s AND NOT EXISTS"
+                                " (SELECT 1 FROM %s p WHERE true%s))",
+                                jstr(fk, "child"), notnull, jstr(fk, "parent"), match);
+                free(notnull);
+                free(match);
+                v = pg_query_value(w, sql, 0, NULL, e);
+                if (!v)
+                        return -e->errnum;
+                if (streq(v, "t"))
+                        return error_set(
+                                e, EBUSY, "missing_parent_rows",
+                                "Add the named table to tables= (or reset every table).",
+                                "Restoring %s would leave rows whose %s row is gone (foreign key %s): "
+                                "include %s in tables=; nothing was changed",
+                                jstr(fk, "child"), jstr(fk, "parent"), jstr(fk, "name"), jstr(fk, "parent"));
+        }
+        return 0;
+}
+
 /* ---- the reset ------------------------------------------------------------------ */
 
 /* Non-seeded relations (kept as they are) of the working database, for the response. */
@@ -1028,26 +1448,33 @@ static json_t *untouched_relations(json_t *relations, json_t *seeded)
         return out;
 }
 
-static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error *e)
+static int restore(const Config *c, InplaceCache *cache, Src *t, PGconn *w, const char *tables,
+                   json_t *result, Error *e)
 {
-        json_auto_t *want = NULL, *have = NULL, *after = NULL, *relations = NULL;
+        json_auto_t *want = NULL, *have = NULL, *after = NULL, *relations = NULL, *parents_out = NULL;
+        json_auto_t *facts = NULL;
         json_auto_t *counts = json_array(), *structure = json_object(), *truncated = json_array();
         json_auto_t *pub_added = json_array();
         Plan plan, check;
         json_t *tbl;
         int64_t epoch = 0;
-        bool tracked = false;
+        bool tracked = false, partial = tables != NULL;
         const char *why = NULL;
         size_t i;
         int r;
 
         plan_init(&plan);
         plan_init(&check);
-        want = pg_query_json(t, catalog_sql, 0, NULL, e);
-        if (!want) {
+        facts = template_facts(cache, t, e);
+        if (!facts) {
                 r = -e->errnum;
                 goto out;
         }
+        want = json_incref(json_object_get(facts, "catalog"));
+        if (partial &&
+            (r = select_tables(json_object_get(facts, "fks"), &want, tables, &parents_out, e)) < 0)
+                goto out;
+        json_object_set_new(result, "partial", json_boolean(partial));
 
         /*
          * Replica role: no user triggers (updated_at keeps the template's
@@ -1057,10 +1484,17 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
          */
         r = pg_exec(w, "BEGIN; SET LOCAL lock_timeout = '10s'; SET LOCAL session_replication_role = replica",
                     e);
+        if (r == -EPERM)
+                /* Only a server someone else runs gives pgseedd a role that is not its superuser. */
+                bufprintf(e->hint, sizeof(e->hint),
+                          "In-place resets need a superuser role, or (Postgres 15+) `GRANT SET ON PARAMETER "
+                          "session_replication_role TO %s`; POST /reset (from the template) needs CREATEDB "
+                          "only. GET /health lists what the role may do under runtime_info.",
+                          c->pg_user);
         if (r < 0)
                 goto out;
-        have = pg_query_json(w, catalog_sql, 0, NULL, e);
-        relations = have ? pg_query_json(w, relations_sql, 0, NULL, e) : NULL;
+        have = session_json(cache, "pgseed_catalog", e);
+        relations = have ? session_json(cache, "pgseed_relations", e) : NULL;
         if (!relations) {
                 r = -e->errnum;
                 goto rollback;
@@ -1094,6 +1528,7 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
                 r = run_steps(w, &plan, STEP_ALTER, e);
         if (r == 0)
                 r = run_steps(w, &plan, STEP_KEYS, e);
+        /* A partial reset covers its own tables; an existing publication keeps the others as they are. */
         if (r == 0)
                 r = publication_cover(w, c->publication, want, pub_added, e);
 
@@ -1124,7 +1559,9 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
                 json_array_append_new(counts, row);
         }
         if (r == 0)
-                r = copy_sequences(t, w, e);
+                r = copy_sequences(json_object_get(facts, "sequences"), w, partial ? want : NULL, e);
+        if (r == 0 && partial)
+                r = check_parents(w, parents_out, e);
         if (r == 0)
                 r = run_steps(w, &plan, STEP_POST, e);
 
@@ -1134,7 +1571,7 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
          * check: the locks held keep DDL out.)
          */
         if (r == 0 && plan.n > 0) {
-                after = pg_query_json(w, catalog_sql, 0, NULL, e);
+                after = session_json(cache, "pgseed_catalog", e);
                 if (!after)
                         r = -e->errnum;
         }
@@ -1160,8 +1597,14 @@ static int restore(const Config *c, PGconn *t, PGconn *w, json_t *result, Error 
                 /* Tracking is an optimisation: failing to install it costs the next reset a full diff only.
                  */
                 r = pg_exec(w, "SAVEPOINT pgseed_track", e);
-                if (r == 0 &&
-                    (tracked ? track_restart(w, epoch, e) : track_install(w, want, epoch, e)) < 0) {
+                /*
+                 * A partial reset that could not use the tracked keys leaves them
+                 * as they are: the epoch moved on, so the next reset does not
+                 * trust them (the other tables' changes are not lost).
+                 */
+                if (r == 0 && (partial && !tracked ? 0
+                               : tracked           ? track_restart(w, partial ? want : NULL, epoch, e)
+                                                   : track_install(w, want, epoch, e)) < 0) {
                         log_debug("reset", "Cannot install change tracking (%s), ignoring", e->message);
                         *e = (Error) ERROR_INIT;
                         r = pg_exec(w, "ROLLBACK TO SAVEPOINT pgseed_track", e);
@@ -1198,18 +1641,16 @@ out:
         return r;
 }
 
-int reset_inplace(const Config *c, PGconn *maint, const char *tmpl, const char *working, json_t *result,
-                  Error *e)
+int reset_inplace(const Config *c, InplaceCache *cache, PGconn *maint, const char *tmpl, const char *working,
+                  const char *tables, json_t *result, Error *e)
 {
-        _cleanup_pgconn_ PGconn *t = connect_template(c, maint, tmpl, e);
-        _cleanup_pgconn_ PGconn *w = NULL;
+        Src t = {.c = c, .maint = maint, .tmpl = tmpl};
+        PGconn *w = working_session(cache, c, working, e);
+        int r = w ? restore(c, cache, &t, w, tables, result, e) : -e->errnum;
 
-        if (!t)
-                return -e->errnum;
-        w = pg_connect(c, working, "pgseedd-reset", 10, 0, e);
-        /* The template rows are staged in a temporary table: give it memory (only settable before first
-         * use). */
-        if (!w || pg_exec(w, "SET temp_buffers = '256MB'", e) < 0)
-                return -e->errnum;
-        return restore(c, t, w, result, e);
+        PQfinish(t.conn);
+        /* After a failure the session may be anywhere (a broken COPY, say): the next reset starts afresh. */
+        if (r < 0)
+                inplace_cache_drop_session(cache);
+        return r;
 }

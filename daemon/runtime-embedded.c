@@ -18,6 +18,7 @@
 #include "config.h"
 #include "log.h"
 #include "pg.h"
+#include "runtime-common.h"
 #include "runtime.h"
 #include "tuning.h"
 
@@ -916,6 +917,7 @@ static int embedded_logs_open(Runtime *rt, const LogQuery *q, LogStream **ret, E
 
 const RuntimeOps runtime_embedded_ops = {
         .name = "embedded",
+        .owns_server = true,
         .init = embedded_init,
         .prepare = embedded_prepare,
         .start = embedded_start,

@@ -18,6 +18,7 @@
 #include "pg.h"
 #include "pgbouncer.h"
 #include "reset-inplace.h"
+#include "snapshots.h"
 #include "roles.h"
 #include "sqlfile.h"
 
@@ -49,11 +50,13 @@ struct Seeder {
         char *spare_prefix; /* "app_spare_" */
         char **spares;      /* "app_spare_1" .. "app_spare_N" */
         size_t n_spares;
-        char *legacy_spare;  /* "app_spare": the one spare of earlier versions, dropped at ensure */
-        Clones *clones;      /* may be NULL */
+        char *legacy_spare;   /* "app_spare": the one spare of earlier versions, dropped at ensure */
+        Clones *clones;       /* may be NULL */
+        Snapshots *snapshots; /* may be NULL */
         Pgbouncer *pgbouncer; /* may be NULL */
-        PGconn *conn;        /* the worker's connection to "postgres" for jobs, kept between them */
-        PGconn *upkeep_conn; /* upkeep's own, so that a late cancel (see seeder_preempt) never hits a job */
+        PGconn *conn;         /* the worker's connection to "postgres" for jobs, kept between them */
+        InplaceCache *inplace; /* what in-place resets keep between them (a session on the working database) */
+        PGconn *upkeep_conn;  /* upkeep's own, so that a late cancel (see seeder_preempt) never hits a job */
 
         char *trash_prefix; /* "app_pgseed_aside_": working databases a reset set aside */
 
@@ -92,6 +95,7 @@ Seeder *seeder_new(const Config *c, Metrics *metrics)
         s->config = c;
         s->metrics = metrics;
         s->working = xstrdup(c->pg_db);
+        s->inplace = inplace_cache_new();
         s->tmpl = xasprintf("%s_template", c->pg_db);
         s->build = xasprintf("%s_template_build", c->pg_db);
         s->spare_prefix = xasprintf("%s_spare_", c->pg_db);
@@ -116,6 +120,7 @@ void seeder_free(Seeder *s)
         free(s->tmpl);
         free(s->build);
         PQfinish(s->conn);
+        inplace_cache_free(s->inplace);
         PQfinish(s->upkeep_conn);
         strv_free(s->spares);
         free(s->spare_prefix);
@@ -550,7 +555,8 @@ static int find_slots(PGconn *conn, const char *db, char *names, size_t size, Er
  * seeder_ensure() recognises (the working database refusing connections, or
  * missing with fresh still there; what was set aside is dropped by upkeep).
  */
-static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *fingerprint, Error *e)
+static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *fingerprint, const char *snapshot,
+                   Error *e)
 {
         _cleanup_free_ char *aside =
                 xasprintf("%s%llx", s->trash_prefix, (unsigned long long) now_real_ms());
@@ -562,6 +568,8 @@ static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *finge
         r = db_state(conn, s->working, &work, e);
         if (r < 0)
                 return r;
+        inplace_cache_drop_session(
+                s->inplace); /* it would be terminated below, and point at the old database */
         if (work.exists) {
                 r = exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", s->working, NULL);
                 if (r == 0)
@@ -586,6 +594,8 @@ static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *finge
                 epoch = work.meta ? json_integer_value(json_object_get(work.meta, "epoch")) + 1 : 0;
                 meta = meta_for("working", fingerprint);
                 json_object_set_new(meta, "epoch", json_integer(epoch));
+                if (snapshot)
+                        json_object_set_new(meta, "snapshot", json_string(snapshot));
                 r = set_comment(conn, s->working, meta, e);
                 json_decref(meta);
         }
@@ -695,6 +705,7 @@ static void worker_conn_drop(Seeder *s)
 {
         PQfinish(s->conn);
         s->conn = NULL;
+        inplace_cache_drop_session(s->inplace);
         PQfinish(s->upkeep_conn);
         s->upkeep_conn = NULL;
 }
@@ -908,7 +919,7 @@ int seeder_ensure(Seeder *s, Error *e)
         t0 = now_mono_ms();
         r = take_fresh(s, conn, fingerprint, &prepared, &fresh, e);
         if (r == 0)
-                r = swap_in(s, conn, fresh, fingerprint, e);
+                r = swap_in(s, conn, fresh, fingerprint, NULL, e);
         if (r == 0)
                 log_info("seed", "Created %s from the template in %lld ms%s", s->working,
                          (long long) (now_mono_ms() - t0), prepared ? " (from the prepared copy)" : "");
@@ -917,6 +928,8 @@ done:
         /* The clones' leases, once the template is known to be current. */
         if (r == 0 && s->clones)
                 r = clones_rebuild(s->clones, conn, fingerprint, e);
+        if (r == 0 && s->snapshots)
+                r = snapshots_rebuild(s->snapshots, conn, e);
         db_state_clear(&tmpl);
         db_state_clear(&work);
         set_phase(s, SEED_PHASE_IDLE);
@@ -1129,6 +1142,11 @@ void seeder_set_clones(Seeder *s, Clones *clones)
         s->clones = clones;
 }
 
+void seeder_set_snapshots(Seeder *s, Snapshots *snapshots)
+{
+        s->snapshots = snapshots;
+}
+
 json_t *seeder_describe(Seeder *s)
 {
         json_t *o;
@@ -1185,7 +1203,7 @@ static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json
                 return r;
         t0 = now_mono_ms();
         PgbouncerPause *pause = pgbouncer_pause(s->pgbouncer, s->working, PGBOUNCER_PAUSE_MS);
-        r = swap_in(s, conn, fresh, fingerprint, e);
+        r = swap_in(s, conn, fresh, fingerprint, NULL, e);
         int64_t held = pgbouncer_resume(pause);
         if (r < 0)
                 return r;
@@ -1197,7 +1215,7 @@ static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json
         return 0;
 }
 
-int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
+int seeder_reset(Seeder *s, ResetMode mode, const char *tables, json_t **ret, Error *e)
 {
         PGconn *conn;
         char fingerprint[24];
@@ -1216,10 +1234,14 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
                 return -e->errnum;
 
         result = json_pack("{s:s}", "mode", mode == RESET_INPLACE ? "inplace" : "template");
-        if (mode == RESET_INPLACE) {
+        /*
+         * A template reset cannot swap part of a database: with tables, both
+         * modes copy those tables' rows from the template in one transaction.
+         */
+        if (mode == RESET_INPLACE || tables) {
                 /* Held on the pooler: its clients wait for the reset's locks instead of racing them. */
                 PgbouncerPause *pause = pgbouncer_pause(s->pgbouncer, s->working, PGBOUNCER_PAUSE_MS);
-                r = reset_inplace(s->config, conn, s->tmpl, s->working, result, e);
+                r = reset_inplace(s->config, s->inplace, conn, s->tmpl, s->working, tables, result, e);
                 int64_t held = pgbouncer_resume(pause);
                 if (r == 0 && held >= 0)
                         json_object_set_new(result, "pgbouncer_paused_ms", json_integer(held));
@@ -1230,12 +1252,13 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
                 json_decref(result);
                 metrics_count(s->metrics, METRIC_RESETS_FAILED);
                 /*
-                 * Refusals (a slot, a lock, not ready) keep their status; anything
-                 * else is the server's failure, whatever SQLSTATE it came with: a
-                 * missing template is not a 404 of the caller's making.
+                 * Refusals (a slot, a lock, not ready, a role that may not) keep
+                 * their status; anything else is the server's failure, whatever
+                 * SQLSTATE it came with: a missing template is not a 404 of the
+                 * caller's making.
                  */
                 if (e->errnum != EBUSY && e->errnum != EAGAIN && e->errnum != ECONNREFUSED &&
-                    e->errnum != ETIMEDOUT) {
+                    e->errnum != ETIMEDOUT && e->errnum != EPERM && !reset_inplace_request_error(e)) {
                         e->errnum = EIO;
                         strlcpy0(e->code, "reset_failed", sizeof(e->code));
                         if (!*e->hint)
@@ -1256,6 +1279,141 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e)
         return 0;
 }
 
+/* ---- snapshots ------------------------------------------------------------ */
+
+/*
+ * A template-style reset from snapshot name: a copy of it is made (it is not
+ * prepared ahead: the spares are the seed template's) and swapped in as a
+ * reset swaps in a spare.
+ */
+static int reset_from_snapshot(Seeder *s, PGconn *conn, const char *fingerprint, const char *name,
+                               json_t *result, Error *e)
+{
+        _cleanup_free_ char *db = NULL, *fmt = NULL;
+        _cleanup_free_ char *fresh =
+                xasprintf("%sr%llx", s->trash_prefix, (unsigned long long) now_real_ms());
+        char slots[512];
+        int64_t t0 = now_mono_ms();
+        json_t *meta;
+        int r;
+
+        r = snapshots_lookup(s->snapshots, name, &db, NULL, 0, e);
+        if (r < 0)
+                return r;
+        r = find_slots(conn, s->working, slots, sizeof(slots), e);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return error_set(e, EBUSY, "replication_slot_active",
+                                 "Drop the slot first: a reset from a snapshot replaces the database.",
+                                 "Resetting from a snapshot would drop database %s and with it the logical "
+                                 "replication slot(s) %s",
+                                 s->working, slots);
+        /* Under the set-aside prefix with our comment: if a crash leaves it, upkeep drops it. */
+        fmt = xasprintf("CREATE DATABASE %%s TEMPLATE %%s%s ALLOW_CONNECTIONS = false", copy_strategy(conn));
+        r = exec_db(conn, e, fmt, fresh, db);
+        if (r == 0) {
+                meta = meta_for("snapshot-copy", fingerprint);
+                r = set_comment(conn, fresh, meta, e);
+                json_decref(meta);
+        }
+        if (r == 0) {
+                json_object_set_new(result, "copy_ms", json_integer(now_mono_ms() - t0));
+                t0 = now_mono_ms();
+                r = swap_in(s, conn, fresh, fingerprint, name, e);
+        }
+        if (r < 0) {
+                Error ignore = ERROR_INIT;
+                drop_database(conn, fresh, &ignore);
+                return r;
+        }
+        json_t *desc = snapshots_describe(s->snapshots, name);
+        json_t *tables = desc ? json_object_get(desc, "tables") : NULL;
+        json_object_set_new(result, "tables", tables ? json_incref(tables) : json_array());
+        json_decref(desc);
+        json_object_set_new(result, "strategy", json_string("snapshot"));
+        json_object_set_new(result, "snapshot", json_string(name));
+        json_object_set_new(result, "swap_ms", json_integer(now_mono_ms() - t0));
+        json_object_set_new(result, "epoch", json_integer(s->epoch));
+        return 0;
+}
+
+/* The lifecycle worker's snapshot jobs (see JobArgs). */
+static int seeder_snapshot(Seeder *s, JobKind kind, const JobArgs *a, json_t **ret, Error *e)
+{
+        char fingerprint[24];
+        PGconn *conn;
+        int64_t t0 = now_mono_ms();
+        int r;
+
+        pthread_mutex_lock(&s->lock);
+        strlcpy0(fingerprint, s->fingerprint, sizeof(fingerprint));
+        pthread_mutex_unlock(&s->lock);
+        if (!s->snapshots)
+                return error_set(e, EOPNOTSUPP, NULL, NULL, "Snapshots are not set up");
+        if (!*fingerprint)
+                return error_set(e, EAGAIN, "not_ready", "Wait until seeding finishes: `pgseedctl wait`.",
+                                 "There is no seeded database yet");
+        conn = worker_conn(s, e);
+        if (!conn)
+                return -e->errnum;
+        if (kind == JOB_RESET) {
+                json_t *result = json_pack("{s:s}", "mode", "template");
+                r = reset_from_snapshot(s, conn, fingerprint, a->name, result, e);
+                if (r < 0) {
+                        json_decref(result);
+                        metrics_count(s->metrics, METRIC_RESETS_FAILED);
+                        if (e->errnum != EBUSY && e->errnum != ENOENT && e->errnum != EAGAIN) {
+                                worker_conn_drop(s);
+                                e->errnum = EIO;
+                                strlcpy0(e->code, "reset_failed", sizeof(e->code));
+                        }
+                        return -e->errnum;
+                }
+                int64_t ms = now_mono_ms() - t0;
+                json_object_set_new(result, "duration_ms", json_integer(ms));
+                metrics_count(s->metrics, METRIC_RESETS_TEMPLATE);
+                metrics_reset_duration(s->metrics, ms);
+                *ret = result;
+                return 0;
+        }
+        switch (a->op) {
+        case SNAP_CREATE:
+                r = snapshots_create(s->snapshots, conn, s->working, fingerprint, s->epoch, a->name, ret, e);
+                break;
+        case SNAP_IMPORT:
+                r = snapshots_import(s->snapshots, conn, a->name, a->fd, ret, e);
+                break;
+        case SNAP_DROP:
+                r = snapshots_drop(s->snapshots, conn, a->name, ret, e);
+                break;
+        case SNAP_CLONE: {
+                _cleanup_free_ char *db = NULL;
+                char snap_fp[24];
+
+                r = snapshots_lookup(s->snapshots, a->name, &db, snap_fp, sizeof(snap_fp), e);
+                if (r == 0 && !s->clones)
+                        r = error_set(e, EOPNOTSUPP, NULL, NULL, "Clones are not set up");
+                if (r == 0)
+                        r = clones_make_from(s->clones, conn, db, a->name, snap_fp, a->ttl_s, ret, e);
+                break;
+        }
+        case SNAP_EXPORT:
+                r = snapshots_export(s->snapshots, conn, a->name, ret, e);
+                break;
+        case SNAP_RELEASE:
+                r = snapshots_release(s->snapshots, conn, a->name, e);
+                break;
+        default:
+                r = error_set(e, EINVAL, NULL, NULL, "Unknown snapshot operation");
+        }
+        if (r < 0 && e->errnum == EIO)
+                worker_conn_drop(s);
+        if (r == 0 && *ret && json_is_object(*ret))
+                json_object_set_new(*ret, "duration_ms", json_integer(now_mono_ms() - t0));
+        return r;
+}
+
 /* ---- the lifecycle worker's operations ------------------------------------- */
 
 static int ops_ensure(void *ctx, Error *e)
@@ -1263,9 +1421,9 @@ static int ops_ensure(void *ctx, Error *e)
         return seeder_ensure(ctx, e);
 }
 
-static int ops_reset(void *ctx, ResetMode mode, json_t **ret, Error *e)
+static int ops_reset(void *ctx, ResetMode mode, const char *tables, json_t **ret, Error *e)
 {
-        return seeder_reset(ctx, mode, ret, e);
+        return seeder_reset(ctx, mode, tables, ret, e);
 }
 
 static bool ops_upkeep(void *ctx)
@@ -1283,9 +1441,15 @@ static void ops_preempt(void *ctx, JobKind kind, ResetMode mode)
         seeder_preempt(ctx, kind, mode);
 }
 
+static int ops_snapshot(void *ctx, JobKind kind, const JobArgs *args, json_t **ret, Error *e)
+{
+        return seeder_snapshot(ctx, kind, args, ret, e);
+}
+
 static const LifecycleOps seeder_lifecycle_ops = {
         .ensure = ops_ensure,
         .reset = ops_reset,
+        .snapshot = ops_snapshot,
         .upkeep = ops_upkeep,
         .cancel = ops_cancel,
         .preempt = ops_preempt,

@@ -13,6 +13,7 @@ typedef struct Config Config;
 typedef struct Metrics Metrics;
 typedef struct Seeder Seeder;
 typedef struct Clones Clones;
+typedef struct Snapshots Snapshots;
 
 typedef enum SeedPhase {
         SEED_PHASE_IDLE,
@@ -74,9 +75,13 @@ bool seeder_upkeep(Seeder *s);
  * Restores the seeded state.  Returns 0 and a JSON summary in *ret
  * ({"mode", "strategy", "duration_ms", "tables": [...]}) or -errno: -EBUSY
  * (a logical replication slot in template mode; tables locked),
- * -ECONNREFUSED, -EIO (code reset_failed).  Lifecycle worker only.
+ * -ECONNREFUSED, -EIO (code reset_failed).  tables (NULL for all) is a
+ * partial reset of those seeded tables (copied from the template in place,
+ * whatever the mode); -EINVAL names an
+ * unknown table or one the set must include (foreign keys).  Lifecycle
+ * worker only.
  */
-int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e);
+int seeder_reset(Seeder *s, ResetMode mode, const char *tables, json_t **ret, Error *e);
 
 /*
  * Lets upkeep and ensure maintain the clone pool too (borrowed; set before
@@ -84,6 +89,8 @@ int seeder_reset(Seeder *s, ResetMode mode, json_t **ret, Error *e);
  */
 void seeder_set_clones(Seeder *s, Clones *clones);
 
+/* The same for named snapshots (snapshots.h): ensure loads them, snapshot jobs use them. */
+void seeder_set_snapshots(Seeder *s, Snapshots *snapshots);
 /*
  * The PgBouncer in front (borrowed, may be NULL): resets PAUSE the working
  * database on it around the swap, so that its clients wait instead of failing.

@@ -7,15 +7,18 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "clones.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
 #include "probe.h"
 #include "runtime.h"
 #include "seed.h"
+#include "workload.h"
 
 #define TICK_MS            250
 #define PROBE_INTERVAL_MS  1000
@@ -118,6 +121,9 @@ static int real_probe(void *ctx, bool with_counts, json_t **ret, Error *e)
 {
         Supervisor *s = ctx;
 
+        /* After a seed or a job the rows changed wholesale (the statistics may not know yet): count all. */
+        if (with_counts && s->counts_dirty)
+                probe_forget_counts(s->probe);
         return probe_run(s->probe, with_counts, ret, e);
 }
 
@@ -140,6 +146,15 @@ static void lifecycle_changed(void *userdata)
         pthread_mutex_unlock(&s->lock);
 }
 
+/* On the lifecycle worker as a reset starts: generated changes must not race the restore. */
+static void reset_starting(void *userdata)
+{
+        Daemon *d = userdata;
+
+        if (d->workload)
+                workload_stop(d->workload, "a reset started");
+}
+
 Supervisor *supervisor_new(Daemon *d, const SupervisorHooks *hooks)
 {
         Supervisor *s = xcalloc(1, sizeof(Supervisor));
@@ -159,6 +174,7 @@ Supervisor *supervisor_new(Daemon *d, const SupervisorHooks *hooks)
         }
         s->lifecycle = lifecycle_new(s->hooks.lifecycle_ops, s->hooks.lifecycle_ctx, lifecycle_changed, s);
         lifecycle_set_metrics(s->lifecycle, d->metrics);
+        lifecycle_set_reset_hook(s->lifecycle, reset_starting, d);
         pthread_mutex_init(&s->lock, NULL);
         cond_init_monotonic(&s->cond);
         s->probe = probe_new(d->config);
@@ -214,7 +230,7 @@ static void set_state_locked(Supervisor *s, SupState state, const char *reason)
 
 /* The one place that says what the inputs mean. */
 static SupState derive_state_plain(const SupInputs *in, bool busy, JobKind kind, ResetMode mode, bool repair,
-                                   int pg_port, char *reason, size_t size)
+                                   const Config *c, char *reason, size_t size)
 {
         if (in->server == SERVER_OFF) {
                 strlcpy0(reason, in->server_detail, size);
@@ -265,7 +281,7 @@ static SupState derive_state_plain(const SupInputs *in, bool busy, JobKind kind,
                 strlcpy0(reason, "building the dataset", size);
                 return SUP_SEEDING;
         }
-        snprintf(reason, size, "accepting connections on 127.0.0.1:%d; dataset seeded%s", pg_port,
+        snprintf(reason, size, "accepting connections on %s:%d; dataset seeded%s", c->pg_host, c->pg_port,
                  !(busy && kind == JOB_RESET) ? ""
                  : mode == RESET_INPLACE      ? "; resetting in place"
                                               : "; resetting from the template");
@@ -274,9 +290,9 @@ static SupState derive_state_plain(const SupInputs *in, bool busy, JobKind kind,
 
 /* The same, with the cause the runtime sees (a full disk) said first when it is down or degraded. */
 static SupState derive_state(const SupInputs *in, bool busy, JobKind kind, ResetMode mode, bool repair,
-                             int pg_port, char *reason, size_t size)
+                             const Config *c, char *reason, size_t size)
 {
-        SupState state = derive_state_plain(in, busy, kind, mode, repair, pg_port, reason, size);
+        SupState state = derive_state_plain(in, busy, kind, mode, repair, c, reason, size);
 
         if ((state == SUP_DOWN || state == SUP_DEGRADED) && *in->cause) {
                 _cleanup_free_ char *original = xstrdup(reason);
@@ -300,7 +316,7 @@ static SupState publish_locked(Supervisor *s)
         if (s->stop_requested)
                 return s->state;
         state = derive_state(&s->in, busy, kind, mode, lifecycle_repair_pending(s->lifecycle),
-                             s->d->config->pg_port, reason, sizeof(reason));
+                             s->d->config, reason, sizeof(reason));
         if (busy && kind == JOB_RESET) {
                 if (!s->reset_since_ms || s->reset_mode != mode)
                         s->reset_since_ms = now_real_ms();
@@ -323,7 +339,7 @@ static void publish_state(Supervisor *s, SupInputs *in)
         char reason[768];
         SupState state =
                 derive_state_plain(in, lifecycle_current(s->lifecycle, NULL, NULL, NULL), JOB_ENSURE,
-                                   RESET_TEMPLATE, false, s->d->config->pg_port, reason, sizeof(reason));
+                                   RESET_TEMPLATE, false, s->d->config, reason, sizeof(reason));
 
         in->cause[0] = '\0';
         if (state == SUP_DOWN || state == SUP_DEGRADED)
@@ -371,8 +387,13 @@ static void tick_start(Supervisor *s, SupInputs *in, int64_t now)
         if (runtime_start(s->d->runtime, &e) < 0) {
                 wait = next_backoff(&s->backoff_ms);
                 s->next_start_mono = now + wait;
-                bufprintf(in->server_detail, sizeof(in->server_detail),
-                          "Cannot start Postgres: %s; retrying in %.1f s", e.message, wait / 1000.0);
+                /* A server someone else owns is not ours to start: its start() only looks whether it answers. */
+                if (runtime_owns_server(s->d->runtime))
+                        bufprintf(in->server_detail, sizeof(in->server_detail),
+                                  "Cannot start Postgres: %s; retrying in %.1f s", e.message, wait / 1000.0);
+                else
+                        bufprintf(in->server_detail, sizeof(in->server_detail), "%s; checking again in %.1f s",
+                                  e.message, wait / 1000.0);
                 return;
         }
         in->server = SERVER_STARTING;
@@ -404,6 +425,14 @@ static bool tick_liveness(Supervisor *s, SupInputs *in, int64_t now)
         server_lost(s, in);
         wait = next_backoff(&s->backoff_ms);
         s->next_start_mono = now + wait;
+        if (!runtime_owns_server(s->d->runtime)) {
+                /* Its owner brings it back, not pgseedd: wait for it, with the same backoff, and say so. */
+                bufprintf(in->server_detail, sizeof(in->server_detail),
+                          "%s; waiting for it to come back (pgseedd does not restart a server it does not "
+                          "own), checking again in %.1f s",
+                          st.detail, wait / 1000.0);
+                return false;
+        }
         pthread_mutex_lock(&s->lock);
         s->restarts++;
         pthread_mutex_unlock(&s->lock);
@@ -476,7 +505,7 @@ static void tick_probe(Supervisor *s, SupInputs *in, int64_t now, bool wake)
                 in->probe_ok = false;
                 strlcpy0(in->probe_error, e.message, sizeof(in->probe_error));
                 if (in->server == SERVER_STARTING) {
-                        if (now - s->started_mono > START_TIMEOUT_MS) {
+                        if (now - s->started_mono > START_TIMEOUT_MS && runtime_owns_server(s->d->runtime)) {
                                 Error stop_err = ERROR_INIT;
                                 log_warning("start_timeout",
                                             "Postgres did not accept connections within %d s, restarting",
@@ -556,6 +585,8 @@ void supervisor_tick(Supervisor *s)
         pthread_mutex_unlock(&s->lock);
 
         lifecycle_expire(s->lifecycle);
+        if (s->d && s->d->clones)
+                clones_expire(s->d->clones); /* parked POST /clones whose ?timeout passed */
         if (in.server == SERVER_OFF)
                 tick_start(s, &in, now);
         else if (tick_liveness(s, &in, now)) {
@@ -684,8 +715,8 @@ void supervisor_snapshot(Supervisor *s, SupSnapshot *ret)
         pthread_mutex_unlock(&s->lock);
 }
 
-int supervisor_submit_reset(Supervisor *s, ResetMode mode, int64_t timeout_ms, JobNotify notify,
-                            void *userdata, JobWaiter **ret, Error *e)
+/* 0 when a job may be queued now, else -EAGAIN (not_ready); closes args' fd when refusing. */
+static int jobs_allowed(Supervisor *s, JobArgs *args, Error *e)
 {
         SupState state;
         char reason[768];
@@ -694,11 +725,37 @@ int supervisor_submit_reset(Supervisor *s, ResetMode mode, int64_t timeout_ms, J
         state = s->state;
         strlcpy0(reason, s->reason, sizeof(reason));
         pthread_mutex_unlock(&s->lock);
-        /* Ready, or busy with the dataset (then the reset queues behind it): anything else cannot reset. */
-        if (state != SUP_READY && state != SUP_RESETTING && state != SUP_SEEDING)
+        /* Ready, or busy with the dataset (then the job queues behind it): anything else cannot run it. */
+        if (state != SUP_READY && state != SUP_RESETTING && state != SUP_SEEDING) {
+                if (args && args->fd >= 0) {
+                        close(args->fd);
+                        args->fd = -1;
+                }
                 return error_set(e, EAGAIN, "not_ready", "Wait until it is: `pgseedctl wait`.",
                                  "The database is not ready (%s: %s)", state_names[state], reason);
-        *ret = lifecycle_submit(s->lifecycle, JOB_RESET, mode, timeout_ms, notify, userdata);
+        }
+        return 0;
+}
+
+int supervisor_submit_job(Supervisor *s, JobKind kind, ResetMode mode, JobArgs *args, int64_t timeout_ms,
+                          JobNotify notify, void *userdata, JobWaiter **ret, Error *e)
+{
+        int r = jobs_allowed(s, args, e);
+
+        if (r < 0)
+                return r;
+        *ret = lifecycle_submit_args(s->lifecycle, kind, mode, args, timeout_ms, notify, userdata);
+        return 0;
+}
+
+int supervisor_submit_reset(Supervisor *s, ResetMode mode, const char *tables, int64_t timeout_ms,
+                            JobNotify notify, void *userdata, JobWaiter **ret, Error *e)
+{
+        int r = jobs_allowed(s, NULL, e);
+
+        if (r < 0)
+                return r;
+        *ret = lifecycle_submit_reset(s->lifecycle, mode, tables, timeout_ms, notify, userdata);
         return 0;
 }
 

@@ -95,12 +95,17 @@ static inline void sup_snapshot_done(SupSnapshot *snap)
 
 /*
  * Queues a reset on the lifecycle worker and returns its waiter in *ret (see
- * lifecycle_submit: a reset of the same mode that is queued or running is
- * joined).  Refuses with -EAGAIN (code not_ready) when the server is not up
+ * lifecycle_submit: a reset of the same mode and tables that is queued or
+ * running is joined).  tables: NULL, or a canonical comma-separated list of
+ * seeded tables (a partial reset).  A running change workload is stopped
+ * as the reset starts.  Refuses with -EAGAIN (code not_ready) when the server is not up
  * or seeding failed; while seeding, the reset waits for it.
  */
-int supervisor_submit_reset(Supervisor *s, ResetMode mode, int64_t timeout_ms, JobNotify notify,
-                            void *userdata, JobWaiter **ret, Error *e);
+int supervisor_submit_reset(Supervisor *s, ResetMode mode, const char *tables, int64_t timeout_ms,
+                            JobNotify notify, void *userdata, JobWaiter **ret, Error *e);
+/* The same for any job with its arguments (a snapshot's, a reset from one); args' fd is taken over. */
+int supervisor_submit_job(Supervisor *s, JobKind kind, ResetMode mode, JobArgs *args, int64_t timeout_ms,
+                          JobNotify notify, void *userdata, JobWaiter **ret, Error *e);
 
 /*
  * Shutdown, before the HTTP server stops: queued jobs are answered
