@@ -787,9 +787,18 @@ static int finish_roles(Config *c, Error *e)
                 {&c->replication_user, &c->replication_password, &c->replication_password_file,
                  "replication_user"},
         };
+        /* A server someone else runs gets no roles it was not asked for: its owner manages them. */
+        bool external = streq(c->runtime, "external") || (streq(c->runtime, "auto") && !isempty(c->pg_url));
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(roles); i++) {
+                _cleanup_free_ char *name = xasprintf("roles.%s", roles[i].key);
+                const ConfigKey *k = key_find(name);
+
+                if (external && k && (!c->sources || c->sources[k - keys] == SOURCE_DEFAULT)) {
+                        free(*roles[i].user);
+                        *roles[i].user = xstrdup("");
+                }
                 if (streq(*roles[i].user, "none")) {
                         free(*roles[i].user);
                         *roles[i].user = xstrdup("");
