@@ -321,7 +321,8 @@ void api_livez(Request *req)
 void api_readyz(Request *req)
 {
         Daemon *d = request_daemon(req);
-        ProbeCheck c[3];
+        ProbeCheck c[4];
+        size_t n = 3;
         SupSnapshot snap;
 
         livez_check(d, &c[0]);
@@ -335,5 +336,21 @@ void api_readyz(Request *req)
         snprintf(c[2].detail, sizeof(c[2].detail), "%s (%s)", c[2].ok ? "ok" : "no",
                  sup_state_to_string(snap.state));
         sup_snapshot_done(&snap);
-        probe_reply(req, c, ELEMENTSOF(c));
+        /* With the pooler on, clients connect through it: ready means it answers too. */
+        if (d->pgbouncer) {
+                json_t *pb = pgbouncer_describe(d->pgbouncer);
+                c[3].name = "pgbouncer";
+                c[3].ok = json_is_true(json_object_get(pb, "up"));
+                if (c[3].ok)
+                        snprintf(c[3].detail, sizeof(c[3].detail), "accepting connections on 127.0.0.1:%lld",
+                                 (long long) json_integer_value(json_object_get(pb, "port")));
+                else
+                        snprintf(c[3].detail, sizeof(c[3].detail), "%s",
+                                 json_string_value(json_object_get(pb, "reason"))
+                                         ? json_string_value(json_object_get(pb, "reason"))
+                                         : "not up");
+                json_decref(pb);
+                n = 4;
+        }
+        probe_reply(req, c, n);
 }

@@ -11,10 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "pg-url.h"
-#include "tuning.h"
 
 #ifndef PGSEED_SOURCE_ROOT
 #define PGSEED_SOURCE_ROOT "."
@@ -830,6 +830,63 @@ static int finish_roles(Config *c, Error *e)
         return 0;
 }
 
+#define MEMORY_MIN_MB 64
+
+/* MemTotal from /proc/meminfo in MB, or -1. */
+static int64_t machine_memory_mb(void)
+{
+        _cleanup_free_ char *text = NULL;
+        const char *p;
+        long long kb;
+
+        if (read_full_file("/proc/meminfo", &text, NULL) < 0)
+                return -1;
+        p = strstr(text, "MemTotal:");
+        if (!p || sscanf(p, "MemTotal: %lld kB", &kb) != 1)
+                return -1;
+        return kb / 1024;
+}
+
+int config_parse_memory(const char *value, int64_t *ret_mb)
+{
+        char *end;
+        long long n;
+        int64_t mb;
+
+        *ret_mb = 0;
+        if (isempty(value))
+                return 0;
+        if (streq(value, "auto")) {
+                int64_t total = machine_memory_mb();
+                if (total < 0)
+                        return -EINVAL;
+                /* The database shares the machine with whatever is developed on it. */
+                *ret_mb = total / 4 < MEMORY_MIN_MB ? MEMORY_MIN_MB : total / 4;
+                return 0;
+        }
+        errno = 0;
+        n = strtoll(value, &end, 10);
+        /* At most 2^40 of any unit: a petabyte in MB stays far from overflowing. */
+        if (errno || n <= 0 || end == value || n > INT64_C(1) << 40)
+                return -EINVAL;
+        while (*end == ' ')
+                end++;
+        if (!strcasecmp(end, "kB"))
+                mb = n / 1024;
+        else if (!strcasecmp(end, "MB"))
+                mb = n;
+        else if (!strcasecmp(end, "GB"))
+                mb = n * 1024;
+        else if (!strcasecmp(end, "TB") && n <= INT64_C(1) << 20)
+                mb = n * 1024 * 1024;
+        else
+                return -EINVAL;
+        if (mb < MEMORY_MIN_MB || mb > INT64_C(1) << 40)
+                return -EINVAL;
+        *ret_mb = mb;
+        return 0;
+}
+
 bool config_tls_enabled(const Config *c)
 {
         return !streq(c->pg_tls, "off");
@@ -866,7 +923,7 @@ int config_finish(Config *c, Error *e)
         if (r < 0)
                 return r;
         int64_t memory_mb;
-        if (tuning_parse_memory(c->pg_memory, &memory_mb) < 0)
+        if (config_parse_memory(c->pg_memory, &memory_mb) < 0)
                 return error_set(
                         e, EINVAL, "invalid_config",
                         "Use a size of at least 64MB such as 512MB or 2GB, or auto (a quarter of the "

@@ -166,5 +166,13 @@ static inline void config_freep(Config **c)
 /* "postgresql://USER@HOST:PORT/DB" (no password); caller frees. */
 char *config_connection_url(const Config *c);
 
+/*
+ * Parses [postgres] memory: "" (none: the settings file decides), "auto" (a
+ * quarter of the machine's RAM) or a size such as 512MB, 2GB (kB, MB, GB, TB;
+ * at least 64MB).  *ret_mb is the budget in MB, 0 for "".  Returns 0 or
+ * -EINVAL.
+ */
+int config_parse_memory(const char *value, int64_t *ret_mb);
+
 /* True when the server runs with TLS ([postgres] tls = on or require). */
 bool config_tls_enabled(const Config *c);

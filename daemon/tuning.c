@@ -7,68 +7,11 @@
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #include "config.h"
 #include "tls.h"
 #include "util.h"
-
-#define MEMORY_MIN_MB 64
-
-/* MemTotal from /proc/meminfo in MB, or -1. */
-static int64_t machine_memory_mb(void)
-{
-        _cleanup_free_ char *text = NULL;
-        const char *p;
-        long long kb;
-
-        if (read_full_file("/proc/meminfo", &text, NULL) < 0)
-                return -1;
-        p = strstr(text, "MemTotal:");
-        if (!p || sscanf(p, "MemTotal: %lld kB", &kb) != 1)
-                return -1;
-        return kb / 1024;
-}
-
-int tuning_parse_memory(const char *value, int64_t *ret_mb)
-{
-        char *end;
-        long long n;
-        int64_t mb;
-
-        *ret_mb = 0;
-        if (isempty(value))
-                return 0;
-        if (streq(value, "auto")) {
-                int64_t total = machine_memory_mb();
-                if (total < 0)
-                        return -EINVAL;
-                /* The database shares the machine with whatever is developed on it. */
-                *ret_mb = total / 4 < MEMORY_MIN_MB ? MEMORY_MIN_MB : total / 4;
-                return 0;
-        }
-        errno = 0;
-        n = strtoll(value, &end, 10);
-        if (errno || n <= 0 || end == value)
-                return -EINVAL;
-        while (*end == ' ')
-                end++;
-        if (!strcasecmp(end, "kB"))
-                mb = n / 1024;
-        else if (!strcasecmp(end, "MB"))
-                mb = n;
-        else if (!strcasecmp(end, "GB"))
-                mb = n * 1024;
-        else if (!strcasecmp(end, "TB"))
-                mb = n * 1024 * 1024;
-        else
-                return -EINVAL;
-        if (mb < MEMORY_MIN_MB || n > INT64_C(1) << 40)
-                return -EINVAL;
-        *ret_mb = mb;
-        return 0;
-}
 
 static void strv_push(char ***v, char *s)
 {
@@ -97,7 +40,7 @@ int tuning_append_settings(const Config *c, bool in_container, char ***settings,
         int64_t mb;
         int r;
 
-        if (tuning_parse_memory(c->pg_memory, &mb) < 0)
+        if (config_parse_memory(c->pg_memory, &mb) < 0)
                 return error_set(e, EINVAL, "invalid_config", "Use a size such as 512MB or 2GB, or auto.",
                                  "[postgres] memory = '%s' is not a memory size", c->pg_memory);
         if (mb > 0) {

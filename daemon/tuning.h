@@ -10,14 +10,6 @@
 typedef struct Config Config;
 
 /*
- * Parses [postgres] memory: "" (none: the settings file decides), "auto" (a
- * quarter of the machine's RAM) or a size such as 512MB, 2GB (kB, MB, GB, TB;
- * at least 64MB).  *ret_mb is the budget in MB, 0 for "".  Returns 0 or
- * -EINVAL.
- */
-int tuning_parse_memory(const char *value, int64_t *ret_mb);
-
-/*
  * Appends the derived "name=value" settings to *settings (a strv, possibly
  * NULL): shared_buffers, effective_cache_size, maintenance_work_mem and
  * work_mem from [postgres] memory; archive_mode and archive_command for

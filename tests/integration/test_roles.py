@@ -171,3 +171,22 @@ def test_role_names_must_differ(pgseedd):
     d = pgseedd(PGSEED_APP_USER="app")
     assert d.proc.wait(30) == 2
     assert "also [postgres] user" in d.read_log()
+
+
+def test_rights_on_a_table_an_inplace_reset_creates_again(stack):
+    """The owner's default privileges (roles.c) cover a table the reset creates as the owner."""
+    stack.sql("DROP TABLE comments")
+    r = stack.post("/reset?mode=inplace", timeout=120)
+    assert r.status == 200, r.body
+    assert "created the table" in r.body
+    c = connect(stack, "app_rw", "s3cret-app-pw")
+    try:
+        assert run(c, "SELECT count(*) FROM comments")[0][0] == 2000
+        run(c, "UPDATE comments SET likes = likes WHERE false")
+    finally:
+        c.close()
+    c = connect(stack, "app_ro", "ro-pw-42")
+    try:
+        assert run(c, "SELECT count(*) FROM comments")[0][0] == 2000
+    finally:
+        c.close()
