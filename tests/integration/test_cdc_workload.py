@@ -328,3 +328,18 @@ def test_pgseedctl_workload_and_partial_reset(clean):
     assert source_checksums(clean.d)["public.comments"] == clean.baseline["public.comments"]
     r = ctl("reset", "--yes", "--tables", "users")
     assert r.returncode == 1 and "public.comments" in r.stderr, r.stderr
+
+
+def test_workload_goes_on_after_its_connection_is_killed(clean):
+    env, d = clean, clean.d
+    assert env.workload("POST", "rate=500&seed=3").status == 202
+    assert wait_for(lambda: env.workload("GET").json()["done"]["total"] > 100, 15)
+    killed = d.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                   " WHERE application_name = 'pgseedd-workload'", dbname="postgres")[0][0]
+    assert killed == 1
+    n = env.workload("GET").json()["done"]["total"]
+    st = wait_for(lambda: (lambda j: j if j["done"]["total"] > n + 500 else None)(env.workload("GET").json()), 20)
+    assert st and st["state"] == "running", env.workload("GET").body
+    assert st["errors"] <= 2, st
+    assert env.workload("DELETE").json()["state"] == "stopped"
+    env.caught_up()
