@@ -8,7 +8,8 @@ MESON_OPTS ?= -Dwerror=true
 
 .PHONY: all deps deps-test build start stop restart status health wait reset inspect-schema inspect-data \
         logs load-data test images clean distclean bench bench-inplace storm format \
-        clone clones unclone bench-clones workload bench-workload
+        clone clones unclone bench-clones workload bench-workload snapshot snapshots restore snapshot-dump \
+        snapshot-load bench-pooler
 
 all: build
 
@@ -69,6 +70,27 @@ unclone: build
 	@test -n "$(NAME)" || { echo "usage: make unclone NAME=app_clone_..." >&2; exit 2; }
 	@$(CTL) unclone "$(NAME)"
 
+# Named snapshots: make snapshot NAME=before-migration; make restore NAME=before-migration;
+# make snapshot-dump NAME=N FILE=n.pgdump (a pg_dump archive); make snapshot-load NAME=N FILE=n.pgdump.
+snapshot: build
+	@test -n "$(NAME)" || { echo "usage: make snapshot NAME=before-migration" >&2; exit 2; }
+	@$(CTL) snapshot "$(NAME)"
+
+snapshots: build
+	@$(CTL) snapshots
+
+restore: build
+	@test -n "$(NAME)" || { echo "usage: make restore NAME=before-migration" >&2; exit 2; }
+	@$(CTL) restore --yes "$(NAME)"
+
+snapshot-dump: build
+	@test -n "$(NAME)" -a -n "$(FILE)" || { echo "usage: make snapshot-dump NAME=N FILE=n.pgdump" >&2; exit 2; }
+	@$(CTL) snapshot-dump "$(NAME)" "$(FILE)"
+
+snapshot-load: build
+	@test -n "$(NAME)" -a -n "$(FILE)" || { echo "usage: make snapshot-load NAME=N FILE=n.pgdump" >&2; exit 2; }
+	@$(CTL) snapshot-load "$(NAME)" "$(FILE)"
+
 inspect-schema: build
 	@$(CTL) schema $(if $(TABLE),--table $(TABLE))
 
@@ -108,6 +130,10 @@ bench-clones: build
 # The workload's achieved rate and in-place reset times with a subscriber attached (see bench/workload).
 bench-workload: build
 	@bench/workload
+
+# Resets under pgbench load through PgBouncer and straight to Postgres (see bench/pooler).
+bench-pooler: build
+	@bench/pooler
 
 # Removes the Postgres container (or stops the embedded one); VOLUMES=1 also deletes the data.
 clean: build

@@ -158,8 +158,17 @@ else
 fi
 
 if [ "$LONG" -gt 0 ]; then
-    wrk -t2 -c"$CONNECTIONS" -d600s "$API/health" -s <(printf 'local n=0\nrequest = function() n = n + 1; if n > %d then wrk.thread:stop() end; return wrk.format() end\n' "$((LONG / 2))") >/dev/null || true
-    requests=$(curl -s "$API/metrics" | awk -F' ' '/^pgseed_http_requests_total\{route="\/health",code="200"\}/ {print $2}')
+    # wrk has no request budget: flood until pgseedd itself has counted LONG more probes, then stop it.
+    health_count() { curl -s "$API/metrics" | awk -F' ' '/^pgseed_http_requests_total\{route="\/health",code="200"\}/ {print $2}'; }
+    soak_from=$(health_count)
+    wrk -t2 -c"$CONNECTIONS" -d3600s "$API/health" >/dev/null &
+    soak_pid=$!
+    soak_start=$(date +%s)
+    while [ $(( $(health_count) - soak_from )) -lt "$LONG" ] && kill -0 "$soak_pid" 2>/dev/null; do sleep 1; done
+    kill "$soak_pid" 2>/dev/null; wait "$soak_pid" 2>/dev/null || true
+    requests=$(health_count)
+    echo
+    echo "soak: $(( requests - soak_from )) /health requests in $(( $(date +%s) - soak_start )) s"
 fi
 echo
 echo "pgseedd RSS: $((rss_idle / 1024)).$(((rss_idle % 1024) * 10 / 1024)) MiB idle, $((rss_flood / 1024)).$(((rss_flood % 1024) * 10 / 1024)) MiB after the floods, $(( $(rss_kib "$daemon_pid") / 1024 )) MiB now, after ${requests:-?} /health requests"

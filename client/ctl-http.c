@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <sys/stat.h>
 
 #include "ctl.h"
 
@@ -127,7 +128,7 @@ static int transfer_error(CURL *curl, CURLcode code, const char *url, const char
 
 /* One transfer, shared by requests and streams.  out == NULL collects the whole body into ret. */
 static int transfer(const char *base_url, const char *method, const char *path, double timeout_s, FILE *out,
-                    CtlResponse *ret, Error *e)
+                    FILE *in, CtlResponse *ret, Error *e)
 {
         _cleanup_(curl_easy_cleanupp) CURL *curl = curl_easy_init();
         _cleanup_(curl_slist_free_allp) struct curl_slist *headers = NULL;
@@ -141,7 +142,11 @@ static int transfer(const char *base_url, const char *method, const char *path, 
                 return error_set(e, ENOMEM, NULL, NULL, "Cannot initialize libcurl");
         headers = curl_slist_append(headers, "User-Agent: pgseedctl/" PGSEED_VERSION);
         /* A POST without a body would otherwise get "Content-Type: application/x-www-form-urlencoded". */
-        headers = curl_slist_append(headers, "Content-Type:");
+        headers =
+                curl_slist_append(headers, in ? "Content-Type: application/octet-stream" : "Content-Type:");
+        /* No 100-continue round trip before a body: pgseedd reads it at once. */
+        if (in)
+                headers = curl_slist_append(headers, "Expect:");
         if (api_token) {
                 auth = xasprintf("Authorization: Bearer %s", api_token);
                 headers = curl_slist_append(headers, auth);
@@ -158,7 +163,14 @@ static int transfer(const char *base_url, const char *method, const char *path, 
                 curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long) (timeout_s * 1000));
         /* A proxy from http_proxy must not sit between us and a daemon on this machine. */
         curl_easy_setopt(curl, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1,[::1]");
-        if (streq(method, "POST")) {
+        if (streq(method, "POST") && in) {
+                struct stat st;
+                if (fstat(fileno(in), &st) < 0 || !S_ISREG(st.st_mode))
+                        return error_set(e, EINVAL, NULL, NULL, "The body to send must be a regular file");
+                curl_easy_setopt(curl, CURLOPT_POST, 1L);
+                curl_easy_setopt(curl, CURLOPT_READDATA, in);
+                curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) st.st_size);
+        } else if (streq(method, "POST")) {
                 curl_easy_setopt(curl, CURLOPT_POST, 1L);
                 curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
                 curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
@@ -186,7 +198,14 @@ int ctl_http_request(const char *base_url, const char *method, const char *path,
                      CtlResponse *ret, Error *e)
 {
         *ret = (CtlResponse){0};
-        return transfer(base_url, method, path, timeout_s, NULL, ret, e);
+        return transfer(base_url, method, path, timeout_s, NULL, NULL, ret, e);
+}
+
+int ctl_http_upload(const char *base_url, const char *path, double timeout_s, FILE *in, CtlResponse *ret,
+                    Error *e)
+{
+        *ret = (CtlResponse){0};
+        return transfer(base_url, "POST", path, timeout_s, NULL, in, ret, e);
 }
 
 int ctl_http_stream(const char *base_url, const char *path, double timeout_s, FILE *out, Error *e)
@@ -194,7 +213,7 @@ int ctl_http_stream(const char *base_url, const char *path, double timeout_s, FI
         CtlResponse resp = {0};
         int r;
 
-        r = transfer(base_url, "GET", path, timeout_s, out, &resp, e);
+        r = transfer(base_url, "GET", path, timeout_s, out, NULL, &resp, e);
         if (r < 0)
                 return r;
         if (resp.status < 200 || resp.status >= 300)

@@ -376,6 +376,41 @@ int start_failure_describe(const WaitChild *child, int wstatus, Error *e)
                          *last ? ": " : "", last);
 }
 
+/* The rest of the stack when it is on (issue 12): the pooler, the roles, TLS's CA. */
+static void print_stack(const json_t *health)
+{
+        const json_t *pb = json_object_get(health, "pgbouncer"), *tls = json_object_get(health, "tls");
+        const json_t *roles = json_object_get(health, "roles"), *r;
+        size_t i;
+
+        if (pb)
+                printf("  PgBouncer: %s (%s pooling%s; the roles' passwords)\n",
+                       json_string_value(json_object_get(pb, "url")),
+                       json_string_value(json_object_get(pb, "pool_mode")),
+                       json_is_true(json_object_get(pb, "up")) ? "" : "; not up yet");
+        json_array_foreach(roles, i, r)
+        {
+                const char *kind = json_string_value(json_object_get(r, "kind"));
+                if (streq_ptr(kind, "owner"))
+                        continue;
+                const char *env = streq(kind, "app")        ? "PGSEED_APP_PASSWORD"
+                                  : streq(kind, "readonly") ? "PGSEED_READONLY_PASSWORD"
+                                                            : "PGSEED_REPLICATION_PASSWORD";
+                printf("  Role %-11s %s (password: %s, default %s)\n", kind,
+                       json_string_value(json_object_get(r, "url")), env,
+                       json_string_value(json_object_get(r, "name")));
+        }
+        if (tls) {
+                const char *ca = json_string_value(json_object_get(tls, "ca_file"));
+                const char *verify = json_string_value(json_object_get(tls, "url"));
+                printf("  TLS:      %s%s%s\n",
+                       json_is_true(json_object_get(tls, "required")) ? "required" : "on",
+                       ca ? "; CA certificate " : "", ca ? ca : "");
+                if (verify)
+                        printf("            %s\n", verify);
+        }
+}
+
 static void print_ready(Ctl *ctl, const json_t *config, const json_t *health)
 {
         const json_t *db = json_object_get(health, "database");
@@ -396,6 +431,7 @@ static void print_ready(Ctl *ctl, const json_t *config, const json_t *health)
                 printf("  Postgres: %s (password: in %s)\n", url ? url : "?", pwfile);
         else
                 printf("  Postgres: %s (password: see PGSEED_PG_PASSWORD, default app)\n", url ? url : "?");
+        print_stack(health);
         printf("  API:      %s\n", ctl_url(ctl));
 }
 

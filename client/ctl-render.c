@@ -932,8 +932,12 @@ char *render_reset(const json_t *reset)
         size_t size = 0, i;
         FILE *f = membuf_open(&out, &size);
 
-        fprintf(f, "reset (%s) in %s", jstr(reset, "mode") ?: "?",
-                format_duration_ms(jint(reset, "duration_ms", 0), a, sizeof(a)));
+        if (jstr(reset, "snapshot"))
+                fprintf(f, "reset from snapshot %s in %s", jstr(reset, "snapshot"),
+                        format_duration_ms(jint(reset, "duration_ms", 0), a, sizeof(a)));
+        else
+                fprintf(f, "reset (%s) in %s", jstr(reset, "mode") ?: "?",
+                        format_duration_ms(jint(reset, "duration_ms", 0), a, sizeof(a)));
         int64_t deleted = 0, updated = 0, inserted = 0;
         bool diff = false;
 

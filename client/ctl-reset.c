@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* ctl-reset.c -- `pgseedctl reset`: confirmation first, then POST /reset and a one-line summary. */
+/* ctl-reset.c -- `pgseedctl reset` and `restore NAME`: confirmation first, then POST /reset and a summary.
+ */
 
 #include <errno.h>
 
@@ -8,12 +9,17 @@
 #define RESET_TIMEOUT_S 300.0 /* an in-place reset of a large dataset rewrites every row */
 
 /* Asks on the terminal; true only for an answer starting with y or Y. */
-static bool confirm(const char *database)
+static bool confirm(const char *database, const char *from)
 {
         char line[64];
         const char *p = line;
 
-        fprintf(stderr, "Reset database %s to its seeded state? All changes are lost. [y/N] ", database);
+        if (from)
+                fprintf(stderr, "Reset database %s to snapshot %s? All changes are lost. [y/N] ", database,
+                        from);
+        else
+                fprintf(stderr, "Reset database %s to its seeded state? All changes are lost. [y/N] ",
+                        database);
         fflush(stderr);
         if (!fgets(line, sizeof(line), stdin))
                 return false;
@@ -45,7 +51,8 @@ static char *database_name(Ctl *ctl, Error *e)
         return xstrdup(name ? name : "app");
 }
 
-int cmd_reset(Ctl *ctl, int argc, char **argv)
+/* reset, or restore (from: the snapshot NAME argument). */
+static int reset_run(Ctl *ctl, const char *cmd, int argc, char **argv)
 {
         static const struct option opts[] = {
                 {"yes", no_argument, NULL, 'y'},
@@ -54,34 +61,48 @@ int cmd_reset(Ctl *ctl, int argc, char **argv)
                 CTL_GLOBAL_OPTIONS,
                 {},
         };
-        _cleanup_free_ char *path = NULL, *database = NULL, *qtables = NULL;
-        const char *mode = NULL, *tables = NULL;
+        _cleanup_free_ char *path = NULL, *database = NULL, *qtables = NULL, *from_q = NULL;
+        const char *mode = NULL, *tables = NULL, *from = NULL;
         json_auto_t *body = NULL;
         CtlResponse resp;
         Error e = ERROR_INIT;
         bool yes = false;
         int c, ex = 0, r;
 
-        while ((c = ctl_getopt(ctl, "reset", argc, argv, "y", opts, &ex)) >= 0) {
+        bool restore = streq(cmd, "restore");
+        while ((c = ctl_getopt(ctl, cmd, argc, argv, "y", opts, &ex)) >= 0) {
                 if (c == 'y')
                         yes = true;
-                else if (c == 'm')
+                else if (c == 'm' && !restore)
                         mode = optarg;
-                else if (c == 't')
+                else if (c == 'm')
+                        return ctl_usage_error(cmd, "a snapshot is restored from its copy: no --mode");
+                else if (c == 't' && !restore)
                         tables = optarg;
+                else if (c == 't')
+                        return ctl_usage_error(cmd, "a snapshot is restored whole: no --tables");
         }
         if (c == -2)
                 return ex;
+        if (restore) {
+                if (optind + 1 != argc)
+                        return ctl_usage_error(
+                                cmd, "takes exactly one snapshot NAME (see `pgseedctl snapshots`)");
+                from = argv[optind++];
+                _cleanup_free_ char *esc = ctl_http_escape(from);
+                from_q = xasprintf("&from=%s", esc);
+        }
         if (optind < argc)
-                return ctl_usage_error("reset", "unexpected argument '%s'", argv[optind]);
+                return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
         if (mode && !streq(mode, "template") && !streq(mode, "inplace"))
-                return ctl_usage_error("reset", "--mode takes template or inplace, not '%s'", mode);
+                return ctl_usage_error(cmd, "--mode takes template or inplace, not '%s'", mode);
 
         if (!yes) {
                 /* A script or CI job must say --yes explicitly: nobody is there to answer the question. */
                 if (!isatty(STDIN_FILENO)) {
                         error_set(&e, EINVAL, "confirmation_needed",
-                                  "Pass --yes (`make reset YES=1`) to reset without asking.",
+                                  restore ? "Pass --yes (`make restore NAME=N`) to restore without asking."
+                                          : "Pass --yes (`make reset YES=1`) to reset without asking.",
                                   "refusing to reset without confirmation: stdin is not a terminal");
                         ctl_report(&e);
                         return CTL_EXIT_USAGE;
@@ -89,7 +110,7 @@ int cmd_reset(Ctl *ctl, int argc, char **argv)
                 database = database_name(ctl, &e);
                 if (!database)
                         return ctl_report(&e);
-                if (!confirm(database)) {
+                if (!confirm(database, from)) {
                         fprintf(stderr, "Not reset.\n");
                         return CTL_EXIT_FAILED;
                 }
@@ -103,9 +124,9 @@ int cmd_reset(Ctl *ctl, int argc, char **argv)
         if (!mode && !tables)
                 mode = "template";
         qtables = tables ? ctl_http_escape(tables) : NULL;
-        path = xasprintf("/reset?%s%s%stimeout=%d%s%s", mode ? "mode=" : "", mode ? mode : "",
+        path = xasprintf("/reset?%s%s%stimeout=%d%s%s%s", mode ? "mode=" : "", mode ? mode : "",
                          mode ? "&" : "", server_timeout > 3600 ? 3600 : server_timeout,
-                         qtables ? "&tables=" : "", qtables ? qtables : "");
+                         qtables ? "&tables=" : "", qtables ? qtables : "", from_q ? from_q : "");
         r = ctl_http_request(ctl_url(ctl), "POST", path, timeout, &resp, &e);
         if (r < 0)
                 return ctl_report(&e);
@@ -126,4 +147,14 @@ int cmd_reset(Ctl *ctl, int argc, char **argv)
         }
         ctl_response_done(&resp);
         return CTL_EXIT_OK;
+}
+
+int cmd_reset(Ctl *ctl, int argc, char **argv)
+{
+        return reset_run(ctl, "reset", argc, argv);
+}
+
+int cmd_restore(Ctl *ctl, int argc, char **argv)
+{
+        return reset_run(ctl, "restore", argc, argv);
 }

@@ -131,6 +131,11 @@ int ctl_http_request(const char *base_url, const char *method, const char *path,
  */
 int ctl_http_stream(const char *base_url, const char *path, double timeout_s, FILE *out, Error *e);
 
+/* POST base_url + path with the regular file in as the body (application/octet-stream); as ctl_http_request.
+ */
+int ctl_http_upload(const char *base_url, const char *path, double timeout_s, FILE *in, CtlResponse *ret,
+                    Error *e);
+
 /*
  * The bearer token every later request sends (NULL: none), and where it came
  * from ("PGSEED_TOKEN", a file's path) for messages.  problem, when not NULL,
@@ -292,4 +297,13 @@ int cmd_metrics(Ctl *ctl, int argc, char **argv);
 int cmd_clone(Ctl *ctl, int argc, char **argv);
 int cmd_clones(Ctl *ctl, int argc, char **argv);
 int cmd_unclone(Ctl *ctl, int argc, char **argv);
+/* ctl-reset.c */
+int cmd_restore(Ctl *ctl, int argc, char **argv);
+/* ctl-workload.c */
 int cmd_workload(Ctl *ctl, int argc, char **argv);
+/* ctl-snapshot.c */
+int cmd_snapshot(Ctl *ctl, int argc, char **argv);
+int cmd_snapshots(Ctl *ctl, int argc, char **argv);
+int cmd_unsnapshot(Ctl *ctl, int argc, char **argv);
+int cmd_snapshot_dump(Ctl *ctl, int argc, char **argv);
+int cmd_snapshot_load(Ctl *ctl, int argc, char **argv);

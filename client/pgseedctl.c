@@ -73,6 +73,17 @@ static const Command commands[] = {
          "  --wait          wait until it ends, then print its summary\n"
          "  --stop          stop the running workload; --status: its progress\n"
          "A reset stops a running workload first.\n"},
+        {"snapshot", cmd_snapshot, "NAME", "freeze the working database's current state as snapshot NAME",
+         "Its sessions are ended and it refuses connections while the files are copied (as a reset does).\n"
+         "Names: 1 to 40 of a-z, 0-9, '_', '-'.  Go back to it with `pgseedctl restore NAME`.\n"},
+        {"snapshots", cmd_snapshots, "", "the named snapshots", NULL},
+        {"restore", cmd_restore, "[--yes] NAME", "reset the working database to snapshot NAME (asks first)",
+         "  --yes, -y       do not ask (required when stdin is not a terminal)\n"},
+        {"unsnapshot", cmd_unsnapshot, "NAME", "drop snapshot NAME", NULL},
+        {"snapshot-dump", cmd_snapshot_dump, "NAME FILE", "write snapshot NAME as a pg_dump archive to FILE",
+         "FILE - writes to stdout.  The archive is pg_dump's custom format (pg_restore reads it).\n"},
+        {"snapshot-load", cmd_snapshot_load, "NAME FILE", "restore a pg_dump archive FILE as snapshot NAME",
+         "FILE is a custom-format archive (pgseedctl snapshot-dump, pg_dump -Fc).\n"},
         {"down", cmd_down, "[--volumes]", "stop, remove the Postgres (and its data with --volumes)",
          "  --volumes       also delete the database files (the next start seeds from scratch)\n"},
         {"load-data", cmd_load_data, "CSV_PATH", "restart pgseedd seeded from a YouTube comments CSV", NULL},
@@ -87,7 +98,7 @@ static void usage(FILE *f)
                    "\n"
                    "Commands:\n");
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+                fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
         fprintf(f, "\n"
                    "Options (before or after the command):\n"
                    "  --url URL      pgseedd's API; default $PGSEED_URL, else api.listen from pgseedd's\n"

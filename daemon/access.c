@@ -608,7 +608,12 @@ static void check_locked(const PolicyData *d, const AccessRequest *r, AccessVerd
         }
 
         /* The token. */
-        needs_token = d->token && (r->auth == ROUTE_AUTH_MUTATE || d->auth_all);
+        /*
+         * With auth = all the page must still load to ask for the token: its
+         * shell and assets are the same bytes for everyone and carry no data.
+         */
+        needs_token =
+                d->token && (r->auth == ROUTE_AUTH_MUTATE || (d->auth_all && r->auth != ROUTE_AUTH_NONE));
         if (needs_token) {
                 size_t len = 0;
                 const char *given = bearer_token(r->authorization, &len);

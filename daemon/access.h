@@ -11,7 +11,8 @@ typedef struct Config Config;
 
 /* What a route needs from the caller when a token is configured. */
 typedef enum RouteAuth {
-        ROUTE_AUTH_OPEN,   /* /health, /metrics, /: the token only with auth = all */
+        ROUTE_AUTH_NONE,   /* the page's shell and assets (/, /ui.js, /ui.css): no data, never a token */
+        ROUTE_AUTH_OPEN,   /* /health, /metrics, /openapi.json: the token only with auth = all */
         ROUTE_AUTH_READ,   /* /schema, /sample, /logs: the token only with auth = all */
         ROUTE_AUTH_MUTATE, /* POST, DELETE: the token whenever one is configured */
 } RouteAuth;

@@ -10,9 +10,12 @@
 #include "config.h"
 #include "daemon.h"
 #include "jsonfmt.h"
+#include "pgbouncer.h"
+#include "roles.h"
 #include "runtime.h"
 #include "seed.h"
 #include "supervisor.h"
+#include "tls.h"
 
 unsigned health_status_code(const SupSnapshot *snap)
 {
@@ -59,6 +62,8 @@ json_t *health_build(const HealthInput *in)
                 json_object_set_new(o, "runtime_reason", json_string(in->runtime_why));
         if (*snap->runtime_id)
                 json_object_set_new(o, "runtime_id", json_string(snap->runtime_id));
+        if (in->runtime_info)
+                json_object_set(o, "runtime_info", in->runtime_info);
         json_object_set_new(o, "restarts", json_integer(snap->restarts));
         json_object_set_new(o, "resetting",
                             snap->resetting
@@ -69,9 +74,21 @@ json_t *health_build(const HealthInput *in)
         v = facts ? json_object_get(facts, "epoch") : NULL;
         json_object_set(o, "epoch", v ? v : json_null());
 
-        db = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", "127.0.0.1", "port", c->pg_port, "name",
+        db = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", c->pg_host, "port", c->pg_port, "name",
                        c->pg_db, "user", c->pg_user, "url", url);
         json_object_set_new(o, "database", db);
+        json_object_set_new(o, "roles", roles_describe(c));
+        if (config_tls_enabled(c)) {
+                _cleanup_free_ char *ca = tls_ca_path(c), *cert = tls_cert_path(c);
+                _cleanup_free_ char *verify =
+                        ca ? xasprintf("%s?sslmode=verify-full&sslrootcert=%s", url, ca) : NULL;
+                json_object_set_new(o, "tls",
+                                    json_pack("{s:s, s:b, s:s, s:s?, s:s?}", "mode", c->pg_tls, "required",
+                                              streq(c->pg_tls, "require"), "cert_file", cert, "ca_file", ca,
+                                              "url", verify));
+        }
+        if (in->pgbouncer)
+                json_object_set(o, "pgbouncer", in->pgbouncer);
 
         v = facts ? json_object_get(facts, "postgres_version") : NULL;
         json_object_set(o, "postgres_version", v ? v : json_null());
@@ -185,7 +202,8 @@ static char *health_render(Daemon *d, const SupSnapshot *snap, unsigned *ret_sta
         health_key(snap, &key);
         pthread_mutex_lock(&c->lock);
         if (!c->body || now - c->built_mono >= HEALTH_CACHE_MS || memcmp(&key, &c->key, sizeof(key)) != 0) {
-                json_t *dataset = seeder_describe(d->seeder), *body;
+                json_t *dataset = seeder_describe(d->seeder), *runtime_info = runtime_describe(d->runtime), *body;
+                json_t *pooler = d->pgbouncer ? pgbouncer_describe(d->pgbouncer) : NULL;
                 HealthInput in = {
                         .snap = snap,
                         .config = d->config,
@@ -195,6 +213,8 @@ static char *health_render(Daemon *d, const SupSnapshot *snap, unsigned *ret_sta
                         .now_ms = now_real_ms(),
                         .progress = seeder_progress(d->seeder),
                         .dataset = dataset,
+                        .runtime_info = runtime_info,
+                        .pgbouncer = pooler,
                 };
 
                 body = health_build(&in);
@@ -205,6 +225,8 @@ static char *health_render(Daemon *d, const SupSnapshot *snap, unsigned *ret_sta
                 c->built_mono = now;
                 json_decref(body);
                 json_decref(dataset);
+                json_decref(runtime_info);
+                json_decref(pooler);
         }
         copy = xmalloc(c->len + 1);
         memcpy(copy, c->body, c->len + 1);

@@ -11,13 +11,17 @@
 #include "clones.h"
 #include "daemon.h"
 #include "metrics.h"
+#include "pgbouncer.h"
 #include "runtime.h"
 #include "seed.h"
+#include "snapshots.h"
 #include "supervisor.h"
 #include "workload.h"
 
 /* Query parameters, documented where they are accepted: request_query_allow(req, NULL) takes them from here.
  */
+#define SNAPSHOT_MAX_UPLOAD (UINT64_C(4) << 30) /* the largest archive POST /snapshots takes */
+
 static const RouteParam no_params[] = {{NULL}};
 static const RouteParam probe_params[] = {
         {"verbose", PARAM_BOOLEAN, "One line per check, for humans", "false"},
@@ -51,6 +55,8 @@ static const RouteParam reset_params[] = {
          "Seconds to wait for the reset, queueing included (504 after; the reset "
          "goes on)",
          "120", NULL, 1, 3600},
+        {"from", PARAM_STRING,
+         "A snapshot's name: restore its state instead of the seed's (mode=template only)"},
         {NULL},
 };
 static const char *const log_formats[] = {"text", "json", NULL};
@@ -77,8 +83,16 @@ static const RouteParam workload_params[] = {
 
 static const RouteParam clones_lease_params[] = {
         {"ttl", PARAM_INTEGER, "Seconds the lease lasts; default [clones] ttl", NULL, NULL, 1, 30 * 86400},
-        {"timeout", PARAM_INTEGER, "Seconds to wait for a clone when the pool is empty (503 after)", "10",
+        {"timeout", PARAM_INTEGER, "Seconds to wait for a clone when the pool is empty (503 after)", "30",
          NULL, 0, 600},
+        {"from", PARAM_STRING, "A snapshot's name: a clone of it instead of the seed (made on demand)"},
+        {NULL},
+};
+static const RouteParam snapshots_create_params[] = {
+        {"name", PARAM_STRING,
+         "The snapshot's name: 1 to 40 of a-z, 0-9, '_', '-'; default snap-DATE-TIME (UTC)"},
+        {"timeout", PARAM_INTEGER, "Seconds to wait for it, queueing included (504 after; it goes on)",
+         "600", NULL, 1, 3600},
         {NULL},
 };
 static const RouteParam clones_reset_params[] = {
@@ -87,7 +101,7 @@ static const RouteParam clones_reset_params[] = {
 };
 
 const Route api_routes[] = {
-        {"GET", "/", api_root, ROUTE_AUTH_OPEN, ROUTE_CORS_PRIVATE,
+        {"GET", "/", api_root, ROUTE_AUTH_NONE, ROUTE_CORS_PRIVATE,
          "this index of endpoints (a browser gets the dashboard page)", no_params, "Index",
          "application/json, text/html"},
         {"GET", "/health", api_health, ROUTE_AUTH_OPEN, ROUTE_CORS_PUBLIC,
@@ -110,9 +124,9 @@ const Route api_routes[] = {
          NULL, "text/plain"},
         {"GET", "/openapi.json", api_openapi, ROUTE_AUTH_OPEN, ROUTE_CORS_PUBLIC,
          "this API as an OpenAPI 3.1 document", no_params, "OpenAPI"},
-        {"GET", "/ui.js", api_web_asset, ROUTE_AUTH_OPEN, ROUTE_CORS_PRIVATE, "the dashboard page's script",
+        {"GET", "/ui.js", api_web_asset, ROUTE_AUTH_NONE, ROUTE_CORS_PRIVATE, "the dashboard page's script",
          no_params, NULL, "text/javascript"},
-        {"GET", "/ui.css", api_web_asset, ROUTE_AUTH_OPEN, ROUTE_CORS_PRIVATE, "the dashboard page's style",
+        {"GET", "/ui.css", api_web_asset, ROUTE_AUTH_NONE, ROUTE_CORS_PRIVATE, "the dashboard page's style",
          no_params, NULL, "text/css"},
         {"POST", "/clones", api_clones_lease, ROUTE_AUTH_MUTATE, ROUTE_CORS_PRIVATE,
          "lease an isolated copy of the seeded database", clones_lease_params, "Clone", NULL, false, 201},
@@ -128,6 +142,16 @@ const Route api_routes[] = {
          "the workload's progress: done, rate achieved, errors, remaining", no_params, "Workload"},
         {"DELETE", "/workload", api_workload_stop, ROUTE_AUTH_MUTATE, ROUTE_CORS_PRIVATE,
          "stop the workload", no_params, "Workload"},
+        {"POST", "/snapshots", api_snapshots_create, ROUTE_AUTH_MUTATE, ROUTE_CORS_PRIVATE,
+         "freeze the working database as a named snapshot, or restore one from a pg_dump archive body",
+         snapshots_create_params, "Snapshot", NULL, false, 201, SNAPSHOT_MAX_UPLOAD},
+        {"GET", "/snapshots", api_snapshots_list, ROUTE_AUTH_READ, ROUTE_CORS_PRIVATE, "the named snapshots",
+         no_params, "Snapshots"},
+        {"DELETE", "/snapshots/{name}", api_snapshots_delete, ROUTE_AUTH_MUTATE, ROUTE_CORS_PRIVATE,
+         "drop a snapshot", no_params, "SnapshotDropped"},
+        {"GET", "/snapshots/{name}/dump", api_snapshots_dump, ROUTE_AUTH_READ, ROUTE_CORS_PRIVATE,
+         "the snapshot as a pg_dump custom-format archive (streamed)", no_params, NULL,
+         "application/octet-stream"},
 };
 const size_t api_routes_count = ELEMENTSOF(api_routes);
 
@@ -399,9 +423,15 @@ void api_metrics(Request *req)
         }
         if (d->workload)
                 workload_metrics_write(d->workload, f);
+        if (d->snapshots) {
+                metrics_header(f, "pgseed_snapshots", "gauge", "Named snapshots kept (GET /snapshots).");
+                fprintf(f, "pgseed_snapshots %lld\n", (long long) snapshots_count(d->snapshots));
+        }
         v = snap.facts ? json_object_get(json_object_get(snap.facts, "cdc"), "replication_slots") : NULL;
         if (json_array_size(v) > 0)
                 slots_write(f, v);
+        if (d->pgbouncer)
+                pgbouncer_metrics_write(d->pgbouncer, f);
         process_write(f, d);
         fclose(f);
         json_decref(dataset);

@@ -100,7 +100,12 @@ static json_t *route_operation(const Route *r)
         json_t *err = json_pack("{s:s, s:{s:{s:o}}}", "description",
                                 "The error, as {\"error\": {code, message, hint}}", "content",
                                 "application/json", "schema", schema_ref("Error"));
-        static const char *const auth_names[] = {"open", "read", "mutate"};
+        static const char *const auth_names[] = {
+                [ROUTE_AUTH_NONE] = "none",
+                [ROUTE_AUTH_OPEN] = "open",
+                [ROUTE_AUTH_READ] = "read",
+                [ROUTE_AUTH_MUTATE] = "mutate",
+        };
         char id[128], *w = id;
 
         /* operationId: "get_health", "post_reset", "get_openapi_json". */

@@ -11,6 +11,7 @@
 #include "metrics.h"
 #include "seed.h"
 #include "supervisor.h"
+#include "util.h"
 
 #define RESET_TIMEOUT_S  120 /* default bound on queueing plus running; ?timeout=S */
 #define RESET_TABLES_MAX 64  /* names in ?tables= */
@@ -124,6 +125,8 @@ static void reply_result(Request *req, JobWaiter *w)
         int r;
 
         log_field(fields, sizeof(fields), "mode", mode ? mode : "template");
+        if (request_query(req, "from"))
+                log_field(fields, sizeof(fields), "from", request_query(req, "from"));
         log_field(fields, sizeof(fields), "request_id", request_id(req));
         if (job_waiter_coalesced(w))
                 log_field(fields, sizeof(fields), "coalesced", "true");
@@ -169,9 +172,33 @@ void api_reset(Request *req)
             !request_query_enum(req, "mode", modes, tables ? "inplace" : "template", &mode_name) ||
             !request_query_int(req, "timeout", RESET_TIMEOUT_S, 1, 3600, &timeout_s))
                 return;
-        if (supervisor_submit_reset(d->supervisor,
-                                    streq(mode_name, "inplace") ? RESET_INPLACE : RESET_TEMPLATE, tables,
-                                    timeout_s * 1000, resume_request, req, &w, &e) < 0) {
+        const char *from = request_query(req, "from");
+        JobArgs args = {.fd = -1};
+        if (from && tables) {
+                http_reply_error(req, 400, "from_with_tables",
+                                 "Restore the whole snapshot (drop ?tables), or reset those tables to the seed "
+                                 "(drop ?from).",
+                                 "?from=N restores a whole snapshot; it does not combine with ?tables");
+                return;
+        }
+        if (from) {
+                /* In place means restoring the seed's rows into the database; a snapshot is a database. */
+                if (streq(mode_name, "inplace")) {
+                        http_reply_error(
+                                req, 400, "from_needs_template",
+                                "Drop ?mode=inplace: a reset from a snapshot swaps in a copy of it.",
+                                "?from=N restores a snapshot by template (mode=template) only");
+                        return;
+                }
+                if (!api_snapshot_from_or_reply(req, from))
+                        return;
+                strlcpy0(args.name, from, sizeof(args.name));
+        }
+        ResetMode mode = streq(mode_name, "inplace") ? RESET_INPLACE : RESET_TEMPLATE;
+        if ((from ? supervisor_submit_job(d->supervisor, JOB_RESET, mode, &args, timeout_s * 1000,
+                                          resume_request, req, &w, &e)
+                  : supervisor_submit_reset(d->supervisor, mode, tables, timeout_s * 1000, resume_request,
+                                            req, &w, &e)) < 0) {
                 log_warning("reset", "Reset refused: %s", e.message);
                 metrics_reset_finished(d->metrics, mode_name, METRIC_RESET_REFUSED,
                                        *e.code ? e.code : error_code_for_errno(e.errnum), 0);

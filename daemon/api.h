@@ -3,6 +3,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,18 @@ void api_clones_reset(Request *req);
 void api_workload_start(Request *req);
 void api_workload_status(Request *req);
 void api_workload_stop(Request *req);
+void api_snapshots_list(Request *req);
+void api_snapshots_create(Request *req);
+void api_snapshots_delete(Request *req);
+void api_snapshots_dump(Request *req);
+/* For ?from=N on POST /reset and POST /clones (api-snapshots.c): true when from names a snapshot, else a
+ * 4xx. */
+bool api_snapshot_from_or_reply(Request *req, const char *from);
+/* Queues a snapshot job (JobArgs in lifecycle.h) and parks req; args' fd is taken over. */
+typedef struct JobArgs JobArgs;
+void api_snapshot_job(Request *req, int kind, JobArgs *args, int64_t timeout_s);
+/* The resumed call: the job's result with status, or its error. */
+void api_snapshot_job_resumed(Request *req, const char *event, const char *name, unsigned status);
 void api_livez(Request *req);
 void api_readyz(Request *req);
 void api_openapi(Request *req);
@@ -45,12 +58,14 @@ json_t *openapi_build(const Route *routes, size_t n);
 typedef struct HealthInput {
         const SupSnapshot *snap;
         const Config *config;
-        const char *runtime; /* "embedded" or "docker" */
+        const char *runtime; /* the runtime's name: "embedded", "docker", "external" */
         const char *runtime_why;
+        json_t *runtime_info; /* runtime_describe(): name, owner and more; borrowed, may be NULL */
         int64_t uptime_s;
         int64_t now_ms; /* realtime */
         const SeedProgress *progress;
         json_t *dataset; /* seeder_describe(), borrowed, may be NULL */
+        json_t *pgbouncer; /* pgbouncer_describe(), borrowed, NULL when off */
 } HealthInput;
 json_t *health_build(const HealthInput *in);
 /* Frees what GET /health cached for a daemon (NULL is fine). */

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
+#include "pgbouncer.h"
 #include "util.h"
 
 #define COMMENT_PREFIX "pgseed:"
@@ -37,11 +38,25 @@
 typedef struct Clone {
         char name[NAME_MAX_LEN];
         char fingerprint[24];
+        char from[NAME_MAX_LEN];       /* the snapshot it was cloned from; "" for the seed template */
         int64_t leased_ms, expires_ms; /* realtime; 0 while in the pool */
         int64_t ttl_s;
         bool recorded; /* the lease is in the database comment */
         struct Clone *next;
 } Clone;
+
+struct ClonesWaiter {
+        Clones *cl;
+        void (*notify)(void *userdata);
+        void *userdata;
+        int64_t deadline_mono;
+        bool listed;      /* in cl->waiters (counted in cl->waiting) */
+        bool notified;    /* notify was decided (once) */
+        bool notify_done; /* and has returned: clones_waiter_free waits for it */
+        bool orphaned;    /* freed by its own notify: notify_waiters frees it */
+        pthread_t notifier;
+        ClonesWaiter *next;
+};
 
 struct Clones {
         const Config *config;
@@ -50,6 +65,7 @@ struct Clones {
         char *trash_prefix; /* "app_pgseed_aside_", shared with seed.c's set-aside working databases */
         ClonesKick kick;
         void *kick_userdata;
+        Pgbouncer *pgbouncer; /* may be NULL */
 
         pthread_mutex_t lock; /* guards everything below */
         pthread_cond_t cond;  /* CLOCK_MONOTONIC: a clone became ready */
@@ -59,10 +75,13 @@ struct Clones {
         size_t n_drops;
         char fingerprint[24]; /* of the template the pool was rebuilt for; "" before */
         int64_t waiting;
+        ClonesWaiter *waiters; /* parked requests waiting for a ready clone, oldest first */
         bool disk_low;
         int64_t disk_checked_mono;
         ClonesStats counters;
 };
+
+static void wake_waiters(Clones *cl);
 
 /* ---- pure parts -------------------------------------------------------------- */
 
@@ -160,6 +179,11 @@ void clones_free(Clones *cl)
         free(cl);
 }
 
+void clones_set_pgbouncer(Clones *cl, Pgbouncer *pb)
+{
+        cl->pgbouncer = pb;
+}
+
 void clones_set_kick(Clones *cl, ClonesKick kick, void *userdata)
 {
         cl->kick = kick;
@@ -195,6 +219,7 @@ void clones_pool_add(Clones *cl, const char *name)
         list_append(&cl->ready, c);
         pthread_cond_broadcast(&cl->cond);
         pthread_mutex_unlock(&cl->lock);
+        wake_waiters(cl);
 }
 
 /* ---- leases ------------------------------------------------------------------ */
@@ -202,13 +227,17 @@ void clones_pool_add(Clones *cl, const char *name)
 static json_t *lease_json(const Clones *cl, const Clone *c)
 {
         char leased[40], expires[40];
-        _cleanup_free_ char *url = xasprintf("postgresql://%s@127.0.0.1:%d/%s", cl->config->pg_user,
-                                             cl->config->pg_port, c->name);
+        _cleanup_free_ char *url = xasprintf("postgresql://%s@%s:%d/%s", cl->config->pg_user,
+                                             cl->config->pg_host, cl->config->pg_port, c->name);
 
         format_rfc3339_ms(c->leased_ms, leased, sizeof(leased));
         format_rfc3339_ms(c->expires_ms, expires, sizeof(expires));
-        return json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "name", c->name, "url", url, "leased_at", leased,
-                         "expires_at", expires, "ttl", (json_int_t) c->ttl_s, "recorded", c->recorded);
+        json_t *o =
+                json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "name", c->name, "url", url, "leased_at", leased,
+                          "expires_at", expires, "ttl", (json_int_t) c->ttl_s, "recorded", c->recorded);
+        if (*c->from)
+                json_object_set_new(o, "from", json_string(c->from));
+        return o;
 }
 
 /* Free space under the state directory, checked at most once a second. */
@@ -366,6 +395,161 @@ void clones_stats(Clones *cl, ClonesStats *ret)
         pthread_mutex_unlock(&cl->lock);
 }
 
+/* ---- parked requests waiting for a clone ----------------------------------------- */
+
+/*
+ * Decides up to max waiters (all of them when max < 0) under the lock: those
+ * whose deadline passed when expired_only, else the oldest ones.  Returns
+ * them as a list through ->next (unlinked from cl->waiters), to be notified
+ * once the lock is released.
+ */
+static ClonesWaiter *take_waiters_locked(Clones *cl, ssize_t max, bool expired_only)
+{
+        ClonesWaiter *taken = NULL, **tail = &taken;
+        int64_t now = now_mono_ms();
+
+        for (ClonesWaiter **p = &cl->waiters; *p && max != 0;) {
+                ClonesWaiter *w = *p;
+
+                if (expired_only && now < w->deadline_mono) {
+                        p = &w->next;
+                        continue;
+                }
+                *p = w->next;
+                w->next = NULL;
+                w->listed = false;
+                w->notified = true;
+                w->notifier = pthread_self();
+                cl->waiting--;
+                *tail = w;
+                tail = &w->next;
+                if (max > 0)
+                        max--;
+        }
+        return taken;
+}
+
+/*
+ * Calls the notify functions without the lock, then marks them returned.  A
+ * notify may free its own waiter (request_resume frees the request of a
+ * stopped server): that free is deferred to here (see clones_waiter_free).
+ */
+static void notify_waiters(Clones *cl, ClonesWaiter *list)
+{
+        ClonesWaiter **v = NULL;
+        size_t n = 0;
+
+        for (ClonesWaiter *w = list; w; w = w->next) {
+                v = xrealloc(v, (n + 1) * sizeof(ClonesWaiter *));
+                v[n++] = w;
+        }
+        for (size_t i = 0; i < n; i++)
+                v[i]->notify(v[i]->userdata);
+        if (n == 0)
+                return;
+        pthread_mutex_lock(&cl->lock);
+        for (size_t i = 0; i < n; i++) {
+                if (v[i]->orphaned)
+                        free(v[i]);
+                else
+                        v[i]->notify_done = true;
+        }
+        pthread_cond_broadcast(&cl->cond);
+        pthread_mutex_unlock(&cl->lock);
+        free(v);
+}
+
+/* A clone became ready: resume as many waiters as there are ready clones. */
+static void wake_waiters(Clones *cl)
+{
+        pthread_mutex_lock(&cl->lock);
+        ClonesWaiter *list = take_waiters_locked(cl, (ssize_t) list_length(cl->ready), false);
+        pthread_mutex_unlock(&cl->lock);
+        notify_waiters(cl, list);
+}
+
+ClonesWaiter *clones_wait(Clones *cl, int64_t timeout_ms, void (*notify)(void *userdata), void *userdata)
+{
+        ClonesWaiter *w = xcalloc(1, sizeof(ClonesWaiter));
+        ClonesWaiter **p;
+
+        w->cl = cl;
+        w->notify = notify;
+        w->userdata = userdata;
+        w->deadline_mono = now_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+        pthread_mutex_lock(&cl->lock);
+        for (p = &cl->waiters; *p; p = &(*p)->next)
+                ;
+        *p = w;
+        w->listed = true;
+        cl->waiting++; /* the pool's target rises by one */
+        pthread_mutex_unlock(&cl->lock);
+        kick(cl);
+        /* A clone may have come in between the caller's try and now. */
+        wake_waiters(cl);
+        return w;
+}
+
+bool clones_waiter_expired(const ClonesWaiter *w)
+{
+        return now_mono_ms() >= w->deadline_mono;
+}
+
+int64_t clones_waiter_left_ms(const ClonesWaiter *w)
+{
+        int64_t left = w->deadline_mono - now_mono_ms();
+
+        return left > 0 ? left : 0;
+}
+
+void clones_waiter_free(ClonesWaiter *w)
+{
+        Clones *cl;
+
+        if (!w)
+                return;
+        cl = w->cl;
+        pthread_mutex_lock(&cl->lock);
+        while (w->notified && !w->notify_done && !pthread_equal(w->notifier, pthread_self()))
+                pthread_cond_wait(&cl->cond, &cl->lock);
+        if (w->notified && !w->notify_done) {
+                /* Freed from inside its own notify: notify_waiters frees it once that returns. */
+                w->orphaned = true;
+                pthread_mutex_unlock(&cl->lock);
+                return;
+        }
+        if (w->listed) {
+                for (ClonesWaiter **p = &cl->waiters; *p; p = &(*p)->next)
+                        if (*p == w) {
+                                *p = w->next;
+                                break;
+                        }
+                cl->waiting--;
+        }
+        pthread_mutex_unlock(&cl->lock);
+        free(w);
+}
+
+void clones_expire(Clones *cl)
+{
+        pthread_mutex_lock(&cl->lock);
+        ClonesWaiter *list = take_waiters_locked(cl, -1, true);
+        pthread_mutex_unlock(&cl->lock);
+        notify_waiters(cl, list);
+        /* A clone that nobody's wake reached (its waiter's client had left): the next waiter. */
+        wake_waiters(cl);
+}
+
+void clones_cancel_waits(Clones *cl)
+{
+        if (!cl)
+                return;
+        pthread_mutex_lock(&cl->lock);
+        ClonesWaiter *list = take_waiters_locked(cl, -1, false);
+        pthread_mutex_unlock(&cl->lock);
+        notify_waiters(cl, list);
+}
+
 /* ---- SQL helpers --------------------------------------------------------------- */
 
 /* fmt is one of this file's literals, with %s for the quoted names (never request input unquoted). */
@@ -388,6 +572,8 @@ static json_t *clone_meta(const Clone *c, const char *role)
         format_rfc3339_ms(now_real_ms(), ts, sizeof(ts));
         json_t *m = json_pack("{s:i, s:s, s:s, s:s}", "pgseed", 1, "role", role, "fingerprint",
                               c->fingerprint, "created_at", ts);
+        if (*c->from)
+                json_object_set_new(m, "from", json_string(c->from));
         if (c->leased_ms) {
                 format_rfc3339_ms(c->leased_ms, leased, sizeof(leased));
                 format_rfc3339_ms(c->expires_ms, expires, sizeof(expires));
@@ -483,6 +669,8 @@ int clones_rebuild(Clones *cl, PGconn *conn, const char *fingerprint, Error *e)
                         strlcpy0(c->fingerprint,
                                  json_string_value(json_object_get(meta, "fingerprint")) ?: "",
                                  sizeof(c->fingerprint));
+                        strlcpy0(c->from, json_string_value(json_object_get(meta, "from")) ?: "",
+                                 sizeof(c->from));
                         if (streq(role, "clone")) {
                                 c->leased_ms = json_integer_value(json_object_get(meta, "leased_ms"));
                                 c->expires_ms = json_integer_value(json_object_get(meta, "expires_ms"));
@@ -641,6 +829,7 @@ static int make_clone(Clones *cl, PGconn *conn, const char *tmpl, const char *fi
         pthread_cond_broadcast(&cl->cond);
         pthread_mutex_unlock(&cl->lock);
         free(c);
+        wake_waiters(cl);
         metrics_clone_refill(cl->metrics, ms);
         log_debug("clones", "Made a ready clone in %lld ms", (long long) ms);
         return 0;
@@ -696,6 +885,81 @@ int clones_upkeep_step(Clones *cl, PGconn *conn, const char *tmpl, const char *f
         return r < 0 ? r : 1;
 }
 
+/*
+ * A clone of another template (a snapshot), leased at once: not from the pool,
+ * which holds copies of the seed template only.  The comment says "from", so
+ * that a restart keeps the lease and POST /clones/NAME/reset knows it.
+ */
+int clones_make_from(Clones *cl, PGconn *conn, const char *tmpl, const char *from, const char *fingerprint,
+                     int64_t ttl_s, json_t **ret, Error *e)
+{
+        _cleanup_free_ char *fmt = xasprintf("CREATE DATABASE %%s TEMPLATE %%s%s ALLOW_CONNECTIONS = false",
+                                             PQserverVersion(conn) >= 150000 ? " STRATEGY = FILE_COPY" : "");
+        Clone *c = xcalloc(1, sizeof(Clone));
+        int64_t t0 = now_mono_ms();
+        json_t *meta;
+        int r;
+
+        if (ttl_s <= 0)
+                ttl_s = cl->config->clones_ttl;
+        pthread_mutex_lock(&cl->lock);
+        r = list_length(cl->leased) >= (size_t) cl->config->clones_max ? limit_error_locked(cl, e) : 0;
+        if (r == 0 && disk_low_locked(cl))
+                r = error_set(e, ENOSPC, "disk_full",
+                              "Free disk space or lower [clones] min_free_mb (PGSEED_CLONES_MIN_FREE_MB).",
+                              "Less than [clones] min_free_mb = %lld MiB is free under %s: no new clone",
+                              (long long) cl->config->clones_min_free_mb, cl->config->state_dir);
+        pthread_mutex_unlock(&cl->lock);
+        if (r < 0) {
+                free(c);
+                return r;
+        }
+        random_name(cl, c->name, sizeof(c->name));
+        strlcpy0(c->fingerprint, fingerprint, sizeof(c->fingerprint));
+        strlcpy0(c->from, from, sizeof(c->from));
+        r = exec_names(conn, e, fmt, c->name, tmpl);
+        if (r == 0) {
+                meta = clone_meta(c, "clone-new");
+                r = set_comment(conn, c->name, meta, e);
+                json_decref(meta);
+        }
+        if (r == 0)
+                r = exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", c->name, NULL);
+        if (r == 0 && !isempty(cl->config->publication)) {
+                /* As make_clone: a clone is no CDC source. */
+                _cleanup_pgconn_ PGconn *db = pg_connect(cl->config, c->name, "pgseedd-clones", 10, 0, e);
+                if (!db)
+                        r = -e->errnum;
+                else
+                        r = exec_names(db, e, "DROP PUBLICATION IF EXISTS %s", cl->config->publication,
+                                       NULL);
+        }
+        c->leased_ms = now_real_ms();
+        c->ttl_s = ttl_s;
+        c->expires_ms = c->leased_ms + ttl_s * 1000;
+        c->recorded = true;
+        if (r == 0) {
+                meta = clone_meta(c, "clone");
+                r = set_comment(conn, c->name, meta, e);
+                json_decref(meta);
+        }
+        if (r < 0) {
+                Error ignore = ERROR_INIT;
+                drop_db(conn, c->name, &ignore);
+                free(c);
+                return r;
+        }
+        pthread_mutex_lock(&cl->lock);
+        list_append(&cl->leased, c);
+        cl->counters.leased_total++;
+        json_t *o = lease_json(cl, c);
+        pthread_mutex_unlock(&cl->lock);
+        json_object_set_new(o, "from", json_string(from));
+        json_object_set_new(o, "clone_ms", json_integer(now_mono_ms() - t0));
+        *ret = o;
+        return 0;
+}
+
 /* ---- clone reset ------------------------------------------------------------------ */
 
 int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret, Error *e)
@@ -705,6 +969,7 @@ int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret,
         _cleanup_free_ char *aside = NULL;
         Clone **p, *fresh = NULL, *lease;
         Clone copy = {0};
+        PgbouncerPause *pause = NULL;
         int r;
 
         if (!clone_name_valid(cl, name))
@@ -713,10 +978,21 @@ int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret,
                                  "'%s' is not a clone name: expected %s followed by %d hex digits", name,
                                  cl->prefix, NAME_HEX);
         pthread_mutex_lock(&cl->lock);
-        if (!list_find(&cl->leased, name)) {
+        if (!(p = list_find(&cl->leased, name))) {
                 pthread_mutex_unlock(&cl->lock);
                 return error_set(e, ENOENT, "unknown_clone", "GET /clones lists the leased clones.",
                                  "No leased clone named %s", name);
+        }
+        if (*(*p)->from) {
+                char from[NAME_MAX_LEN];
+                strlcpy0(from, (*p)->from, sizeof(from));
+                pthread_mutex_unlock(&cl->lock);
+                return error_set(
+                        e, EBUSY, "clone_of_snapshot",
+                        "Return it (DELETE /clones/NAME) and lease a new one with POST /clones?from=N.",
+                        "%s is a clone of snapshot '%s': its reset would need that snapshot's copy, "
+                        "and the pool holds the seed's only",
+                        name, from);
         }
         cl->waiting++;
         kick(cl);
@@ -740,6 +1016,7 @@ int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret,
                 goto fail;
         }
         aside = xasprintf("%s%016llx", cl->trash_prefix, (unsigned long long) now_mono_us());
+        pause = pgbouncer_pause(cl->pgbouncer, name, PGBOUNCER_PAUSE_MS);
         r = exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", name, NULL);
         if (r == 0)
                 r = pg_terminate_sessions(conn, name, e);
@@ -774,6 +1051,7 @@ int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret,
                 exec_names(conn, &ignore, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", name, NULL);
                 goto fail;
         }
+        pgbouncer_resume(TAKE_PTR(pause));
         pthread_mutex_lock(&cl->lock);
         drops_add_locked(cl, aside);
         p = list_find(&cl->leased, name);
@@ -791,11 +1069,13 @@ int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret,
         return 0;
 
 fail:
+        pgbouncer_resume(pause);
         /* The fresh copy was not used: back into the pool (it is untouched). */
         pthread_mutex_lock(&cl->lock);
         fresh->next = cl->ready;
         cl->ready = fresh;
         pthread_cond_broadcast(&cl->cond);
         pthread_mutex_unlock(&cl->lock);
+        wake_waiters(cl);
         return r;
 }

@@ -35,6 +35,10 @@ Clones *clones_new(const Config *c, Metrics *metrics);
 void clones_free(Clones *cl);
 void clones_set_kick(Clones *cl, ClonesKick kick, void *userdata);
 
+/* The PgBouncer in front (borrowed, may be NULL): a clone's reset PAUSEs the clone on it around the swap. */
+typedef struct Pgbouncer Pgbouncer;
+void clones_set_pgbouncer(Clones *cl, Pgbouncer *pb);
+
 /* True when name is one this pool could have made (prefix + 16 lowercase hex digits). */
 bool clone_name_valid(const Clones *cl, const char *name);
 
@@ -47,6 +51,26 @@ bool clone_name_valid(const Clones *cl, const char *name);
  * thread; never touches the database.
  */
 int clones_lease(Clones *cl, int64_t ttl_s, int64_t timeout_ms, json_t **ret, Error *e);
+
+/*
+ * A parked request's wait for a ready clone (POST /clones with an empty
+ * pool), so that no HTTP worker blocks in clones_lease: notify(userdata) is
+ * called exactly once, from any thread and without the pool's lock, when a
+ * clone became ready (the caller then tries clones_lease with timeout 0
+ * again; another request may have been quicker), when timeout_ms passed
+ * (clones_expire) or at shutdown (clones_cancel_waits).  It must be quick
+ * (request_resume).  The waiter counts in the pool's target while it waits.
+ * Free it with clones_waiter_free (also from inside notify), which detaches it.
+ */
+typedef struct ClonesWaiter ClonesWaiter;
+ClonesWaiter *clones_wait(Clones *cl, int64_t timeout_ms, void (*notify)(void *userdata), void *userdata);
+bool clones_waiter_expired(const ClonesWaiter *w);
+int64_t clones_waiter_left_ms(const ClonesWaiter *w);
+void clones_waiter_free(ClonesWaiter *w);
+/* Notifies the waiters whose deadline passed, and waiters a ready clone missed.  Call periodically. */
+void clones_expire(Clones *cl);
+/* Notifies every waiter (shutdown: their requests are answered before the server stops).  NULL is fine. */
+void clones_cancel_waits(Clones *cl);
 
 /*
  * Ends a lease: the clone is dropped in the background.  -ENOENT when name is
@@ -95,6 +119,14 @@ int clones_upkeep_urgent(Clones *cl, PGconn *conn, Error *e);
  * something, 0 when nothing was due, -errno.
  */
 int clones_upkeep_step(Clones *cl, PGconn *conn, const char *tmpl, const char *fingerprint, Error *e);
+
+/*
+ * Makes a clone of database tmpl (snapshot from, fingerprint its
+ * fingerprint) and leases it for ttl_s at once.  Returns 0 and the lease (with
+ * "from") in *ret, or -EAGAIN clone_limit, -ENOSPC disk_full, -errno.
+ */
+int clones_make_from(Clones *cl, PGconn *conn, const char *tmpl, const char *from, const char *fingerprint,
+                     int64_t ttl_s, json_t **ret, Error *e);
 
 /* ---- pure parts, for the unit tests ----------------------------------------- */
 

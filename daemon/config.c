@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "pg-url.h"
+#include "tuning.h"
+
 #ifndef PGSEED_SOURCE_ROOT
 #define PGSEED_SOURCE_ROOT "."
 #endif
@@ -50,17 +53,20 @@ typedef struct ConfigKey {
         const char *help;
 } ConfigKey;
 
-static const char *const runtime_choices[] = {"auto", "embedded", "docker", NULL};
+static const char *const runtime_choices[] = {"auto", "embedded", "docker", "external", NULL};
 static const char *const pull_choices[] = {"missing", "always", "never", NULL};
 static const char *const level_choices[] = {"debug", "info", "warning", "error", NULL};
 static const char *const auth_choices[] = {"mutating", "all", NULL};
+static const char *const tls_choices[] = {"off", "on", "require", NULL};
+static const char *const pool_mode_choices[] = {"session", "transaction", "statement", NULL};
 
 #define F(field) offsetof(Config, field)
 
 static const ConfigKey keys[] = {
         {"pgseed", "runtime", "PGSEED_RUNTIME", "runtime", CT_ENUM, F(runtime), "auto", runtime_choices, 0,
          0, false,
-         "where Postgres runs: docker, embedded (a local child process), or auto (docker when usable)"},
+         "where Postgres runs: docker, embedded (a local child process), external (a server someone else "
+         "runs, at PGSEED_PG_URL), or auto (external when a URL is set, else docker when usable)"},
         {"pgseed", "state_dir", "PGSEED_STATE_DIR", "state-dir", CT_PATH, F(state_dir), "", NULL, 0, 0, true,
          "pidfile, logs and the embedded PGDATA (default /var/lib/pgseed/INSTANCE as root, else "
          "$XDG_STATE_HOME/pgseed/INSTANCE)"},
@@ -88,8 +94,13 @@ static const ConfigKey keys[] = {
         {"api", "allow_insecure_remote", "PGSEED_ALLOW_INSECURE_REMOTE", "allow-insecure-remote", CT_BOOL,
          F(allow_insecure_remote), "false", NULL, 0, 0, false,
          "serve a non-loopback listen address without a token (anyone who reaches it may reset)"},
+        {"postgres", "url", "PGSEED_PG_URL", "pg-url", CT_STRING, F(pg_url), "", NULL, 0, 0, true,
+         "external runtime: the server to attach to, postgresql://USER@HOST:PORT/DATABASE (sets user, "
+         "host, port and database; the password comes from password or password_file)"},
+        {"postgres", "host", "PGSEED_PG_HOST", "pg-host", CT_STRING, F(pg_host), "127.0.0.1", NULL, 0, 0,
+         false, "where pgseedd connects to Postgres (the embedded and local Docker servers listen on 127.0.0.1)"},
         {"postgres", "port", "PGSEED_PG_PORT", "pg-port", CT_PORT, F(pg_port), "5432", NULL, 0, 0, false,
-         "Postgres port on 127.0.0.1"},
+         "Postgres port"},
         {"postgres", "user", "PGSEED_PG_USER", "pg-user", CT_IDENT, F(pg_user), "app", NULL, 0, 0, false,
          "database superuser that pgseedd creates and connects as"},
         {"postgres", "password", "PGSEED_PG_PASSWORD", "pg-password", CT_SECRET, F(pg_password), "app", NULL,
@@ -104,6 +115,43 @@ static const ConfigKey keys[] = {
         {"postgres", "bindir", "PGSEED_PG_BINDIR", "pg-bindir", CT_PATH, F(pg_bindir), "", NULL, 0, 0, true,
          "embedded runtime: directory with initdb and postgres (default the newest "
          "/usr/lib/postgresql/*/bin)"},
+        {"postgres", "memory", "PGSEED_PG_MEMORY", "pg-memory", CT_STRING, F(pg_memory), "", NULL, 0, 0,
+         true,
+         "memory for Postgres (512MB, 2GB, or auto: a quarter of the machine): sizes shared_buffers, "
+         "effective_cache_size, maintenance_work_mem and work_mem (default: config/postgresql.conf's)"},
+        {"postgres", "wal_archive_dir", "PGSEED_PG_WAL_ARCHIVE_DIR", "pg-wal-archive-dir", CT_PATH,
+         F(pg_wal_archive_dir), "", NULL, 0, 0, true,
+         "archive every WAL segment into this directory (archive_mode = on), for backups (default none)"},
+        {"postgres", "tls", "PGSEED_PG_TLS", "pg-tls", CT_ENUM, F(pg_tls), "off", tls_choices, 0, 0, false,
+         "TLS for Postgres: off, on (ssl = on, a certificate for localhost and 127.0.0.1 from a private CA "
+         "made in STATE_DIR/tls) or require (TCP clients without TLS are refused)"},
+        {"postgres", "tls_cert_file", "PGSEED_PG_TLS_CERT_FILE", "pg-tls-cert-file", CT_PATH,
+         F(pg_tls_cert_file), "", NULL, 0, 0, true,
+         "your own server certificate (PEM) instead of the generated one (default none)"},
+        {"postgres", "tls_key_file", "PGSEED_PG_TLS_KEY_FILE", "pg-tls-key-file", CT_PATH,
+         F(pg_tls_key_file), "", NULL, 0, 0, true, "its private key (default none)"},
+        {"postgres", "tls_ca_file", "PGSEED_PG_TLS_CA_FILE", "pg-tls-ca-file", CT_PATH, F(pg_tls_ca_file),
+         "", NULL, 0, 0, true, "the CA certificate clients verify your certificate with (default none)"},
+        {"roles", "app_user", "PGSEED_APP_USER", "app-user", CT_IDENT, F(app_user), "app_rw", NULL, 0, 0,
+         true, "application role: SELECT, INSERT, UPDATE, DELETE on the seeded tables, no DDL ('' = none)"},
+        {"roles", "app_password", "PGSEED_APP_PASSWORD", "app-password", CT_SECRET, F(app_password), "",
+         NULL, 0, 0, true, "its password (default: the role's name)"},
+        {"roles", "app_password_file", "PGSEED_APP_PASSWORD_FILE", "app-password-file", CT_PATH,
+         F(app_password_file), "", NULL, 0, 0, true, "read it from this file (wins over app_password)"},
+        {"roles", "readonly_user", "PGSEED_READONLY_USER", "readonly-user", CT_IDENT, F(readonly_user),
+         "app_ro", NULL, 0, 0, true, "read-only role: SELECT on the seeded tables ('' = none)"},
+        {"roles", "readonly_password", "PGSEED_READONLY_PASSWORD", "readonly-password", CT_SECRET,
+         F(readonly_password), "", NULL, 0, 0, true, "its password (default: the role's name)"},
+        {"roles", "readonly_password_file", "PGSEED_READONLY_PASSWORD_FILE", "readonly-password-file",
+         CT_PATH, F(readonly_password_file), "", NULL, 0, 0, true, "read it from this file"},
+        {"roles", "replication_user", "PGSEED_REPLICATION_USER", "replication-user", CT_IDENT,
+         F(replication_user), "debezium", NULL, 0, 0, true,
+         "replication role for CDC (Debezium): REPLICATION and SELECT ('' = none)"},
+        {"roles", "replication_password", "PGSEED_REPLICATION_PASSWORD", "replication-password", CT_SECRET,
+         F(replication_password), "", NULL, 0, 0, true, "its password (default: the role's name)"},
+        {"roles", "replication_password_file", "PGSEED_REPLICATION_PASSWORD_FILE",
+         "replication-password-file", CT_PATH, F(replication_password_file), "", NULL, 0, 0, true,
+         "read it from this file"},
         {"dataset", "source", "PGSEED_DATASET", "dataset", CT_DATASET, F(dataset), "synthetic", NULL, 0, 0,
          false,
          "synthetic (deterministic generator), csv:PATH (the YouTube comment sentiment CSV), or none (only "
@@ -114,6 +162,10 @@ static const ConfigKey keys[] = {
          "generator seed: the same seed gives byte-identical rows"},
         {"dataset", "sql_dir", "PGSEED_SQL_DIR", "sql-dir", CT_PATH, F(sql_dir), "", NULL, 0, 0, true,
          "directory of numbered .sql files that define the schema (default sql/)"},
+        {"dataset", "migrations_dir", "PGSEED_MIGRATIONS_DIR", "migrations-dir", CT_PATH, F(migrations_dir),
+         "", NULL, 0, 0, true,
+         "directory of NNN-name.sql migrations applied in order, each once, recorded in pgseed_migrations "
+         "(default SQL_DIR/migrations when it exists)"},
         {"dataset", "publication", "PGSEED_PUBLICATION", "publication", CT_IDENT, F(publication), "pgseed",
          NULL, 0, 0, false, "logical replication publication covering every loaded table (for Debezium)"},
         {"dataset", "spares", "PGSEED_SPARES", "spares", CT_INT, F(spares), "3", NULL, 1, 32, false,
@@ -127,8 +179,27 @@ static const ConfigKey keys[] = {
         {"clones", "min_free_mb", "PGSEED_CLONES_MIN_FREE_MB", "clones-min-free-mb", CT_INT,
          F(clones_min_free_mb), "512", NULL, 0, INT64_MAX, false,
          "no new clone while the state directory's file system has less free space (507 disk_full)"},
+        {"pgbouncer", "enabled", "PGSEED_PGBOUNCER", "pgbouncer", CT_BOOL, F(pgbouncer), "false", NULL, 0, 0,
+         false, "supervise a PgBouncer in front of Postgres (Debian's pgbouncer package)"},
+        {"pgbouncer", "port", "PGSEED_PGBOUNCER_PORT", "pgbouncer-port", CT_PORT, F(pgbouncer_port), "6432",
+         NULL, 0, 0, false, "PgBouncer's port on 127.0.0.1"},
+        {"pgbouncer", "pool_mode", "PGSEED_PGBOUNCER_POOL_MODE", "pgbouncer-pool-mode", CT_ENUM,
+         F(pgbouncer_pool_mode), "transaction", pool_mode_choices, 0, 0, false,
+         "session, transaction or statement pooling"},
+        {"pgbouncer", "default_pool_size", "PGSEED_PGBOUNCER_POOL_SIZE", "pgbouncer-pool-size", CT_INT,
+         F(pgbouncer_pool_size), "20", NULL, 1, 10000, false, "server connections per database and user"},
+        {"pgbouncer", "max_client_conn", "PGSEED_PGBOUNCER_MAX_CLIENT_CONN", "pgbouncer-max-client-conn",
+         CT_INT, F(pgbouncer_max_client_conn), "200", NULL, 1, 100000, false, "most client connections"},
+        {"pgbouncer", "binary", "PGSEED_PGBOUNCER_BIN", "pgbouncer-bin", CT_PATH, F(pgbouncer_bin),
+         "/usr/sbin/pgbouncer", NULL, 0, 0, false, "the pgbouncer executable"},
         {"docker", "host", "DOCKER_HOST", "docker-host", CT_STRING, F(docker_host),
-         "unix:///var/run/docker.sock", NULL, 0, 0, false, "Docker Engine socket, unix://PATH"},
+         "unix:///var/run/docker.sock", NULL, 0, 0, false,
+         "Docker Engine: unix://PATH, or tcp://HOST:PORT for a remote one (Postgres's host is then HOST "
+         "unless PGSEED_PG_HOST says otherwise)"},
+        {"docker", "tls_verify", "DOCKER_TLS_VERIFY", "docker-tls-verify", CT_BOOL, F(docker_tls_verify),
+         "false", NULL, 0, 0, false, "tcp:// engine: TLS both ways with the certificates in cert_path"},
+        {"docker", "cert_path", "DOCKER_CERT_PATH", "docker-cert-path", CT_PATH, F(docker_cert_path), "", NULL,
+         0, 0, true, "directory with ca.pem, cert.pem and key.pem (default ~/.docker)"},
         {"docker", "image", "PGSEED_IMAGE", "image", CT_STRING, F(image), "postgres:16", NULL, 0, 0, false,
          "Postgres image (the official image's contract: POSTGRES_USER/PASSWORD/DB, PGDATA)"},
         {"docker", "pull", "PGSEED_PULL", "pull", CT_ENUM, F(pull), "missing", pull_choices, 0, 0, false,
@@ -265,6 +336,8 @@ static int key_apply(Config *c, const ConfigKey *k, const char *value, const cha
                 goto store;
         }
         case CT_IDENT:
+                if (isempty(value))
+                        goto store; /* allow_empty was checked above */
                 if (!is_ident(value))
                         return error_set(
                                 e, EINVAL, "invalid_config",
@@ -334,6 +407,7 @@ void config_free(Config *c)
                 if (key_holds_string(&keys[i]))
                         free(*str_field(c, &keys[i]));
         free(c->listen_host);
+        free(c->pg_sslmode);
         free(c->sources);
         free(c->config_path);
         free(c);
@@ -369,10 +443,11 @@ int config_parse_text(Config *c, const char *text, const char *origin, Error *e)
                         *end = '\0';
                         if (!streq(line + 1, "pgseed") && !streq(line + 1, "api") &&
                             !streq(line + 1, "postgres") && !streq(line + 1, "dataset") &&
-                            !streq(line + 1, "clones") && !streq(line + 1, "docker"))
+                            !streq(line + 1, "clones") && !streq(line + 1, "docker") &&
+                            !streq(line + 1, "roles") && !streq(line + 1, "pgbouncer"))
                                 return error_set(e, EINVAL, "invalid_config",
-                                                 "Known sections: [pgseed], [api], [postgres], [dataset], "
-                                                 "[clones], [docker].",
+                                                 "Known sections: [pgseed], [api], [postgres], [roles], "
+                                                 "[dataset], [clones], [pgbouncer], [docker].",
                                                  "%s: unknown section [%s]", where, line + 1);
                         strlcpy0(section, line + 1, sizeof(section));
                         continue;
@@ -600,6 +675,164 @@ static char *first_existing(const char *a, const char *b)
         return xstrdup(b);
 }
 
+/*
+ * runtime = external takes the server from PGSEED_PG_URL: its user, host,
+ * port and database replace the separate settings.  A URL for another
+ * runtime, or external without one, is a mistake worth stopping for.
+ */
+static int config_apply_url(Config *c, Error *e)
+{
+        PgUrl u;
+        int r;
+
+        free(c->pg_sslmode);
+        c->pg_sslmode = NULL;
+        if (isempty(c->pg_url)) {
+                if (streq(c->runtime, "external"))
+                        return error_set(e, EINVAL, "invalid_config",
+                                         "Set PGSEED_PG_URL=postgresql://USER@HOST:PORT/DATABASE.",
+                                         "runtime = external needs the server's URL (PGSEED_PG_URL)");
+                return 0;
+        }
+        if (streq(c->runtime, "docker") || streq(c->runtime, "embedded"))
+                return error_set(e, EINVAL, "invalid_config",
+                                 "Unset PGSEED_PG_URL, or set PGSEED_RUNTIME=external (or auto).",
+                                 "PGSEED_PG_URL names a server someone else runs, but runtime = %s starts "
+                                 "its own",
+                                 c->runtime);
+        r = pg_url_parse(c->pg_url, &u, e);
+        if (r < 0)
+                return r;
+        if (*u.user) {
+                if (!is_ident(u.user))
+                        return error_set(e, EINVAL, "invalid_config", NULL,
+                                         "PGSEED_PG_URL: role '%s' is not a plain identifier", u.user);
+                free(c->pg_user);
+                c->pg_user = xstrdup(u.user);
+        }
+        if (*u.dbname) {
+                if (!is_ident(u.dbname))
+                        return error_set(e, EINVAL, "invalid_config", NULL,
+                                         "PGSEED_PG_URL: database '%s' is not a plain identifier", u.dbname);
+                free(c->pg_db);
+                c->pg_db = xstrdup(u.dbname);
+        }
+        free(c->pg_host);
+        c->pg_host = xstrdup(u.host);
+        c->pg_port = u.port;
+        if (*u.sslmode)
+                c->pg_sslmode = xstrdup(u.sslmode);
+        return 0;
+}
+
+/*
+ * A remote engine (tcp://HOST:PORT) runs Postgres on HOST: that is where
+ * pgseedd connects, unless PGSEED_PG_HOST was set.  The address itself is
+ * checked here so that a typo stops pgseedd at once.
+ */
+static int config_apply_docker_host(Config *c, Error *e)
+{
+        const char *tcp = startswith(c->docker_host, "tcp://"), *colon;
+        const ConfigKey *host_key = key_find("postgres.host");
+
+        if (startswith(c->docker_host, "unix://"))
+                return 0;
+        colon = tcp ? strrchr(tcp, ':') : NULL;
+        if (!tcp || !colon || colon == tcp)
+                return error_set(e, EINVAL, "invalid_config",
+                                 "Use unix:///path (the local engine's socket) or tcp://HOST:PORT (a remote "
+                                 "engine).",
+                                 "docker host '%s' is neither unix:///path nor tcp://HOST:PORT", c->docker_host);
+        /* The URL (runtime = external, or auto with one) already named the server's host. */
+        if (!isempty(c->pg_url) || (c->sources && c->sources[host_key - keys] != SOURCE_DEFAULT))
+                return 0;
+        free(c->pg_host);
+        c->pg_host = strndup(tcp, (size_t) (colon - tcp));
+        if (!c->pg_host)
+                abort();
+        return 0;
+}
+
+/* Reads a one-line secret from path into *field (replacing it); key names the setting in errors. */
+static int read_secret_file(const char *path, const char *key, char **field, Error *e)
+{
+        _cleanup_free_ char *pw = NULL;
+        int r = read_full_file(path, &pw, NULL);
+
+        if (r < 0)
+                return error_set(e, ENOENT, "invalid_config", "Create the file, or set the password itself.",
+                                 "Cannot read %s %s: %s", key, path, strerror(-r));
+        pw[strcspn(pw, "\r\n")] = '\0';
+        if (!*pw)
+                return error_set(e, EINVAL, "invalid_config", NULL, "%s %s is empty", key, path);
+        free(*field);
+        *field = TAKE_PTR(pw);
+        return 0;
+}
+
+/*
+ * The [roles] users: "none" (for the environment, where an empty value means
+ * unset) turns a role off like ""; a password file wins over the password; a
+ * role without a password gets its own name, as the default user does (app,
+ * app).  Names must differ from each other and from [postgres] user.
+ */
+static int finish_roles(Config *c, Error *e)
+{
+        struct {
+                char **user, **password, **file;
+                const char *key;
+        } roles[] = {
+                {&c->app_user, &c->app_password, &c->app_password_file, "app_user"},
+                {&c->readonly_user, &c->readonly_password, &c->readonly_password_file, "readonly_user"},
+                {&c->replication_user, &c->replication_password, &c->replication_password_file,
+                 "replication_user"},
+        };
+        /* A server someone else runs gets no roles it was not asked for: its owner manages them. */
+        bool external = streq(c->runtime, "external") || (streq(c->runtime, "auto") && !isempty(c->pg_url));
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(roles); i++) {
+                _cleanup_free_ char *name = xasprintf("roles.%s", roles[i].key);
+                const ConfigKey *k = key_find(name);
+
+                if (external && k && (!c->sources || c->sources[k - keys] == SOURCE_DEFAULT)) {
+                        free(*roles[i].user);
+                        *roles[i].user = xstrdup("");
+                }
+                if (streq(*roles[i].user, "none")) {
+                        free(*roles[i].user);
+                        *roles[i].user = xstrdup("");
+                }
+                if (isempty(*roles[i].user))
+                        continue;
+                if (streq(*roles[i].user, c->pg_user))
+                        return error_set(e, EINVAL, "invalid_config",
+                                         "Give each role its own name, or 'none' to create none.",
+                                         "[roles] %s = '%s' is also [postgres] user", roles[i].key,
+                                         *roles[i].user);
+                for (size_t j = 0; j < i; j++)
+                        if (streq(*roles[i].user, *roles[j].user))
+                                return error_set(e, EINVAL, "invalid_config", "Give each role its own name.",
+                                                 "[roles] %s and %s are both '%s'", roles[j].key,
+                                                 roles[i].key, *roles[i].user);
+                if (!isempty(*roles[i].file)) {
+                        r = read_secret_file(*roles[i].file, roles[i].key, roles[i].password, e);
+                        if (r < 0)
+                                return r;
+                }
+                if (isempty(*roles[i].password)) {
+                        free(*roles[i].password);
+                        *roles[i].password = xstrdup(*roles[i].user);
+                }
+        }
+        return 0;
+}
+
+bool config_tls_enabled(const Config *c)
+{
+        return !streq(c->pg_tls, "off");
+}
+
 int config_finish(Config *c, Error *e)
 {
         int r;
@@ -626,6 +859,25 @@ int config_finish(Config *c, Error *e)
                 free(c->pg_password);
                 c->pg_password = TAKE_PTR(pw);
         }
+
+        r = finish_roles(c, e);
+        if (r < 0)
+                return r;
+        int64_t memory_mb;
+        if (tuning_parse_memory(c->pg_memory, &memory_mb) < 0)
+                return error_set(
+                        e, EINVAL, "invalid_config",
+                        "Use a size of at least 64MB such as 512MB or 2GB, or auto (a quarter of the "
+                        "machine's memory).",
+                        "[postgres] memory = '%s' is not a memory size", c->pg_memory);
+        if (isempty(c->pg_tls_cert_file) != isempty(c->pg_tls_key_file))
+                return error_set(
+                        e, EINVAL, "invalid_config",
+                        "Set both tls_cert_file and tls_key_file, or neither (a certificate is made).",
+                        "[postgres] tls_cert_file and tls_key_file go together");
+        if (c->pgbouncer && c->pgbouncer_port == c->pg_port)
+                return error_set(e, EINVAL, "invalid_config", "Give PgBouncer its own port.",
+                                 "[pgbouncer] port %d is also [postgres] port", c->pgbouncer_port);
 
         if (isempty(c->state_dir)) {
                 const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
@@ -654,11 +906,17 @@ int config_finish(Config *c, Error *e)
                         c->pg_bindir = b;
                 }
         }
-        if (!startswith(c->docker_host, "unix://"))
-                return error_set(
-                        e, EINVAL, "invalid_config",
-                        "pgseedd talks to the Docker Engine over its unix socket: use unix:///path.",
-                        "docker host '%s' is not a unix:// socket", c->docker_host);
+        r = config_apply_url(c, e);
+        if (r < 0)
+                return r;
+        r = config_apply_docker_host(c, e);
+        if (r < 0)
+                return r;
+        if (streq(c->runtime, "embedded") && !streq(c->pg_host, "127.0.0.1") && !streq(c->pg_host, "localhost"))
+                return error_set(e, EINVAL, "invalid_config",
+                                 "Unset PGSEED_PG_HOST, or use runtime = external for a server elsewhere.",
+                                 "runtime = embedded runs Postgres on 127.0.0.1, but PGSEED_PG_HOST is %s",
+                                 c->pg_host);
         if (!streq(c->network, "bridge") && !streq(c->network, "host"))
                 return error_set(e, EINVAL, "invalid_config", NULL,
                                  "network = '%s' is not one of: bridge, host", c->network);
@@ -818,5 +1076,8 @@ void config_adopt_reloadable(Config *c, const Config *next, const char *const *n
 
 char *config_connection_url(const Config *c)
 {
-        return xasprintf("postgresql://%s@127.0.0.1:%d/%s", c->pg_user, c->pg_port, c->pg_db);
+        bool v6 = strchr(c->pg_host, ':') != NULL;
+
+        return xasprintf("postgresql://%s@%s%s%s:%d/%s", c->pg_user, v6 ? "[" : "", c->pg_host, v6 ? "]" : "",
+                         c->pg_port, c->pg_db);
 }

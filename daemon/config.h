@@ -16,7 +16,7 @@ typedef enum ValueSource {
 
 typedef struct Config {
         /* [pgseed] */
-        char *runtime;   /* "auto", "embedded" or "docker" */
+        char *runtime;   /* "auto", "embedded", "docker" or "external" */
         char *state_dir; /* pidfile, logs, embedded PGDATA */
         char *instance;  /* names the container, volume and state subdirectory */
         char *log_level;
@@ -32,6 +32,8 @@ typedef struct Config {
         bool allow_insecure_remote; /* serve a non-loopback address without a token */
 
         /* [postgres] */
+        char *pg_url;  /* runtime = external: the server's URL; its parts fill the fields below */
+        char *pg_host; /* where pgseedd connects (127.0.0.1 for the runtimes that start a server) */
         int pg_port;
         char *pg_user;
         char *pg_password;
@@ -39,12 +41,30 @@ typedef struct Config {
         char *pg_db;
         char *pg_conf;   /* postgresql.conf fragment passed to the server as -c settings */
         char *pg_bindir; /* embedded runtime: directory with initdb and postgres */
+        char *pg_memory; /* "" (the settings file's), "auto" or a size: sizes the memory settings */
+        char *pg_wal_archive_dir; /* archive WAL segments into this directory; "" = no archiving */
+        char *pg_tls;             /* "off", "on" (ssl = on) or "require" (hostssl only for TCP clients) */
+        char *pg_tls_cert_file;   /* the user's server certificate; "" = generated in STATE_DIR/tls */
+        char *pg_tls_key_file;
+        char *pg_tls_ca_file; /* the CA that signed the user's certificate, printed for clients */
+
+        /* [roles] least-privilege roles (roles.c); a user "" is not created */
+        char *app_user; /* DML on the seeded tables, no DDL */
+        char *app_password;
+        char *app_password_file;
+        char *readonly_user; /* SELECT only */
+        char *readonly_password;
+        char *readonly_password_file;
+        char *replication_user; /* REPLICATION + SELECT (Debezium) */
+        char *replication_password;
+        char *replication_password_file;
 
         /* [dataset] */
         char *dataset; /* "synthetic" or "csv:PATH" */
         int64_t comments;
         int64_t seed;
         char *sql_dir;
+        char *migrations_dir; /* "" = SQL_DIR/migrations when it exists */
         char *publication;
         int64_t spares; /* prepared copies of the template kept for resets */
 
@@ -54,12 +74,24 @@ typedef struct Config {
         int64_t clones_ttl;         /* default lease, seconds */
         int64_t clones_min_free_mb; /* no new clone below this much free disk */
 
+        /* [pgbouncer] (pgbouncer.c) */
+        bool pgbouncer;            /* supervise a PgBouncer in front of Postgres */
+        int pgbouncer_port;        /* on 127.0.0.1 */
+        char *pgbouncer_pool_mode; /* session, transaction or statement */
+        int64_t pgbouncer_pool_size;
+        int64_t pgbouncer_max_client_conn;
+        char *pgbouncer_bin;
+
         /* [docker] */
-        char *docker_host; /* unix:///var/run/docker.sock */
+        char *docker_host; /* unix:///var/run/docker.sock, or tcp://HOST:PORT */
+        bool docker_tls_verify;
+        char *docker_cert_path; /* ca.pem, cert.pem, key.pem; "" = ~/.docker */
         char *image;
         char *pull;    /* missing|always|never */
         char *network; /* "bridge" (publish on 127.0.0.1) or "host" */
         int64_t stop_timeout;
+
+        char *pg_sslmode; /* from PGSEED_PG_URL's ?sslmode=, or NULL: derived, not a key */
 
         /* Where each entry's value came from, indexed like the key table (for --print-config). */
         ValueSource *sources;
@@ -131,5 +163,8 @@ static inline void config_freep(Config **c)
         config_free(*c);
 }
 
-/* "postgresql://USER@127.0.0.1:PORT/DB" (no password); caller frees. */
+/* "postgresql://USER@HOST:PORT/DB" (no password); caller frees. */
 char *config_connection_url(const Config *c);
+
+/* True when the server runs with TLS ([postgres] tls = on or require). */
+bool config_tls_enabled(const Config *c);

@@ -15,6 +15,8 @@ typedef struct HealthCache HealthCache;
 typedef struct AccessPolicy AccessPolicy;
 typedef struct Clones Clones;
 typedef struct Workload Workload;
+typedef struct Snapshots Snapshots;
+typedef struct Pgbouncer Pgbouncer;
 
 /*
  * Created by main() and handed explicitly to every part that needs more than
@@ -28,6 +30,8 @@ typedef struct Daemon {
         Seeder *seeder;
         Clones *clones;
         Workload *workload; /* generated change traffic (POST /workload), NULL until main() makes it */
+        Snapshots *snapshots;
+        Pgbouncer *pgbouncer; /* [pgbouncer] enabled: the pooler in front (pgbouncer.c), else NULL */
         Supervisor *supervisor;
         HttpServer *http;
         Metrics *metrics;

@@ -31,20 +31,24 @@ typedef struct DockerVersion {
 } DockerVersion;
 
 /*
- * Makes a client for host, "unix:///path/to/docker.sock".  No I/O: the
- * engine is contacted (and the API version negotiated) on the first call.
- * Returns -EINVAL for any other kind of address.  The client may be shared
- * by threads; each call uses its own connection.
+ * Makes a client for host, "unix:///path/to/docker.sock" or
+ * "tcp://HOST:PORT"; over TCP with tls_verify, TLS both ways with
+ * cert_path's ca.pem, cert.pem and key.pem (the docker CLI's
+ * DOCKER_TLS_VERIFY and DOCKER_CERT_PATH; cert_path NULL: ~/.docker).  No
+ * I/O beyond checking the files: the engine is contacted (and the API
+ * version negotiated) on the first call.  Returns -EINVAL for any other kind
+ * of address, -ENOENT for a certificate file it cannot read.  The client may
+ * be shared by threads; each call uses its own connection.
  */
+int docker_client_new_tls(const char *host, const char *cert_path, bool tls_verify, DockerClient **ret,
+                          Error *e);
+/* The same without TLS. */
 int docker_client_new(const char *host, DockerClient **ret, Error *e);
 void docker_client_free(DockerClient *c);
 static inline void docker_client_freep(DockerClient **c)
 {
         docker_client_free(*c);
 }
-
-/* The socket path the client talks to. */
-const char *docker_client_socket(const DockerClient *c);
 
 /* Bound for one ordinary call in ms (default DOCKER_TIMEOUT_MS).  Not thread-safe: set it before sharing. */
 void docker_client_set_timeout(DockerClient *c, int64_t timeout_ms);
@@ -58,6 +62,9 @@ void docker_client_set_timeout(DockerClient *c, int64_t timeout_ms);
  * ret may be NULL.
  */
 int docker_version(DockerClient *c, DockerVersion *ret, Error *e);
+
+/* What docker_version() found, without I/O: -EAGAIN before the first successful contact. */
+int docker_version_cached(DockerClient *c, DockerVersion *ret);
 
 /* GET /images/NAME/json into *ret (caller decrefs).  -ENOENT when the image is not present. */
 int docker_image_inspect(DockerClient *c, const char *image, json_t **ret, Error *e);
@@ -134,62 +141,3 @@ int docker_volume_inspect(DockerClient *c, const char *name, json_t **ret, Error
 int docker_volume_create(DockerClient *c, const char *name, json_t *labels, Error *e);
 /* DELETE /volumes/NAME.  -ENOENT when it does not exist, -EBUSY while a container uses it. */
 int docker_volume_remove(DockerClient *c, const char *name, bool force, Error *e);
-
-/* ---- logs --------------------------------------------------------------- */
-
-typedef struct DockerLogsQuery {
-        int64_t tail;    /* last N lines; -1 = all */
-        int64_t since_s; /* Unix seconds; 0 = from the start */
-        bool follow;     /* keep the stream open for new lines until the container stops */
-        bool tty;        /* the container has a TTY: the stream is raw, not multiplexed */
-} DockerLogsQuery;
-
-typedef struct DockerLogLine {
-        const char *text;   /* one line, without its newline; valid until the next read */
-        const char *stream; /* "stdout" or "stderr" */
-        char ts[40];        /* the engine's timestamp as RFC 3339 UTC with ms, or "" */
-        int64_t ts_ms;      /* the same as Unix ms, or 0 */
-} DockerLogLine;
-
-typedef struct DockerLogStream DockerLogStream;
-
-/*
- * Opens GET /containers/ID/logs (stdout and stderr, with timestamps).  The
- * transfer runs in its own thread that demultiplexes the stream into lines
- * and queues them (bounded: it stops reading while the reader lags), so that
- * docker_log_stream_read() can wait with a timeout.  Returns once the engine
- * answered with its status, with its error when that was not 200.
- */
-int docker_logs_open(DockerClient *c, const char *id, const DockerLogsQuery *q, DockerLogStream **ret,
-                     Error *e);
-
-/*
- * Returns 1 and the next line in *ret, 0 at the end of the stream, -EAGAIN
- * when no line arrived within timeout_ms (< 0: wait indefinitely), or another
- * negative errno with e filled (e may be NULL).  One reader at a time.
- */
-int docker_log_stream_read(DockerLogStream *s, DockerLogLine *ret, int timeout_ms, Error *e);
-
-/* Stops the transfer (promptly, also while following) and frees the stream.  Accepts NULL. */
-void docker_log_stream_close(DockerLogStream *s);
-static inline void docker_log_stream_closep(DockerLogStream **s)
-{
-        docker_log_stream_close(*s);
-}
-
-/*
- * The stream decoder, exposed for tests: feeds n bytes of a logs response
- * body (multiplexed frames, or raw text when tty) and calls emit for every
- * complete line.  Lines split over frames (the engine splits long lines)
- * are joined.  A decoder that saw a corrupt frame header returns -EBADMSG.
- */
-typedef struct DockerLogDecoder DockerLogDecoder;
-typedef void (*DockerLogEmit)(const DockerLogLine *line, void *userdata);
-DockerLogDecoder *docker_log_decoder_new(bool tty, bool timestamps, DockerLogEmit emit, void *userdata);
-int docker_log_decoder_feed(DockerLogDecoder *d, const char *data, size_t n);
-/* Emits what remains (a last line without newline). */
-void docker_log_decoder_finish(DockerLogDecoder *d);
-void docker_log_decoder_free(DockerLogDecoder *d);
-
-/* Parses RFC 3339 ("2026-11-21T23:00:00.123456789Z", "+01:00" offsets) into Unix ms; -EINVAL else. */
-int docker_parse_time(const char *s, size_t n, int64_t *ret_ms);

@@ -241,6 +241,11 @@ static int parse_header_line(char *line, HttpHead *h, HttpParseError *err)
 
 int http_head_parse(char *buf, size_t len, HttpHead *ret, HttpParseError *err)
 {
+        return http_head_parse_limit(buf, len, ret, err, HTTP_MAX_BODY);
+}
+
+int http_head_parse_limit(char *buf, size_t len, HttpHead *ret, HttpParseError *err, uint64_t max_body)
+{
         char *p = buf, *end = buf + len, *line;
         HttpHead *h = ret;
         unsigned hosts = 0, lengths = 0, encodings = 0;
@@ -293,7 +298,7 @@ int http_head_parse(char *buf, size_t len, HttpHead *ret, HttpParseError *err)
                 return fail(err, 411, "length_required",
                             "No endpoint takes a body; send none, or one with a Content-Length.",
                             "Request bodies with a Transfer-Encoding are not accepted");
-        if (h->content_length > HTTP_MAX_BODY)
+        if (h->content_length > max_body)
                 return fail(err, 413, "body_too_large", "Pass parameters in the query string.",
                             "Request body of %llu bytes refused; no endpoint takes a body",
                             (unsigned long long) h->content_length);

@@ -6,11 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_MAX_REQUEST_LINE (8 * 1024)  /* longer: 414 */
-#define HTTP_MAX_HEAD         (16 * 1024) /* request line and headers together; longer: 431 */
-#define HTTP_MAX_HEADERS      64          /* more: 431 */
-#define HTTP_MAX_PARAMS       256         /* more query parameters: 400 too_many_parameters */
-#define HTTP_MAX_BODY         (64 * 1024) /* Content-Length above: 413 (no endpoint takes a body) */
+#define HTTP_MAX_REQUEST_LINE (8 * 1024)          /* longer: 414 */
+#define HTTP_MAX_HEAD         (16 * 1024)         /* request line and headers together; longer: 431 */
+#define HTTP_MAX_HEADERS      64                  /* more: 431 */
+#define HTTP_MAX_PARAMS       256                 /* more query parameters: 400 too_many_parameters */
+#define HTTP_MAX_UPLOAD       (UINT64_C(8) << 30) /* the most a route with Route.max_body may take */
+#define HTTP_MAX_BODY         (64 * 1024)         /* Content-Length above: 413 (no endpoint takes a body) */
 
 /* Why a request was refused: the status and the JSON error's code, message and hint. */
 typedef struct HttpParseError {
@@ -71,6 +72,8 @@ typedef struct HttpHead {
  * HTTP_MAX_BODY (413), an HTTP/1.1 request without exactly one Host (400).
  */
 int http_head_parse(char *buf, size_t len, HttpHead *ret, HttpParseError *err);
+/* The same with another bound than HTTP_MAX_BODY (the server's, for routes that take a body). */
+int http_head_parse_limit(char *buf, size_t len, HttpHead *ret, HttpParseError *err, uint64_t max_body);
 
 /* The value of the first header called name (case-insensitive), or NULL. */
 const char *http_head_header(const HttpHead *h, const char *name);

@@ -41,6 +41,8 @@ struct Request {
         HttpParam *params;
         size_t n_params;
         char id[40];
+        int body_fd; /* a route with max_body: the spooled body (0 = none: the Request is zeroed) */
+        bool body_spooled;
         int64_t start_mono;
         int64_t start_mono_us; /* for the latency histogram */
 
@@ -67,6 +69,12 @@ void http_request_prepare(Request *req);
 /* Runs the route (dispatch, or the handler again after a resume) on a worker; ends with a reply queued
  * unless the handler suspended. */
 void http_request_run(Request *req);
+/*
+ * Whether req may send route a body at all (its token, Host and Origin), so
+ * that nobody it would refuse can fill the disk first; the verdict is in
+ * req->access.  On the event loop, before the body is read.
+ */
+bool http_request_upload_allowed(Request *req, const Route *route);
 /* Queues the JSON error for a head the parser refused. */
 void http_request_refuse(Request *req, const HttpParseError *err);
 /* Access log and metrics once the reply is sent (or the client gone: gone is true). */

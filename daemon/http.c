@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -356,6 +357,8 @@ unsigned http_status_for_errno(int errnum)
                 return 504;
         case ENOSPC:
                 return 507;
+        case EOPNOTSUPP: /* what this runtime cannot do (the server log of an external Postgres) */
+                return 501;
         default:
                 return 500;
         }
@@ -472,6 +475,23 @@ static bool access_allowed_or_reply(Request *req, const Route *route)
                 http_add_header(req, "WWW-Authenticate", ACCESS_WWW_AUTHENTICATE);
         http_reply_error(req, v->status, v->code, v->hint, "%s", v->message);
         return false;
+}
+
+bool http_request_upload_allowed(Request *req, const Route *route)
+{
+        AccessRequest ar = {
+                .method = request_method(req),
+                .host = request_header(req, "Host"),
+                .origin = request_header(req, "Origin"),
+                .authorization = request_header(req, "Authorization"),
+                .http11 = req->head.version_minor >= 1,
+                .host_repeated = count_host(req) > 1,
+                .auth = route->auth,
+                .cors = route->cors,
+        };
+
+        access_check(request_daemon(req)->access, &ar, &req->access);
+        return req->access.status == 0;
 }
 
 static void append_allow(char *allow, size_t size, const char *method)
@@ -679,10 +699,22 @@ void http_request_finished(Request *req, bool gone)
         log_event(quiet ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "http", fields, "%s", "");
 }
 
+uint64_t request_body_length(const Request *req)
+{
+        return req->body_spooled ? req->head.content_length : 0;
+}
+
+int request_body_fd(const Request *req)
+{
+        return req->body_spooled ? req->body_fd : -1;
+}
+
 void http_request_free(Request *req)
 {
         if (!req)
                 return;
+        if (req->body_spooled)
+                close(req->body_fd);
         if (req->stream_free)
                 req->stream_free(req->stream_ctx);
         if (req->userdata_free)

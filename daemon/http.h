@@ -71,6 +71,12 @@ typedef struct Route {
          */
         bool probe;
         unsigned status; /* the success status when not 200 (201 Created, 202 Accepted); 0 = 200 */
+        /*
+         * Bytes of request body it takes (spooled to an unlinked temporary file
+         * before the handler runs: request_body_fd); 0 = none beyond the 64 KiB
+         * that every route reads and ignores.
+         */
+        uint64_t max_body;
 } Route;
 
 /*
@@ -122,6 +128,14 @@ bool request_resumed(const Request *req);
 void request_set_userdata(Request *req, void *data, void (*free_fn)(void *data));
 void *request_userdata(const Request *req);
 
+/*
+ * The request body of a route with max_body: its Content-Length (0 for none)
+ * and a read/write descriptor of the file it was spooled to (-1 when none),
+ * owned by the request (dup it to keep it beyond the request).
+ */
+uint64_t request_body_length(const Request *req);
+int request_body_fd(const Request *req);
+
 /* The path segment a "{key}" of the route matched, or NULL. */
 const char *request_path_param(const Request *req, const char *key);
 
@@ -165,6 +179,8 @@ void http_reply_text(Request *req, unsigned status, const char *content_type, co
  * beyond that the reply is 503 with Retry-After (and ctx is freed).
  */
 typedef ssize_t (*HttpStreamRead)(void *ctx, char *buf, size_t max);
+/* What read() returns when the body cannot be completed: the connection is cut without the last chunk. */
+#define HTTP_STREAM_ABORT ((ssize_t) -2)
 void http_reply_stream(Request *req, unsigned status, const char *content_type, HttpStreamRead read,
                        void *ctx, void (*free_ctx)(void *ctx));
 

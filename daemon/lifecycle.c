@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "metrics.h"
@@ -33,6 +34,7 @@ struct Job {
         JobKind kind;
         ResetMode mode;
         char *tables;        /* JOB_RESET: the tables asked for (canonical list), NULL for all */
+        JobArgs args;
         int64_t queued_mono; /* when it was queued */
         unsigned refs;       /* the queue or the worker: 1; each waiter: 1 */
         bool done;
@@ -68,6 +70,7 @@ struct Lifecycle {
 static const char *const kind_names[_JOB_KIND_MAX] = {
         [JOB_ENSURE] = "ensure",
         [JOB_RESET] = "reset",
+        [JOB_SNAPSHOT] = "snapshot",
 };
 
 const char *job_kind_to_string(JobKind k)
@@ -92,6 +95,8 @@ static void job_unref_locked(Job *j)
 {
         if (!j || --j->refs > 0)
                 return;
+        if (j->args.fd >= 0)
+                close(j->args.fd);
         json_decref(j->result);
         free(j->tables);
         free(j);
@@ -150,13 +155,18 @@ static void decide_locked(JobWaiter *w, bool timed_out, Batch *b)
         batch_add(b, w);
 }
 
-static bool job_matches(const Job *j, JobKind kind, ResetMode mode, const char *tables)
+/* Whether a new job (kind, mode, tables, args) may share q's result. */
+static bool job_joins(const Job *q, JobKind kind, ResetMode mode, const char *tables, const JobArgs *args)
 {
-        return j->kind == kind && (kind != JOB_RESET || (j->mode == mode && streq_ptr(j->tables, tables)));
+        if (q->kind != kind || kind == JOB_SNAPSHOT)
+                return false;
+        if (kind != JOB_RESET)
+                return true;
+        return q->mode == mode && streq_ptr(q->tables, tables) && streq(q->args.name, args ? args->name : "");
 }
 
-static JobWaiter *submit(Lifecycle *l, JobKind kind, ResetMode mode, const char *tables, int64_t timeout_ms,
-                         JobNotify notify, void *userdata)
+static JobWaiter *submit(Lifecycle *l, JobKind kind, ResetMode mode, const char *tables, const JobArgs *args,
+                         int64_t timeout_ms, JobNotify notify, void *userdata)
 {
         JobWaiter *w = xcalloc(1, sizeof(JobWaiter));
         Batch batch = {0};
@@ -170,18 +180,24 @@ static JobWaiter *submit(Lifecycle *l, JobKind kind, ResetMode mode, const char 
 
         pthread_mutex_lock(&l->lock);
         /* Join a job of the same kind that has not finished: its result answers this request too. */
-        if (l->current && job_matches(l->current, kind, mode, tables))
+        if (l->current && job_joins(l->current, kind, mode, tables, args))
                 j = l->current;
         for (Job *q = l->queue; !j && q; q = q->next)
-                if (job_matches(q, kind, mode, tables))
+                if (job_joins(q, kind, mode, tables, args))
                         j = q;
-        if (j)
+        if (j) {
                 w->coalesced = true;
-        else {
+                if (args && args->fd >= 0)
+                        close(args->fd);
+        } else {
                 j = xcalloc(1, sizeof(Job));
                 j->kind = kind;
                 j->mode = mode;
                 j->tables = tables ? xstrdup(tables) : NULL;
+                if (args)
+                        j->args = *args;
+                else
+                        j->args.fd = -1;
                 j->queued_mono = now_mono_ms();
                 j->refs = 1;
                 if (l->stopping) {
@@ -218,13 +234,19 @@ static JobWaiter *submit(Lifecycle *l, JobKind kind, ResetMode mode, const char 
 JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t timeout_ms, JobNotify notify,
                             void *userdata)
 {
-        return submit(l, kind, mode, NULL, timeout_ms, notify, userdata);
+        return submit(l, kind, mode, NULL, NULL, timeout_ms, notify, userdata);
 }
 
 JobWaiter *lifecycle_submit_reset(Lifecycle *l, ResetMode mode, const char *tables, int64_t timeout_ms,
                                   JobNotify notify, void *userdata)
 {
-        return submit(l, JOB_RESET, mode, tables, timeout_ms, notify, userdata);
+        return submit(l, JOB_RESET, mode, tables, NULL, timeout_ms, notify, userdata);
+}
+
+JobWaiter *lifecycle_submit_args(Lifecycle *l, JobKind kind, ResetMode mode, const JobArgs *args,
+                                 int64_t timeout_ms, JobNotify notify, void *userdata)
+{
+        return submit(l, kind, mode, NULL, args, timeout_ms, notify, userdata);
 }
 
 void lifecycle_expire(Lifecycle *l)
@@ -352,9 +374,15 @@ static void run_job(Lifecycle *l, Job *j)
         if (j->kind == JOB_ENSURE)
                 r = l->ops->ensure(l->ctx, &e);
         else {
-                if (l->reset_hook)
+                /* Generated changes must not race a restore (from the seed or a snapshot). */
+                if (j->kind == JOB_RESET && l->reset_hook)
                         l->reset_hook(l->reset_hook_userdata);
-                r = l->ops->reset(l->ctx, j->mode, j->tables, &result, &e);
+                if (j->kind == JOB_SNAPSHOT || *j->args.name)
+                        r = l->ops->snapshot ? l->ops->snapshot(l->ctx, j->kind, &j->args, &result, &e)
+                                             : error_set(&e, EOPNOTSUPP, NULL, NULL,
+                                                         "Snapshots are not supported");
+                else
+                        r = l->ops->reset(l->ctx, j->mode, j->tables, &result, &e);
         }
         /* How long it waited for the worker (behind another job or one upkeep step). */
         if (json_is_object(result))
@@ -367,8 +395,11 @@ static void run_job(Lifecycle *l, Job *j)
         pthread_mutex_lock(&l->lock);
         /* Refusals (busy, not ready) and shutdown changed nothing; any other failure may have (a failed
          * ensure is retried by the supervisor anyway). */
-        if (r < 0 && j->kind != JOB_ENSURE && e.errnum != EBUSY && e.errnum != EAGAIN &&
-            e.errnum != ECANCELED && e.errnum != EINVAL)
+        if (r < 0 && j->kind == JOB_RESET && e.errnum != EBUSY && e.errnum != EAGAIN &&
+            e.errnum != ECANCELED && e.errnum != ENOENT && e.errnum != EINVAL)
+                l->repair_needed = true;
+        /* A snapshot's refusals (a taken or unknown name, limits) changed nothing; its failures say EIO. */
+        if (r < 0 && j->kind == JOB_SNAPSHOT && e.errnum == EIO)
                 l->repair_needed = true;
         j->r = r;
         j->e = e;

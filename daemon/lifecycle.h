@@ -20,10 +20,33 @@ typedef struct JobWaiter JobWaiter;
  * database, say); HTTP handlers submit and wait, they never touch databases.
  */
 typedef enum JobKind {
-        JOB_ENSURE, /* template complete and current, working database present and usable (repairs) */
-        JOB_RESET,  /* restore the seeded state (mode in the job) */
+        JOB_ENSURE,   /* template complete and current, working database present and usable (repairs) */
+        JOB_RESET,    /* restore the seeded state (mode in the job), or a snapshot's (args.name) */
+        JOB_SNAPSHOT, /* a named snapshot's operation (args.op) */
         _JOB_KIND_MAX,
 } JobKind;
+
+/* What a JOB_SNAPSHOT does (snapshots.h). */
+typedef enum SnapshotOp {
+        SNAP_CREATE,  /* freeze the working database as snapshot args.name */
+        SNAP_IMPORT,  /* restore the pg_dump archive read from args.fd into a new snapshot args.name */
+        SNAP_DROP,    /* drop snapshot args.name */
+        SNAP_CLONE,   /* lease a clone of snapshot args.name for args.ttl_s */
+        SNAP_EXPORT,  /* a scratch copy of snapshot args.name that pg_dump can connect to */
+        SNAP_RELEASE, /* drop the scratch copy args.name made by SNAP_EXPORT */
+} SnapshotOp;
+
+/*
+ * A job's arguments beyond kind and mode.  The job owns fd (closed when the
+ * job is freed; -1 for none).  A JOB_RESET with a name restores that
+ * snapshot instead of the seeded state.
+ */
+typedef struct JobArgs {
+        SnapshotOp op;
+        char name[64];
+        int64_t ttl_s;
+        int fd;
+} JobArgs;
 
 const char *job_kind_to_string(JobKind k);
 
@@ -39,6 +62,8 @@ typedef struct LifecycleOps {
         int (*ensure)(void *ctx, Error *e);
         /* tables: NULL for every seeded table, else a comma-separated list (a partial reset) */
         int (*reset)(void *ctx, ResetMode mode, const char *tables, json_t **ret, Error *e);
+        /* May be NULL (-EOPNOTSUPP): a JOB_SNAPSHOT, or a JOB_RESET from a snapshot (args->name). */
+        int (*snapshot)(void *ctx, JobKind kind, const JobArgs *args, json_t **ret, Error *e);
         bool (*upkeep)(void *ctx);
         void (*cancel)(void *ctx); /* any thread: make a running ensure give up soon */
         /*
@@ -122,6 +147,14 @@ JobWaiter *lifecycle_submit(Lifecycle *l, JobKind kind, ResetMode mode, int64_t 
  */
 JobWaiter *lifecycle_submit_reset(Lifecycle *l, ResetMode mode, const char *tables, int64_t timeout_ms,
                                   JobNotify notify, void *userdata);
+
+/*
+ * The same with arguments (copied; their fd is the job's from now on).  A
+ * JOB_RESET joins only a reset of the same mode and snapshot; a JOB_SNAPSHOT
+ * never joins another.
+ */
+JobWaiter *lifecycle_submit_args(Lifecycle *l, JobKind kind, ResetMode mode, const JobArgs *args,
+                                 int64_t timeout_ms, JobNotify notify, void *userdata);
 
 /* Notifies waiters whose deadline passed (their result becomes -ETIMEDOUT).  Call periodically. */
 void lifecycle_expire(Lifecycle *l);

@@ -17,17 +17,20 @@
 #include "access.h"
 #include "api.h"
 #include "clones.h"
+#include "snapshots.h"
 #include "config.h"
 #include "daemon.h"
 #include "export.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "pgbouncer.h"
 #include "pidfile.h"
 #include "runtime.h"
 #include "seed.h"
 #include "supervisor.h"
 #include "workload.h"
+#include "tls.h"
 
 #define EXIT_USAGE 2
 
@@ -389,6 +392,10 @@ static int run_daemon(Daemon *d, const Options *o)
         if (runtime_new(d->config, &d->runtime, &e) < 0)
                 goto fail;
         log_info("runtime", "Using the %s runtime (%s)", runtime_name(d->runtime), d->runtime->why);
+        if (tls_prepare(d->config, runtime_name(d->runtime), &e) < 0)
+                goto fail;
+        if (d->config->pgbouncer && pgbouncer_new(d->config, &d->pgbouncer, &e) < 0)
+                goto fail;
         if (runtime_prepare(d->runtime, &e) < 0)
                 goto fail;
 
@@ -404,15 +411,21 @@ static int run_daemon(Daemon *d, const Options *o)
         d->clones = clones_new(d->config, d->metrics);
         d->workload = workload_new(d->config);
         seeder_set_clones(d->seeder, d->clones);
+        d->snapshots = snapshots_new(d->config);
+        seeder_set_snapshots(d->seeder, d->snapshots);
+        seeder_set_pgbouncer(d->seeder, d->pgbouncer);
+        clones_set_pgbouncer(d->clones, d->pgbouncer);
         d->supervisor = supervisor_new(d, NULL);
         clones_set_kick(d->clones, kick_upkeep, d->supervisor);
         if (supervisor_start(d->supervisor, &e) < 0)
                 goto fail;
+        if (d->pgbouncer && pgbouncer_start(d->pgbouncer, &e) < 0)
+                goto fail;
         if (http_server_start(d, api_routes, api_routes_count, api_fd, &d->http, &e) < 0)
                 goto fail;
         api_fd = -1;
-        log_info("listening", "API on http://%s:%d (Postgres on 127.0.0.1:%d, state in %s)",
-                 d->config->listen_host, d->config->listen_port, d->config->pg_port, d->config->state_dir);
+        log_info("listening", "API on http://%s:%d (Postgres on %s:%d, state in %s)", d->config->listen_host,
+                 d->config->listen_port, d->config->pg_host, d->config->pg_port, d->config->state_dir);
 
         wait_for_termination(d, o, &set);
 
@@ -421,9 +434,11 @@ static int run_daemon(Daemon *d, const Options *o)
         /* Parked requests (resets) are answered first, so that stopping the server need not wait for them.
          */
         supervisor_cancel_work(d->supervisor);
+        clones_cancel_waits(d->clones);
         http_server_stop(d->http);
         d->http = NULL;
         workload_stop(d->workload, "pgseedd stopped");
+        pgbouncer_stop(d->pgbouncer);
         supervisor_stop(d->supervisor);
         pidfile_release(d->config->state_dir, TAKE_FD(pid_fd));
         log_info("stopped", "pgseedd stopped");
@@ -436,6 +451,7 @@ fail:
                 close(api_fd);
         if (d->workload)
                 workload_stop(d->workload, "pgseedd stopped");
+        pgbouncer_stop(d->pgbouncer);
         if (d->supervisor)
                 supervisor_stop(d->supervisor);
         if (pid_fd >= 0)
@@ -475,9 +491,11 @@ int main(int argc, char **argv)
         }
 
         supervisor_free(d.supervisor);
+        pgbouncer_free(d.pgbouncer);
         seeder_free(d.seeder);
         clones_free(d.clones);
         workload_free(d.workload);
+        snapshots_free(d.snapshots);
         runtime_free(d.runtime);
         metrics_free(d.metrics);
         health_cache_free(d.health_cache);

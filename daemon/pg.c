@@ -25,6 +25,8 @@ int pg_sqlstate_to_errno(const char *s)
                 return EBUSY;
         if (streq(s, "57014"))
                 return ETIMEDOUT;
+        if (streq(s, "42501"))
+                return EPERM; /* insufficient_privilege: the role may not, which no retry changes */
         if (startswith(s, "22") || startswith(s, "42"))
                 return EINVAL;
         return EIO;
@@ -54,6 +56,11 @@ int pg_result_error(PGconn *conn, const PGresult *res, Error *e)
         return error_set(e, errnum, NULL, NULL, "%s", msg);
 }
 
+static bool host_is_loopback(const char *host)
+{
+        return streq(host, "127.0.0.1") || streq(host, "localhost") || streq(host, "::1");
+}
+
 static void ignore_notice(void *arg, const char *message)
 {
 }
@@ -71,7 +78,7 @@ PGconn *pg_connect(const Config *c, const char *dbname, const char *application,
         snprintf(port, sizeof(port), "%d", c->pg_port);
         snprintf(timeout, sizeof(timeout), "%d", timeout_s > 0 ? timeout_s : 5);
         snprintf(options, sizeof(options), "-c statement_timeout=%d", statement_timeout_ms);
-        values[0] = "127.0.0.1";
+        values[0] = c->pg_host;
         values[1] = port;
         values[2] = c->pg_user;
         values[3] = c->pg_password;
@@ -79,7 +86,15 @@ PGconn *pg_connect(const Config *c, const char *dbname, const char *application,
         values[5] = timeout;
         values[6] = application;
         values[7] = options;
-        values[8] = "disable"; /* loopback only: TLS would cost a handshake per probe for nothing */
+        /*
+         * The URL's sslmode when given (runtime = external); our own server with
+         * TLS on: require it; else on loopback TLS would cost a handshake per
+         * probe for nothing, and elsewhere use it when offered.
+         */
+        values[8] = c->pg_sslmode           ? c->pg_sslmode
+                    : config_tls_enabled(c) ? "require"
+                    : host_is_loopback(c->pg_host) ? "disable"
+                                                   : "prefer";
         values[9] = NULL;
 
         conn = PQconnectdbParams(keys, values, 0);
@@ -117,7 +132,7 @@ PGconn *pg_connect(const Config *c, const char *dbname, const char *application,
                         errnum = ENOENT; /* invalid: left by an interrupted DROP DATABASE, to be repaired */
                 else if (strstr(m, "is not currently accepting connections"))
                         errnum = EAGAIN; /* a reset is swapping it, or one was interrupted at that point */
-                error_set(e, errnum, code, NULL, "127.0.0.1:%s: %s", port, cause);
+                error_set(e, errnum, code, NULL, "%s:%s: %s", c->pg_host, port, cause);
                 PQfinish(conn);
                 return NULL;
         }

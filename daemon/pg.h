@@ -37,7 +37,7 @@ static inline void PQfreememp(char **p)
 #define _cleanup_pgconn_   _cleanup_(PQfinishp)
 
 /*
- * Connects to dbname on 127.0.0.1:pg_port as the configured user, with
+ * Connects to dbname on pg_host:pg_port as the configured user, with
  * parameters passed as keywords (never a spliced conninfo string).
  * timeout_s bounds the connect; statement_timeout_ms (0 = none) is set for
  * the session.  Returns NULL with e filled: -ECONNREFUSED when the server is

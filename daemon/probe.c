@@ -6,12 +6,14 @@
 #include <errno.h>
 
 #include "config.h"
+#include "counts.h"
 #include "pg.h"
 
 struct Probe {
         const Config *config;
         PGconn *conn;
         bool on_working_db;
+        RowCounts *counts;
 };
 
 /*
@@ -47,6 +49,7 @@ Probe *probe_new(const Config *c)
         Probe *p = xcalloc(1, sizeof(Probe));
 
         p->config = c;
+        p->counts = row_counts_new();
         return p;
 }
 
@@ -62,6 +65,7 @@ void probe_free(Probe *p)
         if (!p)
                 return;
         probe_disconnect(p);
+        row_counts_free(p->counts);
         free(p);
 }
 
@@ -98,7 +102,7 @@ static int probe_once(Probe *p, bool with_counts, json_t **ret, Error *e)
                 return -e->errnum;
         json_object_set_new(facts, "database_exists", json_boolean(p->on_working_db));
         if (with_counts && p->on_working_db) {
-                if (pg_count_rows(p->conn, &counts, e) < 0) {
+                if (row_counts_get(p->counts, p->conn, now_mono_ms(), &counts, e) < 0) {
                         json_decref(facts);
                         return -e->errnum;
                 }
@@ -106,6 +110,11 @@ static int probe_once(Probe *p, bool with_counts, json_t **ret, Error *e)
         }
         *ret = facts;
         return 0;
+}
+
+void probe_forget_counts(Probe *p)
+{
+        row_counts_forget(p->counts);
 }
 
 int probe_run(Probe *p, bool with_counts, json_t **ret, Error *e)

@@ -20,11 +20,16 @@ void probe_free(Probe *p);
  * exist yet).  On success *ret is a new JSON object:
  *   {"postgres_version": "15.18", "database_exists": true,
  *    "cdc": {"wal_level": ..., "publication": {...}, "replication_slots": [...]},
- *    "tables": [{"schema", "name", "rows"}...]        -- only when with_counts
- * Row counts are exact (count(*)), so callers ask for them every few seconds,
- * not every tick.  A broken connection is re-opened once before failing.
+ *    "tables": [{"schema", "name", "rows", "exact"}...] -- only when with_counts
+ * Row counts come from counts.h: a table that did not change keeps its last
+ * count, one that changed is counted again (a big one estimated between exact
+ * counts), so callers ask for them every few seconds, not every tick.  A
+ * broken connection is re-opened once before failing.
  */
 int probe_run(Probe *p, bool with_counts, json_t **ret, Error *e);
+
+/* The next probe_run() with counts counts every table exactly (after a seed or a reset). */
+void probe_forget_counts(Probe *p);
 
 /* Closes the connection, e.g. before the working database is dropped. */
 void probe_disconnect(Probe *p);

@@ -336,6 +336,34 @@ static char *join_columns(json_t *cols, const char *prefix, const char *sep)
         return out;
 }
 
+/*
+ * The columns that are not part of key, joined like join_columns(): what an
+ * UPDATE of a row found by its key sets.  Leaving the key out also keeps
+ * UPDATE off GENERATED ALWAYS identity keys, which only take DEFAULT.
+ */
+static char *join_non_key_columns(json_t *cols, json_t *key, const char *prefix, const char *sep)
+{
+        char *out = xstrdup("");
+        bool first = true;
+        json_t *col, *k;
+        size_t i, j;
+
+        json_array_foreach(cols, i, col)
+        {
+                const char *n = json_is_string(col) ? json_string_value(col) : jstr(col, "name");
+                bool in_key = false;
+
+                json_array_foreach(key, j, k) in_key = in_key || streq_ptr(json_string_value(k), n);
+                if (in_key)
+                        continue;
+                char *next = xasprintf("%s%s%s%s", out, first ? "" : sep, prefix, n);
+                free(out);
+                out = next;
+                first = false;
+        }
+        return out;
+}
+
 /* ---- structure: what differs from the template and the statements that repair it ----- */
 
 /*
@@ -741,6 +769,8 @@ static int apply_diff(PGconn *w, json_t *tbl, const char *tsrc, Changes *ch, Err
         const char *k1 = json_string_value(json_array_get(key, 0));
         _cleanup_free_ char *all = join_columns(cols, "", ", "), *tall = join_columns(cols, "t.", ", ");
         _cleanup_free_ char *sall = join_columns(cols, "s.", ", ");
+        _cleanup_free_ char *set = join_non_key_columns(cols, key, "", ", "),
+                            *sset = join_non_key_columns(cols, key, "s.", ", ");
         _cleanup_free_ char *ts = key_terms(key, "t.%s = s.%s", " AND "),
                             *td = key_terms(key, "t.%s = d.%s", " AND ");
         _cleanup_free_ char *sd = key_terms(key, "s.%s = d.%s", " AND ");
@@ -768,15 +798,18 @@ static int apply_diff(PGconn *w, json_t *tbl, const char *tsrc, Changes *ch, Err
                 r = exec_count(w, sql, &ch->deleted, e);
                 free(TAKE_PTR(sql));
         }
-        if (r == 0) {
+        /* Rows that differ in a non-key column (a row equal in all of them is not 'u'). */
+        if (r == 0 && *set) {
                 sql = xasprintf("UPDATE %s t SET (%s) = ROW(%s) FROM pgseed_src s, pgseed_delta d"
                                 " WHERE d.pgseed_op = 'u' AND %s AND %s",
-                                q, all, sall, sd, td);
+                                q, set, sset, sd, td);
                 r = exec_count(w, sql, &ch->updated, e);
                 free(TAKE_PTR(sql));
         }
         if (r == 0) {
-                sql = xasprintf("INSERT INTO %s (%s) SELECT %s FROM pgseed_src s JOIN pgseed_delta d"
+                /* The template's values, identity columns included (GENERATED ALWAYS needs the override). */
+                sql = xasprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM pgseed_src s "
+                                "JOIN pgseed_delta d"
                                 " ON d.pgseed_op = 'i' AND %s",
                                 q, all, sall, sd);
                 r = exec_count(w, sql, &ch->inserted, e);
@@ -792,7 +825,8 @@ static int replace_rows(PGconn *w, json_t *tbl, Changes *ch, Error *e)
         const char *q = jstr(tbl, "qualified");
         _cleanup_free_ char *all = join_columns(json_object_get(tbl, "columns"), "", ", ");
         _cleanup_free_ char *del = xasprintf("DELETE FROM %s", q);
-        _cleanup_free_ char *ins = xasprintf("INSERT INTO %s (%s) SELECT %s FROM pgseed_src", q, all, all);
+        _cleanup_free_ char *ins = xasprintf(
+                "INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM pgseed_src", q, all, all);
         int r = exec_count(w, del, &ch->deleted, e);
 
         return r < 0 ? r : exec_count(w, ins, &ch->inserted, e);
@@ -1450,6 +1484,13 @@ static int restore(const Config *c, InplaceCache *cache, Src *t, PGconn *w, cons
          */
         r = pg_exec(w, "BEGIN; SET LOCAL lock_timeout = '10s'; SET LOCAL session_replication_role = replica",
                     e);
+        if (r == -EPERM)
+                /* Only a server someone else runs gives pgseedd a role that is not its superuser. */
+                bufprintf(e->hint, sizeof(e->hint),
+                          "In-place resets need a superuser role, or (Postgres 15+) `GRANT SET ON PARAMETER "
+                          "session_replication_role TO %s`; POST /reset (from the template) needs CREATEDB "
+                          "only. GET /health lists what the role may do under runtime_info.",
+                          c->pg_user);
         if (r < 0)
                 goto out;
         have = session_json(cache, "pgseed_catalog", e);

@@ -4,12 +4,16 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
 #include "config.h"
+#include "docker-logstream.h"
 #include "docker.h"
 #include "log.h"
 #include "pg.h"
+#include "runtime-common.h"
 #include "runtime.h"
+#include "tuning.h"
 
 /* The official image's data directory; PGDATA is below it, so a mount's lost+found never bothers initdb. */
 #define DATA_MOUNT "/var/lib/postgresql/data"
@@ -28,7 +32,7 @@
 #define PULL_TIMEOUT_MS (15 * 60 * 1000)
 /* Status runs every supervisor tick, logs_open on HTTP threads: short bounds for both. */
 #define QUICK_TIMEOUT_MS 5000
-/* runtime_docker_usable() decides runtime = auto at start-up: it must answer within seconds. */
+/* docker_usable() decides runtime = auto at start-up: it must answer within seconds. */
 #define USABLE_TIMEOUT_MS    3000
 #define USABLE_PULL_PROBE_MS 5000
 
@@ -157,10 +161,59 @@ static int container_lookup(DockerRuntime *d, DockerClient *client, const Config
         return 0;
 }
 
+/*
+ * Podman lowers its own nproc limit to its default for containers (32768)
+ * at start, and the OCI runtime it spawns cannot raise it again.
+ */
+#define PODMAN_NPROC_MAX 32768
+
+/*
+ * The limits of this process (the host's), as HostConfig.Ulimits; nproc no
+ * higher than Podman's own; unlimited ones are left out.
+ */
+static json_t *host_ulimits(void)
+{
+        static const struct {
+                int resource;
+                const char *name;
+                rlim_t max;
+        } limits[] = {{RLIMIT_NOFILE, "nofile", RLIM_INFINITY}, {RLIMIT_NPROC, "nproc", PODMAN_NPROC_MAX}};
+        json_t *list = json_array();
+
+        for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
+                struct rlimit rl;
+
+                if (getrlimit(limits[i].resource, &rl) < 0)
+                        continue;
+                if (rl.rlim_max > limits[i].max)
+                        rl.rlim_max = limits[i].max;
+                if (rl.rlim_cur > rl.rlim_max)
+                        rl.rlim_cur = rl.rlim_max;
+                if (rl.rlim_max == RLIM_INFINITY || rl.rlim_cur == RLIM_INFINITY)
+                        continue;
+                json_array_append_new(list, json_pack("{s:s, s:I, s:I}", "Name", limits[i].name, "Soft",
+                                                      (json_int_t) rl.rlim_cur, "Hard",
+                                                      (json_int_t) rl.rlim_max));
+        }
+        return list;
+}
+
 /* Builds the create body and its hash from the config, the image's ID and the engine. */
+/*
+ * A local engine's Postgres listens on (or publishes its port to) the
+ * loopback only.  A remote engine's (tcp://HOST:PORT) must be reachable from
+ * here: on the engine host's interfaces, as Testcontainers does; the password
+ * guards it.
+ */
+static bool pg_is_local(const Config *config)
+{
+        return streq(config->pg_host, "127.0.0.1") || streq(config->pg_host, "localhost") ||
+               streq(config->pg_host, "::1");
+}
+
 static void spec_build(DockerRuntime *d, const Config *config, const char *image_id, const DockerVersion *v)
 {
-        bool host = streq(config->network, "host");
+        bool host = streq(config->network, "host"), local = pg_is_local(config);
         json_t *env = json_array(), *cmd = json_array(), *labels, *host_config;
         json_auto_t *hashed = NULL;
         _cleanup_free_ char *text = NULL;
@@ -186,7 +239,7 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
          * the host only through the port published on 127.0.0.1.
          */
         json_array_append_new(cmd, json_string("-c"));
-        json_array_append_new(cmd, json_string(host ? "listen_addresses=127.0.0.1" : "listen_addresses=*"));
+        json_array_append_new(cmd, json_string(host && local ? "listen_addresses=127.0.0.1" : "listen_addresses=*"));
         if (host) {
                 json_array_append_new(cmd, json_string("-c"));
                 json_array_append_new(cmd, json_sprintf("port=%d", config->pg_port));
@@ -195,6 +248,9 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
         hashed = json_pack("{s:i, s:s, s:s, s:O, s:O, s:s, s:i}", "spec", SPEC_VERSION, "image",
                            config->image, "image_id", image_id, "env", env, "cmd", cmd, "network",
                            config->network, "port", config->pg_port);
+        /* Podman's limits in the hash: its containers made before they were set cannot start, so renew them. */
+        if (v->podman && local)
+                json_object_set_new(hashed, "ulimits", host_ulimits());
         text = json_dumps(hashed, JSON_COMPACT | JSON_SORT_KEYS);
         if (!text)
                 abort();
@@ -229,10 +285,20 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
          */
         if (!v->podman)
                 json_object_set_new(host_config, "Init", json_true());
+        /*
+         * Podman (4.3) gives a container nofile and nproc limits (its own
+         * defaults, or containers.conf's) that may exceed the host's hard
+         * limits, and the OCI runtime then fails: runc with "error setting
+         * rlimit type 7", crun with "setrlimit `RLIMIT_NPROC`: Operation not
+         * permitted".  The host's own limits always fit.
+         */
+        if (v->podman && local)
+                json_object_set_new(host_config, "Ulimits", host_ulimits());
         if (!host)
                 json_object_set_new(
                         host_config, "PortBindings",
-                        json_pack("{s:[{s:s, s:s}]}", "5432/tcp", "HostIp", "127.0.0.1", "HostPort", port));
+                        json_pack("{s:[{s:s, s:s}]}", "5432/tcp", "HostIp", local ? "127.0.0.1" : "0.0.0.0",
+                                  "HostPort", port));
 
         json_decref(d->spec);
         /*
@@ -319,6 +385,9 @@ static int volume_ensure(DockerRuntime *d, const Config *config, Error *e)
 
 static int port_check(const Config *config, Error *e)
 {
+        /* A remote engine's ports are its host's: this machine's say nothing about them. */
+        if (!pg_is_local(config))
+                return 0;
         return port_check_free(config->pg_port, "Postgres", "PGSEED_PG_PORT", e);
 }
 
@@ -373,13 +442,18 @@ static int docker_init(Runtime *rt, Error *e)
         rt->impl = d;
         d->container = xasprintf("%s-postgres", config->instance);
         d->volume = xasprintf("%s-data", config->instance);
-        r = docker_client_new(config->docker_host, &d->client, e);
+        r = docker_client_new_tls(config->docker_host, config->docker_cert_path, config->docker_tls_verify,
+                                  &d->client, e);
         if (r >= 0)
-                r = docker_client_new(config->docker_host, &d->quick, e);
+                r = docker_client_new_tls(config->docker_host, config->docker_cert_path,
+                                          config->docker_tls_verify, &d->quick, e);
         if (r >= 0)
                 docker_client_set_timeout(d->quick, QUICK_TIMEOUT_MS);
         if (r >= 0 && !isempty(config->pg_conf))
                 r = pgconf_load(config->pg_conf, &d->settings, e);
+        /* [postgres] memory (tuning.c), after the file's so that it wins. */
+        if (r >= 0)
+                r = tuning_append_settings(config, true, &d->settings, e);
         if (r < 0)
                 docker_free(rt);
         return r;
@@ -686,6 +760,9 @@ static int container_log_read_line(LogStream *base, LogLine *ret, int timeout_ms
 
                 if (r <= 0)
                         return r;
+                line.ts_ms = docker_log_refine_ms(line.text, line.ts_ms);
+                if (line.ts_ms > 0)
+                        format_rfc3339_ms(line.ts_ms, line.ts, sizeof(line.ts));
                 /* The engine's since= has whole seconds: drop the lines earlier in that second. */
                 if (s->since_ms > 0 && line.ts_ms > 0 && line.ts_ms < s->since_ms)
                         continue;
@@ -752,13 +829,14 @@ static int pull_probe_progress(const json_t *msg, void *userdata)
         return 0;
 }
 
-int runtime_docker_usable(const Config *config, Error *e)
+static int docker_usable(const Config *config, char *why, size_t size, Error *e)
 {
         _cleanup_(docker_client_freep) DockerClient *c = NULL;
         json_auto_t *info = NULL;
         int r;
 
-        r = docker_client_new(config->docker_host, &c, e);
+        r = docker_client_new_tls(config->docker_host, config->docker_cert_path, config->docker_tls_verify, &c,
+                                  e);
         if (r < 0)
                 return r;
         docker_client_set_timeout(c, USABLE_TIMEOUT_MS);
@@ -766,8 +844,11 @@ int runtime_docker_usable(const Config *config, Error *e)
         if (r < 0)
                 return r;
         r = docker_image_inspect(c, config->image, &info, e);
-        if (r >= 0)
+        if (r >= 0) {
+                snprintf(why, size, "Docker engine at %s answers and image %s is usable", config->docker_host,
+                         config->image);
                 return 0;
+        }
         if (r != -ENOENT)
                 return error_prefix(e, "cannot inspect image %s: ", config->image);
         if (streq(config->pull, "never"))
@@ -781,11 +862,30 @@ int runtime_docker_usable(const Config *config, Error *e)
         r = docker_image_pull(c, config->image, USABLE_PULL_PROBE_MS, pull_probe_progress, NULL, e);
         if (r < 0)
                 return error_prefix(e, "image %s is not present and cannot be pulled: ", config->image);
+        snprintf(why, size, "Docker engine at %s answers and image %s is usable", config->docker_host,
+                 config->image);
         return 0;
+}
+
+/* /health: which engine (Docker or Podman), its version and where it is. */
+static void docker_describe(Runtime *rt, json_t *o)
+{
+        DockerRuntime *d = impl(rt);
+        DockerVersion v;
+
+        json_object_set_new(o, "engine_host", json_string(rt->config->docker_host));
+        if (docker_version_cached(d->quick, &v) < 0 && docker_version_cached(d->client, &v) < 0)
+                return;
+        json_object_set_new(o, "engine", json_string(v.podman ? "Podman" : "Docker"));
+        if (*v.version)
+                json_object_set_new(o, "engine_version", json_string(v.version));
+        json_object_set_new(o, "api_version", json_string(v.used_api_version));
 }
 
 const RuntimeOps runtime_docker_ops = {
         .name = "docker",
+        .owns_server = true,
+        .usable = docker_usable,
         .init = docker_init,
         .prepare = docker_prepare,
         .start = docker_start,
@@ -794,5 +894,6 @@ const RuntimeOps runtime_docker_ops = {
         .logs_open = docker_logs_open_op,
         .remove = docker_remove,
         .repair_auth = docker_repair_auth,
+        .describe = docker_describe,
         .free = docker_free,
 };

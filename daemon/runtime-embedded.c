@@ -18,7 +18,9 @@
 #include "config.h"
 #include "log.h"
 #include "pg.h"
+#include "runtime-common.h"
 #include "runtime.h"
+#include "tuning.h"
 
 /* Below this much free space the server cannot be expected to work: a WAL segment is 16 MB. */
 #define DISK_FLOOR_BYTES (32 * 1024 * 1024)
@@ -410,6 +412,10 @@ static int embedded_prepare(Runtime *rt, Error *e)
         strv_free(m->settings);
         m->settings = NULL;
         r = pgconf_load(c->pg_conf, &m->settings, e);
+        if (r < 0)
+                return r;
+        /* [postgres] memory, wal_archive_dir and tls (tuning.c), after the file's so that they win. */
+        r = tuning_append_settings(c, false, &m->settings, e);
         if (r < 0)
                 return r;
         r = pick_user(m, e);
@@ -911,6 +917,7 @@ static int embedded_logs_open(Runtime *rt, const LogQuery *q, LogStream **ret, E
 
 const RuntimeOps runtime_embedded_ops = {
         .name = "embedded",
+        .owns_server = true,
         .init = embedded_init,
         .prepare = embedded_prepare,
         .start = embedded_start,

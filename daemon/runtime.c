@@ -1,18 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* runtime.c -- choosing a runtime, plus the checks both runtimes share. */
+/* runtime.c -- the registry of runtimes: choosing one (auto walks them in order), and the wrappers around them. */
 
 #include "runtime.h"
 
-#include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
-#include <netinet/in.h>
+#include <jansson.h>
 #include <stdio.h>
-#include <sys/socket.h>
-#include <sys/statvfs.h>
 
 #include "config.h"
-#include "log.h"
+
+/*
+ * The order runtime = auto tries them: the server PGSEED_PG_URL names when
+ * set, else Docker when the engine is usable, else the local binaries.
+ */
+const RuntimeOps *const runtime_registry[] = {
+        &runtime_external_ops,
+        &runtime_docker_ops,
+        &runtime_embedded_ops,
+        NULL,
+};
 
 static int runtime_new_with(const RuntimeOps *ops, const Config *config, const char *why, Runtime **ret,
                             Error *e)
@@ -32,25 +38,59 @@ static int runtime_new_with(const RuntimeOps *ops, const Config *config, const c
         return 0;
 }
 
+const RuntimeOps *runtime_ops_find(const char *name)
+{
+        for (const RuntimeOps *const *ops = runtime_registry; *ops; ops++)
+                if (streq((*ops)->name, name))
+                        return *ops;
+        return NULL;
+}
+
 int runtime_new(const Config *config, Runtime **ret, Error *e)
 {
-        Error docker_err = ERROR_INIT;
-        char why[256];
+        const RuntimeOps *ops = runtime_ops_find(config->runtime);
+        char why[256], skipped[512] = "";
 
-        if (streq(config->runtime, "embedded"))
-                return runtime_new_with(&runtime_embedded_ops, config, "configured: runtime = embedded", ret,
-                                        e);
-        if (streq(config->runtime, "docker"))
-                return runtime_new_with(&runtime_docker_ops, config, "configured: runtime = docker", ret, e);
-
-        /* auto: Docker when it can work here, else the local binaries. */
-        if (runtime_docker_usable(config, &docker_err) == 0) {
-                snprintf(why, sizeof(why), "auto: Docker engine at %s answers and image %s is usable",
-                         config->docker_host, config->image);
-                return runtime_new_with(&runtime_docker_ops, config, why, ret, e);
+        if (ops) {
+                snprintf(why, sizeof(why), "configured: runtime = %s", ops->name);
+                return runtime_new_with(ops, config, why, ret, e);
         }
-        snprintf(why, sizeof(why), "auto: Docker not usable (%s)", docker_err.message);
-        return runtime_new_with(&runtime_embedded_ops, config, why, ret, e);
+        if (!streq(config->runtime, "auto"))
+                return error_set(e, EINVAL, "invalid_config", NULL, "Unknown runtime '%s'", config->runtime);
+
+        /* auto: the first registered runtime that can work here, saying why the earlier ones cannot. */
+        for (const RuntimeOps *const *o = runtime_registry; *o; o++) {
+                Error inner = ERROR_INIT;
+                char usable[200] = "";
+                size_t len = strlen(skipped);
+
+                if (!(*o)->usable || (*o)->usable(config, usable, sizeof(usable), &inner) == 0) {
+                        if (*usable)
+                                snprintf(why, sizeof(why), "auto: %s%s%s", usable, *skipped ? "; " : "",
+                                         skipped);
+                        else
+                                snprintf(why, sizeof(why), "auto: %s", *skipped ? skipped : (*o)->name);
+                        return runtime_new_with(*o, config, why, ret, e);
+                }
+                /* The one that is not configured at all (external without a URL) need not be mentioned. */
+                if (streq(inner.code, "not_configured"))
+                        continue;
+                snprintf(skipped + len, sizeof(skipped) - len, "%s%s not usable (%s)", len ? "; " : "",
+                         streq((*o)->name, "docker") ? "Docker" : (*o)->name, inner.message);
+        }
+        return error_set(e, ENOENT, "invalid_config", NULL, "No runtime can work here: %s", skipped);
+}
+
+json_t *runtime_describe(Runtime *rt)
+{
+        json_t *o = json_pack("{s:s, s:s}", "name", rt->ops->name, "owner",
+                              rt->ops->owns_server ? "pgseedd" : "external");
+
+        if (!o)
+                abort();
+        if (rt->ops->describe)
+                rt->ops->describe(rt, o);
+        return o;
 }
 
 void runtime_free(Runtime *rt)
@@ -72,6 +112,13 @@ int runtime_repair_auth(Runtime *rt, Error *e)
                 r = rt->ops->repair_auth(rt, &inner);
         if (r >= 0)
                 return 0;
+        if (!rt->ops->owns_server)
+                return error_set(e, EACCES, "password_mismatch",
+                                 "Set PGSEED_PG_PASSWORD (or PGSEED_PG_PASSWORD_FILE) to that role's password "
+                                 "on the server; pgseedd does not change passwords on a server it does not "
+                                 "own.",
+                                 "Postgres at %s:%d refuses the configured password for role %s", c->pg_host,
+                                 c->pg_port, c->pg_user);
         return error_set(
                 e, EACCES, "password_mismatch",
                 "Set PGSEED_PG_PASSWORD (or [postgres] password / password_file) back to the password "
@@ -80,15 +127,6 @@ int runtime_repair_auth(Runtime *rt, Error *e)
                 "Postgres refuses the configured password for role %s: its data (%s runtime) was "
                 "created with another PGSEED_PG_PASSWORD, and pgseedd could not set it (%s)",
                 c->pg_user, rt->ops->name, r == -EOPNOTSUPP ? "this runtime cannot" : inner.message);
-}
-
-int64_t disk_free_bytes(const char *path)
-{
-        struct statvfs sv;
-
-        if (statvfs(path, &sv) < 0)
-                return -errno;
-        return (int64_t) sv.f_bavail * (int64_t) sv.f_frsize;
 }
 
 bool runtime_explain_failure(Runtime *rt, const char *failure, char *ret, size_t size)
@@ -105,88 +143,4 @@ bool runtime_explain_failure(Runtime *rt, const char *failure, char *ret, size_t
                 return true;
         }
         return false;
-}
-
-int port_check_free(int port, const char *what, const char *setting, Error *e)
-{
-        _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
-        int one = 1;
-
-        if (fd < 0)
-                return error_set(e, errno, NULL, NULL, "Cannot create a socket: %s", strerror(errno));
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        /* SO_REUSEADDR as the real listener will use it, so TIME_WAIT leftovers do not count as taken. */
-        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                if (errno == EADDRINUSE)
-                        return error_set(
-                                e, EADDRINUSE, "port_in_use", NULL,
-                                "Port %d on 127.0.0.1 (%s) is already in use. See who holds it with "
-                                "`ss -ltnp 'sport = :%d'`, stop it, or set %s to a free port.",
-                                port, what, port, setting);
-                return error_set(e, errno, NULL, NULL, "Cannot bind 127.0.0.1:%d for %s: %s", port, what,
-                                 strerror(errno));
-        }
-        return 0;
-}
-
-int pgconf_load(const char *path, char ***ret, Error *e)
-{
-        _cleanup_free_ char *text = NULL;
-        _cleanup_strv_free_ char **v = NULL;
-        size_t n = 0;
-        unsigned lineno = 0;
-        int r;
-
-        r = read_full_file(path, &text, NULL);
-        if (r < 0)
-                return error_set(e, -r, "invalid_config", "Set PGSEED_PG_CONF to an existing file.",
-                                 "Cannot read Postgres settings %s: %s", path, strerror(-r));
-        v = xcalloc(1, sizeof(char *));
-        for (char *line = text, *next; line; line = next) {
-                char *eq, *name, *value;
-
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = '\0';
-                lineno++;
-                line = strstrip(line);
-                if (!*line || *line == '#')
-                        continue;
-                eq = strchr(line, '=');
-                if (!eq)
-                        return error_set(e, EINVAL, "invalid_config", "Write settings as 'name = value'.",
-                                         "%s:%u: expected 'name = value', got '%s'", path, lineno, line);
-                *eq = '\0';
-                name = strstrip(line);
-                value = strstrip(eq + 1);
-                for (const char *p = name; *p; p++)
-                        if (!(isalnum((unsigned char) *p) || *p == '_' || *p == '.'))
-                                return error_set(e, EINVAL, "invalid_config", NULL,
-                                                 "%s:%u: '%s' is not a setting name", path, lineno, name);
-                if (*value == '\'') {
-                        /* Single-quoted values: strip the quotes, keep any trailing comment out. */
-                        char *end = strchr(value + 1, '\'');
-                        if (!end)
-                                return error_set(e, EINVAL, "invalid_config", NULL,
-                                                 "%s:%u: unterminated quote in value of %s", path, lineno,
-                                                 name);
-                        *end = '\0';
-                        value++;
-                } else {
-                        char *hash = strchr(value, '#');
-                        if (hash)
-                                *hash = '\0';
-                        value = strstrip(value);
-                }
-                if (!*name || !*value)
-                        return error_set(e, EINVAL, "invalid_config", NULL, "%s:%u: empty name or value",
-                                         path, lineno);
-                v = xrealloc(v, (n + 2) * sizeof(char *));
-                v[n++] = xasprintf("%s=%s", name, value);
-                v[n] = NULL;
-        }
-        *ret = TAKE_PTR(v);
-        return 0;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* runtime.h -- where Postgres runs: one interface, a Docker container or an embedded child process. */
+/* runtime.h -- where Postgres runs: one interface (RuntimeOps), a registry of its implementations. */
 #pragma once
 
 #include <stdbool.h>
@@ -8,6 +8,7 @@
 
 #include "error.h"
 
+typedef struct json_t json_t;
 typedef struct Config Config;
 typedef struct Runtime Runtime;
 typedef struct LogStream LogStream;
@@ -48,6 +49,21 @@ struct LogStream {
  */
 typedef struct RuntimeOps {
         const char *name;
+        /*
+         * Who starts, stops and restarts the server: true when this runtime
+         * does (a container or child process of pgseedd's); false when the
+         * server belongs to someone else and pgseedd only attaches to it.
+         * Then start() checks that the server answers, stop() does nothing,
+         * and the supervisor waits for a lost server instead of restarting it.
+         */
+        bool owns_server;
+        /*
+         * Optional, for runtime = auto, which tries the registered runtimes in
+         * order and takes the first usable one: returns 0 with why saying in
+         * a few words why it can work here, or -errno with e saying why not.
+         * Bounded to a few seconds.  NULL: always usable (the last resort).
+         */
+        int (*usable)(const Config *config, char *why, size_t size, Error *e);
         /* Allocates rt->impl from rt->config.  Cheap; no I/O beyond checks. */
         int (*init)(Runtime *rt, Error *e);
         /*
@@ -83,6 +99,12 @@ typedef struct RuntimeOps {
          * sees none.  Cheap (a statvfs, a look at the log's tail).
          */
         bool (*explain_failure)(Runtime *rt, const char *failure, char *ret, size_t size);
+        /*
+         * Optional.  Adds what /health says about the runtime beyond its name
+         * and owner (the server it attaches to, the role's rights) to o.
+         * Any thread; cheap (no I/O).
+         */
+        void (*describe)(Runtime *rt, json_t *o);
         void (*free)(Runtime *rt);
 } RuntimeOps;
 
@@ -93,14 +115,26 @@ struct Runtime {
         char why[256]; /* why this runtime was chosen (auto), for the log and /health */
 };
 
-extern const RuntimeOps runtime_embedded_ops;
+/*
+ * The registered runtimes, in the order runtime = auto tries them,
+ * NULL-terminated.  A new runtime is one RuntimeOps and one line here; the
+ * supervisor and the handlers only ever see the interface.
+ */
+extern const RuntimeOps *const runtime_registry[];
+
+/* The implementations, each in its runtime-NAME.c (named here for the registry and the tests). */
 extern const RuntimeOps runtime_docker_ops;
+extern const RuntimeOps runtime_embedded_ops;
+extern const RuntimeOps runtime_external_ops;
+
+/* The registered runtime of that name, or NULL. */
+const RuntimeOps *runtime_ops_find(const char *name);
 
 /*
- * Picks the runtime named in the config.  For "auto" it asks the Docker
- * runtime whether it can work here (engine answers, image present or
- * pullable) and falls back to embedded, recording why in rt->why.
- * Returns 0 and a new, initialised Runtime in *ret.
+ * Picks the runtime named in the config.  For "auto" it walks the registry
+ * and takes the first runtime whose usable() says it can work here,
+ * recording why in rt->why.  Returns 0 and a new, initialised Runtime in
+ * *ret.
  */
 int runtime_new(const Config *config, Runtime **ret, Error *e);
 void runtime_free(Runtime *rt);
@@ -109,12 +143,13 @@ static inline void runtime_freep(Runtime **rt)
         runtime_free(*rt);
 }
 
-/* Docker only: 0 when the engine answers and the image is present or may be pulled; else why. */
-int runtime_docker_usable(const Config *config, Error *e);
-
 static inline const char *runtime_name(const Runtime *rt)
 {
         return rt->ops->name;
+}
+static inline bool runtime_owns_server(const Runtime *rt)
+{
+        return rt->ops->owns_server;
 }
 static inline int runtime_prepare(Runtime *rt, Error *e)
 {
@@ -166,8 +201,12 @@ int runtime_repair_auth(Runtime *rt, Error *e);
  */
 bool runtime_explain_failure(Runtime *rt, const char *failure, char *ret, size_t size);
 
-/* Free bytes for unprivileged users on the file system holding path (statvfs), or -errno. */
-int64_t disk_free_bytes(const char *path);
+/*
+ * What /health says about the runtime, as a new object: its name, who owns
+ * the server ("pgseedd" or "external"), and what the runtime adds
+ * (describe).  Any thread.
+ */
+json_t *runtime_describe(Runtime *rt);
 
 static inline void log_stream_close(LogStream *s)
 {
@@ -178,17 +217,3 @@ static inline void log_stream_closep(LogStream **s)
 {
         log_stream_close(*s);
 }
-
-/*
- * Checks that nothing listens on 127.0.0.1:port by binding it briefly.
- * Returns 0, or -EADDRINUSE with e naming the port, what it was for, and how
- * to find who holds it.  what: "Postgres" or "the API".
- */
-int port_check_free(int port, const char *what, const char *setting, Error *e);
-
-/*
- * The settings of the postgresql.conf fragment at path as "name=value"
- * strings (for -c arguments), NULL-terminated.  Returns -ENOENT/-EINVAL with
- * e naming the file and line.
- */
-int pgconf_load(const char *path, char ***ret, Error *e);

@@ -14,8 +14,12 @@
 #include "loader.h"
 #include "log.h"
 #include "metrics.h"
+#include "migrations.h"
 #include "pg.h"
+#include "pgbouncer.h"
 #include "reset-inplace.h"
+#include "snapshots.h"
+#include "roles.h"
 #include "sqlfile.h"
 
 /*
@@ -46,12 +50,13 @@ struct Seeder {
         char *spare_prefix; /* "app_spare_" */
         char **spares;      /* "app_spare_1" .. "app_spare_N" */
         size_t n_spares;
-        char *legacy_spare; /* "app_spare": the one spare of earlier versions, dropped at ensure */
-        Clones *clones;     /* may be NULL */
-        PGconn *conn;       /* the worker's connection to "postgres" for jobs, kept between them */
-        InplaceCache
-                *inplace;    /* what in-place resets keep between them (a session on the working database) */
-        PGconn *upkeep_conn; /* upkeep's own, so that a late cancel (see seeder_preempt) never hits a job */
+        char *legacy_spare;   /* "app_spare": the one spare of earlier versions, dropped at ensure */
+        Clones *clones;       /* may be NULL */
+        Snapshots *snapshots; /* may be NULL */
+        Pgbouncer *pgbouncer; /* may be NULL */
+        PGconn *conn;         /* the worker's connection to "postgres" for jobs, kept between them */
+        InplaceCache *inplace; /* what in-place resets keep between them (a session on the working database) */
+        PGconn *upkeep_conn;  /* upkeep's own, so that a late cancel (see seeder_preempt) never hits a job */
 
         char *trash_prefix; /* "app_pgseed_aside_": working databases a reset set aside */
 
@@ -157,16 +162,18 @@ static void phase_done(json_t *phases, const char *name, int64_t *mark)
 /* Everything the template's contents depend on; a change in any of it means a rebuild. */
 static void compute_fingerprint(const Config *c, const SqlDir *dir, char out[24])
 {
-        char buf[1024];
+        char buf[1024], roles[512];
         uint64_t h = HASH64_INIT;
         const char *csv = startswith(c->dataset, "csv:");
         struct stat st = {0};
 
         if (csv)
                 (void) stat(csv, &st);
-        snprintf(buf, sizeof(buf), "%s|%s|%lld|%lld|%s|%llx|%lld|%lld", FORMAT_VERSION, c->dataset,
+        /* The roles' grants are in the template: other role names, another template. */
+        roles_fingerprint_text(c, roles, sizeof(roles));
+        snprintf(buf, sizeof(buf), "%s|%s|%lld|%lld|%s|%llx|%lld|%lld%s", FORMAT_VERSION, c->dataset,
                  (long long) c->comments, (long long) c->seed, c->publication,
-                 (unsigned long long) dir->hash, (long long) st.st_size, (long long) st.st_mtime);
+                 (unsigned long long) dir->hash, (long long) st.st_size, (long long) st.st_mtime, roles);
         h = hash64(buf, strlen(buf), h);
         snprintf(out, 24, "%016llx", (unsigned long long) h);
 }
@@ -373,7 +380,8 @@ static int run_after_load(Seeder *s, const SqlDir *dir, Error *e)
         return 0;
 }
 
-static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char *fingerprint, Error *e)
+static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const SqlDir *migrations,
+                          const char *fingerprint, Error *e)
 {
         const Config *c = s->config;
         int64_t t0 = now_mono_ms(), mark = t0, counts[_TABLE_MAX] = {0};
@@ -403,6 +411,10 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char
         for (size_t i = 0; i < dir->n_files; i++)
                 if (!dir->files[i].after_load && (r = apply_file(b, dir, &dir->files[i], e)) < 0)
                         return r;
+        /* Before the rows: a migrations directory may be the whole schema the dataset loads into. */
+        r = migrations_apply(b, migrations, e);
+        if (r < 0)
+                return r;
         phase_done(phases, "schema", &mark);
 
         if (!streq(c->dataset, "none")) {
@@ -419,6 +431,9 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const char
         if (r < 0)
                 return r;
         phase_done(phases, "after_load_sql", &mark);
+        r = roles_grant(c, b, e);
+        if (r < 0)
+                return r;
         r = pg_sync_publication(b, c->publication, e);
         if (r < 0)
                 return error_prefix(e, "Creating publication %s: ", c->publication);
@@ -540,7 +555,8 @@ static int find_slots(PGconn *conn, const char *db, char *names, size_t size, Er
  * seeder_ensure() recognises (the working database refusing connections, or
  * missing with fresh still there; what was set aside is dropped by upkeep).
  */
-static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *fingerprint, Error *e)
+static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *fingerprint, const char *snapshot,
+                   Error *e)
 {
         _cleanup_free_ char *aside =
                 xasprintf("%s%llx", s->trash_prefix, (unsigned long long) now_real_ms());
@@ -578,6 +594,8 @@ static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *finge
                 epoch = work.meta ? json_integer_value(json_object_get(work.meta, "epoch")) + 1 : 0;
                 meta = meta_for("working", fingerprint);
                 json_object_set_new(meta, "epoch", json_integer(epoch));
+                if (snapshot)
+                        json_object_set_new(meta, "snapshot", json_string(snapshot));
                 r = set_comment(conn, s->working, meta, e);
                 json_decref(meta);
         }
@@ -791,7 +809,7 @@ static int drop_broken(Seeder *s, PGconn *conn, const char *fingerprint, Error *
 int seeder_ensure(Seeder *s, Error *e)
 {
         const Config *c = s->config;
-        _cleanup_(sqldir_free) SqlDir dir = {0};
+        _cleanup_(sqldir_free) SqlDir dir = {0}, migrations = {0};
         _cleanup_pgconn_ PGconn *conn = NULL;
         DbState tmpl = {0}, work = {0};
         char fingerprint[24], slots[512];
@@ -805,12 +823,22 @@ int seeder_ensure(Seeder *s, Error *e)
         r = sqldir_load(c->sql_dir, &dir, e);
         if (r < 0)
                 goto done;
+        r = migrations_load(c, &migrations, e);
+        if (r < 0)
+                goto done;
+        /* A new or changed migration is another template. */
+        if (migrations.n_files > 0)
+                dir.hash = hash64(&migrations.hash, sizeof(migrations.hash), dir.hash);
         compute_fingerprint(c, &dir, fingerprint);
         conn = pg_connect(c, "postgres", "pgseedd-seed", 10, 0, e);
         if (!conn) {
                 r = -e->errnum;
                 goto done;
         }
+        /* Cluster-wide, so before the template that grants them their rights. */
+        r = roles_ensure(c, conn, e);
+        if (r < 0)
+                goto done;
         r = drop_broken(s, conn, fingerprint, e);
         if (r < 0)
                 goto done;
@@ -836,7 +864,7 @@ int seeder_ensure(Seeder *s, Error *e)
                 if (r == 0)
                         r = drop_database(conn, s->tmpl, e);
                 if (r == 0)
-                        r = build_template(s, conn, &dir, fingerprint, e);
+                        r = build_template(s, conn, &dir, &migrations, fingerprint, e);
                 if (r < 0) {
                         Error ignore = ERROR_INIT;
                         drop_database(conn, s->build, &ignore);
@@ -891,7 +919,7 @@ int seeder_ensure(Seeder *s, Error *e)
         t0 = now_mono_ms();
         r = take_fresh(s, conn, fingerprint, &prepared, &fresh, e);
         if (r == 0)
-                r = swap_in(s, conn, fresh, fingerprint, e);
+                r = swap_in(s, conn, fresh, fingerprint, NULL, e);
         if (r == 0)
                 log_info("seed", "Created %s from the template in %lld ms%s", s->working,
                          (long long) (now_mono_ms() - t0), prepared ? " (from the prepared copy)" : "");
@@ -900,6 +928,8 @@ done:
         /* The clones' leases, once the template is known to be current. */
         if (r == 0 && s->clones)
                 r = clones_rebuild(s->clones, conn, fingerprint, e);
+        if (r == 0 && s->snapshots)
+                r = snapshots_rebuild(s->snapshots, conn, e);
         db_state_clear(&tmpl);
         db_state_clear(&work);
         set_phase(s, SEED_PHASE_IDLE);
@@ -1102,9 +1132,19 @@ static void seeder_preempt(Seeder *s, JobKind kind, ResetMode mode)
         pthread_mutex_unlock(&s->lock);
 }
 
+void seeder_set_pgbouncer(Seeder *s, Pgbouncer *pb)
+{
+        s->pgbouncer = pb;
+}
+
 void seeder_set_clones(Seeder *s, Clones *clones)
 {
         s->clones = clones;
+}
+
+void seeder_set_snapshots(Seeder *s, Snapshots *snapshots)
+{
+        s->snapshots = snapshots;
 }
 
 json_t *seeder_describe(Seeder *s)
@@ -1162,9 +1202,13 @@ static int reset_template(Seeder *s, PGconn *conn, const char *fingerprint, json
         if (r < 0)
                 return r;
         t0 = now_mono_ms();
-        r = swap_in(s, conn, fresh, fingerprint, e);
+        PgbouncerPause *pause = pgbouncer_pause(s->pgbouncer, s->working, PGBOUNCER_PAUSE_MS);
+        r = swap_in(s, conn, fresh, fingerprint, NULL, e);
+        int64_t held = pgbouncer_resume(pause);
         if (r < 0)
                 return r;
+        if (held >= 0)
+                json_object_set_new(result, "pgbouncer_paused_ms", json_integer(held));
         json_object_set_new(result, "strategy", json_string(prepared ? "prepared_copy" : "clone"));
         json_object_set_new(result, "swap_ms", json_integer(now_mono_ms() - t0));
         json_object_set_new(result, "tables", template_tables(s));
@@ -1194,20 +1238,27 @@ int seeder_reset(Seeder *s, ResetMode mode, const char *tables, json_t **ret, Er
          * A template reset cannot swap part of a database: with tables, both
          * modes copy those tables' rows from the template in one transaction.
          */
-        r = mode == RESET_INPLACE || tables
-                    ? reset_inplace(s->config, s->inplace, conn, s->tmpl, s->working, tables, result, e)
-                    : reset_template(s, conn, fingerprint, result, e);
+        if (mode == RESET_INPLACE || tables) {
+                /* Held on the pooler: its clients wait for the reset's locks instead of racing them. */
+                PgbouncerPause *pause = pgbouncer_pause(s->pgbouncer, s->working, PGBOUNCER_PAUSE_MS);
+                r = reset_inplace(s->config, s->inplace, conn, s->tmpl, s->working, tables, result, e);
+                int64_t held = pgbouncer_resume(pause);
+                if (r == 0 && held >= 0)
+                        json_object_set_new(result, "pgbouncer_paused_ms", json_integer(held));
+        } else
+                r = reset_template(s, conn, fingerprint, result, e);
         if (r < 0) {
                 worker_conn_drop(s);
                 json_decref(result);
                 metrics_count(s->metrics, METRIC_RESETS_FAILED);
                 /*
-                 * Refusals (a slot, a lock, not ready) keep their status; anything
-                 * else is the server's failure, whatever SQLSTATE it came with: a
-                 * missing template is not a 404 of the caller's making.
+                 * Refusals (a slot, a lock, not ready, a role that may not) keep
+                 * their status; anything else is the server's failure, whatever
+                 * SQLSTATE it came with: a missing template is not a 404 of the
+                 * caller's making.
                  */
                 if (e->errnum != EBUSY && e->errnum != EAGAIN && e->errnum != ECONNREFUSED &&
-                    e->errnum != ETIMEDOUT && !reset_inplace_request_error(e)) {
+                    e->errnum != ETIMEDOUT && e->errnum != EPERM && !reset_inplace_request_error(e)) {
                         e->errnum = EIO;
                         strlcpy0(e->code, "reset_failed", sizeof(e->code));
                         if (!*e->hint)
@@ -1226,6 +1277,141 @@ int seeder_reset(Seeder *s, ResetMode mode, const char *tables, json_t **ret, Er
         metrics_reset_duration(s->metrics, ms);
         *ret = result;
         return 0;
+}
+
+/* ---- snapshots ------------------------------------------------------------ */
+
+/*
+ * A template-style reset from snapshot name: a copy of it is made (it is not
+ * prepared ahead: the spares are the seed template's) and swapped in as a
+ * reset swaps in a spare.
+ */
+static int reset_from_snapshot(Seeder *s, PGconn *conn, const char *fingerprint, const char *name,
+                               json_t *result, Error *e)
+{
+        _cleanup_free_ char *db = NULL, *fmt = NULL;
+        _cleanup_free_ char *fresh =
+                xasprintf("%sr%llx", s->trash_prefix, (unsigned long long) now_real_ms());
+        char slots[512];
+        int64_t t0 = now_mono_ms();
+        json_t *meta;
+        int r;
+
+        r = snapshots_lookup(s->snapshots, name, &db, NULL, 0, e);
+        if (r < 0)
+                return r;
+        r = find_slots(conn, s->working, slots, sizeof(slots), e);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return error_set(e, EBUSY, "replication_slot_active",
+                                 "Drop the slot first: a reset from a snapshot replaces the database.",
+                                 "Resetting from a snapshot would drop database %s and with it the logical "
+                                 "replication slot(s) %s",
+                                 s->working, slots);
+        /* Under the set-aside prefix with our comment: if a crash leaves it, upkeep drops it. */
+        fmt = xasprintf("CREATE DATABASE %%s TEMPLATE %%s%s ALLOW_CONNECTIONS = false", copy_strategy(conn));
+        r = exec_db(conn, e, fmt, fresh, db);
+        if (r == 0) {
+                meta = meta_for("snapshot-copy", fingerprint);
+                r = set_comment(conn, fresh, meta, e);
+                json_decref(meta);
+        }
+        if (r == 0) {
+                json_object_set_new(result, "copy_ms", json_integer(now_mono_ms() - t0));
+                t0 = now_mono_ms();
+                r = swap_in(s, conn, fresh, fingerprint, name, e);
+        }
+        if (r < 0) {
+                Error ignore = ERROR_INIT;
+                drop_database(conn, fresh, &ignore);
+                return r;
+        }
+        json_t *desc = snapshots_describe(s->snapshots, name);
+        json_t *tables = desc ? json_object_get(desc, "tables") : NULL;
+        json_object_set_new(result, "tables", tables ? json_incref(tables) : json_array());
+        json_decref(desc);
+        json_object_set_new(result, "strategy", json_string("snapshot"));
+        json_object_set_new(result, "snapshot", json_string(name));
+        json_object_set_new(result, "swap_ms", json_integer(now_mono_ms() - t0));
+        json_object_set_new(result, "epoch", json_integer(s->epoch));
+        return 0;
+}
+
+/* The lifecycle worker's snapshot jobs (see JobArgs). */
+static int seeder_snapshot(Seeder *s, JobKind kind, const JobArgs *a, json_t **ret, Error *e)
+{
+        char fingerprint[24];
+        PGconn *conn;
+        int64_t t0 = now_mono_ms();
+        int r;
+
+        pthread_mutex_lock(&s->lock);
+        strlcpy0(fingerprint, s->fingerprint, sizeof(fingerprint));
+        pthread_mutex_unlock(&s->lock);
+        if (!s->snapshots)
+                return error_set(e, EOPNOTSUPP, NULL, NULL, "Snapshots are not set up");
+        if (!*fingerprint)
+                return error_set(e, EAGAIN, "not_ready", "Wait until seeding finishes: `pgseedctl wait`.",
+                                 "There is no seeded database yet");
+        conn = worker_conn(s, e);
+        if (!conn)
+                return -e->errnum;
+        if (kind == JOB_RESET) {
+                json_t *result = json_pack("{s:s}", "mode", "template");
+                r = reset_from_snapshot(s, conn, fingerprint, a->name, result, e);
+                if (r < 0) {
+                        json_decref(result);
+                        metrics_count(s->metrics, METRIC_RESETS_FAILED);
+                        if (e->errnum != EBUSY && e->errnum != ENOENT && e->errnum != EAGAIN) {
+                                worker_conn_drop(s);
+                                e->errnum = EIO;
+                                strlcpy0(e->code, "reset_failed", sizeof(e->code));
+                        }
+                        return -e->errnum;
+                }
+                int64_t ms = now_mono_ms() - t0;
+                json_object_set_new(result, "duration_ms", json_integer(ms));
+                metrics_count(s->metrics, METRIC_RESETS_TEMPLATE);
+                metrics_reset_duration(s->metrics, ms);
+                *ret = result;
+                return 0;
+        }
+        switch (a->op) {
+        case SNAP_CREATE:
+                r = snapshots_create(s->snapshots, conn, s->working, fingerprint, s->epoch, a->name, ret, e);
+                break;
+        case SNAP_IMPORT:
+                r = snapshots_import(s->snapshots, conn, a->name, a->fd, ret, e);
+                break;
+        case SNAP_DROP:
+                r = snapshots_drop(s->snapshots, conn, a->name, ret, e);
+                break;
+        case SNAP_CLONE: {
+                _cleanup_free_ char *db = NULL;
+                char snap_fp[24];
+
+                r = snapshots_lookup(s->snapshots, a->name, &db, snap_fp, sizeof(snap_fp), e);
+                if (r == 0 && !s->clones)
+                        r = error_set(e, EOPNOTSUPP, NULL, NULL, "Clones are not set up");
+                if (r == 0)
+                        r = clones_make_from(s->clones, conn, db, a->name, snap_fp, a->ttl_s, ret, e);
+                break;
+        }
+        case SNAP_EXPORT:
+                r = snapshots_export(s->snapshots, conn, a->name, ret, e);
+                break;
+        case SNAP_RELEASE:
+                r = snapshots_release(s->snapshots, conn, a->name, e);
+                break;
+        default:
+                r = error_set(e, EINVAL, NULL, NULL, "Unknown snapshot operation");
+        }
+        if (r < 0 && e->errnum == EIO)
+                worker_conn_drop(s);
+        if (r == 0 && *ret && json_is_object(*ret))
+                json_object_set_new(*ret, "duration_ms", json_integer(now_mono_ms() - t0));
+        return r;
 }
 
 /* ---- the lifecycle worker's operations ------------------------------------- */
@@ -1255,9 +1441,15 @@ static void ops_preempt(void *ctx, JobKind kind, ResetMode mode)
         seeder_preempt(ctx, kind, mode);
 }
 
+static int ops_snapshot(void *ctx, JobKind kind, const JobArgs *args, json_t **ret, Error *e)
+{
+        return seeder_snapshot(ctx, kind, args, ret, e);
+}
+
 static const LifecycleOps seeder_lifecycle_ops = {
         .ensure = ops_ensure,
         .reset = ops_reset,
+        .snapshot = ops_snapshot,
         .upkeep = ops_upkeep,
         .cancel = ops_cancel,
         .preempt = ops_preempt,

@@ -13,6 +13,7 @@ typedef struct Config Config;
 typedef struct Metrics Metrics;
 typedef struct Seeder Seeder;
 typedef struct Clones Clones;
+typedef struct Snapshots Snapshots;
 
 typedef enum SeedPhase {
         SEED_PHASE_IDLE,
@@ -87,6 +88,16 @@ int seeder_reset(Seeder *s, ResetMode mode, const char *tables, json_t **ret, Er
  * the lifecycle worker starts; NULL to have none).
  */
 void seeder_set_clones(Seeder *s, Clones *clones);
+
+/* The same for named snapshots (snapshots.h): ensure loads them, snapshot jobs use them. */
+void seeder_set_snapshots(Seeder *s, Snapshots *snapshots);
+/*
+ * The PgBouncer in front (borrowed, may be NULL): resets PAUSE the working
+ * database on it around the swap, so that its clients wait instead of failing.
+ * Set before the lifecycle worker starts.
+ */
+typedef struct Pgbouncer Pgbouncer;
+void seeder_set_pgbouncer(Seeder *s, Pgbouncer *pb);
 
 /* JSON about the template (name, fingerprint, built_at, rows) for /health; NULL before the first build. */
 json_t *seeder_describe(Seeder *s);

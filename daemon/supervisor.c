@@ -7,9 +7,11 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "clones.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
@@ -119,6 +121,9 @@ static int real_probe(void *ctx, bool with_counts, json_t **ret, Error *e)
 {
         Supervisor *s = ctx;
 
+        /* After a seed or a job the rows changed wholesale (the statistics may not know yet): count all. */
+        if (with_counts && s->counts_dirty)
+                probe_forget_counts(s->probe);
         return probe_run(s->probe, with_counts, ret, e);
 }
 
@@ -225,7 +230,7 @@ static void set_state_locked(Supervisor *s, SupState state, const char *reason)
 
 /* The one place that says what the inputs mean. */
 static SupState derive_state_plain(const SupInputs *in, bool busy, JobKind kind, ResetMode mode, bool repair,
-                                   int pg_port, char *reason, size_t size)
+                                   const Config *c, char *reason, size_t size)
 {
         if (in->server == SERVER_OFF) {
                 strlcpy0(reason, in->server_detail, size);
@@ -276,7 +281,7 @@ static SupState derive_state_plain(const SupInputs *in, bool busy, JobKind kind,
                 strlcpy0(reason, "building the dataset", size);
                 return SUP_SEEDING;
         }
-        snprintf(reason, size, "accepting connections on 127.0.0.1:%d; dataset seeded%s", pg_port,
+        snprintf(reason, size, "accepting connections on %s:%d; dataset seeded%s", c->pg_host, c->pg_port,
                  !(busy && kind == JOB_RESET) ? ""
                  : mode == RESET_INPLACE      ? "; resetting in place"
                                               : "; resetting from the template");
@@ -285,9 +290,9 @@ static SupState derive_state_plain(const SupInputs *in, bool busy, JobKind kind,
 
 /* The same, with the cause the runtime sees (a full disk) said first when it is down or degraded. */
 static SupState derive_state(const SupInputs *in, bool busy, JobKind kind, ResetMode mode, bool repair,
-                             int pg_port, char *reason, size_t size)
+                             const Config *c, char *reason, size_t size)
 {
-        SupState state = derive_state_plain(in, busy, kind, mode, repair, pg_port, reason, size);
+        SupState state = derive_state_plain(in, busy, kind, mode, repair, c, reason, size);
 
         if ((state == SUP_DOWN || state == SUP_DEGRADED) && *in->cause) {
                 _cleanup_free_ char *original = xstrdup(reason);
@@ -311,7 +316,7 @@ static SupState publish_locked(Supervisor *s)
         if (s->stop_requested)
                 return s->state;
         state = derive_state(&s->in, busy, kind, mode, lifecycle_repair_pending(s->lifecycle),
-                             s->d->config->pg_port, reason, sizeof(reason));
+                             s->d->config, reason, sizeof(reason));
         if (busy && kind == JOB_RESET) {
                 if (!s->reset_since_ms || s->reset_mode != mode)
                         s->reset_since_ms = now_real_ms();
@@ -334,7 +339,7 @@ static void publish_state(Supervisor *s, SupInputs *in)
         char reason[768];
         SupState state =
                 derive_state_plain(in, lifecycle_current(s->lifecycle, NULL, NULL, NULL), JOB_ENSURE,
-                                   RESET_TEMPLATE, false, s->d->config->pg_port, reason, sizeof(reason));
+                                   RESET_TEMPLATE, false, s->d->config, reason, sizeof(reason));
 
         in->cause[0] = '\0';
         if (state == SUP_DOWN || state == SUP_DEGRADED)
@@ -382,8 +387,13 @@ static void tick_start(Supervisor *s, SupInputs *in, int64_t now)
         if (runtime_start(s->d->runtime, &e) < 0) {
                 wait = next_backoff(&s->backoff_ms);
                 s->next_start_mono = now + wait;
-                bufprintf(in->server_detail, sizeof(in->server_detail),
-                          "Cannot start Postgres: %s; retrying in %.1f s", e.message, wait / 1000.0);
+                /* A server someone else owns is not ours to start: its start() only looks whether it answers. */
+                if (runtime_owns_server(s->d->runtime))
+                        bufprintf(in->server_detail, sizeof(in->server_detail),
+                                  "Cannot start Postgres: %s; retrying in %.1f s", e.message, wait / 1000.0);
+                else
+                        bufprintf(in->server_detail, sizeof(in->server_detail), "%s; checking again in %.1f s",
+                                  e.message, wait / 1000.0);
                 return;
         }
         in->server = SERVER_STARTING;
@@ -415,6 +425,14 @@ static bool tick_liveness(Supervisor *s, SupInputs *in, int64_t now)
         server_lost(s, in);
         wait = next_backoff(&s->backoff_ms);
         s->next_start_mono = now + wait;
+        if (!runtime_owns_server(s->d->runtime)) {
+                /* Its owner brings it back, not pgseedd: wait for it, with the same backoff, and say so. */
+                bufprintf(in->server_detail, sizeof(in->server_detail),
+                          "%s; waiting for it to come back (pgseedd does not restart a server it does not "
+                          "own), checking again in %.1f s",
+                          st.detail, wait / 1000.0);
+                return false;
+        }
         pthread_mutex_lock(&s->lock);
         s->restarts++;
         pthread_mutex_unlock(&s->lock);
@@ -487,7 +505,7 @@ static void tick_probe(Supervisor *s, SupInputs *in, int64_t now, bool wake)
                 in->probe_ok = false;
                 strlcpy0(in->probe_error, e.message, sizeof(in->probe_error));
                 if (in->server == SERVER_STARTING) {
-                        if (now - s->started_mono > START_TIMEOUT_MS) {
+                        if (now - s->started_mono > START_TIMEOUT_MS && runtime_owns_server(s->d->runtime)) {
                                 Error stop_err = ERROR_INIT;
                                 log_warning("start_timeout",
                                             "Postgres did not accept connections within %d s, restarting",
@@ -567,6 +585,8 @@ void supervisor_tick(Supervisor *s)
         pthread_mutex_unlock(&s->lock);
 
         lifecycle_expire(s->lifecycle);
+        if (s->d && s->d->clones)
+                clones_expire(s->d->clones); /* parked POST /clones whose ?timeout passed */
         if (in.server == SERVER_OFF)
                 tick_start(s, &in, now);
         else if (tick_liveness(s, &in, now)) {
@@ -695,8 +715,8 @@ void supervisor_snapshot(Supervisor *s, SupSnapshot *ret)
         pthread_mutex_unlock(&s->lock);
 }
 
-int supervisor_submit_reset(Supervisor *s, ResetMode mode, const char *tables, int64_t timeout_ms,
-                            JobNotify notify, void *userdata, JobWaiter **ret, Error *e)
+/* 0 when a job may be queued now, else -EAGAIN (not_ready); closes args' fd when refusing. */
+static int jobs_allowed(Supervisor *s, JobArgs *args, Error *e)
 {
         SupState state;
         char reason[768];
@@ -705,10 +725,36 @@ int supervisor_submit_reset(Supervisor *s, ResetMode mode, const char *tables, i
         state = s->state;
         strlcpy0(reason, s->reason, sizeof(reason));
         pthread_mutex_unlock(&s->lock);
-        /* Ready, or busy with the dataset (then the reset queues behind it): anything else cannot reset. */
-        if (state != SUP_READY && state != SUP_RESETTING && state != SUP_SEEDING)
+        /* Ready, or busy with the dataset (then the job queues behind it): anything else cannot run it. */
+        if (state != SUP_READY && state != SUP_RESETTING && state != SUP_SEEDING) {
+                if (args && args->fd >= 0) {
+                        close(args->fd);
+                        args->fd = -1;
+                }
                 return error_set(e, EAGAIN, "not_ready", "Wait until it is: `pgseedctl wait`.",
                                  "The database is not ready (%s: %s)", state_names[state], reason);
+        }
+        return 0;
+}
+
+int supervisor_submit_job(Supervisor *s, JobKind kind, ResetMode mode, JobArgs *args, int64_t timeout_ms,
+                          JobNotify notify, void *userdata, JobWaiter **ret, Error *e)
+{
+        int r = jobs_allowed(s, args, e);
+
+        if (r < 0)
+                return r;
+        *ret = lifecycle_submit_args(s->lifecycle, kind, mode, args, timeout_ms, notify, userdata);
+        return 0;
+}
+
+int supervisor_submit_reset(Supervisor *s, ResetMode mode, const char *tables, int64_t timeout_ms,
+                            JobNotify notify, void *userdata, JobWaiter **ret, Error *e)
+{
+        int r = jobs_allowed(s, NULL, e);
+
+        if (r < 0)
+                return r;
         *ret = lifecycle_submit_reset(s->lifecycle, mode, tables, timeout_ms, notify, userdata);
         return 0;
 }

@@ -103,6 +103,9 @@ static inline void sup_snapshot_done(SupSnapshot *snap)
  */
 int supervisor_submit_reset(Supervisor *s, ResetMode mode, const char *tables, int64_t timeout_ms,
                             JobNotify notify, void *userdata, JobWaiter **ret, Error *e);
+/* The same for any job with its arguments (a snapshot's, a reset from one); args' fd is taken over. */
+int supervisor_submit_job(Supervisor *s, JobKind kind, ResetMode mode, JobArgs *args, int64_t timeout_ms,
+                          JobNotify notify, void *userdata, JobWaiter **ret, Error *e);
 
 /*
  * Shutdown, before the HTTP server stops: queued jobs are answered

@@ -526,6 +526,8 @@ static void test_access_token_all(void **state)
                          0);
         assert_int_equal(check_auth(p, "GET", "Bearer " TOKEN, ROUTE_AUTH_OPEN, ROUTE_CORS_PUBLIC).status,
                          0);
+        /* The page's shell and assets load without it, so that the page can ask for it. */
+        assert_int_equal(check_auth(p, "GET", NULL, ROUTE_AUTH_NONE, ROUTE_CORS_PRIVATE).status, 0);
         /* Host and Origin come first: a right token does not make a rebinding request acceptable. */
         AccessRequest r = {.method = "GET",
                            .host = "evil.example",

@@ -185,6 +185,70 @@ static void test_clones_new_template_drops_ready(void **state)
         clones_free(cl);
 }
 
+static void count_notify(void *userdata)
+{
+        (*(int *) userdata)++;
+}
+
+/* A parked lease's wait: notified once when a clone comes, counted in the target meanwhile. */
+static void test_clones_waiter_notified_by_refill(void **state)
+{
+        _cleanup_(config_freep) Config *c = config_new_defaults();
+        Clones *cl = pool_with(c, 0);
+        int a = 0, b = 0;
+        ClonesStats st;
+
+        ClonesWaiter *wa = clones_wait(cl, 60000, count_notify, &a);
+        ClonesWaiter *wb = clones_wait(cl, 60000, count_notify, &b);
+        clones_stats(cl, &st);
+        assert_int_equal(st.waiting, 2);
+        assert_int_equal(st.target, c->clones_pool + 2);
+        clones_pool_add(cl, "app_clone_00000000000000cc");
+        /* One clone, one waiter resumed: the oldest. */
+        assert_int_equal(a, 1);
+        assert_int_equal(b, 0);
+        /* The resumed request takes it; nothing is left to wake the other one for. */
+        Error e = ERROR_INIT;
+        json_t *l = NULL;
+        assert_int_equal(clones_lease(cl, 0, 0, &l, &e), 0);
+        json_decref(l);
+        clones_expire(cl);
+        assert_int_equal(a, 1);
+        assert_int_equal(b, 0);
+        clones_stats(cl, &st);
+        assert_int_equal(st.waiting, 1);
+        clones_waiter_free(wa);
+        clones_waiter_free(wb); /* still waiting: detached without a notify */
+        clones_stats(cl, &st);
+        assert_int_equal(st.waiting, 0);
+        assert_int_equal(b, 0);
+        clones_free(cl);
+}
+
+static void test_clones_waiter_expires_and_cancels(void **state)
+{
+        _cleanup_(config_freep) Config *c = config_new_defaults();
+        Clones *cl = pool_with(c, 0);
+        int a = 0, b = 0;
+
+        ClonesWaiter *wa = clones_wait(cl, 1, count_notify, &a);
+        ClonesWaiter *wb = clones_wait(cl, 60000, count_notify, &b);
+        sleep_ms(5);
+        assert_true(clones_waiter_expired(wa));
+        assert_false(clones_waiter_expired(wb));
+        assert_true(clones_waiter_left_ms(wb) > 50000);
+        clones_expire(cl);
+        assert_int_equal(a, 1);
+        assert_int_equal(b, 0);
+        clones_cancel_waits(cl); /* shutdown: every waiter is answered */
+        assert_int_equal(b, 1);
+        clones_expire(cl);
+        assert_int_equal(a + b, 2); /* exactly once each */
+        clones_waiter_free(wa);
+        clones_waiter_free(wb);
+        clones_free(cl);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -194,6 +258,8 @@ int main(void)
                 cmocka_unit_test(test_clones_limits),
                 cmocka_unit_test(test_clones_lease_waits_for_refill),
                 cmocka_unit_test(test_clones_new_template_drops_ready),
+                cmocka_unit_test(test_clones_waiter_notified_by_refill),
+                cmocka_unit_test(test_clones_waiter_expires_and_cancels),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

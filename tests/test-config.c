@@ -28,7 +28,9 @@ static void clear_env(void)
         const char *vars[] = {"PGSEED_CONFIG",           "PGSEED_LISTEN",  "PGSEED_RUNTIME",
                               "PGSEED_PG_PORT",          "PGSEED_PG_USER", "PGSEED_PG_PASSWORD",
                               "PGSEED_PG_PASSWORD_FILE", "PGSEED_PG_DB",   "PGSEED_STATE_DIR",
-                              "PGSEED_COMMENTS",         "DOCKER_HOST",    "PGSEED_NETWORK"};
+                              "PGSEED_COMMENTS",         "DOCKER_HOST",    "PGSEED_NETWORK",
+                              "PGSEED_PG_URL",           "PGSEED_PG_HOST", "DOCKER_TLS_VERIFY",
+                              "DOCKER_CERT_PATH"};
         for (size_t i = 0; i < ELEMENTSOF(vars); i++)
                 unsetenv(vars[i]);
 }
@@ -129,7 +131,15 @@ static void test_config_bad_values(void **state)
                 "[nosuch]\nx = 1\n",
                 "port = 5432\n",
                 "[postgres]\nport\n",
-                "[docker]\nhost = tcp://1.2.3.4:2375\n",
+                "[docker]\nhost = tcp://1.2.3.4\n",
+                "[docker]\nhost = ssh://me@1.2.3.4\n",
+                "[pgseed]\nruntime = external\n",
+                "[pgseed]\nruntime = external\n[postgres]\nurl = postgresql://app:pw@db:5432/app\n",
+                "[pgseed]\nruntime = docker\n[postgres]\nurl = postgresql://app@db:5432/app\n",
+                "[postgres]\nurl = postgresql://app@db:0/app\n",
+                "[postgres]\nurl = postgresql://app@db:5432/a%20b\n",
+                "[postgres]\nurl = postgresql://app@db:5432/app?application_name=x\n",
+                "[pgseed]\nruntime = embedded\n[postgres]\nhost = 10.0.0.1\n",
         };
 
         clear_env();
@@ -143,6 +153,66 @@ static void test_config_bad_values(void **state)
                 assert_string_equal(e.code, "invalid_config");
                 unlink(path);
         }
+}
+
+/* runtime = external: the URL's parts become the settings; sslmode is kept; IPv6 in brackets. */
+static void test_config_external_url(void **state)
+{
+        static const struct {
+                const char *url, *user, *host, *db, *sslmode;
+                int port;
+        } ok[] = {
+                {"postgresql://seed@db.internal:6543/work", "seed", "db.internal", "work", NULL, 6543},
+                {"postgres://db.internal/work?sslmode=require", "app", "db.internal", "work", "require", 5432},
+                {"postgresql://[::1]:5433", "app", "::1", "app", NULL, 5433},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_free_ char *ini = xasprintf("[postgres]\nurl = %s\n", ok[i].url);
+                _cleanup_free_ char *path = write_temp(ini);
+                _cleanup_free_ char *url = NULL;
+                Error e = ERROR_INIT;
+
+                clear_env();
+                assert_int_equal(config_load(path, NULL, &c, &e), 0);
+                assert_string_equal(c->pg_user, ok[i].user);
+                assert_string_equal(c->pg_host, ok[i].host);
+                assert_string_equal(c->pg_db, ok[i].db);
+                assert_int_equal(c->pg_port, ok[i].port);
+                if (ok[i].sslmode)
+                        assert_string_equal(c->pg_sslmode, ok[i].sslmode);
+                else
+                        assert_null(c->pg_sslmode);
+                url = config_connection_url(c);
+                assert_non_null(strstr(url, strchr(ok[i].host, ':') ? "@[::1]:" : ok[i].host));
+                unlink(path);
+        }
+}
+
+/* A remote engine's Postgres is on the engine's host, unless PGSEED_PG_HOST says otherwise. */
+static void test_config_remote_docker_host(void **state)
+{
+        _cleanup_free_ char *path = write_temp("[docker]\nhost = tcp://10.1.2.3:2376\n");
+        Error e = ERROR_INIT;
+
+        clear_env();
+        {
+                _cleanup_(config_freep) Config *c = NULL;
+                assert_int_equal(config_load(path, NULL, &c, &e), 0);
+                assert_string_equal(c->pg_host, "10.1.2.3");
+                assert_false(c->docker_tls_verify);
+        }
+        setenv("PGSEED_PG_HOST", "10.9.9.9", 1);
+        setenv("DOCKER_TLS_VERIFY", "1", 1);
+        {
+                _cleanup_(config_freep) Config *c = NULL;
+                assert_int_equal(config_load(path, NULL, &c, &e), 0);
+                assert_string_equal(c->pg_host, "10.9.9.9");
+                assert_true(c->docker_tls_verify);
+        }
+        clear_env();
+        unlink(path);
 }
 
 static void test_config_password_masked_and_file(void **state)
@@ -283,6 +353,8 @@ int main(void)
                 cmocka_unit_test(test_config_load_refuses_typo_in_environment),
                 cmocka_unit_test(test_config_api_access_keys),
                 cmocka_unit_test(test_config_changed_keys_every_type),
+                cmocka_unit_test(test_config_external_url),
+                cmocka_unit_test(test_config_remote_docker_host),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

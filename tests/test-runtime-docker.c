@@ -17,6 +17,7 @@
 #include <sys/un.h>
 
 #include "config.h"
+#include "docker-logstream.h"
 #include "docker.h"
 #include "runtime.h"
 #include "util.h"
@@ -517,6 +518,7 @@ static void test_docker_socket_missing(void **state)
         _cleanup_(runtime_freep) Runtime *rt = make_runtime(c);
         Error e = ERROR_INIT;
         int64_t t0 = now_mono_ms();
+        char why[200];
 
         assert_int_equal(runtime_prepare(rt, &e), -ECONNREFUSED);
         assert_non_null(strstr(e.message, "/nonexistent/pgseed-test/docker.sock"));
@@ -524,7 +526,7 @@ static void test_docker_socket_missing(void **state)
         assert_non_null(strstr(e.hint, "runtime = embedded"));
 
         e = (Error) ERROR_INIT;
-        assert_int_equal(runtime_docker_usable(c, &e), -ECONNREFUSED);
+        assert_int_equal(runtime_docker_ops.usable(c, why, sizeof(why), &e), -ECONNREFUSED);
         assert_false(isempty(e.message));
         /* runtime = auto asks this at start-up: it must not wait for anything. */
         assert_true(now_mono_ms() - t0 < 2000);
@@ -536,6 +538,7 @@ static void test_docker_image_missing_pull_never(void **state)
                 make_config(fx.instance, "pgseed/no-such-image:0", "never", fx.docker_host, NULL);
         _cleanup_(runtime_freep) Runtime *rt = make_runtime(c);
         Error e = ERROR_INIT;
+        char why[200];
 
         assert_int_equal(runtime_prepare(rt, &e), -ENOENT);
         assert_non_null(strstr(e.message, "pgseed/no-such-image:0"));
@@ -544,7 +547,7 @@ static void test_docker_image_missing_pull_never(void **state)
         assert_non_null(strstr(e.hint, "docker load"));
 
         e = (Error) ERROR_INIT;
-        assert_int_equal(runtime_docker_usable(c, &e), -ENOENT);
+        assert_int_equal(runtime_docker_ops.usable(c, why, sizeof(why), &e), -ENOENT);
         assert_non_null(strstr(e.message, "not present"));
 
         /* Nothing was created on the way to the error. */
@@ -558,8 +561,11 @@ static void test_docker_usable(void **state)
         _cleanup_(config_freep) Config *c =
                 make_config(fx.instance, fx.image, "never", fx.docker_host, NULL);
         Error e = ERROR_INIT;
+        char why[200] = "";
 
-        expect_ok(runtime_docker_usable(c, &e), &e, "runtime_docker_usable");
+        expect_ok(runtime_docker_ops.usable(c, why, sizeof(why), &e), &e, "docker usable");
+        /* The reason runtime = auto gives in /health names the engine and the image. */
+        assert_non_null(strstr(why, fx.image));
 }
 
 static void test_docker_prepare_start_query(void **state)

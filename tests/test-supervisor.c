@@ -7,9 +7,11 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -71,7 +73,25 @@ static int fake_status(Runtime *rt, RuntimeStatus *ret)
 
 static const RuntimeOps fake_runtime_ops = {
         .name = "fake",
+        .owns_server = true,
         .start = fake_start,
+        .stop = fake_stop,
+        .status = fake_status,
+};
+
+/* A server someone else owns (runtime = external): start() only looks whether it answers. */
+static int fake_attach(Runtime *rt, Error *e)
+{
+        atomic_fetch_add(&fake.starts, 1);
+        if (!atomic_load(&fake.running))
+                return error_set(e, ECONNREFUSED, NULL, NULL, "Postgres at db:5432 does not answer");
+        return 0;
+}
+
+static const RuntimeOps fake_foreign_ops = {
+        .name = "fake-external",
+        .owns_server = false,
+        .start = fake_attach,
         .stop = fake_stop,
         .status = fake_status,
 };
@@ -128,10 +148,21 @@ static bool fake_upkeep(void *ctx)
         return false;
 }
 
+static atomic_int fake_snapshots;
+
+static int fake_snapshot(void *ctx, JobKind kind, const JobArgs *args, json_t **ret, Error *e)
+{
+        atomic_fetch_add(&fake_snapshots, 1);
+        job_enter();
+        *ret = json_pack("{s:s, s:s}", "kind", job_kind_to_string(kind), "name", args->name);
+        return 0;
+}
+
 static const LifecycleOps fake_lifecycle_ops = {
         .ensure = fake_ensure,
         .reset = fake_reset,
         .upkeep = fake_upkeep,
+        .snapshot = fake_snapshot,
 };
 
 /* ---- fixture ------------------------------------------------------------------- */
@@ -252,6 +283,49 @@ static void test_supervisor_start_timeout_restarts(void **state)
         assert_int_equal(fake.stops, 1);
         supervisor_tick(f->s);
         assert_int_equal(state_of(f->s, NULL, 0), SUP_DOWN);
+}
+
+/* A server pgseedd does not own goes away: down with the reason, waited for with backoff, never stopped or
+ * restarted; back again, it is ready without a restart having been counted. */
+static void test_supervisor_waits_for_a_server_it_does_not_own(void **state)
+{
+        Fixture *f = *state;
+        char reason[768];
+        SupSnapshot snap;
+
+        f->rt.ops = &fake_foreign_ops;
+        atomic_store(&fake.running, true);
+        tick_until(f->s, SUP_READY);
+        atomic_store(&fake.running, false);
+        supervisor_tick(f->s);
+        assert_int_equal(state_of(f->s, reason, sizeof(reason)), SUP_DOWN);
+        assert_non_null(strstr(reason, "killed by signal 9"));
+        assert_non_null(strstr(reason, "waiting for it to come back"));
+        assert_null(strstr(reason, "restarting"));
+        advance(500);
+        supervisor_tick(f->s);
+        assert_int_equal(state_of(f->s, reason, sizeof(reason)), SUP_DOWN);
+        assert_non_null(strstr(reason, "does not answer; checking again in 1.0 s"));
+        /* Its owner brings it back. */
+        atomic_store(&fake.running, true);
+        tick_until(f->s, SUP_READY);
+        supervisor_snapshot(f->s, &snap);
+        assert_int_equal(snap.restarts, 0);
+        sup_snapshot_done(&snap);
+        assert_int_equal(fake.stops, 0);
+
+        /* Not accepting connections for long: still nothing to stop, it keeps waiting. */
+        atomic_store(&fake.running, false);
+        supervisor_tick(f->s);
+        atomic_store(&fake.running, true);
+        atomic_store(&fake.probe_fails, true);
+        advance(2000);
+        supervisor_tick(f->s);
+        advance(121 * 1000);
+        supervisor_tick(f->s);
+        supervisor_tick(f->s);
+        assert_int_equal(fake.stops, 0);
+        assert_int_equal(state_of(f->s, NULL, 0), SUP_STARTING);
 }
 
 static void test_supervisor_restarts_dead_server_with_backoff(void **state)
@@ -574,6 +648,56 @@ static void test_lifecycle_partial_resets_coalesce_by_tables_and_the_hook_runs_f
         lifecycle_free(l);
 }
 
+/* Snapshot jobs never join another; a reset joins only one from the same snapshot; args' fd is the job's. */
+static void test_lifecycle_job_args(void **state)
+{
+        Lifecycle *l = lifecycle_new(&fake_lifecycle_ops, NULL, NULL, NULL);
+        JobArgs snap = {.op = SNAP_CREATE, .fd = -1}, from_a = {.fd = -1}, from_b = {.fd = -1};
+        JobWaiter *w[6];
+        json_t *r;
+        Error e = ERROR_INIT;
+        int p[2];
+
+        memset(&fake, 0, sizeof(fake));
+        atomic_store(&fake_snapshots, 0);
+        strlcpy0(snap.name, "one", sizeof(snap.name));
+        strlcpy0(from_a.name, "a", sizeof(from_a.name));
+        strlcpy0(from_b.name, "b", sizeof(from_b.name));
+        assert_int_equal(pipe(p), 0);
+        snap.fd = p[0];
+        assert_int_equal(lifecycle_start(l, &e), 0);
+        atomic_store(&fake.block, true);
+        w[0] = lifecycle_submit_args(l, JOB_SNAPSHOT, RESET_TEMPLATE, &snap, 0, NULL, NULL);
+        wait_for_int(&fake.running_jobs, 1);
+        snap.fd = -1;
+        w[1] = lifecycle_submit_args(l, JOB_SNAPSHOT, RESET_TEMPLATE, &snap, 0, NULL, NULL);
+        assert_false(job_waiter_coalesced(w[1]));
+        w[2] = lifecycle_submit_args(l, JOB_RESET, RESET_TEMPLATE, &from_a, 0, NULL, NULL);
+        w[3] = lifecycle_submit_args(l, JOB_RESET, RESET_TEMPLATE, &from_a, 0, NULL, NULL);
+        assert_true(job_waiter_coalesced(w[3]));
+        w[4] = lifecycle_submit_args(l, JOB_RESET, RESET_TEMPLATE, &from_b, 0, NULL, NULL);
+        assert_false(job_waiter_coalesced(w[4]));
+        w[5] = lifecycle_submit(l, JOB_RESET, RESET_TEMPLATE, 0, NULL, NULL); /* from the seed */
+        assert_false(job_waiter_coalesced(w[5]));
+        atomic_store(&fake.block, false);
+        for (int i = 0; i < 6; i++)
+                job_waiter_wait(w[i]);
+        assert_int_equal(job_waiter_result(w[4], &r, &e), 0);
+        assert_string_equal(json_string_value(json_object_get(r, "name")), "b");
+        assert_string_equal(json_string_value(json_object_get(r, "kind")), "reset");
+        json_decref(r);
+        assert_int_equal(atomic_load(&fake_snapshots), 4); /* two snapshots, resets from a and b */
+        assert_int_equal(fake.resets, 1);
+        for (int i = 0; i < 6; i++)
+                job_waiter_free(w[i]);
+        /* The first job closed the read end it owned: the write end now sees no reader. */
+        signal(SIGPIPE, SIG_IGN);
+        assert_int_equal(write(p[1], "x", 1), -1);
+        assert_int_equal(errno, EPIPE);
+        close(p[1]);
+        lifecycle_free(l);
+}
+
 static void test_lifecycle_waiter_times_out_and_job_goes_on(void **state)
 {
         Lifecycle *l = lifecycle_new(&fake_lifecycle_ops, NULL, NULL, NULL);
@@ -644,6 +768,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_supervisor_probe_failure_while_starting_stays_starting,
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_supervisor_start_timeout_restarts, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_supervisor_waits_for_a_server_it_does_not_own, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_supervisor_restarts_dead_server_with_backoff, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_supervisor_unknown_status_is_degraded_without_restart,
@@ -661,6 +787,7 @@ int main(void)
                                                 teardown),
                 cmocka_unit_test(test_lifecycle_coalesces_same_mode),
                 cmocka_unit_test(test_lifecycle_partial_resets_coalesce_by_tables_and_the_hook_runs_first),
+                cmocka_unit_test(test_lifecycle_job_args),
                 cmocka_unit_test(test_lifecycle_waiter_times_out_and_job_goes_on),
                 cmocka_unit_test(test_lifecycle_stop_cancels_queued_and_notifies_once),
         };

@@ -84,9 +84,31 @@
     if (!r.ok && !(opts.accept || []).includes(r.status)) {
       let parsed = body;
       if (opts.raw) { try { parsed = JSON.parse(text); } catch (e) { parsed = null; } }
-      throw new ApiError(r.status, parsed);
+      const err = new ApiError(r.status, parsed);
+      // auth = all: reads need the token too; ask for it once, above everything.
+      if (r.status === 401 && !opts.method) askSignIn(err);
+      throw err;
     }
     return { status: r.status, body };
+  }
+
+  function askSignIn(e) {
+    state.needToken = true;
+    const form = $("signin");
+    $("signin-error").textContent = `${e.code}: ${e.message}`;
+    if (form.hidden) {
+      form.hidden = false;
+      $("signin-token").focus();
+    }
+  }
+
+  async function signIn(ev) {
+    ev.preventDefault();
+    state.token = $("signin-token").value.trim();
+    sessionStorage.setItem("pgseed-token", state.token);
+    $("signin").hidden = true;
+    clearError();
+    await loadAll();
   }
 
   function showError(e) {
@@ -178,7 +200,11 @@
     }));
   }
 
+  // Waiting for the token (auth = all): polling would only collect 401s.
+  const locked = () => !$("signin").hidden;
+
   async function refreshHealth() {
+    if (locked()) return;
     try {
       // 503 is an answer too: the body says why the database is not ready.
       const r = await api("/health", { accept: [503] });
@@ -186,15 +212,17 @@
       if (r.body && r.body.status === "ready" && !state.schema) loadSchema();
       $("refreshed").textContent = "updated " + new Date().toLocaleTimeString();
     } catch (e) {
-      $("state").textContent = "unreachable";
+      const why = e.status === 401 ? "needs the API token" : "unreachable";
+      $("state").textContent = why;
       $("state").dataset.state = "unreachable";
-      showError(e);
+      if (e.status !== 401) showError(e);
     }
   }
 
   // ---- clones (when the server has them) ----------------------------------
 
   async function refreshClones() {
+    if (locked()) return;
     if (!Object.keys(state.endpoints).some((k) => k.startsWith("GET /clones"))) return;
     try {
       const r = await api("/clones", { accept: [404] });
@@ -332,6 +360,7 @@
   // ---- logs ---------------------------------------------------------------
 
   async function refreshLogs() {
+    if (locked()) return;
     try {
       const r = await api("/logs?tail=60&format=json", { raw: true });
       const box = $("logs");
@@ -355,6 +384,7 @@
   function openReset() {
     $("reset-error").hidden = true;
     $("token-row").hidden = !state.needToken;
+    $("token").value = state.token;
     $("reset-confirm").disabled = false;
     $("reset-dialog").showModal();
   }
@@ -420,6 +450,7 @@
       state.sample.offset += PAGE;
       loadSample();
     });
+    $("signin").addEventListener("submit", signIn);
     try {
       const idx = await api("/");
       state.endpoints = idx.body.endpoints || {};
@@ -427,10 +458,16 @@
     } catch (e) {
       showError(e);
     }
-    await refreshHealth();
-    refreshLogs();
-    refreshClones();
+    await loadAll();
     schedule();
+  }
+
+  async function loadAll() {
+    await refreshHealth();
+    if ($("signin").hidden) {
+      refreshLogs();
+      refreshClones();
+    }
   }
 
   document.addEventListener("DOMContentLoaded", start);

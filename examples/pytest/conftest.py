@@ -4,7 +4,8 @@ pgseed's seeded template, and returns it afterwards.
 
 Copy this file next to your tests.  It needs only the standard library (plus
 your database driver); PGSEED_URL points at pgseedd's API (default
-http://127.0.0.1:7432).  With pytest-xdist (`pytest -n 8`) every worker's
+http://127.0.0.1:7432); PGSEED_SNAPSHOT=N clones snapshot N (`pgseedctl snapshot
+N`) instead of the seeded state.  With pytest-xdist (`pytest -n 8`) every worker's
 tests get their own clones, so parallel tests never see each other's writes.
 
     def test_signup(clone_url):
@@ -15,11 +16,13 @@ tests get their own clones, so parallel tests never see each other's writes.
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
 
 PGSEED_URL = os.environ.get("PGSEED_URL", "http://127.0.0.1:7432").rstrip("/")
+PGSEED_SNAPSHOT = os.environ.get("PGSEED_SNAPSHOT", "")
 
 
 def _call(method, path, timeout=60):
@@ -40,7 +43,8 @@ def clone():
     """The lease: {"name", "url", "expires_at", ...}.  Waits up to 30 s for a
     clone when the pool is empty; the lease lasts 10 minutes at most, so a
     killed test run leaves nothing behind for long."""
-    status, lease = _call("POST", "/clones?ttl=600&timeout=30")
+    query = "?ttl=600&timeout=30" + ("&from=" + urllib.parse.quote(PGSEED_SNAPSHOT) if PGSEED_SNAPSHOT else "")
+    status, lease = _call("POST", "/clones" + query)
     if status != 201:
         pytest.fail("pgseed could not lease a clone (%s): %s" % (status, lease.get("error")))
     yield lease

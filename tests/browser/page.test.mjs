@@ -4,7 +4,8 @@
 // usage: node page.test.mjs URL SCREENSHOT_DIR MODIFIED_JSON
 //   MODIFIED_JSON: {"table": "users", "key": "channel_id", "id": "...", "column": "channel_name",
 //                   "modified": "...", "original": "...", "token": "..."}, a row the caller changed in the
-//                   database; with "token", the server wants that API token for a reset.
+//                   database; with "token", the server wants that API token for a reset; with
+//                   "auth_all" too, for every request (the page must ask for it before it shows anything).
 // Prints one JSON object {"ok", "checks": [...], "console_errors": [...]} and exits 0 only when all passed.
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -67,12 +68,26 @@ try {
     return csp;
   });
 
+  if (modified.auth_all) {
+    await step("asks for the token before it shows anything (auth = all)", async () => {
+      await page.waitForSelector("#signin:not([hidden])", { timeout: 10000 });
+      const said = await page.textContent("#signin-error");
+      if (!said.startsWith("unauthorized: ")) throw new Error("the sign-in bar says " + said);
+      await page.screenshot({ path: join(shots, `${prefix}-signin.png`) });
+      await page.fill("#signin-token", modified.token);
+      await page.click("#signin-go");
+      await page.waitForSelector("#signin", { state: "hidden", timeout: 10000 });
+      return said;
+    });
+  }
+
   await step("status shows ready", async () => {
     await page.waitForFunction(() => document.getElementById("state").textContent === "ready", null, { timeout: 20000 });
     return await page.textContent("#reason");
   });
 
-  const health = await (await fetch(url + "/health")).json();
+  const auth = modified.token ? { Authorization: "Bearer " + modified.token } : {};
+  const health = await (await fetch(url + "/health", { headers: auth })).json();
   await step("the three tables with their counts", async () => {
     await page.waitForSelector("#tables tbody tr[data-table='comments']", { timeout: 10000 });
     const rows = await page.$$eval("#tables tbody tr", (trs) => trs.map((tr) => [tr.dataset.table, tr.children[1].textContent]));
@@ -145,7 +160,7 @@ try {
       await page.waitForSelector("#reset-dialog[open]");
       await page.screenshot({ path: join(shots, `${prefix}-reset-dialog.png`) });
       await page.click("#reset-confirm");
-      if (modified.token) {
+      if (modified.token && !modified.auth_all) {
         // The server wants a token: the 401 is shown as the API words it and the dialog asks for one.
         await page.waitForSelector("#token-row:not([hidden])", { timeout: 30000 });
         const said = await page.textContent("#reset-error");
@@ -165,7 +180,7 @@ try {
   }
 
   await step("API errors are shown as the API words them", async () => {
-    const r = await page.evaluate(async () => (await fetch("/sample?table=no_such_table")).json());
+    const r = await page.evaluate(async (h) => (await fetch("/sample?table=no_such_table", { headers: h })).json(), auth);
     await page.evaluate(() => {
       document.getElementById("sample-table").append(new Option("no_such_table", "no_such_table"));
     });
@@ -200,7 +215,8 @@ try {
   // With a token configured, the first reset's 401 is what makes the dialog ask for it.
   const provoked = failures.filter((f) => (f.startsWith("404 ") && f.includes("table=no_such_table")) ||
                                           (f.startsWith("503 ") && f.endsWith("/health")) ||
-                                          (modified.token && f.startsWith("401 ") && f.includes("/reset")));
+                                          (modified.token && f.startsWith("401 ") && f.includes("/reset")) ||
+                                          (modified.auth_all && f.startsWith("401 ") && f.endsWith("/health")));
   const loadErrors = consoleErrors.filter((m) => m.startsWith("Failed to load resource"));
   const unexpected = consoleErrors.filter((m) => !m.startsWith("Failed to load resource"));
   check("no console errors", unexpected.length === 0 && loadErrors.length <= provoked.length,

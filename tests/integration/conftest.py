@@ -75,9 +75,9 @@ def http(method, url, timeout=30, headers=None):
     req = urllib.request.Request(url, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
-            return Response(r.status, dict(r.headers), r.read().decode())
+            return Response(r.status, dict(r.headers), r.read().decode(errors="replace"))
     except urllib.error.HTTPError as e:
-        return Response(e.code, dict(e.headers), e.read().decode())
+        return Response(e.code, dict(e.headers), e.read().decode(errors="replace"))
 
 
 class Daemon:
@@ -104,15 +104,15 @@ class Daemon:
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         return self
 
-    def wait_healthy(self, timeout=120):
-        """Waits for /health to say 200; fails with the last answer and the log."""
+    def wait_healthy(self, timeout=120, headers=None):
+        """Waits for /health to say 200 (sending headers, e.g. the token); fails with the last answer and the log."""
         deadline = time.time() + timeout
         last = None
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 pytest.fail("pgseedd exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
             try:
-                last = self.get("/health", timeout=5)
+                last = self.get("/health", timeout=5, headers=headers)
                 if last.status == 200:
                     return last.json()
             except (urllib.error.URLError, ConnectionError, socket.timeout):

@@ -372,3 +372,77 @@ def test_metrics(warm):
                  "pgseed_clone_handout_seconds_bucket{le=\"0.001\"}", "pgseed_clone_handout_seconds_count 1",
                  "pgseed_clone_refill_seconds_count", "pgseed_clones_reclaimed_total 0"):
         assert name in text, name
+
+
+def hold_template(d):
+    """Blocks every CREATE DATABASE ... TEMPLATE app_template until the returned
+    connection rolls back: an uncommitted rename holds the database's lock, the
+    pool cannot refill, and leases have to wait."""
+    conn = d.connect("postgres")
+    cur = conn.cursor()
+    cur.execute("ALTER DATABASE app_template RENAME TO app_template_held")
+    return conn
+
+
+def test_waiting_leases_hold_no_http_worker(pgseedd):
+    """More leases waiting for an empty pool than the server has HTTP workers (6):
+    they are parked, so /health and other endpoints still answer at once, each
+    waiter gets 503 pool_empty with Retry-After at its ?timeout, and a waiter
+    gets its clone as soon as one is made."""
+    d = pgseedd(PGSEED_CLONES_POOL=0)
+    d.wait_healthy()
+    held = hold_template(d)
+    results = []
+    try:
+        def one(timeout):
+            t0 = time.monotonic()
+            r = d.post("/clones?timeout=%d" % timeout, timeout=60)
+            results.append((r, time.monotonic() - t0))
+
+        threads = [threading.Thread(target=one, args=(4,)) for _ in range(10)]
+        for t in threads:
+            t.start()
+        assert wait_for(lambda: pool(d)["waiting"] == 10, 3), d.get("/clones").body
+        for path in ("/health", "/clones", "/schema"):
+            t0 = time.monotonic()
+            r = d.get(path, timeout=5)
+            assert r.status == 200, (path, r.status, r.body)
+            assert time.monotonic() - t0 < 1.0, (path, time.monotonic() - t0)
+        for t in threads:
+            t.join(30)
+        assert len(results) == 10
+        for r, took in results:
+            assert r.status == 503, r.body
+            assert r.json()["error"]["code"] == "pool_empty"
+            assert r.headers.get("Retry-After") == "1"
+            assert 3.5 <= took < 8, took
+        assert pool(d)["waiting"] == 0
+
+        # A parked lease is answered when a clone is made.
+        results.clear()
+        late = threading.Thread(target=one, args=(60,))
+        late.start()
+        assert wait_for(lambda: pool(d)["waiting"] == 1, 3)
+    finally:
+        held.rollback()
+        held.close()
+    late.join(60)
+    assert len(results) == 1
+    r, took = results[0]
+    assert r.status == 201, r.body
+    assert NAME_RE.match(r.json()["name"])
+    assert took < 30
+
+
+def test_waiting_lease_timeout_zero_is_immediate(pgseedd):
+    d = pgseedd(PGSEED_CLONES_POOL=0)
+    d.wait_healthy()
+    held = hold_template(d)
+    try:
+        t0 = time.monotonic()
+        r = d.post("/clones?timeout=0")
+        assert r.status == 503 and r.json()["error"]["code"] == "pool_empty", r.body
+        assert time.monotonic() - t0 < 1.5
+    finally:
+        held.rollback()
+        held.close()

@@ -707,3 +707,39 @@ def test_compose_up_reaches_healthy(dk):
     pg = dk.container_info()
     assert pg is None or pg["State"]["Running"] is False, "Postgres still runs after `docker-compose down`"
     assert inspect("image", PGSEEDD_IMAGE)["Id"] == image_before["Id"], "compose rebuilt the pgseedd image"
+
+
+# -- the rest of the stack on the Docker runtime (issue 12) ------------------------
+
+def test_roles_pgbouncer_and_memory_on_docker(dk):
+    from conftest import free_port
+    import psycopg2
+    import psycopg2.errors
+    pb_port = free_port()
+    d, h = ready(dk, PGSEED_PGBOUNCER="1", PGSEED_PGBOUNCER_PORT=str(pb_port), PGSEED_PG_MEMORY="512MB")
+    assert [r["name"] for r in h["roles"]] == ["app", "app_rw", "app_ro", "debezium"]
+    assert wait_for(lambda: d.health().json()["pgbouncer"]["up"], 20), d.health().body
+    c = psycopg2.connect(host="127.0.0.1", port=pb_port, user="app_rw", password="app_rw", dbname="app",
+                         connect_timeout=5)
+    c.autocommit = True
+    try:
+        with c.cursor() as cur:
+            cur.execute("SHOW shared_buffers")
+            assert cur.fetchone()[0] == "128MB"
+            cur.execute("UPDATE videos SET title = title WHERE false")
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute("DROP TABLE videos")
+    finally:
+        c.close()
+    r = d.post("/reset", timeout=60)
+    assert r.status == 200 and '"pgbouncer_paused_ms"' in r.body, r.body
+
+
+def test_wal_archive_and_tls_are_refused_on_docker_for_now(dk):
+    d = dk.daemon(PGSEED_PG_WAL_ARCHIVE_DIR="/tmp/pgseed-archive-never")
+    assert d.proc.wait(60) != 0
+    assert "wal_archive_dir is not supported on the docker runtime yet" in d.read_log()
+    d = dk.daemon(PGSEED_PG_TLS="require")
+    assert d.proc.wait(60) != 0
+    assert "not supported on the docker runtime yet" in d.read_log()
+    assert dk.container_info() is None

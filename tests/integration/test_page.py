@@ -17,7 +17,7 @@ BROWSER_DIR = os.path.join(SOURCE_ROOT, "tests", "browser")
 SHOTS = os.path.join(BUILD_DIR, "test-results")
 
 
-def run_page(d, prefix, token=None):
+def run_page(d, prefix, token=None, auth_all=False):
     """Modifies a row, runs page.test.mjs against d, checks its report and that the row is back."""
     assert os.path.exists("/usr/bin/chromium"), "chromium is missing: run `make deps-test` (.ci/deps test)"
     assert os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")), \
@@ -31,6 +31,8 @@ def run_page(d, prefix, token=None):
                 "modified": "CHANGED BY TEST", "original": original}
     if token:
         modified["token"] = token
+    if auth_all:
+        modified["auth_all"] = True
 
     os.makedirs(SHOTS, exist_ok=True)
     p = subprocess.run([node, os.path.join(BROWSER_DIR, "page.test.mjs"), d.url, SHOTS, json.dumps(modified),
@@ -73,3 +75,21 @@ def test_page_reset_asks_for_the_token(pgseedd, tmp_path):
     d.wait_healthy()
     assert d.post("/reset").status == 401
     run_page(d, "page-token", token="page-test-token-0123456789")
+
+
+def test_page_with_auth_all_asks_for_the_token_first(pgseedd, tmp_path):
+    """auth = all: the page's shell and assets load without the token (they carry no data), every
+    read answers 401 until the page has asked for it, and then the page works as usual."""
+    token = "page-all-token-0123456789"
+    token_file = tmp_path / "token"
+    token_file.write_text(token + "\n")
+    os.chmod(token_file, 0o600)
+    d = pgseedd(PGSEED_TOKEN_FILE=str(token_file), PGSEED_API_AUTH="all")
+    d.wait_healthy(headers={"Authorization": "Bearer " + token})
+    html = {"Accept": "text/html"}
+    assert http("GET", d.url + "/", headers=html).status == 200
+    for asset in ("/ui.js", "/ui.css"):
+        assert http("GET", d.url + asset).status == 200, asset
+    for path in ("/health", "/schema", "/sample?table=users", "/openapi.json", "/metrics"):
+        assert http("GET", d.url + path).status == 401, path
+    run_page(d, "page-auth-all", token=token, auth_all=True)

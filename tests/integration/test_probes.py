@@ -112,3 +112,35 @@ def test_pipelined_probes_are_all_answered_in_order(ready):
         body = r.split(b"\r\n\r\n", 1)[1]
         assert body.startswith(b"{") if p == "/health" else body == b"ok\n", (p, body[:40])
     assert replies[-1].rstrip().endswith(b"livez check passed")
+
+
+def table_reads(d, table):
+    """Scans of table so far (sequential and index), from the statistics."""
+    (n,), = d.sql("SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables"
+                  " WHERE relname = %s", (table,))
+    return n
+
+
+def health_rows(d, table):
+    t = next(t for t in d.health().json()["tables"] if t["name"] == table)
+    return t["rows"], t["exact"]
+
+
+def test_row_counts_cost_nothing_while_nothing_changes(ready):
+    """/health's row counts: an idle database is not scanned every few seconds (the statistics say
+    nothing changed), a change is counted again within a few seconds, exactly."""
+    d = ready
+    time.sleep(1.5)  # the seed's own statistics settle
+    before = table_reads(d, "comments")
+    rows, exact = health_rows(d, "comments")
+    assert exact
+    time.sleep(12)  # more than two count intervals (5 s)
+    assert table_reads(d, "comments") == before, "an idle table was scanned for its count"
+    assert health_rows(d, "comments") == (rows, True)
+
+    (cid,), = d.sql("SELECT comment_id FROM comments ORDER BY comment_id LIMIT 1")
+    d.sql("DELETE FROM comments WHERE comment_id = %s", (cid,))  # its session ends: the counters flush
+    deadline = time.time() + 15
+    while time.time() < deadline and health_rows(d, "comments")[0] != rows - 1:
+        time.sleep(0.5)
+    assert health_rows(d, "comments") == (rows - 1, True)

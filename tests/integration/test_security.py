@@ -234,16 +234,20 @@ def test_token_required_for_reset(tokened):
 
 def test_auth_all_protects_reads(pgseedd, tmp_path):
     """auth = all: every endpoint, /health and /metrics included, needs the token; CORS
-    preflights do not (browsers cannot send credentials with them)."""
+    preflights do not (browsers cannot send credentials with them), nor the page's shell and
+    assets, which hold no data (test_page.py shows the page asking for the token)."""
     d = pgseedd(PGSEED_TOKEN_FILE=token_file(tmp_path), PGSEED_API_AUTH="all")
     wait_ready_with_token(d)
     auth = {"Authorization": "Bearer " + TOKEN}
-    for path in ["/sample?table=users", "/schema", "/logs", "/health", "/metrics", "/"]:
+    for path in ["/sample?table=users", "/schema", "/logs", "/health", "/metrics", "/openapi.json",
+                 "/readyz", "/livez"]:
         r = d.get(path)
         assert r.status == 401, (path, r.status)
         assert error_code(r) == "unauthorized"
         assert "WWW-Authenticate" in r.headers
         assert d.get(path, headers=auth).status == 200, path
+    for path in ["/", "/ui.js", "/ui.css"]:
+        assert d.get(path, headers={"Accept": "text/html"}).status == 200, path
     r = http("OPTIONS", d.url + "/sample", headers={"Origin": "http://localhost:%d" % d.api_port,
                                                     "Access-Control-Request-Method": "GET"})
     assert r.status == 204

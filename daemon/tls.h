@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* tls.h -- TLS for Postgres: a private CA and a server certificate for localhost, or the user's own. */
+#pragma once
+
+#include "error.h"
+
+typedef struct Config Config;
+
+/*
+ * Makes the server's certificate and key ready in STATE_DIR/tls when
+ * [postgres] tls is on or require: the user's files (tls_cert_file,
+ * tls_key_file) copied in, or, at the first start, a private CA (ca.crt,
+ * ca.key) and a certificate it signs for localhost, 127.0.0.1 and ::1, made
+ * with the openssl command.  Keys are 0600, owned by the user the server
+ * runs as.  With require, also a pg_hba.conf that admits TCP clients over
+ * TLS only.  runtime: the runtime's name; the Docker runtime is refused
+ * (-ENOTSUP, code tls_not_supported) for now.  Harmless when tls is off.
+ */
+int tls_prepare(const Config *c, const char *runtime, Error *e);
+
+/* The server's "name=value" settings for TLS (ssl, ssl_cert_file, ...); NULL-terminated, new; none when off.
+ */
+char **tls_postgres_settings(const Config *c);
+
+/* Paths in the state directory (new strings): the certificate and key the server uses. */
+char *tls_cert_path(const Config *c);
+char *tls_key_path(const Config *c);
+
+/* The CA certificate clients verify the server with (new string), or NULL when unknown (own cert, no CA). */
+char *tls_ca_path(const Config *c);

@@ -1,0 +1,1 @@
+CREATE INDEX orders_open ON orders (created_at) WHERE status = 'open';
