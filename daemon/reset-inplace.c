@@ -1091,6 +1091,8 @@ static int apply_keyed(PGconn *w, json_t *tbl, const char *filter_x, Changes *ch
         _cleanup_free_ char *all = join_columns(cols, "", ", "), *xall = join_columns(cols, "x.", ", ");
         _cleanup_free_ char *sall = join_columns(cols, "s.", ", ");
         _cleanup_free_ char *xs = key_terms(key, "x.%s = s.%s", " AND ");
+        _cleanup_free_ char *set = join_non_key_columns(cols, key, "", ", "),
+                            *sset = join_non_key_columns(cols, key, "s.", ", ");
         _cleanup_free_ char *sql = NULL, *v = NULL;
         int64_t wal;
         int r;
@@ -1109,17 +1111,20 @@ static int apply_keyed(PGconn *w, json_t *tbl, const char *filter_x, Changes *ch
                         filter_x, xs);
         r = exec_count(w, sql, &ch->deleted, e);
         free(TAKE_PTR(sql));
-        if (r == 0) {
-                /* The key filter again: the planner knows nothing of pgseed_src, but it finds those keys by
-                 * index. */
+        /*
+         * The non-key columns only (as apply_diff: a GENERATED ALWAYS identity
+         * key takes no value), and the key filter again: the planner knows
+         * nothing of pgseed_src, but it finds those keys by index.
+         */
+        if (r == 0 && *set) {
                 sql = xasprintf("UPDATE %s x SET (%s) = ROW(%s) FROM pgseed_src s"
                                 " WHERE %s AND %s AND (%s) IS DISTINCT FROM (%s)",
-                                q, all, sall, filter_x, xs, xall, sall);
+                                q, set, sset, filter_x, xs, xall, sall);
                 r = exec_count(w, sql, &ch->updated, e);
                 free(TAKE_PTR(sql));
         }
         if (r == 0) {
-                sql = xasprintf("INSERT INTO %s (%s) SELECT %s FROM pgseed_src s"
+                sql = xasprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM pgseed_src s"
                                 " WHERE NOT EXISTS (SELECT 1 FROM %s x WHERE %s)",
                                 q, all, sall, q, xs);
                 r = exec_count(w, sql, &ch->inserted, e);
