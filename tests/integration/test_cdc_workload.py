@@ -343,3 +343,31 @@ def test_workload_goes_on_after_its_connection_is_killed(clean):
     assert st["errors"] <= 2, st
     assert env.workload("DELETE").json()["state"] == "stopped"
     env.caught_up()
+
+
+def test_tracked_reset_of_an_identity_keyed_table(pgseedd, tmp_path):
+    """A GENERATED ALWAYS identity key takes no value in UPDATE and needs OVERRIDING SYSTEM VALUE in
+    INSERT: the tracked path restores such a table too."""
+    sql = tmp_path / "sql"
+    sql.mkdir()
+    (sql / "01-t.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS accounts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);\n"
+        "INSERT INTO accounts (v) SELECT 'seed ' || g FROM generate_series(1, 1000) g"
+        " WHERE NOT EXISTS (SELECT 1 FROM accounts);\n")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(sql, 0o755)
+    d = pgseedd(PGSEED_SQL_DIR=str(sql), PGSEED_DATASET="none")
+    d.wait_healthy()
+    want = d.sql("SELECT id, v FROM accounts ORDER BY id")
+    assert len(want) == 1000
+    assert d.post("/reset?mode=inplace").status == 200  # installs tracking
+    d.sql("UPDATE accounts SET v = 'changed' WHERE id <= 3")
+    d.sql("DELETE FROM accounts WHERE id = 1000")
+    d.sql("INSERT INTO accounts (v) VALUES ('new')")
+    r = d.post("/reset?mode=inplace")
+    assert r.status == 200, r.body
+    body = r.json()
+    assert body["strategy"] == "tracked", body
+    t = body["tables"][0]
+    assert (t["updated"], t["inserted"], t["deleted"]) == (3, 1, 1), t
+    assert d.sql("SELECT id, v FROM accounts ORDER BY id") == want
