@@ -1279,10 +1279,20 @@ static int64_t epoch_bump(PGconn *w, Error *e)
  * event), it tells a consumer where the seeded baseline is and which tables
  * were truncated and refilled.
  */
-static int emit_reset_message(PGconn *w, int64_t epoch, json_t *result, Error *e)
+static int emit_reset_message(PGconn *w, int64_t epoch, json_t *result, json_t *only, Error *e)
 {
-        json_auto_t *msg = json_pack("{s:s, s:I, s:O?}", "event", "reset", "epoch", (json_int_t) epoch,
-                                     "truncated", json_object_get(result, "truncated"));
+        json_auto_t *msg =
+                json_pack("{s:s, s:I, s:O?, s:b}", "event", "reset", "epoch", (json_int_t) epoch,
+                          "truncated", json_object_get(result, "truncated"), "partial", only != NULL);
+        json_t *tbl;
+        size_t i;
+
+        /* A partial reset says which tables are at the seed again (the others are not). */
+        if (only) {
+                json_t *names = json_array();
+                json_array_foreach(only, i, tbl) json_array_append(names, json_object_get(tbl, "qualified"));
+                json_object_set_new(msg, "tables", names);
+        }
         _cleanup_free_ char *text = json_dumps(msg, JSON_COMPACT);
         const char *params[] = {text};
         _cleanup_pgresult_ PGresult *res = NULL;
@@ -1616,7 +1626,7 @@ static int restore(const Config *c, InplaceCache *cache, Src *t, PGconn *w, cons
                 }
         }
         if (r == 0)
-                r = emit_reset_message(w, epoch, result, e);
+                r = emit_reset_message(w, epoch, result, partial ? want : NULL, e);
         if (r == 0)
                 r = pg_exec(w, "COMMIT", e);
         if (r < 0)

@@ -371,3 +371,24 @@ def test_tracked_reset_of_an_identity_keyed_table(pgseedd, tmp_path):
     t = body["tables"][0]
     assert (t["updated"], t["inserted"], t["deleted"]) == (3, 1, 1), t
     assert d.sql("SELECT id, v FROM accounts ORDER BY id") == want
+
+
+def test_partial_reset_message_names_its_tables(clean):
+    """The logical message a consumer sees says the reset was partial and which tables it restored."""
+    import json
+    d = clean.d
+    d.sql("SELECT pg_create_logical_replication_slot('cdcw_msg', 'test_decoding')")
+    try:
+        d.sql("UPDATE comments SET likes = likes + 1 WHERE comment_id IN (SELECT comment_id FROM comments LIMIT 2)")
+        body = clean.reset("tables=comments")
+        full = clean.reset()
+        msgs = [r[0] for r in d.sql("SELECT data FROM pg_logical_slot_get_changes('cdcw_msg', NULL, NULL)"
+                                    " WHERE data LIKE 'message:%%'")]
+    finally:
+        d.sql("SELECT pg_drop_replication_slot('cdcw_msg')")
+    contents = [json.loads(m[m.index("content:") + len("content:"):]) for m in msgs]
+    partial = [c for c in contents if c["epoch"] == body["epoch"]]
+    assert partial and partial[0]["partial"] is True and partial[0]["tables"] == ["public.comments"], contents
+    last = [c for c in contents if c["epoch"] == full["epoch"]]
+    assert last and last[0]["partial"] is False and "tables" not in last[0], contents
+    clean.caught_up()
