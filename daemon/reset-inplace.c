@@ -1091,6 +1091,8 @@ static int apply_keyed(PGconn *w, json_t *tbl, const char *filter_x, Changes *ch
         _cleanup_free_ char *all = join_columns(cols, "", ", "), *xall = join_columns(cols, "x.", ", ");
         _cleanup_free_ char *sall = join_columns(cols, "s.", ", ");
         _cleanup_free_ char *xs = key_terms(key, "x.%s = s.%s", " AND ");
+        _cleanup_free_ char *set = join_non_key_columns(cols, key, "", ", "),
+                            *sset = join_non_key_columns(cols, key, "s.", ", ");
         _cleanup_free_ char *sql = NULL, *v = NULL;
         int64_t wal;
         int r;
@@ -1109,17 +1111,20 @@ static int apply_keyed(PGconn *w, json_t *tbl, const char *filter_x, Changes *ch
                         filter_x, xs);
         r = exec_count(w, sql, &ch->deleted, e);
         free(TAKE_PTR(sql));
-        if (r == 0) {
-                /* The key filter again: the planner knows nothing of pgseed_src, but it finds those keys by
-                 * index. */
+        /*
+         * The non-key columns only (as apply_diff: a GENERATED ALWAYS identity
+         * key takes no value), and the key filter again: the planner knows
+         * nothing of pgseed_src, but it finds those keys by index.
+         */
+        if (r == 0 && *set) {
                 sql = xasprintf("UPDATE %s x SET (%s) = ROW(%s) FROM pgseed_src s"
                                 " WHERE %s AND %s AND (%s) IS DISTINCT FROM (%s)",
-                                q, all, sall, filter_x, xs, xall, sall);
+                                q, set, sset, filter_x, xs, xall, sall);
                 r = exec_count(w, sql, &ch->updated, e);
                 free(TAKE_PTR(sql));
         }
         if (r == 0) {
-                sql = xasprintf("INSERT INTO %s (%s) SELECT %s FROM pgseed_src s"
+                sql = xasprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM pgseed_src s"
                                 " WHERE NOT EXISTS (SELECT 1 FROM %s x WHERE %s)",
                                 q, all, sall, q, xs);
                 r = exec_count(w, sql, &ch->inserted, e);
@@ -1274,10 +1279,20 @@ static int64_t epoch_bump(PGconn *w, Error *e)
  * event), it tells a consumer where the seeded baseline is and which tables
  * were truncated and refilled.
  */
-static int emit_reset_message(PGconn *w, int64_t epoch, json_t *result, Error *e)
+static int emit_reset_message(PGconn *w, int64_t epoch, json_t *result, json_t *only, Error *e)
 {
-        json_auto_t *msg = json_pack("{s:s, s:I, s:O?}", "event", "reset", "epoch", (json_int_t) epoch,
-                                     "truncated", json_object_get(result, "truncated"));
+        json_auto_t *msg =
+                json_pack("{s:s, s:I, s:O?, s:b}", "event", "reset", "epoch", (json_int_t) epoch,
+                          "truncated", json_object_get(result, "truncated"), "partial", only != NULL);
+        json_t *tbl;
+        size_t i;
+
+        /* A partial reset says which tables are at the seed again (the others are not). */
+        if (only) {
+                json_t *names = json_array();
+                json_array_foreach(only, i, tbl) json_array_append(names, json_object_get(tbl, "qualified"));
+                json_object_set_new(msg, "tables", names);
+        }
         _cleanup_free_ char *text = json_dumps(msg, JSON_COMPACT);
         const char *params[] = {text};
         _cleanup_pgresult_ PGresult *res = NULL;
@@ -1611,7 +1626,7 @@ static int restore(const Config *c, InplaceCache *cache, Src *t, PGconn *w, cons
                 }
         }
         if (r == 0)
-                r = emit_reset_message(w, epoch, result, e);
+                r = emit_reset_message(w, epoch, result, partial ? want : NULL, e);
         if (r == 0)
                 r = pg_exec(w, "COMMIT", e);
         if (r < 0)

@@ -292,6 +292,27 @@ static int load_pool(PGconn *conn, const char *sql, Pool *p, Error *e)
         return r;
 }
 
+/*
+ * The ids to pick from, as the database has them now.  Called at the start,
+ * and after a failed batch: its rolled-back rows must not be picked (a
+ * comment by a channel that was never inserted would fail every batch after).
+ */
+static int gen_load(Gen *g, PGconn *conn, Error *e)
+{
+        pool_free(&g->comments);
+        pool_free(&g->users);
+        pool_free(&g->videos);
+        pool_free(&g->new_users);
+        if (load_pool(conn, "SELECT comment_id FROM comments ORDER BY comment_id COLLATE \"C\"",
+                      &g->comments, e) < 0 ||
+            load_pool(conn, "SELECT channel_id FROM users ORDER BY channel_id COLLATE \"C\"", &g->users, e) <
+                    0 ||
+            load_pool(conn, "SELECT video_id FROM videos ORDER BY video_id COLLATE \"C\"", &g->videos, e) <
+                    0)
+                return -e->errnum;
+        return 0;
+}
+
 static int exec_batch_stmt(PGconn *conn, const char *sql, int n, const char *const *params, int64_t *rows,
                            Error *e)
 {
@@ -427,13 +448,7 @@ static void *workload_main(void *arg)
         batch_max = batch_max < 1 ? 1 : batch_max > BATCH_MAX ? BATCH_MAX : batch_max;
 
         conn = workload_connect(w, &e);
-        if (!conn ||
-            load_pool(conn, "SELECT comment_id FROM comments ORDER BY comment_id COLLATE \"C\"", &g.comments,
-                      &e) < 0 ||
-            load_pool(conn, "SELECT channel_id FROM users ORDER BY channel_id COLLATE \"C\"", &g.users, &e) <
-                    0 ||
-            load_pool(conn, "SELECT video_id FROM videos ORDER BY video_id COLLATE \"C\"", &g.videos, &e) <
-                    0) {
+        if (!conn || gen_load(&g, conn, &e) < 0) {
                 set_state(w, "failed", e.message);
                 goto out;
         }
@@ -477,12 +492,22 @@ static void *workload_main(void *arg)
                         usleep((useconds_t) (sleep_us > 500 ? sleep_us : 500));
                         continue;
                 }
-                for (int64_t i = 0; i < n; i++)
-                        gen_one(&g, p.mix);
-                generated += n;
-                if (!conn)
-                        conn = workload_connect(w, &e);
-                int r = conn ? gen_flush(&g, conn, done, &e) : -e.errnum;
+                /* After a lost connection: a new one, and the ids as the database has them. */
+                if (!conn && (conn = workload_connect(w, &e)) && gen_load(&g, conn, &e) < 0) {
+                        PQfinish(conn);
+                        conn = NULL;
+                }
+                int r = -e.errnum;
+                if (conn) {
+                        for (int64_t i = 0; i < n; i++)
+                                gen_one(&g, p.mix);
+                        generated += n;
+                        r = gen_flush(&g, conn, done, &e);
+                }
+                if (r < 0 && conn && PQstatus(conn) == CONNECTION_OK) {
+                        Error ignore = ERROR_INIT;
+                        (void) gen_load(&g, conn, &ignore);
+                }
                 gen_batch_reset(&g);
                 pthread_mutex_lock(&w->lock);
                 w->generated = generated;

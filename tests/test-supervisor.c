@@ -138,7 +138,8 @@ static int fake_reset(void *ctx, ResetMode mode, const char *tables, json_t **re
         int n = atomic_fetch_add(&fake.resets, 1) + 1;
 
         job_enter();
-        *ret = json_pack("{s:s, s:i}", "mode", mode == RESET_INPLACE ? "inplace" : "template", "n", n);
+        *ret = json_pack("{s:s, s:i, s:s?}", "mode", mode == RESET_INPLACE ? "inplace" : "template", "n", n,
+                         "tables", tables);
         return 0;
 }
 
@@ -510,7 +511,8 @@ static void test_supervisor_reset_refused_unless_up(void **state)
 
         atomic_store(&fake.probe_fails, true);
         supervisor_tick(f->s);
-        assert_int_equal(supervisor_submit_reset(f->s, RESET_TEMPLATE, NULL, 0, NULL, NULL, &w, &e), -EAGAIN);
+        assert_int_equal(supervisor_submit_reset(f->s, RESET_TEMPLATE, NULL, 0, NULL, NULL, &w, &e),
+                         -EAGAIN);
         assert_string_equal(e.code, "not_ready");
         assert_null(w);
 }
@@ -530,8 +532,8 @@ static void test_supervisor_reseed_and_resets_never_overlap(void **state)
         wait_for_int(&fake.running_jobs, 2);
         assert_int_equal(state_of(f->s, NULL, 0), SUP_SEEDING);
         for (int i = 0; i < 4; i++)
-                assert_int_equal(supervisor_submit_reset(f->s, i % 2 ? RESET_INPLACE : RESET_TEMPLATE, NULL, 0,
-                                                         NULL, NULL, &w[i], &e),
+                assert_int_equal(supervisor_submit_reset(f->s, i % 2 ? RESET_INPLACE : RESET_TEMPLATE, NULL,
+                                                         0, NULL, NULL, &w[i], &e),
                                  0);
         atomic_store(&fake.block, false);
         for (int i = 0; i < 4; i++) {
@@ -590,6 +592,59 @@ static void test_lifecycle_coalesces_same_mode(void **state)
         job_waiter_free(other);
         for (int i = 0; i < 3; i++)
                 job_waiter_free(w[i]);
+        lifecycle_free(l);
+}
+
+static atomic_int hook_calls, hook_resets_seen;
+
+static void count_hook(void *userdata)
+{
+        atomic_fetch_add(&hook_calls, 1);
+        /* Called before the reset runs: the resets counted so far are the earlier ones. */
+        atomic_store(&hook_resets_seen, atomic_load(&fake.resets));
+}
+
+static void test_lifecycle_partial_resets_coalesce_by_tables_and_the_hook_runs_first(void **state)
+{
+        Lifecycle *l = lifecycle_new(&fake_lifecycle_ops, NULL, NULL, NULL);
+        JobWaiter *first, *same, *other, *all;
+        json_t *a;
+        Error e = ERROR_INIT;
+
+        memset(&fake, 0, sizeof(fake));
+        atomic_store(&hook_calls, 0);
+        lifecycle_set_reset_hook(l, count_hook, NULL);
+        assert_int_equal(lifecycle_start(l, &e), 0);
+        atomic_store(&fake.block, true);
+        first = lifecycle_submit_reset(l, RESET_INPLACE, "comments,users", 0, NULL, NULL);
+        wait_for_int(&fake.running_jobs, 1);
+        same = lifecycle_submit_reset(l, RESET_INPLACE, "comments,users", 0, NULL, NULL);
+        assert_true(job_waiter_coalesced(same));
+        other = lifecycle_submit_reset(l, RESET_INPLACE, "comments", 0, NULL, NULL);
+        assert_false(job_waiter_coalesced(other));
+        all = lifecycle_submit(l, JOB_RESET, RESET_INPLACE, 0, NULL, NULL);
+        assert_false(job_waiter_coalesced(all));
+        atomic_store(&fake.block, false);
+
+        job_waiter_wait(same);
+        assert_int_equal(job_waiter_result(same, &a, &e), 0);
+        assert_string_equal(json_string_value(json_object_get(a, "tables")), "comments,users");
+        json_decref(a);
+        job_waiter_wait(other);
+        assert_int_equal(job_waiter_result(other, &a, &e), 0);
+        assert_string_equal(json_string_value(json_object_get(a, "tables")), "comments");
+        json_decref(a);
+        job_waiter_wait(all);
+        assert_int_equal(job_waiter_result(all, &a, &e), 0);
+        assert_true(json_is_null(json_object_get(a, "tables")));
+        json_decref(a);
+        assert_int_equal(fake.resets, 3);
+        assert_int_equal(atomic_load(&hook_calls), 3);
+        assert_int_equal(atomic_load(&hook_resets_seen), 2);
+        job_waiter_free(first);
+        job_waiter_free(same);
+        job_waiter_free(other);
+        job_waiter_free(all);
         lifecycle_free(l);
 }
 
@@ -731,6 +786,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_supervisor_reseed_and_resets_never_overlap, setup,
                                                 teardown),
                 cmocka_unit_test(test_lifecycle_coalesces_same_mode),
+                cmocka_unit_test(test_lifecycle_partial_resets_coalesce_by_tables_and_the_hook_runs_first),
                 cmocka_unit_test(test_lifecycle_job_args),
                 cmocka_unit_test(test_lifecycle_waiter_times_out_and_job_goes_on),
                 cmocka_unit_test(test_lifecycle_stop_cancels_queued_and_notifies_once),

@@ -328,3 +328,67 @@ def test_pgseedctl_workload_and_partial_reset(clean):
     assert source_checksums(clean.d)["public.comments"] == clean.baseline["public.comments"]
     r = ctl("reset", "--yes", "--tables", "users")
     assert r.returncode == 1 and "public.comments" in r.stderr, r.stderr
+
+
+def test_workload_goes_on_after_its_connection_is_killed(clean):
+    env, d = clean, clean.d
+    assert env.workload("POST", "rate=500&seed=3").status == 202
+    assert wait_for(lambda: env.workload("GET").json()["done"]["total"] > 100, 15)
+    killed = d.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                   " WHERE application_name = 'pgseedd-workload'", dbname="postgres")[0][0]
+    assert killed == 1
+    n = env.workload("GET").json()["done"]["total"]
+    st = wait_for(lambda: (lambda j: j if j["done"]["total"] > n + 500 else None)(env.workload("GET").json()), 20)
+    assert st and st["state"] == "running", env.workload("GET").body
+    assert st["errors"] <= 2, st
+    assert env.workload("DELETE").json()["state"] == "stopped"
+    env.caught_up()
+
+
+def test_tracked_reset_of_an_identity_keyed_table(pgseedd, tmp_path):
+    """A GENERATED ALWAYS identity key takes no value in UPDATE and needs OVERRIDING SYSTEM VALUE in
+    INSERT: the tracked path restores such a table too."""
+    sql = tmp_path / "sql"
+    sql.mkdir()
+    (sql / "01-t.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS accounts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);\n"
+        "INSERT INTO accounts (v) SELECT 'seed ' || g FROM generate_series(1, 1000) g"
+        " WHERE NOT EXISTS (SELECT 1 FROM accounts);\n")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(sql, 0o755)
+    d = pgseedd(PGSEED_SQL_DIR=str(sql), PGSEED_DATASET="none")
+    d.wait_healthy()
+    want = d.sql("SELECT id, v FROM accounts ORDER BY id")
+    assert len(want) == 1000
+    assert d.post("/reset?mode=inplace").status == 200  # installs tracking
+    d.sql("UPDATE accounts SET v = 'changed' WHERE id <= 3")
+    d.sql("DELETE FROM accounts WHERE id = 1000")
+    d.sql("INSERT INTO accounts (v) VALUES ('new')")
+    r = d.post("/reset?mode=inplace")
+    assert r.status == 200, r.body
+    body = r.json()
+    assert body["strategy"] == "tracked", body
+    t = body["tables"][0]
+    assert (t["updated"], t["inserted"], t["deleted"]) == (3, 1, 1), t
+    assert d.sql("SELECT id, v FROM accounts ORDER BY id") == want
+
+
+def test_partial_reset_message_names_its_tables(clean):
+    """The logical message a consumer sees says the reset was partial and which tables it restored."""
+    import json
+    d = clean.d
+    d.sql("SELECT pg_create_logical_replication_slot('cdcw_msg', 'test_decoding')")
+    try:
+        d.sql("UPDATE comments SET likes = likes + 1 WHERE comment_id IN (SELECT comment_id FROM comments LIMIT 2)")
+        body = clean.reset("tables=comments")
+        full = clean.reset()
+        msgs = [r[0] for r in d.sql("SELECT data FROM pg_logical_slot_get_changes('cdcw_msg', NULL, NULL)"
+                                    " WHERE data LIKE 'message:%%'")]
+    finally:
+        d.sql("SELECT pg_drop_replication_slot('cdcw_msg')")
+    contents = [json.loads(m[m.index("content:") + len("content:"):]) for m in msgs]
+    partial = [c for c in contents if c["epoch"] == body["epoch"]]
+    assert partial and partial[0]["partial"] is True and partial[0]["tables"] == ["public.comments"], contents
+    last = [c for c in contents if c["epoch"] == full["epoch"]]
+    assert last and last[0]["partial"] is False and "tables" not in last[0], contents
+    clean.caught_up()
