@@ -29,7 +29,9 @@ def test_memory_and_wal_archive(pgseedd):
     segment = d.sql("SELECT pg_walfile_name(pg_current_wal_lsn())")[0][0]
     d.sql("SELECT pg_switch_wal()")
     assert wait_for(lambda: os.path.exists(os.path.join(archive, segment)), 30), os.listdir(archive)
-    assert d.sql("SELECT archived_count > 0, failed_count FROM pg_stat_archiver") == [(True, 0)]
+    # The archiver counts a segment once archive_command returned, a moment after the copy exists.
+    assert wait_for(lambda: d.sql("SELECT archived_count > 0 FROM pg_stat_archiver") == [(True,)], 10)
+    assert d.sql("SELECT failed_count FROM pg_stat_archiver") == [(0,)]
 
 
 def test_memory_auto_takes_a_quarter_of_the_machine(pgseedd):
