@@ -164,30 +164,6 @@ static int write_files(Pgbouncer *pb, Error *e)
 
 /* ---- the process ----------------------------------------------------------- */
 
-/* pgseedd's environment without its secrets (PGSEED_*, PGPASSWORD) and systemd's protocol variables. */
-static char **child_environment(void)
-{
-        extern char **environ;
-        static const char *const dropped[] = {"PGSEED_",        "PGPASSWORD=",     "PGPASSFILE=",
-                                              "NOTIFY_SOCKET=", "WATCHDOG_",       "LISTEN_FDS=",
-                                              "LISTEN_PID=",    "LISTEN_FDNAMES=", NULL};
-        size_t n = 0;
-        char **v;
-
-        for (char **p = environ; p && *p; p++)
-                n++;
-        v = xcalloc(n + 1, sizeof(char *));
-        n = 0;
-        for (char **p = environ; p && *p; p++) {
-                bool drop = false;
-                for (const char *const *d = dropped; *d && !drop; d++)
-                        drop = startswith(*p, *d) != NULL;
-                if (!drop)
-                        v[n++] = xstrdup(*p);
-        }
-        return v;
-}
-
 /* Lock held. */
 static int spawn_locked(Pgbouncer *pb, Error *e)
 {
@@ -210,24 +186,8 @@ static int spawn_locked(Pgbouncer *pb, Error *e)
         if (pid < 0)
                 return error_set(e, errno, NULL, NULL, "fork: %m");
         if (pid == 0) {
-                sigset_t none;
-                int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-                /* pgseedd blocks its termination signals in every thread (they go to sigwait); undo that. */
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                signal(SIGPIPE, SIG_DFL);
-                if (devnull >= 0)
-                        dup2(devnull, STDIN_FILENO);
-                dup2(out, STDOUT_FILENO);
-                dup2(out, STDERR_FILENO);
                 /* PgBouncer refuses to run as root. */
-                if (pb->drop_privileges &&
-                    (setgroups(0, NULL) < 0 || setgid(pb->gid) < 0 || setuid(pb->uid) < 0)) {
-                        dprintf(STDERR_FILENO, "pgseedd: cannot switch to uid %u: %m\n", (unsigned) pb->uid);
-                        _exit(126);
-                }
-                setpgid(0, 0);
+                child_setup(out, pb->drop_privileges, pb->uid, pb->gid);
                 /* Gone with pgseedd even after a kill -9 (set after the uid change, which clears it). */
                 prctl(PR_SET_PDEATHSIG, SIGTERM);
                 if (getppid() == 1)

@@ -6,10 +6,14 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -104,4 +108,49 @@ int pgconf_load(const char *path, char ***ret, Error *e)
         }
         *ret = TAKE_PTR(v);
         return 0;
+}
+
+char **child_environment(void)
+{
+        extern char **environ;
+        static const char *const dropped_prefixes[] = {"PGSEED_",        "PGPASSWORD=",     "PGPASSFILE=",
+                                                       "NOTIFY_SOCKET=", "WATCHDOG_",       "LISTEN_FDS=",
+                                                       "LISTEN_PID=",    "LISTEN_FDNAMES=", NULL};
+        size_t n = 0;
+        char **v;
+
+        for (char **p = environ; p && *p; p++)
+                n++;
+        v = xcalloc(n + 1, sizeof(char *));
+        n = 0;
+        for (char **p = environ; p && *p; p++) {
+                bool drop = false;
+                for (const char *const *d = dropped_prefixes; *d && !drop; d++)
+                        drop = startswith(*p, *d) != NULL;
+                if (!drop)
+                        v[n++] = xstrdup(*p);
+        }
+        return v;
+}
+
+void child_setup(int out_fd, bool drop, uid_t uid, gid_t gid)
+{
+        sigset_t none;
+        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+        /* pgseedd blocks its termination signals in every thread (they go to sigwait); undo that. */
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+
+        if (devnull >= 0)
+                dup2(devnull, STDIN_FILENO);
+        dup2(out_fd, STDOUT_FILENO);
+        dup2(out_fd, STDERR_FILENO);
+
+        if (drop && (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)) {
+                dprintf(STDERR_FILENO, "pgseedd: cannot switch to uid %u: %m\n", (unsigned) uid);
+                _exit(126);
+        }
+        setpgid(0, 0);
 }

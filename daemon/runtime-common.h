@@ -2,7 +2,9 @@
 /* runtime-common.h -- checks and parsers the runtimes share, below runtime.c (which names no runtime). */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "error.h"
 
@@ -22,3 +24,24 @@ int port_check_free(int port, const char *what, const char *setting, Error *e);
  * e naming the file and line.
  */
 int pgconf_load(const char *path, char ***ret, Error *e);
+
+/*
+ * What a server pgseedd starts (initdb, postgres, pgbouncer) inherits:
+ * pgseedd's environment minus its secrets and settings (PGSEED_*, among them
+ * PGSEED_PG_PASSWORD; PGPASSWORD, PGPASSFILE), readable by anyone who may read
+ * /proc/PID/environ of the child, and minus the systemd protocol variables,
+ * which belong to pgseedd alone (a postgres built with systemd support would
+ * otherwise send its own READY=1 to pgseedd's notify socket).  A new
+ * NULL-terminated vector (strv_free).
+ */
+char **child_environment(void);
+
+/*
+ * In a forked child, before exec: undoes what exec keeps of pgseedd's (its
+ * blocked termination signals, an ignored SIGPIPE), reads stdin from
+ * /dev/null, writes stdout and stderr to out_fd, becomes uid/gid when drop
+ * (exits 126 when it cannot), and takes a process group of its own, so that
+ * a Ctrl-C on pgseedd's terminal reaches only pgseedd, which stops it in
+ * order.
+ */
+void child_setup(int out_fd, bool drop, uid_t uid, gid_t gid);

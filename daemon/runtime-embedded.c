@@ -45,8 +45,6 @@ static Embedded *impl(Runtime *rt)
         return rt->impl;
 }
 
-static char **child_environment(void);
-
 static int embedded_init(Runtime *rt, Error *e)
 {
         const Config *c = rt->config;
@@ -87,64 +85,6 @@ static void embedded_free(Runtime *rt)
 
 /* ---- process helpers ---------------------------------------------------- */
 
-/*
- * What initdb and postgres inherit: pgseedd's environment minus its secrets
- * and settings (PGSEED_*, among them PGSEED_PG_PASSWORD; PGPASSWORD),
- * readable by anyone who may read /proc/PID/environ of the postmaster, and
- * minus the systemd protocol variables, which belong to pgseedd alone (a
- * postgres built with systemd support would otherwise send its own READY=1
- * to pgseedd's notify socket).
- */
-static char **child_environment(void)
-{
-        extern char **environ;
-        static const char *const dropped_prefixes[] = {"PGSEED_",        "PGPASSWORD=",     "PGPASSFILE=",
-                                                       "NOTIFY_SOCKET=", "WATCHDOG_",       "LISTEN_FDS=",
-                                                       "LISTEN_PID=",    "LISTEN_FDNAMES=", NULL};
-        size_t n = 0;
-        char **v;
-
-        for (char **p = environ; p && *p; p++)
-                n++;
-        v = xcalloc(n + 1, sizeof(char *));
-        n = 0;
-        for (char **p = environ; p && *p; p++) {
-                bool drop = false;
-                for (const char *const *d = dropped_prefixes; *d && !drop; d++)
-                        drop = startswith(*p, *d) != NULL;
-                if (!drop)
-                        v[n++] = xstrdup(*p);
-        }
-        return v;
-}
-
-/* In a forked child: become the Postgres user, reset what exec does not, wire stdio. */
-static void child_setup(Embedded *m, int out_fd)
-{
-        sigset_t none;
-        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-        /* pgseedd blocks its termination signals in every thread (they go to sigwait); undo that. */
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-
-        if (devnull >= 0)
-                dup2(devnull, STDIN_FILENO);
-        dup2(out_fd, STDOUT_FILENO);
-        dup2(out_fd, STDERR_FILENO);
-
-        if (m->drop_privileges) {
-                if (setgroups(0, NULL) < 0 || setgid(m->gid) < 0 || setuid(m->uid) < 0) {
-                        dprintf(STDERR_FILENO, "pgseedd: cannot switch to uid %u: %m\n", (unsigned) m->uid);
-                        _exit(126);
-                }
-        }
-        /* Own process group, so a Ctrl-C on pgseedd's terminal reaches only pgseedd, which stops us in
-         * order. */
-        setpgid(0, 0);
-}
-
 static void describe_exit(int status, char *buf, size_t size)
 {
         if (WIFEXITED(status))
@@ -169,7 +109,7 @@ static int run_as_pg(Embedded *m, char *const argv[], const char *logpath)
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
-                child_setup(m, out);
+                child_setup(out, m->drop_privileges, m->uid, m->gid);
                 execve(argv[0], argv, m->envp);
                 dprintf(STDERR_FILENO, "pgseedd: cannot execute %s: %m\n", argv[0]);
                 _exit(127);
@@ -520,7 +460,7 @@ static int embedded_start(Runtime *rt, Error *e)
         if (pid < 0)
                 return error_set(e, errno, NULL, NULL, "fork: %m");
         if (pid == 0) {
-                child_setup(m, out);
+                child_setup(out, m->drop_privileges, m->uid, m->gid);
                 /*
                  * If pgseedd dies without stopping us (kill -9), ask for a fast
                  * shutdown instead of living on as an orphan.  Set after the
