@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # `make test`: every suite (unit, integration on the embedded runtime, docker
 # against a real engine) on the normal build; then on an ASan+UBSan build
-# ($BUILD-asan, clang) unit and integration again and every libFuzzer target for
+# ($BUILD-asan, clang) unit and the integration suites tagged "sanitized" (tests/meson.build)
+# again and every libFuzzer target for
 # FUZZ_SECONDS; then one summary line "N passed, N failed" over both builds.
 # Starts the Docker engine when it is not running (and stops it again afterwards),
 # and builds the local images the docker suite uses (cached after the first run).
@@ -77,7 +78,7 @@ echo "tests: $BUILD done after $(( $(date +%s) - start ))s"
 # finding and write the report to $ASAN_BUILD/sanitizer-logs/TEST.PID; tests/summary.py counts
 # them as failures.  Postgres, which the embedded runtime execs, is not instrumented.
 suites=()
-[ "${SANITIZE:-1}" != 0 ] && suites+=(--suite unit --suite integration)
+[ "${SANITIZE:-1}" != 0 ] && suites+=(--suite unit --suite sanitized)
 [ "${FUZZ:-1}" != 0 ] && suites+=(--suite fuzz)
 if [ ${#suites[@]} -gt 0 ]; then
     builds+=("$ASAN_BUILD")
