@@ -18,10 +18,9 @@
 #include "pgbouncer.h"
 #include "util.h"
 
-#define COMMENT_PREFIX "pgseed:"
-#define NAME_HEX       16
-#define NAME_MAX_LEN   64
-#define MIN(a, b)      ((a) < (b) ? (a) : (b))
+#define NAME_HEX     16
+#define NAME_MAX_LEN 64
+#define MIN(a, b)    ((a) < (b) ? (a) : (b))
 
 /*
  * Crash safety of a hand-out.  POST /clones takes a ready clone from memory
@@ -552,19 +551,6 @@ void clones_cancel_waits(Clones *cl)
 
 /* ---- SQL helpers --------------------------------------------------------------- */
 
-/* fmt is one of this file's literals, with %s for the quoted names (never request input unquoted). */
-static int exec_names(PGconn *conn, Error *e, const char *fmt, const char *a, const char *b)
-{
-        _cleanup_free_ char *qa = pg_quote_ident(conn, a), *qb = b ? pg_quote_ident(conn, b) : NULL;
-        _cleanup_free_ char *sql = NULL;
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-        sql = xasprintf(fmt, qa, qb ? qb : "");
-#pragma GCC diagnostic pop
-        return pg_exec(conn, sql, e);
-}
-
 static json_t *clone_meta(const Clone *c, const char *role)
 {
         char ts[40], leased[40], expires[40];
@@ -584,29 +570,6 @@ static json_t *clone_meta(const Clone *c, const char *role)
                 json_object_set_new(m, "ttl", json_integer(c->ttl_s));
         }
         return m;
-}
-
-/* COMMENT ON DATABASE takes a literal only: escaped by libpq. */
-static int set_comment(PGconn *conn, const char *db, json_t *meta, Error *e)
-{
-        _cleanup_free_ char *json = json_dumps(meta, JSON_COMPACT);
-        _cleanup_free_ char *text = xasprintf(COMMENT_PREFIX "%s", json);
-        _cleanup_free_ char *q = pg_quote_ident(conn, db);
-        _cleanup_(PQfreememp) char *lit = PQescapeLiteral(conn, text, strlen(text));
-        _cleanup_free_ char *sql = NULL;
-
-        if (!lit)
-                return pg_result_error(conn, NULL, e);
-        sql = xasprintf("COMMENT ON DATABASE %s IS %s", q, lit);
-        return pg_exec(conn, sql, e);
-}
-
-static int drop_db(PGconn *conn, const char *db, Error *e)
-{
-        return exec_names(conn, e,
-                          PQserverVersion(conn) >= 130000 ? "DROP DATABASE IF EXISTS %s WITH (FORCE)"
-                                                          : "DROP DATABASE IF EXISTS %s",
-                          db, NULL);
 }
 
 static void random_name(const Clones *cl, char *buf, size_t size)
@@ -649,7 +612,7 @@ int clones_rebuild(Clones *cl, PGconn *conn, const char *fingerprint, Error *e)
                 return r;
         for (int i = 0; i < PQntuples(res); i++) {
                 const char *name = PQgetvalue(res, i, 0),
-                           *comment = startswith(PQgetvalue(res, i, 3), COMMENT_PREFIX);
+                           *comment = startswith(PQgetvalue(res, i, 3), PG_COMMENT_PREFIX);
                 bool invalid = streq(PQgetvalue(res, i, 1), "t"),
                      allowconn = streq(PQgetvalue(res, i, 2), "t");
                 bool sessions = !streq(PQgetvalue(res, i, 4), "0");
@@ -691,7 +654,7 @@ int clones_rebuild(Clones *cl, PGconn *conn, const char *fingerprint, Error *e)
                           invalid ? "invalid"
                           : role  ? role
                                   : "half-made");
-                r = drop_db(conn, name, e);
+                r = pg_drop_database(conn, name, e);
                 if (r < 0) {
                         list_free(leased);
                         return r;
@@ -759,7 +722,7 @@ int clones_upkeep_urgent(Clones *cl, PGconn *conn, Error *e)
                         return done;
 
                 json_t *meta = clone_meta(&copy, "clone");
-                int r = set_comment(conn, copy.name, meta, e);
+                int r = pg_comment_database(conn, copy.name, meta, e);
                 json_decref(meta);
                 if (r < 0)
                         return r;
@@ -772,48 +735,58 @@ int clones_upkeep_urgent(Clones *cl, PGconn *conn, Error *e)
         }
 }
 
-/* CREATE DATABASE from the template, without the publication, ready to hand out. */
-static int make_clone(Clones *cl, PGconn *conn, const char *tmpl, const char *fingerprint, Error *e)
+/*
+ * CREATE DATABASE c->name from tmpl, marked as ours ("clone-new") at once,
+ * open to connections and without the publication: the template carries it for
+ * the working database's CDC consumers, but a clone is a test's scratch
+ * database and must not look like a CDC source (its changes are nobody's
+ * facts).  No slot is copied: slots belong to the cluster, not to a
+ * database's files.  The caller records the clone's final comment, and drops
+ * the database when this fails.
+ */
+static int copy_database(Clones *cl, PGconn *conn, Clone *c, const char *tmpl, Error *e)
 {
-        Clone *c = xcalloc(1, sizeof(Clone));
-        int64_t t0 = now_mono_ms();
         _cleanup_free_ char *fmt = xasprintf("CREATE DATABASE %%s TEMPLATE %%s%s ALLOW_CONNECTIONS = false",
                                              PQserverVersion(conn) >= 150000 ? " STRATEGY = FILE_COPY" : "");
         json_t *meta;
         int r;
 
+        r = pg_exec_names(conn, e, fmt, c->name, tmpl);
+        if (r < 0)
+                return r;
+        meta = clone_meta(c, "clone-new");
+        r = pg_comment_database(conn, c->name, meta, e);
+        json_decref(meta);
+        if (r < 0)
+                return r;
+        r = pg_exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", c->name, NULL);
+        if (r < 0 || isempty(cl->config->publication))
+                return r;
+        _cleanup_pgconn_ PGconn *db = pg_connect(cl->config, c->name, "pgseedd-clones", 10, 0, e);
+        if (!db)
+                return -e->errnum;
+        return pg_exec_names(db, e, "DROP PUBLICATION IF EXISTS %s", cl->config->publication, NULL);
+}
+
+/* CREATE DATABASE from the template, without the publication, ready to hand out. */
+static int make_clone(Clones *cl, PGconn *conn, const char *tmpl, const char *fingerprint, Error *e)
+{
+        Clone *c = xcalloc(1, sizeof(Clone));
+        int64_t t0 = now_mono_ms();
+        json_t *meta;
+        int r;
+
         random_name(cl, c->name, sizeof(c->name));
         strlcpy0(c->fingerprint, fingerprint, sizeof(c->fingerprint));
-        r = exec_names(conn, e, fmt, c->name, tmpl);
-        if (r == 0) {
-                meta = clone_meta(c, "clone-new");
-                r = set_comment(conn, c->name, meta, e);
-                json_decref(meta);
-        }
-        if (r == 0)
-                r = exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", c->name, NULL);
-        if (r == 0 && !isempty(cl->config->publication)) {
-                /*
-                 * The template carries the publication for the working database's CDC
-                 * consumers; a clone is a test's scratch database and must not look like
-                 * a CDC source (its changes are nobody's facts).  No slot is copied:
-                 * slots belong to the cluster, not to a database's files.
-                 */
-                _cleanup_pgconn_ PGconn *db = pg_connect(cl->config, c->name, "pgseedd-clones", 10, 0, e);
-                if (!db)
-                        r = -e->errnum;
-                else
-                        r = exec_names(db, e, "DROP PUBLICATION IF EXISTS %s", cl->config->publication,
-                                       NULL);
-        }
+        r = copy_database(cl, conn, c, tmpl, e);
         if (r == 0) {
                 meta = clone_meta(c, "clone-pool");
-                r = set_comment(conn, c->name, meta, e);
+                r = pg_comment_database(conn, c->name, meta, e);
                 json_decref(meta);
         }
         if (r < 0) {
                 Error ignore = ERROR_INIT;
-                drop_db(conn, c->name, &ignore);
+                pg_drop_database(conn, c->name, &ignore);
                 free(c);
                 return r;
         }
@@ -866,7 +839,7 @@ int clones_upkeep_step(Clones *cl, PGconn *conn, const char *tmpl, const char *f
 
         if (drop) {
                 /* Only names of ours reach the list: pool names, or the set-aside copies of clone resets. */
-                r = drop_db(conn, drop, e);
+                r = pg_drop_database(conn, drop, e);
                 if (r < 0) {
                         pthread_mutex_lock(&cl->lock);
                         drops_add_locked(cl, drop);
@@ -893,8 +866,6 @@ int clones_upkeep_step(Clones *cl, PGconn *conn, const char *tmpl, const char *f
 int clones_make_from(Clones *cl, PGconn *conn, const char *tmpl, const char *from, const char *fingerprint,
                      int64_t ttl_s, json_t **ret, Error *e)
 {
-        _cleanup_free_ char *fmt = xasprintf("CREATE DATABASE %%s TEMPLATE %%s%s ALLOW_CONNECTIONS = false",
-                                             PQserverVersion(conn) >= 150000 ? " STRATEGY = FILE_COPY" : "");
         Clone *c = xcalloc(1, sizeof(Clone));
         int64_t t0 = now_mono_ms();
         json_t *meta;
@@ -917,35 +888,19 @@ int clones_make_from(Clones *cl, PGconn *conn, const char *tmpl, const char *fro
         random_name(cl, c->name, sizeof(c->name));
         strlcpy0(c->fingerprint, fingerprint, sizeof(c->fingerprint));
         strlcpy0(c->from, from, sizeof(c->from));
-        r = exec_names(conn, e, fmt, c->name, tmpl);
-        if (r == 0) {
-                meta = clone_meta(c, "clone-new");
-                r = set_comment(conn, c->name, meta, e);
-                json_decref(meta);
-        }
-        if (r == 0)
-                r = exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", c->name, NULL);
-        if (r == 0 && !isempty(cl->config->publication)) {
-                /* As make_clone: a clone is no CDC source. */
-                _cleanup_pgconn_ PGconn *db = pg_connect(cl->config, c->name, "pgseedd-clones", 10, 0, e);
-                if (!db)
-                        r = -e->errnum;
-                else
-                        r = exec_names(db, e, "DROP PUBLICATION IF EXISTS %s", cl->config->publication,
-                                       NULL);
-        }
+        r = copy_database(cl, conn, c, tmpl, e);
         c->leased_ms = now_real_ms();
         c->ttl_s = ttl_s;
         c->expires_ms = c->leased_ms + ttl_s * 1000;
         c->recorded = true;
         if (r == 0) {
                 meta = clone_meta(c, "clone");
-                r = set_comment(conn, c->name, meta, e);
+                r = pg_comment_database(conn, c->name, meta, e);
                 json_decref(meta);
         }
         if (r < 0) {
                 Error ignore = ERROR_INIT;
-                drop_db(conn, c->name, &ignore);
+                pg_drop_database(conn, c->name, &ignore);
                 free(c);
                 return r;
         }
@@ -1017,7 +972,7 @@ int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret,
         }
         aside = xasprintf("%s%016llx", cl->trash_prefix, (unsigned long long) now_mono_us());
         pause = pgbouncer_pause(cl->pgbouncer, name, PGBOUNCER_PAUSE_MS);
-        r = exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", name, NULL);
+        r = pg_exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", name, NULL);
         if (r == 0)
                 r = pg_terminate_sessions(conn, name, e);
         pthread_mutex_lock(&cl->lock);
@@ -1035,12 +990,12 @@ int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret,
         if (r == 0)
                 r = pg_exec(conn, "BEGIN", e);
         if (r == 0)
-                r = exec_names(conn, e, "ALTER DATABASE %s RENAME TO %s", name, aside);
+                r = pg_exec_names(conn, e, "ALTER DATABASE %s RENAME TO %s", name, aside);
         if (r == 0)
-                r = exec_names(conn, e, "ALTER DATABASE %s RENAME TO %s", fresh->name, name);
+                r = pg_exec_names(conn, e, "ALTER DATABASE %s RENAME TO %s", fresh->name, name);
         if (r == 0) {
                 json_t *meta = clone_meta(&copy, "clone");
-                r = set_comment(conn, name, meta, e);
+                r = pg_comment_database(conn, name, meta, e);
                 json_decref(meta);
         }
         if (r == 0)
@@ -1048,7 +1003,7 @@ int clones_reset(Clones *cl, const char *name, int64_t timeout_ms, json_t **ret,
         if (r < 0) {
                 Error ignore = ERROR_INIT;
                 pg_exec(conn, "ROLLBACK", &ignore);
-                exec_names(conn, &ignore, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", name, NULL);
+                pg_exec_names(conn, &ignore, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", name, NULL);
                 goto fail;
         }
         pgbouncer_resume(TAKE_PTR(pause));

@@ -91,8 +91,8 @@ PGconn *pg_connect(const Config *c, const char *dbname, const char *application,
          * TLS on: require it; else on loopback TLS would cost a handshake per
          * probe for nothing, and elsewhere use it when offered.
          */
-        values[8] = c->pg_sslmode           ? c->pg_sslmode
-                    : config_tls_enabled(c) ? "require"
+        values[8] = c->pg_sslmode                  ? c->pg_sslmode
+                    : config_tls_enabled(c)        ? "require"
                     : host_is_loopback(c->pg_host) ? "disable"
                                                    : "prefer";
         values[9] = NULL;
@@ -330,4 +330,38 @@ int pg_terminate_sessions(PGconn *conn, const char *db, Error *e)
         }
         return error_set(e, EBUSY, "sessions_remain", "Retry; pgseedd ends the sessions on its own.",
                          "Sessions on %s did not end within 1 s", db);
+}
+
+int pg_exec_names(PGconn *conn, Error *e, const char *fmt, const char *a, const char *b)
+{
+        _cleanup_free_ char *qa = pg_quote_ident(conn, a), *qb = b ? pg_quote_ident(conn, b) : NULL;
+        _cleanup_free_ char *sql = NULL;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        sql = xasprintf(fmt, qa, qb ? qb : "");
+#pragma GCC diagnostic pop
+        return pg_exec(conn, sql, e);
+}
+
+int pg_comment_database(PGconn *conn, const char *db, json_t *meta, Error *e)
+{
+        _cleanup_free_ char *json = json_dumps(meta, JSON_COMPACT);
+        _cleanup_free_ char *text = xasprintf(PG_COMMENT_PREFIX "%s", json);
+        _cleanup_free_ char *q = pg_quote_ident(conn, db);
+        _cleanup_(PQfreememp) char *lit = PQescapeLiteral(conn, text, strlen(text));
+        _cleanup_free_ char *sql = NULL;
+
+        if (!lit)
+                return pg_result_error(conn, NULL, e);
+        sql = xasprintf("COMMENT ON DATABASE %s IS %s", q, lit);
+        return pg_exec(conn, sql, e);
+}
+
+int pg_drop_database(PGconn *conn, const char *db, Error *e)
+{
+        return pg_exec_names(conn, e,
+                             PQserverVersion(conn) >= 130000 ? "DROP DATABASE IF EXISTS %s WITH (FORCE)"
+                                                             : "DROP DATABASE IF EXISTS %s",
+                             db, NULL);
 }

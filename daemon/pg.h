@@ -94,6 +94,22 @@ char *pg_quote_ident(PGconn *conn, const char *name);
 /* Quotes schema.name as "schema"."name". */
 char *pg_quote_qualified(PGconn *conn, const char *schema, const char *name);
 
+/* What starts the comment of every database pgseed made (COMMENT ON DATABASE): "pgseed:" + JSON. */
+#define PG_COMMENT_PREFIX "pgseed:"
+
+/*
+ * Runs fmt with its %s replaced by the quoted identifiers a and b (b may be
+ * NULL, then ""): fmt is a literal of the caller's, never request input.
+ * Returns 0 or -errno with e filled.
+ */
+int pg_exec_names(PGconn *conn, Error *e, const char *fmt, const char *a, const char *b);
+
+/* COMMENT ON DATABASE db IS 'pgseed:' + meta as compact JSON (escaped by libpq: it takes a literal only). */
+int pg_comment_database(PGconn *conn, const char *db, json_t *meta, Error *e);
+
+/* DROP DATABASE IF EXISTS db, WITH (FORCE) where the server has it (13+): its sessions are ended. */
+int pg_drop_database(PGconn *conn, const char *db, Error *e);
+
 /*
  * The SCRAM-SHA-256 verifier of password for user ("SCRAM-SHA-256$4096:..."),
  * computed here with a random salt: what a server stores, and stores as it

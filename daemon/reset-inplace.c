@@ -13,8 +13,6 @@
 #include "log.h"
 #include "pg.h"
 
-#define COMMENT_PREFIX "pgseed:"
-
 /*
  * What a reset must restore about each table besides rows, read the same
  * way from the template (what was seeded) and from the working database:
@@ -1250,7 +1248,7 @@ static int64_t epoch_bump(PGconn *w, Error *e)
 
         if (!text)
                 return -e->errnum;
-        old = startswith(text, COMMENT_PREFIX);
+        old = startswith(text, PG_COMMENT_PREFIX);
         meta = old ? json_loads(old, 0, NULL) : NULL;
         if (!json_is_object(meta)) {
                 json_decref(meta);
@@ -1259,7 +1257,7 @@ static int64_t epoch_bump(PGconn *w, Error *e)
         epoch = json_integer_value(json_object_get(meta, "epoch")) + 1;
         json_object_set_new(meta, "epoch", json_integer(epoch));
         json = json_dumps(meta, JSON_COMPACT);
-        comment = xasprintf(COMMENT_PREFIX "%s", json);
+        comment = xasprintf(PG_COMMENT_PREFIX "%s", json);
         {
                 _cleanup_(PQfreememp) char *lit = PQescapeLiteral(w, comment, strlen(comment));
                 _cleanup_free_ char *name =

@@ -39,7 +39,6 @@
  */
 
 #define FORMAT_VERSION  "pgseed-template-1"
-#define COMMENT_PREFIX  "pgseed:"
 #define UPKEEP_RETRY_MS 5000 /* after a failed upkeep (the server went away, say) */
 
 struct Seeder {
@@ -55,8 +54,9 @@ struct Seeder {
         Snapshots *snapshots; /* may be NULL */
         Pgbouncer *pgbouncer; /* may be NULL */
         PGconn *conn;         /* the worker's connection to "postgres" for jobs, kept between them */
-        InplaceCache *inplace; /* what in-place resets keep between them (a session on the working database) */
-        PGconn *upkeep_conn;  /* upkeep's own, so that a late cancel (see seeder_preempt) never hits a job */
+        InplaceCache
+                *inplace;    /* what in-place resets keep between them (a session on the working database) */
+        PGconn *upkeep_conn; /* upkeep's own, so that a late cancel (see seeder_preempt) never hits a job */
 
         char *trash_prefix; /* "app_pgseed_aside_": working databases a reset set aside */
 
@@ -211,7 +211,7 @@ static int db_state(PGconn *conn, const char *name, DbState *ret, Error *e)
         ret->exists = true;
         ret->allow_connections = streq(PQgetvalue(res, 0, 0), "t");
         ret->is_template = streq(PQgetvalue(res, 0, 1), "t");
-        comment = startswith(PQgetvalue(res, 0, 2), COMMENT_PREFIX);
+        comment = startswith(PQgetvalue(res, 0, 2), PG_COMMENT_PREFIX);
         if (comment)
                 ret->meta = json_loads(comment, 0, NULL);
         return 0;
@@ -221,34 +221,6 @@ static bool meta_matches(const DbState *d, const char *fingerprint)
 {
         return d->exists && d->meta &&
                streq_ptr(json_string_value(json_object_get(d->meta, "fingerprint")), fingerprint);
-}
-
-/* COMMENT ON DATABASE takes a literal only: escape it with libpq, never splice raw. */
-static int set_comment(PGconn *conn, const char *db, json_t *meta, Error *e)
-{
-        _cleanup_free_ char *json = json_dumps(meta, JSON_COMPACT);
-        _cleanup_free_ char *text = xasprintf(COMMENT_PREFIX "%s", json);
-        _cleanup_free_ char *q = pg_quote_ident(conn, db);
-        _cleanup_(PQfreememp) char *lit = PQescapeLiteral(conn, text, strlen(text));
-        _cleanup_free_ char *sql = NULL;
-
-        if (!lit)
-                return pg_result_error(conn, NULL, e);
-        sql = xasprintf("COMMENT ON DATABASE %s IS %s", q, lit);
-        return pg_exec(conn, sql, e);
-}
-
-static int exec_db(PGconn *conn, Error *e, const char *fmt, const char *db, const char *db2)
-{
-        _cleanup_free_ char *q = pg_quote_ident(conn, db), *q2 = db2 ? pg_quote_ident(conn, db2) : NULL;
-        _cleanup_free_ char *sql = NULL;
-
-        /* fmt is one of this file's literals with %s for the quoted names. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-        sql = xasprintf(fmt, q, q2 ? q2 : "");
-#pragma GCC diagnostic pop
-        return pg_exec(conn, sql, e);
 }
 
 /* DROP DATABASE that also works for template databases and kicks connected sessions out. */
@@ -262,17 +234,17 @@ static int drop_database(PGconn *conn, const char *db, Error *e)
                 return r;
         }
         if (st.is_template) {
-                r = exec_db(conn, e, "ALTER DATABASE %s WITH IS_TEMPLATE false", db, NULL);
+                r = pg_exec_names(conn, e, "ALTER DATABASE %s WITH IS_TEMPLATE false", db, NULL);
                 if (r < 0) {
                         db_state_clear(&st);
                         return r;
                 }
         }
         db_state_clear(&st);
-        return exec_db(conn, e,
-                       PQserverVersion(conn) >= 130000 ? "DROP DATABASE %s WITH (FORCE)"
-                                                       : "DROP DATABASE %s",
-                       db, NULL);
+        return pg_exec_names(conn, e,
+                             PQserverVersion(conn) >= 130000 ? "DROP DATABASE %s WITH (FORCE)"
+                                                             : "DROP DATABASE %s",
+                             db, NULL);
 }
 
 static const char *copy_strategy(PGconn *conn)
@@ -300,11 +272,11 @@ static int clone_template(Seeder *s, PGconn *conn, const char *db, const char *r
         json_t *meta;
         int r;
 
-        r = exec_db(conn, e, fmt, db, s->tmpl);
+        r = pg_exec_names(conn, e, fmt, db, s->tmpl);
         if (r < 0)
                 return r;
         meta = meta_for(role, fingerprint);
-        r = set_comment(conn, db, meta, e);
+        r = pg_comment_database(conn, db, meta, e);
         json_decref(meta);
         return r;
 }
@@ -402,7 +374,7 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const SqlD
          * keys, which makes the index builds (most of a seed) about a third
          * faster.  The IDs and codes that are indexed sort the same either way.
          */
-        r = exec_db(conn, e, "CREATE DATABASE %s TEMPLATE template0 LC_COLLATE 'C'", s->build, NULL);
+        r = pg_exec_names(conn, e, "CREATE DATABASE %s TEMPLATE template0 LC_COLLATE 'C'", s->build, NULL);
         if (r < 0)
                 return r;
         b = pg_connect(c, s->build, "pgseedd-seed", 10, 0, e);
@@ -454,12 +426,12 @@ static int build_template(Seeder *s, PGconn *conn, const SqlDir *dir, const SqlD
         json_object_set_new(meta, "build_ms", json_integer(now_mono_ms() - t0));
         json_object_set(meta, "phases_ms", phases);
         json_object_set_new(meta, "tables", tables);
-        r = set_comment(conn, s->build, meta, e);
+        r = pg_comment_database(conn, s->build, meta, e);
         json_decref(meta);
         if (r < 0)
                 return r;
         /* Only a complete template gets the real name. */
-        r = exec_db(conn, e, "ALTER DATABASE %s RENAME TO %s", s->build, s->tmpl);
+        r = pg_exec_names(conn, e, "ALTER DATABASE %s RENAME TO %s", s->build, s->tmpl);
         if (r < 0)
                 return r;
         metrics_count(s->metrics, METRIC_SEEDS);
@@ -571,24 +543,26 @@ static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *finge
         inplace_cache_drop_session(
                 s->inplace); /* it would be terminated below, and point at the old database */
         if (work.exists) {
-                r = exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", s->working, NULL);
+                r = pg_exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", s->working,
+                                  NULL);
                 if (r == 0)
                         r = pg_terminate_sessions(conn, s->working, e);
                 if (r < 0) {
                         Error ignore = ERROR_INIT;
-                        exec_db(conn, &ignore, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", s->working,
-                                NULL);
+                        pg_exec_names(conn, &ignore, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true",
+                                      s->working, NULL);
                         db_state_clear(&work);
                         return r;
                 }
         }
         r = pg_exec(conn, "BEGIN", e);
         if (r == 0 && work.exists)
-                r = exec_db(conn, e, "ALTER DATABASE %s RENAME TO %s", s->working, aside);
+                r = pg_exec_names(conn, e, "ALTER DATABASE %s RENAME TO %s", s->working, aside);
         if (r == 0)
-                r = exec_db(conn, e, "ALTER DATABASE %s RENAME TO %s", fresh, s->working);
+                r = pg_exec_names(conn, e, "ALTER DATABASE %s RENAME TO %s", fresh, s->working);
         if (r == 0)
-                r = exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", s->working, NULL);
+                r = pg_exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", s->working,
+                                  NULL);
         if (r == 0) {
                 /* The reset epoch goes on from the database set aside (see reset-inplace.c). */
                 epoch = work.meta ? json_integer_value(json_object_get(work.meta, "epoch")) + 1 : 0;
@@ -596,7 +570,7 @@ static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *finge
                 json_object_set_new(meta, "epoch", json_integer(epoch));
                 if (snapshot)
                         json_object_set_new(meta, "snapshot", json_string(snapshot));
-                r = set_comment(conn, s->working, meta, e);
+                r = pg_comment_database(conn, s->working, meta, e);
                 json_decref(meta);
         }
         if (r == 0)
@@ -605,8 +579,8 @@ static int swap_in(Seeder *s, PGconn *conn, const char *fresh, const char *finge
                 Error ignore = ERROR_INIT;
                 pg_exec(conn, "ROLLBACK", &ignore);
                 if (work.exists)
-                        exec_db(conn, &ignore, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", s->working,
-                                NULL);
+                        pg_exec_names(conn, &ignore, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true",
+                                      s->working, NULL);
         }
         if (r == 0)
                 s->epoch = epoch;
@@ -824,20 +798,22 @@ static int refuse_foreign_data(const Config *c, const DbState *work, Error *e)
         db = pg_connect(c, c->pg_db, "pgseedd-seed", 10, 10000, &ignore);
         if (!db)
                 return 0; /* nobody can use it either; the swap below reports what goes wrong */
-        tables = pg_query_value(db,
-                                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                                " WHERE c.relkind IN ('r', 'p') AND " PG_USER_SCHEMAS,
-                                0, NULL, e);
+        tables = pg_query_value(
+                db,
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.relkind IN ('r', 'p') AND " PG_USER_SCHEMAS,
+                0, NULL, e);
         if (!tables)
                 return -e->errnum;
         if (streq(tables, "0"))
                 return 0;
-        return error_set(e, EEXIST, "foreign_database",
-                         "Point PGSEED_PG_DB (or the database in PGSEED_PG_URL) at a name pgseedd may own, or "
-                         "drop that database yourself if its data is not needed.",
-                         "Database %s on %s:%d exists with %s table(s) and was not made by pgseed: pgseedd "
-                         "does not replace it",
-                         c->pg_db, c->pg_host, c->pg_port, tables);
+        return error_set(
+                e, EEXIST, "foreign_database",
+                "Point PGSEED_PG_DB (or the database in PGSEED_PG_URL) at a name pgseedd may own, or "
+                "drop that database yourself if its data is not needed.",
+                "Database %s on %s:%d exists with %s table(s) and was not made by pgseed: pgseedd "
+                "does not replace it",
+                c->pg_db, c->pg_host, c->pg_port, tables);
 }
 
 int seeder_ensure(Seeder *s, Error *e)
@@ -910,8 +886,8 @@ int seeder_ensure(Seeder *s, Error *e)
                         goto done;
         }
         /* Read-only by construction: no session can change the seeded state. */
-        r = exec_db(conn, e, "ALTER DATABASE %s WITH IS_TEMPLATE true ALLOW_CONNECTIONS false", s->tmpl,
-                    NULL);
+        r = pg_exec_names(conn, e, "ALTER DATABASE %s WITH IS_TEMPLATE true ALLOW_CONNECTIONS false",
+                          s->tmpl, NULL);
         if (r < 0)
                 goto done;
         remember_template(s, fingerprint, tmpl.meta);
@@ -926,8 +902,8 @@ int seeder_ensure(Seeder *s, Error *e)
                                 "seed",
                                 "Letting clients into %s again: a reset was interrupted before it swapped",
                                 s->working);
-                        r = exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", s->working,
-                                    NULL);
+                        r = pg_exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true",
+                                          s->working, NULL);
                 }
                 goto done;
         }
@@ -946,8 +922,8 @@ int seeder_ensure(Seeder *s, Error *e)
                                 s->working, slots);
                         r = work.allow_connections
                                     ? 0
-                                    : exec_db(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true",
-                                              s->working, NULL);
+                                    : pg_exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true",
+                                                    s->working, NULL);
                         goto done;
                 }
                 log_info("seed", "Replacing %s with a fresh copy of the template", s->working);
@@ -1348,10 +1324,10 @@ static int reset_from_snapshot(Seeder *s, PGconn *conn, const char *fingerprint,
                                  s->working, slots);
         /* Under the set-aside prefix with our comment: if a crash leaves it, upkeep drops it. */
         fmt = xasprintf("CREATE DATABASE %%s TEMPLATE %%s%s ALLOW_CONNECTIONS = false", copy_strategy(conn));
-        r = exec_db(conn, e, fmt, fresh, db);
+        r = pg_exec_names(conn, e, fmt, fresh, db);
         if (r == 0) {
                 meta = meta_for("snapshot-copy", fingerprint);
-                r = set_comment(conn, fresh, meta, e);
+                r = pg_comment_database(conn, fresh, meta, e);
                 json_decref(meta);
         }
         if (r == 0) {

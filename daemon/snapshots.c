@@ -19,7 +19,6 @@
 #include "pg.h"
 #include "util.h"
 
-#define COMMENT_PREFIX "pgseed:"
 #define NAME_MAX_CHARS 40
 #define DB_NAME_MAX    63 /* NAMEDATALEN - 1 */
 
@@ -200,42 +199,6 @@ static void add_locked(Snapshots *sn, const char *name, json_t *meta)
 
 /* ---- SQL helpers ---------------------------------------------------------------- */
 
-/* fmt is one of this file's literals with %s for the quoted names (never request input unquoted). */
-static int exec_names(PGconn *conn, Error *e, const char *fmt, const char *a, const char *b)
-{
-        _cleanup_free_ char *qa = pg_quote_ident(conn, a), *qb = b ? pg_quote_ident(conn, b) : NULL;
-        _cleanup_free_ char *sql = NULL;
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-        sql = xasprintf(fmt, qa, qb ? qb : "");
-#pragma GCC diagnostic pop
-        return pg_exec(conn, sql, e);
-}
-
-/* COMMENT ON DATABASE takes a literal only: escaped by libpq. */
-static int set_comment(PGconn *conn, const char *db, json_t *meta, Error *e)
-{
-        _cleanup_free_ char *json = json_dumps(meta, JSON_COMPACT);
-        _cleanup_free_ char *text = xasprintf(COMMENT_PREFIX "%s", json);
-        _cleanup_free_ char *q = pg_quote_ident(conn, db);
-        _cleanup_(PQfreememp) char *lit = PQescapeLiteral(conn, text, strlen(text));
-        _cleanup_free_ char *sql = NULL;
-
-        if (!lit)
-                return pg_result_error(conn, NULL, e);
-        sql = xasprintf("COMMENT ON DATABASE %s IS %s", q, lit);
-        return pg_exec(conn, sql, e);
-}
-
-static int drop_db(PGconn *conn, const char *db, Error *e)
-{
-        return exec_names(conn, e,
-                          PQserverVersion(conn) >= 130000 ? "DROP DATABASE IF EXISTS %s WITH (FORCE)"
-                                                          : "DROP DATABASE IF EXISTS %s",
-                          db, NULL);
-}
-
 /* 1 when a database of that name exists, 0 when not, -errno. */
 static int db_exists(PGconn *conn, const char *db, Error *e)
 {
@@ -266,11 +229,11 @@ static int clear_build(PGconn *conn, const char *db, Error *e)
                 return r;
         if (PQntuples(res) == 0)
                 return 0;
-        if (streq(PQgetvalue(res, 0, 0), "t") && !startswith(PQgetvalue(res, 0, 1), COMMENT_PREFIX))
+        if (streq(PQgetvalue(res, 0, 0), "t") && !startswith(PQgetvalue(res, 0, 1), PG_COMMENT_PREFIX))
                 return error_set(e, EBUSY, "snapshot_exists",
                                  "Rename or drop that database, or choose another snapshot name.",
                                  "A database named %s exists and is not pgseed's", db);
-        return drop_db(conn, db, e);
+        return pg_drop_database(conn, db, e);
 }
 
 static const char *file_copy(PGconn *conn)
@@ -323,7 +286,7 @@ int snapshots_rebuild(Snapshots *sn, PGconn *conn, Error *e)
                 const char *name = PQgetvalue(res, i, 0);
                 bool allowconn = streq(PQgetvalue(res, i, 1), "t"),
                      invalid = streq(PQgetvalue(res, i, 2), "t");
-                const char *comment = startswith(PQgetvalue(res, i, 3), COMMENT_PREFIX);
+                const char *comment = startswith(PQgetvalue(res, i, 3), PG_COMMENT_PREFIX);
                 json_auto_t *meta = comment ? json_loads(comment, 0, NULL) : NULL;
                 const char *role = json_string_value(json_object_get(meta, "role"));
                 bool ours = meta || !allowconn || invalid;
@@ -346,7 +309,7 @@ int snapshots_rebuild(Snapshots *sn, PGconn *conn, Error *e)
                         continue;
                 }
                 log_info("snapshots", "Dropping %s, left by an interrupted snapshot operation", name);
-                r = drop_db(conn, name, e);
+                r = pg_drop_database(conn, name, e);
                 if (r < 0)
                         return r;
                 dropped++;
@@ -396,7 +359,7 @@ static int finish(Snapshots *sn, PGconn *conn, const char *build, const char *na
         int r;
 
         /* Counted from a connection of our own, the only one during this moment. */
-        r = exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", build, NULL);
+        r = pg_exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", build, NULL);
         if (r < 0)
                 return r;
         {
@@ -408,7 +371,7 @@ static int finish(Snapshots *sn, PGconn *conn, const char *build, const char *na
                         return r;
         }
         json_object_set_new(meta, "tables", tables);
-        r = exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", build, NULL);
+        r = pg_exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", build, NULL);
         if (r == 0)
                 r = pg_terminate_sessions(conn, build, e);
         if (r < 0)
@@ -424,10 +387,10 @@ static int finish(Snapshots *sn, PGconn *conn, const char *build, const char *na
         json_object_set_new(meta, "fingerprint", json_string(fp));
         json_object_set_new(meta, "role", json_string("snapshot"));
         json_object_set_new(meta, "build_ms", json_integer(now_mono_ms() - t0));
-        r = set_comment(conn, build, meta, e);
+        r = pg_comment_database(conn, build, meta, e);
         if (r == 0)
                 /* Only a complete snapshot gets the real name. */
-                r = exec_names(conn, e, "ALTER DATABASE %s RENAME TO %s", build, db);
+                r = pg_exec_names(conn, e, "ALTER DATABASE %s RENAME TO %s", build, db);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&sn->lock);
@@ -461,23 +424,24 @@ int snapshots_create(Snapshots *sn, PGconn *conn, const char *working, const cha
          * happens.  A crash in between leaves it refusing connections, which
          * the next ensure repairs.
          */
-        r = exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", working, NULL);
+        r = pg_exec_names(conn, e, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS false", working, NULL);
         if (r == 0)
                 r = pg_terminate_sessions(conn, working, e);
         closed_ms = now_mono_ms();
         if (r == 0) {
                 fmt = xasprintf("CREATE DATABASE %%s TEMPLATE %%s%s ALLOW_CONNECTIONS = false",
                                 file_copy(conn));
-                r = exec_names(conn, e, fmt, build, working);
+                r = pg_exec_names(conn, e, fmt, build, working);
         }
         closed_ms = now_mono_ms() - closed_ms;
-        if (exec_names(conn, &ignore, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", working, NULL) < 0 &&
+        if (pg_exec_names(conn, &ignore, "ALTER DATABASE %s WITH ALLOW_CONNECTIONS true", working, NULL) <
+                    0 &&
             r == 0)
                 r = error_set(e, EIO, NULL, NULL, "Opening %s again: %s", working, ignore.message);
         if (r < 0)
                 goto fail;
         meta = meta_for("snapshot-build", name);
-        r = set_comment(conn, build, meta, e);
+        r = pg_comment_database(conn, build, meta, e);
         if (r < 0)
                 goto fail;
         json_object_set_new(meta, "source", json_string("working"));
@@ -492,7 +456,7 @@ int snapshots_create(Snapshots *sn, PGconn *conn, const char *working, const cha
         return 0;
 
 fail:
-        drop_db(conn, build, &ignore);
+        pg_drop_database(conn, build, &ignore);
         return as_failure(e, "Taking the snapshot");
 }
 
@@ -602,11 +566,12 @@ int snapshots_import(Snapshots *sn, PGconn *conn, const char *name, int fd, json
         r = clear_build(conn, build, e);
         /* The seed template's settings: byte-order collation (see seed.c). */
         if (r == 0)
-                r = exec_names(conn, e, "CREATE DATABASE %s TEMPLATE template0 LC_COLLATE 'C'", build, NULL);
+                r = pg_exec_names(conn, e, "CREATE DATABASE %s TEMPLATE template0 LC_COLLATE 'C'", build,
+                                  NULL);
         if (r < 0)
                 return as_failure(e, "Creating the database to restore into");
         meta = meta_for("snapshot-build", name);
-        r = set_comment(conn, build, meta, e);
+        r = pg_comment_database(conn, build, meta, e);
         if (r < 0)
                 goto fail;
         target = conninfo(sn->config, build);
@@ -631,7 +596,7 @@ int snapshots_import(Snapshots *sn, PGconn *conn, const char *name, int fd, json
         return 0;
 
 fail:
-        drop_db(conn, build, &ignore);
+        pg_drop_database(conn, build, &ignore);
         return as_failure(e, "Restoring the archive");
 }
 
@@ -643,7 +608,7 @@ int snapshots_drop(Snapshots *sn, PGconn *conn, const char *name, json_t **ret, 
 
         if (r < 0)
                 return r;
-        r = drop_db(conn, db, e);
+        r = pg_drop_database(conn, db, e);
         if (r < 0)
                 return as_failure(e, "Dropping the snapshot");
         pthread_mutex_lock(&sn->lock);
@@ -672,14 +637,14 @@ int snapshots_export(Snapshots *sn, PGconn *conn, const char *name, json_t **ret
                 v = (uint64_t) now_mono_us();
         scratch = xasprintf("%s%016llx", sn->work_prefix, (unsigned long long) v);
         fmt = xasprintf("CREATE DATABASE %%s TEMPLATE %%s%s", file_copy(conn));
-        r = exec_names(conn, e, fmt, scratch, db);
+        r = pg_exec_names(conn, e, fmt, scratch, db);
         if (r == 0) {
                 meta = meta_for("snapshot-work", name);
-                r = set_comment(conn, scratch, meta, e);
+                r = pg_comment_database(conn, scratch, meta, e);
         }
         if (r < 0) {
                 Error ignore = ERROR_INIT;
-                drop_db(conn, scratch, &ignore);
+                pg_drop_database(conn, scratch, &ignore);
                 return as_failure(e, "Copying the snapshot for pg_dump");
         }
         *ret = json_pack("{s:s}", "database", scratch);
@@ -690,7 +655,7 @@ int snapshots_release(Snapshots *sn, PGconn *conn, const char *db, Error *e)
 {
         if (!startswith(db, sn->work_prefix))
                 return error_set(e, EINVAL, NULL, NULL, "%s is not a scratch copy", db);
-        return drop_db(conn, db, e);
+        return pg_drop_database(conn, db, e);
 }
 
 /* ---- pg_dump -------------------------------------------------------------------- */
