@@ -25,6 +25,7 @@
 static const char catalog_sql[] =
         "SELECT coalesce(json_agg(json_build_object('schema', n.nspname, 'name', c.relname,"
         "   'qschema', quote_ident(n.nspname), 'qualified', format('%I.%I', n.nspname, c.relname),"
+        "   'options', coalesce(array_to_string(c.reloptions, ', '), ''),"
         "   'columns', (SELECT coalesce(json_agg(json_build_object('name', quote_ident(a.attname),"
         "                 'type', format_type(a.atttypid, a.atttypmod), 'notnull', a.attnotnull,"
         "                 'default', pg_get_expr(d.adbin, d.adrelid)) ORDER BY a.attnum), '[]')"
@@ -442,7 +443,12 @@ static void plan_create(Plan *p, json_t *want)
         }
         plan_add(p, STEP_ALTER, q, xasprintf("CREATE SCHEMA IF NOT EXISTS %s", jstr(want, "qschema")),
                  xstrdup("schema ensured"));
-        plan_add(p, STEP_ALTER, q, xasprintf("CREATE TABLE %s (%s)", q, cols), xstrdup("created the table"));
+        /* With the template's storage parameters (fillfactor), as the server prints them. */
+        const char *options = jstr(want, "options");
+        plan_add(p, STEP_ALTER, q,
+                 options && *options ? xasprintf("CREATE TABLE %s (%s) WITH (%s)", q, cols, options)
+                                     : xasprintf("CREATE TABLE %s (%s)", q, cols),
+                 xstrdup("created the table"));
         free(cols);
         json_array_append_new(p->created, json_string(q));
         json_array_foreach(json_object_get(want, "constraints"), i, x)
@@ -1078,9 +1084,11 @@ static bool track_trusted(PGconn *w, json_t *tables, int64_t epoch, const char *
 /*
  * Makes the rows of table tbl whose keys match filter_x (over alias x) equal
  * to the staged template rows in pgseed_src, which hold the template's rows
- * for those keys: working rows with no template row are deleted, differing
- * ones updated, missing ones inserted, with no delta table in between (the
- * keys are few, and each statement finds its rows by the primary key).
+ * for those keys.  The table is searched by its key once, for the working
+ * keys among the tracked ones (pgseed_have); which rows to delete and which
+ * to insert is then decided between the two small temporary tables, and only
+ * the rows to update are looked up again.  Each statement finds its rows by
+ * the primary key, with no delta table in between.
  */
 static int apply_keyed(PGconn *w, json_t *tbl, const char *filter_x, Changes *ch, Error *e)
 {
@@ -1088,27 +1096,43 @@ static int apply_keyed(PGconn *w, json_t *tbl, const char *filter_x, Changes *ch
         json_t *cols = json_object_get(tbl, "columns"), *key = json_object_get(tbl, "key");
         _cleanup_free_ char *all = join_columns(cols, "", ", "), *xall = join_columns(cols, "x.", ", ");
         _cleanup_free_ char *sall = join_columns(cols, "s.", ", ");
-        _cleanup_free_ char *xs = key_terms(key, "x.%s = s.%s", " AND ");
+        _cleanup_free_ char *keys = join_columns(key, "", ", "), *xkeys = join_columns(key, "x.", ", ");
+        _cleanup_free_ char *xs = key_terms(key, "x.%s = s.%s", " AND "),
+                            *xd = key_terms(key, "x.%s = d.%s", " AND "),
+                            *hs = key_terms(key, "h.%s = s.%s", " AND ");
         _cleanup_free_ char *set = join_non_key_columns(cols, key, "", ", "),
                             *sset = join_non_key_columns(cols, key, "s.", ", ");
         _cleanup_free_ char *sql = NULL, *v = NULL;
         int64_t wal;
         int r;
 
-        /* The WAL guard: at most every staged row written once, and a delete per key. */
-        v = pg_query_value(
-                w, "SELECT count(*) * 300 + coalesce(sum(pg_column_size(s.*)), 0) * 2 FROM pgseed_src s", 0,
-                NULL, e);
+        /*
+         * The WAL guard: at most every staged row written once, and a delete
+         * per key.  The staged rows were counted by COPY; their bytes are the
+         * temporary table's size, without reading it.
+         */
+        _cleanup_free_ char *staged = xasprintf("%lld", (long long) ch->rows);
+        const char *params[] = {staged};
+        v = pg_query_value(w, "SELECT $1::bigint * 300 + pg_relation_size('pgseed_src') * 2", 1, params, e);
         if (!v)
                 return -e->errnum;
         wal = strtoll(v, NULL, 10);
         r = wal_guard(w, q, wal, e);
         if (r < 0)
                 return r;
-        sql = xasprintf("DELETE FROM %s x WHERE %s AND NOT EXISTS (SELECT 1 FROM pgseed_src s WHERE %s)", q,
-                        filter_x, xs);
-        r = exec_count(w, sql, &ch->deleted, e);
+        sql = xasprintf("CREATE TEMP TABLE pgseed_have AS SELECT %s FROM %s x WHERE %s;"
+                        "CREATE TEMP TABLE pgseed_gone AS SELECT %s FROM pgseed_have"
+                        " EXCEPT SELECT %s FROM pgseed_src;"
+                        "ANALYZE pgseed_gone",
+                        xkeys, q, filter_x, keys, keys);
+        r = pg_exec(w, sql, e);
         free(TAKE_PTR(sql));
+        /* Analyzed, so the planner knows the rows to delete are few and finds each by the key. */
+        if (r == 0) {
+                sql = xasprintf("DELETE FROM %s x USING pgseed_gone d WHERE %s", q, xd);
+                r = exec_count(w, sql, &ch->deleted, e);
+                free(TAKE_PTR(sql));
+        }
         /*
          * The non-key columns only (as apply_diff: a GENERATED ALWAYS identity
          * key takes no value), and the key filter again: the planner knows
@@ -1123,10 +1147,12 @@ static int apply_keyed(PGconn *w, json_t *tbl, const char *filter_x, Changes *ch
         }
         if (r == 0) {
                 sql = xasprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM pgseed_src s"
-                                " WHERE NOT EXISTS (SELECT 1 FROM %s x WHERE %s)",
-                                q, all, sall, q, xs);
+                                " WHERE NOT EXISTS (SELECT 1 FROM pgseed_have h WHERE %s)",
+                                q, all, sall, hs);
                 r = exec_count(w, sql, &ch->inserted, e);
         }
+        if (r == 0)
+                r = pg_exec(w, "DROP TABLE pgseed_have, pgseed_gone", e);
         return r;
 }
 

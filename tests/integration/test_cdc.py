@@ -381,6 +381,32 @@ def test_tracked_changes_are_undone_without_a_full_diff(cdc):
     assert seen["public.users"] == {"I": 1, "U": 0, "D": 0, "T": 0} and seen["public.comments"]["I"] >= 1
 
 
+def test_updates_of_unindexed_columns_and_their_undo_are_hot(cdc):
+    """The seeded tables leave room on every page (fillfactor 85): an UPDATE of
+    columns no index covers, and the tracked in-place reset that undoes it, put
+    the new row version beside the old one (HOT) and write no index entries.
+    On fully packed pages every one of those updates wrote 7 index entries."""
+    d = cdc.d
+
+    def stats():
+        return d.sql("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+                     " WHERE relid = 'public.comments'::regclass")[0]
+
+    assert d.sql("SELECT reloptions FROM pg_class WHERE oid = 'public.comments'::regclass")[0][0] \
+        == ["fillfactor=85"]
+    before = stats()
+    d.sql("UPDATE comments SET likes = likes + 1, replies = replies + 1 WHERE comment_id IN"
+          " (SELECT comment_id FROM comments ORDER BY md5(comment_id) LIMIT 200)")
+    body = cdc.reset()
+    assert body["strategy"] == "tracked", body
+    cdc.check_after_reset(body)
+    # Statistics reach pg_stat_user_tables within a second or so of each transaction.
+    after = wait_for(lambda: (lambda s: s if s[0] - before[0] >= 400 else None)(stats()), 20)
+    assert after, "pg_stat_user_tables never counted the 400 updates: %s -> %s" % (before, stats())
+    upd, hot = after[0] - before[0], after[1] - before[1]
+    assert hot >= 0.9 * upd, "only %d of %d updates (the test's and the reset's) were HOT" % (hot, upd)
+
+
 def test_dropped_index_is_recreated_in_place(cdc):
     d = cdc.d
     d.sql("DROP INDEX idx_comments_video_published")
@@ -420,6 +446,8 @@ def test_dropped_seeded_table_comes_back_for_the_consumers(cdc):
     assert body["strategy"] == "repair"
     videos = [t for t in body["tables"] if t["name"] == "videos"][0]
     assert "created the table" in videos["structure"] and videos["truncated"] is True
+    # With the template's storage parameters.
+    assert d.sql("SELECT reloptions FROM pg_class WHERE oid = 'public.videos'::regclass")[0][0] == ["fillfactor=85"]
     assert videos["inserted"] == n
     assert "public.videos" in body["publication_added"]
     comments = [t for t in body["tables"] if t["name"] == "comments"][0]
