@@ -7,7 +7,9 @@
 # pgseedd's RSS before and after the floods.
 #
 # Usage: bench/probe.sh   (ROUNDS=2 DURATION=10s CONNECTIONS=16 RUNS=30; LONG=5000000 adds an RSS soak
-#                          of that many requests).  Installs nginx-light and wrk with apt-get when missing.
+#                          of that many requests).  The floods run with wrk -t2, and once more with
+#                          wrk -t1: on two cores, two wrk threads and pgseedd's one loop thread are
+#                          three busy threads, and the -t1 round shows what the third costs in p99.  Installs nginx-light and wrk with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -101,8 +103,8 @@ nginx_pid=$!
 until curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/health"; do sleep 0.05; done
 
 # wrk's "Requests/sec" and its 99th percentile in ms.
-flood() {
-    wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$1" | awk '
+flood() { # URL [THREADS]
+    wrk -t"${2:-2}" -c"$CONNECTIONS" -d"$DURATION" --latency "$1" | awk '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
         /Requests\/sec/ {rps = $2} / 99%/ {p99 = ms($2)} END {printf "%s %.3f\n", rps, p99}'
 }
@@ -116,6 +118,9 @@ for round in $(seq 1 "$ROUNDS"); do
     read -r rps p99 < <(flood "http://127.0.0.1:$NGINX_PORT/health"); n_rps+=("$rps"); n_p99+=("$p99")
     echo "  round $round: pgseedd ${p_rps[-1]} req/s p99 ${p_p99[-1]} ms | nginx ${n_rps[-1]} req/s p99 ${n_p99[-1]} ms"
 done
+read -r t1_prps t1_pp99 < <(flood "$API/health" 1)
+read -r t1_nrps t1_np99 < <(flood "http://127.0.0.1:$NGINX_PORT/health" 1)
+echo "  wrk -t1:  pgseedd $t1_prps req/s p99 $t1_pp99 ms | nginx $t1_nrps req/s p99 $t1_np99 ms"
 P_RPS=$(median "${p_rps[@]}") P_P99=$(median "${p_p99[@]}")
 N_RPS=$(median "${n_rps[@]}") N_P99=$(median "${n_p99[@]}")
 rss_flood=$(rss_kib "$daemon_pid")
