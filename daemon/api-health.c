@@ -74,8 +74,11 @@ json_t *health_build(const HealthInput *in)
         v = facts ? json_object_get(facts, "epoch") : NULL;
         json_object_set(o, "epoch", v ? v : json_null());
 
-        db = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", c->pg_host, "port", c->pg_port, "name", c->pg_db,
-                       "user", c->pg_user, "url", url);
+        db = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", config_advertised_host(c), "port", c->pg_port,
+                       "name", c->pg_db, "user", c->pg_user, "url", url);
+        /* [postgres] advertise_host: clients use that name; say where pgseedd itself connects. */
+        if (!streq(config_advertised_host(c), c->pg_host))
+                json_object_set_new(db, "connected_via", json_string(c->pg_host));
         json_object_set_new(o, "database", db);
         json_object_set_new(o, "roles", roles_describe(c));
         if (config_tls_enabled(c)) {

@@ -9,18 +9,21 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/random.h>
-#include <sys/statvfs.h>
 
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
 #include "pgbouncer.h"
+#include "runtime-common.h"
+#include "runtime.h"
 #include "util.h"
 
 #define NAME_HEX     16
 #define NAME_MAX_LEN 64
 #define MIN(a, b)    ((a) < (b) ? (a) : (b))
+/* How long a free-space answer holds: the Docker runtime's costs an exec in the container. */
+#define DISK_CHECK_MS 2000
 
 /*
  * Crash safety of a hand-out.  POST /clones takes a ready clone from memory
@@ -75,7 +78,12 @@ struct Clones {
         char fingerprint[24]; /* of the template the pool was rebuilt for; "" before */
         int64_t waiting;
         ClonesWaiter *waiters; /* parked requests waiting for a ready clone, oldest first */
-        bool disk_low;
+        Runtime *runtime;      /* asked for the free space where the server keeps its data; may be NULL */
+        bool disk_low;         /* below [clones] min_free_mb at the last check */
+        bool disk_known;       /* the last check could see the server's disk */
+        bool disk_checking;    /* a thread is asking the runtime (outside the lock) */
+        int64_t disk_free_mb;  /* what it saw */
+        char disk_where[200];  /* which disk, or why none could be seen */
         int64_t disk_checked_mono;
         ClonesStats counters;
 };
@@ -183,6 +191,11 @@ void clones_set_pgbouncer(Clones *cl, Pgbouncer *pb)
         cl->pgbouncer = pb;
 }
 
+void clones_set_runtime(Clones *cl, Runtime *rt)
+{
+        cl->runtime = rt;
+}
+
 void clones_set_kick(Clones *cl, ClonesKick kick, void *userdata)
 {
         cl->kick = kick;
@@ -226,8 +239,7 @@ void clones_pool_add(Clones *cl, const char *name)
 static json_t *lease_json(const Clones *cl, const Clone *c)
 {
         char leased[40], expires[40];
-        _cleanup_free_ char *url = xasprintf("postgresql://%s@%s:%d/%s", cl->config->pg_user,
-                                             cl->config->pg_host, cl->config->pg_port, c->name);
+        _cleanup_free_ char *url = config_database_url(cl->config, cl->config->pg_user, c->name);
 
         format_rfc3339_ms(c->leased_ms, leased, sizeof(leased));
         format_rfc3339_ms(c->expires_ms, expires, sizeof(expires));
@@ -239,22 +251,74 @@ static json_t *lease_json(const Clones *cl, const Clone *c)
         return o;
 }
 
-/* Free space under the state directory, checked at most once a second. */
-static bool disk_low_locked(Clones *cl)
+/* Below [clones] min_free_mb at the last check (disk_refresh).  A disk that cannot be seen is never low. */
+static bool disk_low_locked(const Clones *cl)
 {
-        int64_t now = now_mono_ms();
-        struct statvfs st;
+        return cl->config->clones_min_free_mb > 0 && cl->disk_low;
+}
+
+/* The last check is older than DISK_CHECK_MS (or there was none): disk_refresh() would ask again. */
+static bool disk_stale_locked(const Clones *cl)
+{
+        return cl->config->clones_min_free_mb > 0 &&
+               (!cl->disk_checked_mono || now_mono_ms() - cl->disk_checked_mono >= DISK_CHECK_MS);
+}
+
+/*
+ * Asks the runtime how much space is free where the server keeps its data
+ * (the Docker runtime: in the container, on the engine's host), at most once
+ * every DISK_CHECK_MS.  Call without cl->lock: the answer may take an exec.
+ * Without a runtime (unit tests) the state directory's file system is asked.
+ */
+static void disk_refresh(Clones *cl)
+{
+        Error e = ERROR_INIT;
+        char where[sizeof(cl->disk_where)] = "";
+        int64_t now = now_mono_ms(), bytes = -1;
+        int r;
 
         if (cl->config->clones_min_free_mb <= 0)
-                return false;
-        if (now - cl->disk_checked_mono < 1000 && cl->disk_checked_mono)
-                return cl->disk_low;
-        cl->disk_checked_mono = now;
-        if (statvfs(isempty(cl->config->state_dir) ? "/" : cl->config->state_dir, &st) < 0)
-                return cl->disk_low = false;
-        cl->disk_low =
-                (int64_t) ((st.f_bavail * (uint64_t) st.f_frsize) >> 20) < cl->config->clones_min_free_mb;
-        return cl->disk_low;
+                return;
+        pthread_mutex_lock(&cl->lock);
+        if (cl->disk_checking || (cl->disk_checked_mono && now - cl->disk_checked_mono < DISK_CHECK_MS)) {
+                pthread_mutex_unlock(&cl->lock);
+                return;
+        }
+        cl->disk_checking = true;
+        pthread_mutex_unlock(&cl->lock);
+
+        if (cl->runtime)
+                r = runtime_disk_free(cl->runtime, &bytes, where, sizeof(where), &e);
+        else {
+                bytes = disk_free_bytes(isempty(cl->config->state_dir) ? "/" : cl->config->state_dir);
+                r = bytes < 0 ? (int) bytes : 0;
+                bufprintf(where, sizeof(where), "%s",
+                          isempty(cl->config->state_dir) ? "/" : cl->config->state_dir);
+        }
+        if (r < 0 && r != -EOPNOTSUPP)
+                log_debug("clones", "Failed to check the free disk space: %s, ignoring", e.message);
+
+        pthread_mutex_lock(&cl->lock);
+        cl->disk_checking = false;
+        cl->disk_checked_mono = now_mono_ms();
+        cl->disk_known = r == 0;
+        cl->disk_free_mb = r == 0 ? bytes >> 20 : -1;
+        cl->disk_low = r == 0 && cl->disk_free_mb < cl->config->clones_min_free_mb;
+        if (r == 0)
+                strlcpy0(cl->disk_where, where, sizeof(cl->disk_where));
+        else
+                bufprintf(cl->disk_where, sizeof(cl->disk_where), "%s", e.message);
+        pthread_mutex_unlock(&cl->lock);
+}
+
+/* The 507 for a lease or snapshot clone under the floor. */
+static int disk_error_locked(const Clones *cl, Error *e)
+{
+        return error_set(e, ENOSPC, "disk_full",
+                         "Free disk space or lower [clones] min_free_mb (PGSEED_CLONES_MIN_FREE_MB).",
+                         "Less than [clones] min_free_mb = %lld MiB is free on %s (%lld MiB): no new clone",
+                         (long long) cl->config->clones_min_free_mb, cl->disk_where,
+                         (long long) cl->disk_free_mb);
 }
 
 static int limit_error_locked(Clones *cl, Error *e)
@@ -268,11 +332,7 @@ static int limit_error_locked(Clones *cl, Error *e)
                         "max (PGSEED_CLONES_MAX).",
                         "All %lld clones allowed by [clones] max are leased", (long long) leased);
         if (!cl->ready && disk_low_locked(cl))
-                return error_set(
-                        e, ENOSPC, "disk_full",
-                        "Free disk space or lower [clones] min_free_mb (PGSEED_CLONES_MIN_FREE_MB).",
-                        "Less than [clones] min_free_mb = %lld MiB is free under %s: no new clone",
-                        (long long) cl->config->clones_min_free_mb, cl->config->state_dir);
+                return disk_error_locked(cl, e);
         return 0;
 }
 
@@ -289,6 +349,12 @@ int clones_lease(Clones *cl, int64_t ttl_s, int64_t timeout_ms, json_t **ret, Er
                 pthread_mutex_unlock(&cl->lock);
                 return error_set(e, EAGAIN, "not_ready", "Wait until seeding finishes: `pgseedctl wait`.",
                                  "There is no template to clone yet");
+        }
+        if (!cl->ready && disk_stale_locked(cl)) {
+                /* Nothing ready, so the floor decides: ask about the disk, outside the lock. */
+                pthread_mutex_unlock(&cl->lock);
+                disk_refresh(cl);
+                pthread_mutex_lock(&cl->lock);
         }
         r = limit_error_locked(cl, e);
         if (r < 0) {
@@ -362,6 +428,35 @@ int clones_return(Clones *cl, const char *name, Error *e)
         return 0;
 }
 
+/*
+ * What [clones] min_free_mb checks, for GET /clones: the disk it looked at and
+ * its free space, or, when the runtime cannot see the server's disk (the
+ * external runtime), that it checks nothing.
+ */
+static json_t *disk_json(Clones *cl)
+{
+        json_t *o;
+
+        if (cl->config->clones_min_free_mb <= 0)
+                return json_pack("{s:I, s:b, s:s}", "min_free_mb", (json_int_t) 0, "checked", 0, "note",
+                                 "[clones] min_free_mb = 0: no floor");
+        disk_refresh(cl);
+        pthread_mutex_lock(&cl->lock);
+        if (cl->disk_known)
+                o = json_pack("{s:I, s:b, s:s, s:I, s:b}", "min_free_mb",
+                              (json_int_t) cl->config->clones_min_free_mb, "checked", 1, "where",
+                              cl->disk_where, "free_mb", (json_int_t) cl->disk_free_mb, "low", cl->disk_low);
+        else
+                o = json_pack(
+                        "{s:I, s:b, s:s, s:s}", "min_free_mb", (json_int_t) cl->config->clones_min_free_mb,
+                        "checked", 0, "note",
+                        "the floor checks nothing: pgseedd cannot see the disk the server's data is on; "
+                        "watch the server's free space yourself",
+                        "reason", cl->disk_where);
+        pthread_mutex_unlock(&cl->lock);
+        return o;
+}
+
 json_t *clones_list(Clones *cl)
 {
         json_t *arr = json_array(), *pool;
@@ -377,6 +472,7 @@ json_t *clones_list(Clones *cl)
                          (json_int_t) st.max, "waiting", (json_int_t) st.waiting, "dropping",
                          (json_int_t) st.dropping, "disk_low", st.disk_low, "last_refill_ms",
                          (json_int_t) st.last_refill_ms);
+        json_object_set_new(pool, "disk", disk_json(cl));
         return json_pack("{s:o, s:o}", "clones", arr, "pool", pool);
 }
 
@@ -680,7 +776,7 @@ int clones_rebuild(Clones *cl, PGconn *conn, const char *fingerprint, Error *e)
 bool clones_upkeep_due(Clones *cl, const char *fingerprint)
 {
         int64_t now = now_real_ms();
-        bool due = false;
+        bool due = false, stale = false;
 
         pthread_mutex_lock(&cl->lock);
         if (!*cl->fingerprint) {
@@ -697,9 +793,11 @@ bool clones_upkeep_due(Clones *cl, const char *fingerprint)
                         clones_pool_target(cl->config->clones_pool, cl->waiting,
                                            (int64_t) list_length(cl->leased), cl->config->clones_max);
                 due = (int64_t) list_length(cl->ready) < target && !disk_low_locked(cl);
+                /* Low at the last look: due again once that look is stale (the step asks anew). */
+                stale = (int64_t) list_length(cl->ready) < target && disk_stale_locked(cl);
         }
         pthread_mutex_unlock(&cl->lock);
-        return due;
+        return due || stale;
 }
 
 int clones_upkeep_urgent(Clones *cl, PGconn *conn, Error *e)
@@ -834,8 +932,14 @@ int clones_upkeep_step(Clones *cl, PGconn *conn, const char *tmpl, const char *f
                 drop = cl->drops[--cl->n_drops];
         int64_t target = clones_pool_target(cl->config->clones_pool, cl->waiting,
                                             (int64_t) list_length(cl->leased), cl->config->clones_max);
-        refill = !drop && (int64_t) list_length(cl->ready) < target && !disk_low_locked(cl);
+        refill = !drop && (int64_t) list_length(cl->ready) < target;
         pthread_mutex_unlock(&cl->lock);
+        if (refill) {
+                disk_refresh(cl);
+                pthread_mutex_lock(&cl->lock);
+                refill = !disk_low_locked(cl);
+                pthread_mutex_unlock(&cl->lock);
+        }
 
         if (drop) {
                 /* Only names of ours reach the list: pool names, or the set-aside copies of clone resets. */
@@ -873,13 +977,11 @@ int clones_make_from(Clones *cl, PGconn *conn, const char *tmpl, const char *fro
 
         if (ttl_s <= 0)
                 ttl_s = cl->config->clones_ttl;
+        disk_refresh(cl);
         pthread_mutex_lock(&cl->lock);
         r = list_length(cl->leased) >= (size_t) cl->config->clones_max ? limit_error_locked(cl, e) : 0;
         if (r == 0 && disk_low_locked(cl))
-                r = error_set(e, ENOSPC, "disk_full",
-                              "Free disk space or lower [clones] min_free_mb (PGSEED_CLONES_MIN_FREE_MB).",
-                              "Less than [clones] min_free_mb = %lld MiB is free under %s: no new clone",
-                              (long long) cl->config->clones_min_free_mb, cl->config->state_dir);
+                r = disk_error_locked(cl, e);
         pthread_mutex_unlock(&cl->lock);
         if (r < 0) {
                 free(c);

@@ -37,7 +37,15 @@ void clones_set_kick(Clones *cl, ClonesKick kick, void *userdata);
 
 /* The PgBouncer in front (borrowed, may be NULL): a clone's reset PAUSEs the clone on it around the swap. */
 typedef struct Pgbouncer Pgbouncer;
+typedef struct Runtime Runtime;
 void clones_set_pgbouncer(Clones *cl, Pgbouncer *pb);
+
+/*
+ * The runtime [clones] min_free_mb asks for the free space where the server
+ * keeps its data (runtime_disk_free); a runtime that cannot see that disk
+ * turns the floor into no check, which GET /clones says.  Set before use.
+ */
+void clones_set_runtime(Clones *cl, Runtime *rt);
 
 /* True when name is one this pool could have made (prefix + 16 lowercase hex digits). */
 bool clone_name_valid(const Clones *cl, const char *name);

@@ -100,6 +100,10 @@ static const ConfigKey keys[] = {
         {"postgres", "host", "PGSEED_PG_HOST", "pg-host", CT_STRING, F(pg_host), "127.0.0.1", NULL, 0, 0,
          false,
          "where pgseedd connects to Postgres (the embedded and local Docker servers listen on 127.0.0.1)"},
+        {"postgres", "advertise_host", "PGSEED_ADVERTISE_HOST", "advertise-host", CT_STRING,
+         F(advertise_host), "", NULL, 0, 0, true,
+         "the host named in the connection URLs pgseedd gives out (/health, clones, pgseedctl start) when "
+         "clients reach Postgres by another name than pgseedd does (a remote engine, a NAT); default host"},
         {"postgres", "port", "PGSEED_PG_PORT", "pg-port", CT_PORT, F(pg_port), "5432", NULL, 0, 0, false,
          "Postgres port"},
         {"postgres", "user", "PGSEED_PG_USER", "pg-user", CT_IDENT, F(pg_user), "app", NULL, 0, 0, false,
@@ -977,6 +981,16 @@ int config_finish(Config *c, Error *e)
                                  "Unset PGSEED_PG_HOST, or use runtime = external for a server elsewhere.",
                                  "runtime = embedded runs Postgres on 127.0.0.1, but PGSEED_PG_HOST is %s",
                                  c->pg_host);
+        if (!isempty(c->advertise_host) &&
+            (strlen(c->advertise_host) > 253 ||
+             strspn(c->advertise_host,
+                    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:") !=
+                     strlen(c->advertise_host)))
+                return error_set(e, EINVAL, "invalid_config",
+                                 "Set a bare host name or address, such as db.internal, 10.0.0.5 or fd00::5 "
+                                 "(no scheme, port, brackets or path).",
+                                 "advertise_host = '%s' is not a host name or IP address",
+                                 c->advertise_host);
         if (!streq(c->network, "bridge") && !streq(c->network, "host"))
                 return error_set(e, EINVAL, "invalid_config", NULL,
                                  "network = '%s' is not one of: bridge, host", c->network);
@@ -1134,10 +1148,21 @@ void config_adopt_reloadable(Config *c, const Config *next, const char *const *n
         }
 }
 
+const char *config_advertised_host(const Config *c)
+{
+        return isempty(c->advertise_host) ? c->pg_host : c->advertise_host;
+}
+
+char *config_database_url(const Config *c, const char *user, const char *db)
+{
+        const char *host = config_advertised_host(c);
+        bool v6 = strchr(host, ':') != NULL;
+
+        return xasprintf("postgresql://%s@%s%s%s:%d/%s", user, v6 ? "[" : "", host, v6 ? "]" : "",
+                         c->pg_port, db);
+}
+
 char *config_connection_url(const Config *c)
 {
-        bool v6 = strchr(c->pg_host, ':') != NULL;
-
-        return xasprintf("postgresql://%s@%s%s%s:%d/%s", c->pg_user, v6 ? "[" : "", c->pg_host,
-                         v6 ? "]" : "", c->pg_port, c->pg_db);
+        return config_database_url(c, c->pg_user, c->pg_db);
 }

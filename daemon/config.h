@@ -34,6 +34,7 @@ typedef struct Config {
         /* [postgres] */
         char *pg_url;  /* runtime = external: the server's URL; its parts fill the fields below */
         char *pg_host; /* where pgseedd connects (127.0.0.1 for the runtimes that start a server) */
+        char *advertise_host; /* the host clients are told to use; "" = pg_host */
         int pg_port;
         char *pg_user;
         char *pg_password;
@@ -163,7 +164,13 @@ static inline void config_freep(Config **c)
         config_free(*c);
 }
 
-/* "postgresql://USER@HOST:PORT/DB" (no password); caller frees. */
+/* The host clients should connect to: [postgres] advertise_host, else pg_host.  Never NULL. */
+const char *config_advertised_host(const Config *c);
+
+/* "postgresql://USER@HOST:PORT/DB" (no password) on the advertised host, IPv6 in brackets; caller frees. */
+char *config_database_url(const Config *c, const char *user, const char *db);
+
+/* config_database_url() for pg_user and pg_db; caller frees. */
 char *config_connection_url(const Config *c);
 
 /*

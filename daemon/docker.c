@@ -165,33 +165,55 @@ int docker_container_remove(DockerClient *c, const char *id, bool force, bool vo
 
 /* ---- exec ------------------------------------------------------------------ */
 
-int docker_exec(DockerClient *c, const char *id, const json_t *cmd, const char *user, int64_t timeout_ms,
-                int64_t *ret_exit, Error *e)
+/* POST /containers/ID/exec: a new exec of cmd as user, stdout attached when attach is set; its ID in *ret.
+ */
+static int exec_create(DockerClient *c, const char *id, const json_t *cmd, const char *user, bool attach,
+                       char **ret, Error *e)
 {
-        json_auto_t *body = NULL, *created = NULL, *start = NULL;
-        _cleanup_free_ char *exec_id = NULL;
-        int64_t deadline = now_mono_ms() + timeout_ms;
-        DockerCall call = {0};
+        json_auto_t *body = NULL, *created = NULL;
         int r = docker_check_name("container", id, e);
 
         if (r < 0)
                 return r;
-        body = json_pack("{s:O, s:s, s:b, s:b, s:b}", "Cmd", cmd, "User", user, "AttachStdin", 0,
-                         "AttachStdout", 0, "AttachStderr", 0);
+        body = json_pack("{s:O, s:s, s:b, s:b, s:b, s:b}", "Cmd", cmd, "User", user, "AttachStdin", 0,
+                         "AttachStdout", attach, "AttachStderr", 0, "Tty", attach);
         if (!body)
                 abort();
         r = client_call_json(c, "POST", body, &created, 0, e, "/containers/%s/exec", id);
         if (r < 0)
                 return r;
-        exec_id = xstrdup(strempty(json_string_value(json_object_get(created, "Id"))));
-        if (!docker_name_is_valid(exec_id))
+        *ret = xstrdup(strempty(json_string_value(json_object_get(created, "Id"))));
+        if (!docker_name_is_valid(*ret))
                 return error_set(e, EIO, "docker_error", NULL,
                                  "The engine created an exec without a usable ID");
+        return 0;
+}
+
+/* POST /exec/ID/start: detached answers at once; attached, the body is the command's output until it ends.
+ */
+static int exec_start(DockerClient *c, const char *exec_id, bool detach, int64_t timeout_ms,
+                      DockerCall *call, Error *e)
+{
+        json_auto_t *start = json_pack("{s:b, s:b}", "Detach", detach, "Tty", !detach);
+        int r = docker_client_call(c, call, "POST", start, timeout_ms, e, "/exec/%s/start", exec_id);
+
+        if (r >= 0 && (call->status < 200 || call->status >= 300))
+                r = docker_call_http_error(call, e);
+        return r;
+}
+
+int docker_exec(DockerClient *c, const char *id, const json_t *cmd, const char *user, int64_t timeout_ms,
+                int64_t *ret_exit, Error *e)
+{
+        _cleanup_free_ char *exec_id = NULL;
+        int64_t deadline = now_mono_ms() + timeout_ms;
+        DockerCall call = {0};
+        int r = exec_create(c, id, cmd, user, false, &exec_id, e);
+
+        if (r < 0)
+                return r;
         /* Detached: the engine answers at once; the exit code is polled below. */
-        start = json_pack("{s:b, s:b}", "Detach", 1, "Tty", 0);
-        r = docker_client_call(c, &call, "POST", start, 0, e, "/exec/%s/start", exec_id);
-        if (r >= 0 && (call.status < 200 || call.status >= 300))
-                r = docker_call_http_error(&call, e);
+        r = exec_start(c, exec_id, true, 0, &call, e);
         docker_call_done(&call);
         if (r < 0)
                 return r;
@@ -212,6 +234,27 @@ int docker_exec(DockerClient *c, const char *id, const json_t *cmd, const char *
                                          (long long) timeout_ms);
                 sleep_ms(100);
         }
+}
+
+int docker_exec_output(DockerClient *c, const char *id, const json_t *cmd, const char *user,
+                       int64_t timeout_ms, char **ret_output, Error *e)
+{
+        _cleanup_free_ char *exec_id = NULL;
+        DockerCall call = {0};
+        int r = exec_create(c, id, cmd, user, true, &exec_id, e);
+
+        if (r < 0)
+                return r;
+        /*
+         * Attached without an Upgrade header, the engine answers 200, writes
+         * the output raw (a TTY: no stream framing) and closes the connection
+         * when the command ends, so the body is the whole output.
+         */
+        r = exec_start(c, exec_id, false, timeout_ms, &call, e);
+        if (r >= 0)
+                *ret_output = xasprintf("%.*s", (int) call.body.len, call.body.data ? call.body.data : "");
+        docker_call_done(&call);
+        return r < 0 ? r : 0;
 }
 
 /* ---- volumes --------------------------------------------------------------- */

@@ -61,6 +61,15 @@ int docker_container_remove(DockerClient *c, const char *id, bool force, bool vo
 int docker_exec(DockerClient *c, const char *id, const json_t *cmd, const char *user, int64_t timeout_ms,
                 int64_t *ret_exit, Error *e);
 
+/*
+ * Runs cmd in the running container id as user with a TTY and waits up to
+ * timeout_ms for it to end; its output (stdout, "\r\n" line ends) in
+ * *ret_output, the caller's to free.  The exit code is not checked: callers
+ * parse the output.  No secrets in cmd, as for docker_exec().
+ */
+int docker_exec_output(DockerClient *c, const char *id, const json_t *cmd, const char *user,
+                       int64_t timeout_ms, char **ret_output, Error *e);
+
 int docker_volume_inspect(DockerClient *c, const char *name, json_t **ret, Error *e);
 /* POST /volumes/create with Name and labels (an object of strings; may be NULL). */
 int docker_volume_create(DockerClient *c, const char *name, json_t *labels, Error *e);

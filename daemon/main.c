@@ -415,6 +415,7 @@ static int run_daemon(Daemon *d, const Options *o)
         seeder_set_snapshots(d->seeder, d->snapshots);
         seeder_set_pgbouncer(d->seeder, d->pgbouncer);
         clones_set_pgbouncer(d->clones, d->pgbouncer);
+        clones_set_runtime(d->clones, d->runtime);
         d->supervisor = supervisor_new(d, NULL);
         clones_set_kick(d->clones, kick_upkeep, d->supervisor);
         if (supervisor_start(d->supervisor, &e) < 0)

@@ -168,8 +168,7 @@ json_t *roles_describe(const Config *c)
         json_t *a = json_array();
 
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *url =
-                        xasprintf("postgresql://%s@127.0.0.1:%d/%s", roles[i].name, c->pg_port, c->pg_db);
+                _cleanup_free_ char *url = config_database_url(c, roles[i].name, c->pg_db);
                 json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "kind", roles[i].kind, "name",
                                                    roles[i].name, "rights", roles[i].rights, "url", url));
         }

@@ -884,6 +884,34 @@ static void docker_describe(Runtime *rt, json_t *o)
         json_object_set_new(o, "api_version", json_string(v.used_api_version));
 }
 
+/*
+ * The volume is on the engine's host, which may be another machine: only the
+ * container sees its file system, so ask there, with stat(1) (coreutils or
+ * busybox, in every Postgres image): "AVAILABLE-BLOCKS BLOCK-SIZE".
+ */
+static int docker_disk_free(Runtime *rt, int64_t *ret, char *where, size_t size, Error *e)
+{
+        DockerRuntime *d = impl(rt);
+        json_auto_t *cmd = json_pack("[s, s, s, s, s]", "stat", "-f", "-c", "%a %S", DATA_MOUNT);
+        _cleanup_free_ char *out = NULL;
+        char id[sizeof(d->id)];
+        long long blocks, bsize;
+        int r;
+
+        id_get(d, id, sizeof(id));
+        if (!*id)
+                return error_set(e, ENOENT, NULL, NULL, "no container yet");
+        r = docker_exec_output(d->quick, id, cmd, "postgres", 10000, &out, e);
+        if (r < 0)
+                return error_prefix(e, "asking container %s for its free space: ", d->container);
+        if (sscanf(out, "%lld %lld", &blocks, &bsize) != 2 || blocks < 0 || bsize <= 0)
+                return error_set(e, EIO, NULL, NULL, "`stat -f %s` in container %s said: %.80s", DATA_MOUNT,
+                                 d->container, out);
+        *ret = (int64_t) blocks * bsize;
+        snprintf(where, size, "the volume %s on the Docker engine's host", d->volume);
+        return 0;
+}
+
 const RuntimeOps runtime_docker_ops = {
         .name = "docker",
         .owns_server = true,
@@ -895,6 +923,7 @@ const RuntimeOps runtime_docker_ops = {
         .status = docker_status,
         .logs_open = docker_logs_open_op,
         .remove = docker_remove,
+        .disk_free = docker_disk_free,
         .repair_auth = docker_repair_auth,
         .describe = docker_describe,
         .free = docker_free,

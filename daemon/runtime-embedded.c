@@ -855,6 +855,17 @@ static int embedded_logs_open(Runtime *rt, const LogQuery *q, LogStream **ret, E
         return 0;
 }
 
+/* The server's data is in the state directory, on this machine. */
+static int embedded_disk_free(Runtime *rt, int64_t *ret, char *where, size_t size, Error *e)
+{
+        *ret = disk_free_bytes(rt->config->state_dir);
+        if (*ret < 0)
+                return error_set(e, (int) -*ret, NULL, NULL, "statvfs %s: %s", rt->config->state_dir,
+                                 strerror((int) -*ret));
+        snprintf(where, size, "the state directory %s", rt->config->state_dir);
+        return 0;
+}
+
 const RuntimeOps runtime_embedded_ops = {
         .name = "embedded",
         .owns_server = true,
@@ -867,5 +878,6 @@ const RuntimeOps runtime_embedded_ops = {
         .remove = embedded_remove,
         .repair_auth = embedded_repair_auth,
         .explain_failure = embedded_explain_failure,
+        .disk_free = embedded_disk_free,
         .free = embedded_free,
 };

@@ -130,6 +130,15 @@ int runtime_repair_auth(Runtime *rt, Error *e)
                 c->pg_user, rt->ops->name, r == -EOPNOTSUPP ? "this runtime cannot" : inner.message);
 }
 
+int runtime_disk_free(Runtime *rt, int64_t *ret, char *where, size_t size, Error *e)
+{
+        if (!rt->ops->disk_free)
+                return error_set(e, EOPNOTSUPP, NULL, NULL,
+                                 "the %s runtime cannot see the disk of the server it attaches to",
+                                 runtime_name(rt));
+        return rt->ops->disk_free(rt, ret, where, size, e);
+}
+
 bool runtime_explain_failure(Runtime *rt, const char *failure, char *ret, size_t size)
 {
         if (!rt || (failure && strstr(failure, RUNTIME_DISK_FULL)))

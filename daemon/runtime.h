@@ -105,6 +105,14 @@ typedef struct RuntimeOps {
          * Any thread; cheap (no I/O).
          */
         void (*describe)(Runtime *rt, json_t *o);
+        /*
+         * Optional.  Free bytes on the file system that holds the server's
+         * data, as the server's own host sees it, in *ret; where names it in a
+         * few words ("the volume X on the Docker engine's host").  Called
+         * without locks held; may take a second (an exec in the container).
+         * NULL: the runtime cannot see that disk (runtime_disk_free says so).
+         */
+        int (*disk_free)(Runtime *rt, int64_t *ret, char *where, size_t size, Error *e);
         void (*free)(Runtime *rt);
 } RuntimeOps;
 
@@ -200,6 +208,13 @@ int runtime_repair_auth(Runtime *rt, Error *e);
  * (also when failure already carries an explanation).  Cheap; any thread.
  */
 bool runtime_explain_failure(Runtime *rt, const char *failure, char *ret, size_t size);
+
+/*
+ * The free space where the server keeps its data (RuntimeOps.disk_free):
+ * 0 with bytes in *ret and where naming the disk, -EOPNOTSUPP with e saying
+ * that this runtime cannot see the server's disk, or another -errno.
+ */
+int runtime_disk_free(Runtime *rt, int64_t *ret, char *where, size_t size, Error *e);
 
 /*
  * What /health says about the runtime, as a new object: its name, who owns

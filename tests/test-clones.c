@@ -12,6 +12,7 @@
 
 #include "clones.h"
 #include "config.h"
+#include "runtime.h"
 #include "util.h"
 
 static int kicks;
@@ -249,6 +250,58 @@ static void test_clones_waiter_expires_and_cancels(void **state)
         clones_free(cl);
 }
 
+static int disk_calls;
+
+static int fake_disk_free(Runtime *rt, int64_t *ret, char *where, size_t size, Error *e)
+{
+        disk_calls++;
+        *ret = 10 << 20;
+        snprintf(where, size, "the fake disk");
+        return 0;
+}
+
+/* [clones] min_free_mb asks the runtime (cached), and checks nothing where the runtime sees no disk. */
+static void test_clones_disk_floor_asks_the_runtime(void **state)
+{
+        _cleanup_(config_freep) Config *c = config_new_defaults();
+        RuntimeOps seeing = {.name = "seeing", .disk_free = fake_disk_free}, blind = {.name = "blind"};
+        Runtime rt = {.ops = &seeing, .config = c};
+        Error e = ERROR_INIT;
+        json_t *l = NULL, *list, *disk;
+        Clones *cl;
+
+        c->clones_min_free_mb = 512;
+        cl = pool_with(c, 0);
+        clones_set_runtime(cl, &rt);
+        disk_calls = 0;
+        assert_int_equal(clones_lease(cl, 0, 0, &l, &e), -ENOSPC);
+        assert_string_equal(e.code, "disk_full");
+        assert_non_null(strstr(e.message, "is free on the fake disk (10 MiB)"));
+        assert_int_equal(clones_lease(cl, 0, 0, &l, &e), -ENOSPC);
+        assert_int_equal(disk_calls, 1); /* the second lease used the cached answer */
+        list = clones_list(cl);
+        disk = json_object_get(json_object_get(list, "pool"), "disk");
+        assert_true(json_is_true(json_object_get(disk, "checked")));
+        assert_true(json_is_true(json_object_get(disk, "low")));
+        assert_int_equal(json_integer_value(json_object_get(disk, "free_mb")), 10);
+        json_decref(list);
+        clones_free(cl);
+
+        rt.ops = &blind;
+        cl = pool_with(c, 0);
+        clones_set_runtime(cl, &rt);
+        assert_int_equal(clones_lease(cl, 0, 0, &l, &e), -EAGAIN);
+        assert_string_equal(e.code, "pool_empty");
+        list = clones_list(cl);
+        disk = json_object_get(json_object_get(list, "pool"), "disk");
+        assert_true(json_is_false(json_object_get(disk, "checked")));
+        assert_non_null(strstr(json_string_value(json_object_get(disk, "note")), "checks nothing"));
+        assert_non_null(
+                strstr(json_string_value(json_object_get(disk, "reason")), "the blind runtime cannot see"));
+        json_decref(list);
+        clones_free(cl);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -256,6 +309,7 @@ int main(void)
                 cmocka_unit_test(test_clones_pool_target),
                 cmocka_unit_test(test_clones_lease_return),
                 cmocka_unit_test(test_clones_limits),
+                cmocka_unit_test(test_clones_disk_floor_asks_the_runtime),
                 cmocka_unit_test(test_clones_lease_waits_for_refill),
                 cmocka_unit_test(test_clones_new_template_drops_ready),
                 cmocka_unit_test(test_clones_waiter_notified_by_refill),

@@ -18,7 +18,7 @@ import time
 import psycopg2
 import pytest
 
-from conftest import PGSEEDCTL, http, wait_for
+from conftest import PGSEEDCTL, PGSEEDD, http, wait_for
 from test_dataset import databases
 
 NAME_RE = re.compile(r"^app_clone_[0-9a-f]{16}$")
@@ -196,6 +196,51 @@ def test_disk_floor(pgseedd):
     assert r.status == 507, r.body
     err = r.json()["error"]
     assert err["code"] == "disk_full" and "min_free_mb" in err["message"]
+    # The embedded server's data is in the state directory: that is the disk checked, and GET /clones says so.
+    assert "on the state directory %s" % d.state_dir in err["message"], err
+    disk = pool(d)["disk"]
+    assert disk == {"min_free_mb": 100000000, "checked": True, "where": "the state directory " + d.state_dir,
+                    "free_mb": disk["free_mb"], "low": True}, disk
+    assert 0 < disk["free_mb"] < 100000000, disk
+
+
+def test_advertised_host_names_every_url_given_out(pgseedctl):
+    """[postgres] advertise_host: /health, clone and role URLs and `pgseedctl start` name it; pgseedd
+    itself still connects to host (127.0.0.1)."""
+    ctl = pgseedctl(PGSEED_ADVERTISE_HOST="db.ci.internal", PGSEED_CLONES_POOL=1)
+    r = ctl.run("start")
+    assert r.returncode == 0, r.stdout + r.stderr + ctl.daemon_log()
+    d = ctl.daemon
+    want = "postgresql://app@db.ci.internal:%d/app" % d.pg_port
+    assert "  Postgres: %s " % want in r.stdout, r.stdout
+    db = d.get("/health").json()["database"]
+    assert db["host"] == "db.ci.internal" and db["url"] == want and db["connected_via"] == "127.0.0.1", db
+    roles = {x["name"]: x["url"] for x in d.get("/health").json()["roles"]}
+    assert roles["app_rw"] == "postgresql://app_rw@db.ci.internal:%d/app" % d.pg_port, roles
+    c = lease(d, "?timeout=60")
+    assert c["url"] == "postgresql://app@db.ci.internal:%d/%s" % (d.pg_port, c["name"]), c
+    assert [x["url"] for x in d.get("/clones").json()["clones"]] == [c["url"]]
+    assert clone_sql(d, c["name"], "SELECT count(*) FROM comments")[0][0] > 0
+
+
+def test_advertised_host_defaults_to_host_and_ipv6_gets_brackets(pgseedd):
+    d = pgseedd()
+    db = d.wait_healthy()["database"]
+    assert db["host"] == "127.0.0.1" and "connected_via" not in db, db
+    d.stop()
+    r = subprocess.run([PGSEEDD, "--print-config=json"], env=dict(d.env, PGSEED_ADVERTISE_HOST="fd00::5"),
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["connection_url"] == "postgresql://app@[fd00::5]:%d/app" % d.pg_port
+
+
+@pytest.mark.parametrize("bad", ["postgresql://db", "db:5432/x", "[fd00::5]", "db host", "db@x"])
+def test_advertised_host_that_is_not_a_host_is_refused(pgseedd, bad):
+    d = pgseedd(start=False, PGSEED_ADVERTISE_HOST=bad)
+    r = subprocess.run([PGSEEDD, "--print-config"], env=d.env, capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0, r.stdout
+    assert "advertise_host = '%s' is not a host name or IP address" % bad in r.stderr, r.stderr
+    assert "db.internal" in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("name", [

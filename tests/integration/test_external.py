@@ -188,6 +188,23 @@ def test_seed_reset_clone_against_a_server_pgseedd_does_not_own(pgseedd, cluster
     assert cluster.running() and cluster.postmaster_pid() == pid
 
 
+def test_disk_floor_says_it_checks_nothing_remote_and_urls_name_the_advertised_host(pgseedd, cluster):
+    """pgseedd cannot see an external server's disk: [clones] min_free_mb must not measure its own
+    state directory instead (a huge floor here refused every clone), and GET /clones says so."""
+    d = external(pgseedd, cluster, PGSEED_CLONES_POOL="0", PGSEED_CLONES_MIN_FREE_MB="100000000",
+                 PGSEED_ADVERTISE_HOST="pg.ci.internal")
+    h = d.wait_healthy(timeout=120)
+    assert h["database"]["host"] == "pg.ci.internal" and h["database"]["connected_via"] == "127.0.0.1", h
+    r = d.post("/clones?timeout=60", timeout=90)
+    assert r.status == 201, r.body
+    lease = r.json()
+    assert lease["url"] == "postgresql://app@pg.ci.internal:%d/%s" % (cluster.port, lease["name"]), lease
+    disk = d.get("/clones").json()["pool"]["disk"]
+    assert disk["checked"] is False and disk["min_free_mb"] == 100000000, disk
+    assert "checks nothing" in disk["note"] and "external runtime cannot see" in disk["reason"], disk
+    assert http("DELETE", d.url + "/clones/" + lease["name"]).status in (200, 202, 204)
+
+
 def test_server_gone_is_down_waited_for_and_never_restarted(pgseedd, cluster):
     d = external(pgseedd, cluster)
     d.wait_healthy(timeout=120)
