@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/resource.h>
 
+#include "access.h"
 #include "config.h"
 #include "docker-logstream.h"
 #include "docker-pull.h"
@@ -14,6 +15,7 @@
 #include "pg.h"
 #include "runtime-common.h"
 #include "runtime.h"
+#include "tls.h"
 #include "tuning.h"
 
 /* The official image's data directory; PGDATA is below it, so a mount's lost+found never bothers initdb. */
@@ -212,12 +214,88 @@ static bool pg_is_local(const Config *config)
                streq(config->pg_host, "::1");
 }
 
-static void spec_build(DockerRuntime *d, const Config *config, const char *image_id, const DockerVersion *v)
+/* Where the host's TLS files appear in the container, read-only, for the entrypoint to copy. */
+#define TLS_MOUNT "/run/pgseed/tls"
+
+/*
+ * What the server needs from the host besides its data: the TLS files and
+ * the WAL archive directory ([postgres] tls, wal_archive_dir), as bind
+ * mounts in binds (an array of "HOST:CONTAINER[:ro]"), and a script the
+ * container runs as root before the image's entrypoint (NULL when there is
+ * nothing to mount).  Postgres accepts a key only when it is owned by its
+ * own user (or root) and not readable by others, and the container's
+ * postgres user (999 in the official image and ours) is not the host's: so
+ * the key is copied inside the container, owned by the container's user,
+ * at every start, rather than mounted where the server reads it.  The
+ * archive directory is handed to that user the same way.  The CA's key is
+ * never mounted.
+ */
+static char *host_mounts(const Config *config, json_t *binds)
+{
+        const char *files[TLS_SERVER_FILES_MAX];
+        size_t n = tls_server_files(config, files);
+        _cleanup_free_ char *script = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        if (n == 0 && isempty(config->pg_wal_archive_dir))
+                return NULL;
+        f = open_memstream(&script, &len);
+        if (!f)
+                abort();
+        fputs("set -e\n", f);
+        if (n > 0) {
+                fputs("rm -rf " TLS_CONTAINER_DIR "\nmkdir -m 0700 " TLS_CONTAINER_DIR "\n", f);
+                for (size_t i = 0; i < n; i++) {
+                        json_array_append_new(binds, json_sprintf("%s/tls/%s:" TLS_MOUNT "/%s:ro",
+                                                                  config->state_dir, files[i], files[i]));
+                        fprintf(f, "cp " TLS_MOUNT "/%s " TLS_CONTAINER_DIR "/%s\n", files[i], files[i]);
+                }
+                fputs("chmod 0600 " TLS_CONTAINER_DIR "/*\n", f);
+                fputs("if [ \"$(id -u)\" = 0 ]; then chown -R postgres:postgres " TLS_CONTAINER_DIR "; fi\n",
+                      f);
+        }
+        if (!isempty(config->pg_wal_archive_dir)) {
+                /* tuning.c checked that the path is plain (no characters a shell or Docker would mind). */
+                json_array_append_new(
+                        binds, json_sprintf("%s:" TUNING_CONTAINER_ARCHIVE_DIR, config->pg_wal_archive_dir));
+                fputs("if [ \"$(id -u)\" = 0 ]; then chown postgres:postgres " TUNING_CONTAINER_ARCHIVE_DIR
+                      "; fi\n",
+                      f);
+        }
+        fputs("exec \"$@\"\n", f);
+        fclose(f);
+        return TAKE_PTR(script);
+}
+
+/*
+ * TLS and WAL archiving mount this machine's files into the container: the
+ * engine must run here.  A TCP engine on a loopback address is this
+ * machine's too (a TLS front before the local engine).
+ */
+static int host_mounts_check(DockerRuntime *d, const Config *config, Error *e)
+{
+        const DockerEndpoint *ep = docker_client_endpoint(d->client);
+
+        if (!config_tls_enabled(config) && isempty(config->pg_wal_archive_dir))
+                return 0;
+        if (!*ep->socket && !access_host_is_loopback(ep->host))
+                return error_set(e, ENOTSUP, "host_mounts_not_supported",
+                                 "Run pgseedd on the engine's machine, or turn off [postgres] tls and "
+                                 "wal_archive_dir for a remote engine.",
+                                 "[postgres] tls and wal_archive_dir need a Docker engine on this machine "
+                                 "(they mount files from %s), not one at %s",
+                                 config->state_dir, ep->address);
+        return 0;
+}
+
+static void spec_build(DockerRuntime *d, const Config *config, const char *image_id,
+                       const json_t *entrypoint, const DockerVersion *v)
 {
         bool host = streq(config->network, "host"), local = pg_is_local(config);
         json_t *env = json_array(), *cmd = json_array(), *labels, *host_config;
-        json_auto_t *hashed = NULL;
-        _cleanup_free_ char *text = NULL;
+        json_auto_t *hashed = NULL, *binds = json_array();
+        _cleanup_free_ char *text = NULL, *script = host_mounts(config, binds);
         char port[16];
 
         snprintf(port, sizeof(port), "%d", config->pg_port);
@@ -247,9 +325,18 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
                 json_array_append_new(cmd, json_sprintf("port=%d", config->pg_port));
         }
 
+        /* The script runs first and execs the image's entrypoint with the server's arguments. */
+        for (size_t i = 0; script && i < json_array_size(entrypoint); i++)
+                json_array_insert(cmd, i, json_array_get(entrypoint, i));
+
         hashed = json_pack("{s:i, s:s, s:s, s:O, s:O, s:s, s:i}", "spec", SPEC_VERSION, "image",
                            config->image, "image_id", image_id, "env", env, "cmd", cmd, "network",
                            config->network, "port", config->pg_port);
+        /* Only when there are any: containers made without them keep their hash. */
+        if (script) {
+                json_object_set_new(hashed, "entrypoint", json_string(script));
+                json_object_set(hashed, "binds", binds);
+        }
         /* Podman's limits in the hash: its containers made before they were set cannot start, so renew them.
          */
         if (v->podman && local)
@@ -316,6 +403,11 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
                 abort();
         if (!host)
                 json_object_set_new(d->spec, "ExposedPorts", json_pack("{s:{}}", "5432/tcp"));
+        if (script) {
+                json_array_extend(json_object_get(host_config, "Binds"), binds);
+                json_object_set_new(d->spec, "Entrypoint",
+                                    json_pack("[s, s, s, s]", "/bin/sh", "-c", script, "pgseed-entrypoint"));
+        }
 }
 
 /* Makes sure the image is present, pulling it as config->pull says.  Returns its ID in *ret_id. */
@@ -483,7 +575,8 @@ static int docker_prepare(Runtime *rt, Error *e)
         DockerRuntime *d = impl(rt);
         const Config *config = rt->config;
         _cleanup_free_ char *image_id = NULL;
-        json_auto_t *info = NULL;
+        json_auto_t *info = NULL, *image = NULL;
+        const json_t *entrypoint;
         DockerVersion v;
         bool running = false;
         int r;
@@ -494,10 +587,17 @@ static int docker_prepare(Runtime *rt, Error *e)
         log_debug("docker_engine", "Docker engine %s%s, API %s (talking %s)", v.podman ? "Podman " : "",
                   v.version, v.api_version, v.used_api_version);
 
+        r = host_mounts_check(d, config, e);
+        if (r < 0)
+                return r;
         r = image_ensure(d, config, &image_id, e);
         if (r < 0)
                 return r;
-        spec_build(d, config, image_id, &v);
+        r = docker_image_inspect(d->client, config->image, &image, e);
+        if (r < 0)
+                return error_prefix(e, "Cannot inspect image %s: ", config->image);
+        entrypoint = json_object_get(json_object_get(image, "Config"), "Entrypoint");
+        spec_build(d, config, image_id, json_is_array(entrypoint) ? entrypoint : NULL, &v);
 
         r = container_lookup(d, d->client, config, &info, e);
         if (r == -EBUSY)
