@@ -4,8 +4,11 @@
 #
 # For machines that cannot reach Docker Hub: builds a Debian bookworm base
 # image with debootstrap from the Debian mirror this machine's apt already
-# uses, then the Postgres image (compose/postgres, tagged pgseed/postgres:15)
-# and the pgseedd image (compose/Dockerfile, tagged pgseed/pgseedd:latest).
+# uses, then the Postgres image (compose/postgres, tagged pgseed/postgres:15),
+# the PgBouncer image pgseedd runs on the Docker runtime with [pgbouncer]
+# enabled (compose/pgbouncer, Debian's pgbouncer package, tagged
+# pgseed/pgbouncer:1) and the pgseedd image (compose/Dockerfile, tagged
+# pgseed/pgseedd:latest).
 # Each step is skipped when its image exists, so a second run takes seconds;
 # --force rebuilds everything.  Needs root (debootstrap) and a Docker engine.
 #
@@ -20,8 +23,9 @@ usage() {
     cat <<USAGE
 Usage: $0 [--force]
 
-Builds debian:bookworm (+ debian:bookworm-slim), pgseed/postgres:15 and
-pgseed/pgseedd:latest locally, skipping images that already exist.
+Builds debian:bookworm (+ debian:bookworm-slim), pgseed/postgres:15,
+pgseed/pgbouncer:1 and pgseed/pgseedd:latest locally, skipping images that
+already exist.
 
   --force   rebuild every image even when it exists
 USAGE
@@ -41,6 +45,7 @@ root=$(cd "$here/.." && pwd)
 base_image=debian:bookworm
 slim_image=debian:bookworm-slim
 postgres_image=pgseed/postgres:15
+pgbouncer_image=pgseed/pgbouncer:1
 pgseedd_image=pgseed/pgseedd:latest
 
 log() { printf '%s\n' "build-local-images: $*" >&2; }
@@ -146,7 +151,7 @@ docker version >/dev/null 2>&1 || die "the Docker engine does not answer (is doc
 start=$(date +%s)
 # What the tags name now: with --force the old images become untagged, and
 # are removed at the end rather than left behind as <none> (half a GB each).
-old_ids="$(image_id "$pgseedd_image") $(image_id "$postgres_image") $(image_id "$base_image")"
+old_ids="$(image_id "$pgseedd_image") $(image_id "$pgbouncer_image") $(image_id "$postgres_image") $(image_id "$base_image")"
 
 if need "$base_image"; then
     build_base
@@ -162,15 +167,21 @@ if [ "$force" = 1 ] || ! image_exists "$slim_image"; then
     docker tag "$base_image" "$slim_image"
 fi
 
-if need "$postgres_image"; then
-    log "building $postgres_image ..."
-    docker build --force-rm --network host -t "$postgres_image" "$here/postgres"
-    lap
-    log "$postgres_image built in $elapsed s"
-else
-    log "$postgres_image exists, skipping"
-    lap
-fi
+# Builds image from the directory compose/DIR unless it exists (or --force).
+build_image() {
+    if need "$1"; then
+        log "building $1 ..."
+        docker build --force-rm --network host -t "$1" "$here/$2"
+        lap
+        log "$1 built in $elapsed s"
+    else
+        log "$1 exists, skipping"
+        lap
+    fi
+}
+
+build_image "$postgres_image" postgres
+build_image "$pgbouncer_image" pgbouncer
 
 if need "$pgseedd_image"; then
     log "building $pgseedd_image ..."
@@ -185,11 +196,11 @@ fi
 # a multi-stage build; then the images that --force replaced, children first.
 docker image prune -f --filter label=io.pgseed.stage=build >/dev/null 2>&1 || true
 for id in $old_ids; do
-    case " $(image_id "$pgseedd_image") $(image_id "$postgres_image") $(image_id "$base_image") " in
+    case " $(image_id "$pgseedd_image") $(image_id "$pgbouncer_image") $(image_id "$postgres_image") $(image_id "$base_image") " in
     *" $id "*) ;;
     *) docker rmi "$id" >/dev/null 2>&1 || true ;;
     esac
 done
 
-log "done in $(($(date +%s) - start)) s: $base_image, $postgres_image, $pgseedd_image"
+log "done in $(($(date +%s) - start)) s: $base_image, $postgres_image, $pgbouncer_image, $pgseedd_image"
 log "use them with PGSEED_IMAGE=$postgres_image in compose/.env"

@@ -197,6 +197,9 @@ static const ConfigKey keys[] = {
          CT_INT, F(pgbouncer_max_client_conn), "200", NULL, 1, 100000, false, "most client connections"},
         {"pgbouncer", "binary", "PGSEED_PGBOUNCER_BIN", "pgbouncer-bin", CT_PATH, F(pgbouncer_bin),
          "/usr/sbin/pgbouncer", NULL, 0, 0, false, "the pgbouncer executable"},
+        {"pgbouncer", "image", "PGSEED_PGBOUNCER_IMAGE", "pgbouncer-image", CT_STRING, F(pgbouncer_image),
+         "pgseed/pgbouncer:1", NULL, 0, 0, false,
+         "PgBouncer's image on the Docker runtime (compose/build-local-images.sh builds it)"},
         {"docker", "host", "DOCKER_HOST", "docker-host", CT_STRING, F(docker_host),
          "unix:///var/run/docker.sock", NULL, 0, 0, false,
          "Docker Engine: unix://PATH, or tcp://HOST:PORT for a remote one (Postgres's host is then HOST "

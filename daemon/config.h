@@ -82,6 +82,7 @@ typedef struct Config {
         int64_t pgbouncer_pool_size;
         int64_t pgbouncer_max_client_conn;
         char *pgbouncer_bin;
+        char *pgbouncer_image; /* the Docker runtime runs PgBouncer in a container of this image */
 
         /* [docker] */
         char *docker_host; /* unix:///var/run/docker.sock, or tcp://HOST:PORT */

@@ -394,7 +394,7 @@ static int run_daemon(Daemon *d, const Options *o)
         log_info("runtime", "Using the %s runtime (%s)", runtime_name(d->runtime), d->runtime->why);
         if (tls_prepare(d->config, runtime_name(d->runtime), &e) < 0)
                 goto fail;
-        if (d->config->pgbouncer && pgbouncer_new(d->config, &d->pgbouncer, &e) < 0)
+        if (d->config->pgbouncer && pgbouncer_new(d->config, d->runtime, &d->pgbouncer, &e) < 0)
                 goto fail;
         if (runtime_prepare(d->runtime, &e) < 0)
                 goto fail;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* pgbouncer.c -- PgBouncer as a supervised child: configuration, restarts, SHOW POOLS, PAUSE/RESUME. */
+/* pgbouncer.c -- a supervised PgBouncer (a child, or the runtime's container): configuration, restarts,
+ * SHOW POOLS, PAUSE/RESUME. */
 
 #include "pgbouncer.h"
 
@@ -34,6 +35,7 @@
 
 struct Pgbouncer {
         const Config *config;
+        Runtime *rt; /* runs PgBouncer when runtime_runs_pooler(), else it is our child */
         char *dir, *ini, *userlist, *logpath;
         char **envp;
         uid_t uid;
@@ -46,6 +48,7 @@ struct Pgbouncer {
         pthread_cond_t cond;  /* CLOCK_MONOTONIC */
         bool stop_requested;
         pid_t pid;
+        char container[80]; /* the runtime's pooler (its short ID) while started; "" otherwise */
         int64_t started_mono;
         unsigned restarts;
         char reason[512]; /* why it is not up */
@@ -55,8 +58,24 @@ struct Pgbouncer {
 
         /* The thread's alone. */
         PGconn *admin;
-        int64_t backoff_ms, next_start_mono, last_poll_mono;
+        int64_t backoff_ms, next_start_mono, last_poll_mono, last_status_mono;
 };
+
+/* PgBouncer was started (a child pid, or the runtime's container) and was not seen to exit.  Lock held. */
+static bool started_locked(const Pgbouncer *pb)
+{
+        return pb->pid > 0 || *pb->container;
+}
+
+/* "pid 1234" or "container 0123456789ab", for messages.  Lock held. */
+static const char *what_locked(const Pgbouncer *pb, char *buf, size_t size)
+{
+        if (*pb->container)
+                snprintf(buf, size, "container %s", pb->container);
+        else
+                snprintf(buf, size, "pid %d", (int) pb->pid);
+        return buf;
+}
 
 struct PgbouncerPause {
         PGconn *conn;
@@ -164,6 +183,33 @@ static int write_files(Pgbouncer *pb, Error *e)
 
 /* ---- the process ----------------------------------------------------------- */
 
+/*
+ * Has the runtime start PgBouncer (a container); lock held, released
+ * around the runtime's calls, which may take a second or two (only this
+ * thread starts and reaps, so nothing else changes the state meanwhile).
+ */
+static int spawn_in_runtime_locked(Pgbouncer *pb, Error *e)
+{
+        const Config *c = pb->config;
+        _cleanup_free_ char *cert = tls_cert_path(c), *key = tls_key_path(c);
+        const char *mounts[] = {pb->dir, config_tls_enabled(c) ? cert : NULL, key, NULL};
+        PoolerSpec spec = {.config_file = pb->ini, .mounts = mounts, .uid = pb->uid, .gid = pb->gid};
+        char id[sizeof(pb->container)];
+        int r;
+
+        pthread_mutex_unlock(&pb->lock);
+        r = runtime_pooler_start(pb->rt, &spec, id, sizeof(id), e);
+        pthread_mutex_lock(&pb->lock);
+        if (r < 0)
+                return r;
+        strlcpy0(pb->container, id, sizeof(pb->container));
+        pb->started_mono = now_mono_ms();
+        pb->last_status_mono = pb->started_mono;
+        log_info("pgbouncer_start", "Started pgbouncer in container %s on 127.0.0.1:%d (%s pooling)", id,
+                 c->pgbouncer_port, c->pgbouncer_pool_mode);
+        return 0;
+}
+
 /* Lock held. */
 static int spawn_locked(Pgbouncer *pb, Error *e)
 {
@@ -179,6 +225,8 @@ static int spawn_locked(Pgbouncer *pb, Error *e)
         r = write_files(pb, e);
         if (r < 0)
                 return r;
+        if (runtime_runs_pooler(pb->rt))
+                return spawn_in_runtime_locked(pb, e);
         out = open(pb->logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
         if (out < 0)
                 return error_set(e, errno, NULL, NULL, "Cannot open %s: %m", pb->logpath);
@@ -218,6 +266,34 @@ static void last_log_line(const char *path, char *buf, size_t size)
         strlcpy0(buf, nl ? nl + 1 : text, size);
 }
 
+/*
+ * Asks the runtime whether its PgBouncer still runs, once a second; lock
+ * held, released around the call.  Returns true when it stopped.  An engine
+ * that does not answer is not a dead PgBouncer: the console poll says
+ * whether it serves.
+ */
+static bool reap_in_runtime_locked(Pgbouncer *pb)
+{
+        RuntimeStatus st;
+        char what[100];
+        int64_t now = now_mono_ms();
+        int r;
+
+        if (now - pb->last_status_mono < POLL_MS)
+                return false;
+        pb->last_status_mono = now;
+        pthread_mutex_unlock(&pb->lock);
+        r = runtime_pooler_status(pb->rt, &st);
+        pthread_mutex_lock(&pb->lock);
+        if (r < 0 || st.running || !*pb->container)
+                return false;
+        snprintf(pb->reason, sizeof(pb->reason), "pgbouncer (%s) stopped: %s",
+                 what_locked(pb, what, sizeof(what)), st.detail);
+        pb->container[0] = '\0';
+        pb->up = false;
+        return true;
+}
+
 /* Reaps PgBouncer if it exited; lock held.  Returns true when it did. */
 static bool reap_locked(Pgbouncer *pb)
 {
@@ -225,6 +301,8 @@ static bool reap_locked(Pgbouncer *pb)
         int status;
         pid_t r;
 
+        if (*pb->container)
+                return reap_in_runtime_locked(pb);
         if (pb->pid <= 0)
                 return false;
         r = waitpid(pb->pid, &status, WNOHANG);
@@ -327,13 +405,14 @@ static void poll_console(Pgbouncer *pb)
                 pb->pools = pools;
                 pb->stats = stats;
                 pb->checked_ms = now_real_ms();
-                pb->up = pb->pid > 0;
+                pb->up = started_locked(pb);
                 pb->reason[0] = '\0';
-        } else if (pb->pid > 0) {
+        } else if (started_locked(pb)) {
+                char what[100];
                 pb->up = false;
                 snprintf(pb->reason, sizeof(pb->reason),
-                         "pgbouncer (pid %d) runs but its admin console does not answer on 127.0.0.1:%d",
-                         (int) pb->pid, pb->config->pgbouncer_port);
+                         "pgbouncer (%s) runs but its admin console does not answer on 127.0.0.1:%d",
+                         what_locked(pb, what, sizeof(what)), pb->config->pgbouncer_port);
         }
         pthread_mutex_unlock(&pb->lock);
 }
@@ -356,21 +435,21 @@ static void *pgbouncer_main(void *arg)
                         log_warning("pgbouncer_crash", "%s; restarting in %.2f s", pb->reason,
                                     wait / 1000.0);
                 }
-                if (pb->pid <= 0 && now >= pb->next_start_mono) {
+                if (!started_locked(pb) && now >= pb->next_start_mono) {
                         Error e = ERROR_INIT;
                         if (spawn_locked(pb, &e) < 0) {
                                 int64_t wait = pb->backoff_ms;
                                 pb->next_start_mono = now + wait;
                                 pb->backoff_ms = MIN(pb->backoff_ms * 2, BACKOFF_MAX_MS);
                                 snprintf(pb->reason, sizeof(pb->reason),
-                                         "Cannot start pgbouncer: %s; retrying in %.1f s", e.message,
-                                         wait / 1000.0);
+                                         "Cannot start pgbouncer: %s; retrying in %.1f s%s%s", e.message,
+                                         wait / 1000.0, *e.hint ? " -- " : "", e.hint);
                                 log_warning("pgbouncer_start", "%s", pb->reason);
                         }
                 }
-                if (pb->pid > 0 && pb->up && now - pb->started_mono > STABLE_MS)
+                if (started_locked(pb) && pb->up && now - pb->started_mono > STABLE_MS)
                         pb->backoff_ms = BACKOFF_MIN_MS;
-                if (pb->pid > 0 && now - pb->last_poll_mono >= (pb->up ? POLL_MS : TICK_MS)) {
+                if (started_locked(pb) && now - pb->last_poll_mono >= (pb->up ? POLL_MS : TICK_MS)) {
                         pb->last_poll_mono = now;
                         pthread_mutex_unlock(&pb->lock);
                         poll_console(pb);
@@ -385,17 +464,23 @@ static void *pgbouncer_main(void *arg)
         return NULL;
 }
 
-int pgbouncer_new(const Config *c, Pgbouncer **ret, Error *e)
+int pgbouncer_new(const Config *c, Runtime *rt, Pgbouncer **ret, Error *e)
 {
         Pgbouncer *pb;
         int r;
 
-        if (access(c->pgbouncer_bin, X_OK) < 0)
+        if (!runtime_runs_pooler(rt) && access(c->pgbouncer_bin, X_OK) < 0)
                 return error_set(
                         e, ENOENT, "pgbouncer_not_installed",
                         "Install it (Debian: apt-get install pgbouncer), set PGSEED_PGBOUNCER_BIN, or "
                         "turn it off ([pgbouncer] enabled = false).",
                         "[pgbouncer] enabled, but %s is not an executable", c->pgbouncer_bin);
+        /* A pgseedd killed with -9 leaves its PgBouncer container behind, holding the port. */
+        if (runtime_runs_pooler(rt)) {
+                r = runtime_pooler_stop(rt, e);
+                if (r < 0)
+                        return r;
+        }
         r = port_check_free(c->pgbouncer_port, "PgBouncer", "PGSEED_PGBOUNCER_PORT", e);
         /* Debian's package starts a pgbouncer.service of its own on 6432, the default here too. */
         if (r == -EADDRINUSE)
@@ -409,6 +494,7 @@ int pgbouncer_new(const Config *c, Pgbouncer **ret, Error *e)
                 return r;
         pb = xcalloc(1, sizeof(Pgbouncer));
         pb->config = c;
+        pb->rt = rt;
         pb->dir = xasprintf("%s/pgbouncer", c->state_dir);
         pb->ini = xasprintf("%s/pgbouncer.ini", pb->dir);
         pb->userlist = xasprintf("%s/userlist.txt", pb->dir);
@@ -470,6 +556,15 @@ void pgbouncer_stop(Pgbouncer *pb)
                 pb->thread_started = false;
         }
         pthread_mutex_lock(&pb->lock);
+        if (*pb->container) {
+                Error e = ERROR_INIT;
+                if (runtime_pooler_stop(pb->rt, &e) < 0)
+                        log_warning("pgbouncer_stop", "Cannot stop pgbouncer container %s: %s",
+                                    pb->container, e.message);
+                else
+                        log_info("pgbouncer_stop", "Stopped pgbouncer container %s", pb->container);
+                pb->container[0] = '\0';
+        }
         pid = pb->pid;
         if (pid > 0) {
                 int64_t deadline = now_mono_ms() + STOP_TIMEOUT_MS;
@@ -557,6 +652,9 @@ json_t *pgbouncer_describe(Pgbouncer *pb)
                       "clients_waiting", t.clients_waiting, "servers_active", t.servers_active,
                       "servers_idle", t.servers_idle);
         json_object_set_new(o, "pid", pb->pid > 0 ? json_integer(pb->pid) : json_null());
+        if (runtime_runs_pooler(pb->rt))
+                json_object_set_new(o, "container",
+                                    *pb->container ? json_string(pb->container) : json_null());
         json_object_set_new(o, "checked_at", *ts ? json_string(ts) : json_null());
         json_object_set_new(o, "pools", pb->pools ? json_deep_copy(pb->pools) : json_array());
         json_object_set_new(o, "stats", pb->stats ? json_deep_copy(pb->stats) : json_array());

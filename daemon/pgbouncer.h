@@ -9,15 +9,19 @@
 #include "error.h"
 
 typedef struct Config Config;
+typedef struct Runtime Runtime;
 typedef struct Pgbouncer Pgbouncer;
 typedef struct PgbouncerPause PgbouncerPause;
 
 /*
- * A PgBouncer for c ([pgbouncer] enabled), not started.  Checks that the
- * binary is there and its port is free: -ENOENT (code pgbouncer_not_installed)
- * or -EADDRINUSE with e saying what to do.
+ * A PgBouncer for c ([pgbouncer] enabled), not started.  rt runs it when
+ * runtime_runs_pooler(rt) (the Docker runtime: a container; an earlier one
+ * of this instance is removed here), else it is pgseedd's child.  Checks
+ * that the binary is there (for a child) and its port is free: -ENOENT
+ * (code pgbouncer_not_installed) or -EADDRINUSE with e saying what to do.
+ * rt (may be NULL: a child) must outlive the PgBouncer.
  */
-int pgbouncer_new(const Config *c, Pgbouncer **ret, Error *e);
+int pgbouncer_new(const Config *c, Runtime *rt, Pgbouncer **ret, Error *e);
 
 /*
  * Writes its configuration (STATE_DIR/pgbouncer: pgbouncer.ini and a
@@ -32,7 +36,8 @@ void pgbouncer_stop(Pgbouncer *pb);
 void pgbouncer_free(Pgbouncer *pb);
 
 /*
- * What /health shows: {"up", "port", "pid", "restarts", "pool_mode", "url",
+ * What /health shows: {"up", "port", "pid" (a child's), "container" (the
+ * runtime's, on the Docker runtime), "restarts", "pool_mode", "url",
  * "clients_active", "clients_waiting", "servers_active", "servers_idle",
  * "pools": [...], "stats": [...], "reason"}.  From the last poll, never a
  * new connection.  New reference; any thread.

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/resource.h>
 
+#include "access.h"
 #include "config.h"
 #include "docker-logstream.h"
 #include "docker-pull.h"
@@ -14,6 +15,7 @@
 #include "pg.h"
 #include "runtime-common.h"
 #include "runtime.h"
+#include "tls.h"
 #include "tuning.h"
 
 /* The official image's data directory; PGDATA is below it, so a mount's lost+found never bothers initdb. */
@@ -212,12 +214,94 @@ static bool pg_is_local(const Config *config)
                streq(config->pg_host, "::1");
 }
 
-static void spec_build(DockerRuntime *d, const Config *config, const char *image_id, const DockerVersion *v)
+/* Where the host's TLS files appear in the container, read-only, for the entrypoint to copy. */
+#define TLS_MOUNT "/run/pgseed/tls"
+
+/*
+ * What the server needs from the host besides its data: the TLS files and
+ * the WAL archive directory ([postgres] tls, wal_archive_dir), as bind
+ * mounts in binds (an array of "HOST:CONTAINER[:ro]"), and a script the
+ * container runs as root before the image's entrypoint (NULL when there is
+ * nothing to mount).  Postgres accepts a key only when it is owned by its
+ * own user (or root) and not readable by others, and the container's
+ * postgres user (999 in the official image and ours) is not the host's: so
+ * the key is copied inside the container, owned by the container's user,
+ * at every start, rather than mounted where the server reads it.  The
+ * archive directory is handed to that user the same way.  The CA's key is
+ * never mounted.
+ */
+static char *host_mounts(const Config *config, json_t *binds)
+{
+        const char *files[TLS_SERVER_FILES_MAX];
+        size_t n = tls_server_files(config, files);
+        _cleanup_free_ char *script = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        if (n == 0 && isempty(config->pg_wal_archive_dir))
+                return NULL;
+        f = open_memstream(&script, &len);
+        if (!f)
+                abort();
+        fputs("set -e\n", f);
+        if (n > 0) {
+                fputs("rm -rf " TLS_CONTAINER_DIR "\nmkdir -m 0700 " TLS_CONTAINER_DIR "\n", f);
+                for (size_t i = 0; i < n; i++) {
+                        json_array_append_new(binds, json_sprintf("%s/tls/%s:" TLS_MOUNT "/%s:ro",
+                                                                  config->state_dir, files[i], files[i]));
+                        fprintf(f, "cp " TLS_MOUNT "/%s " TLS_CONTAINER_DIR "/%s\n", files[i], files[i]);
+                }
+                fputs("chmod 0600 " TLS_CONTAINER_DIR "/*\n", f);
+                fputs("if [ \"$(id -u)\" = 0 ]; then chown -R postgres:postgres " TLS_CONTAINER_DIR "; fi\n",
+                      f);
+        }
+        if (!isempty(config->pg_wal_archive_dir)) {
+                /* tuning.c checked that the path is plain (no characters a shell or Docker would mind). */
+                json_array_append_new(
+                        binds, json_sprintf("%s:" TUNING_CONTAINER_ARCHIVE_DIR, config->pg_wal_archive_dir));
+                fputs("if [ \"$(id -u)\" = 0 ]; then chown postgres:postgres " TUNING_CONTAINER_ARCHIVE_DIR
+                      "; fi\n",
+                      f);
+        }
+        fputs("exec \"$@\"\n", f);
+        fclose(f);
+        return TAKE_PTR(script);
+}
+
+/*
+ * TLS, WAL archiving and PgBouncer mount this machine's files into
+ * containers: the engine must run here.  A TCP engine on a loopback address
+ * is this machine's too (a TLS front before the local engine).  what: the
+ * settings that need it, for the message.
+ */
+static int engine_is_here(DockerRuntime *d, const Config *config, const char *what, Error *e)
+{
+        const DockerEndpoint *ep = docker_client_endpoint(d->client);
+
+        if (!*ep->socket && !access_host_is_loopback(ep->host))
+                return error_set(
+                        e, ENOTSUP, "host_mounts_not_supported",
+                        "Run pgseedd on the engine's machine, or turn them off for a remote engine.",
+                        "%s need a Docker engine on this machine (they mount files from %s), not one "
+                        "at %s",
+                        what, config->state_dir, ep->address);
+        return 0;
+}
+
+static int host_mounts_check(DockerRuntime *d, const Config *config, Error *e)
+{
+        if (!config_tls_enabled(config) && isempty(config->pg_wal_archive_dir))
+                return 0;
+        return engine_is_here(d, config, "[postgres] tls and wal_archive_dir", e);
+}
+
+static void spec_build(DockerRuntime *d, const Config *config, const char *image_id,
+                       const json_t *entrypoint, const DockerVersion *v)
 {
         bool host = streq(config->network, "host"), local = pg_is_local(config);
         json_t *env = json_array(), *cmd = json_array(), *labels, *host_config;
-        json_auto_t *hashed = NULL;
-        _cleanup_free_ char *text = NULL;
+        json_auto_t *hashed = NULL, *binds = json_array();
+        _cleanup_free_ char *text = NULL, *script = host_mounts(config, binds);
         char port[16];
 
         snprintf(port, sizeof(port), "%d", config->pg_port);
@@ -247,9 +331,18 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
                 json_array_append_new(cmd, json_sprintf("port=%d", config->pg_port));
         }
 
+        /* The script runs first and execs the image's entrypoint with the server's arguments. */
+        for (size_t i = 0; script && i < json_array_size(entrypoint); i++)
+                json_array_insert(cmd, i, json_array_get(entrypoint, i));
+
         hashed = json_pack("{s:i, s:s, s:s, s:O, s:O, s:s, s:i}", "spec", SPEC_VERSION, "image",
                            config->image, "image_id", image_id, "env", env, "cmd", cmd, "network",
                            config->network, "port", config->pg_port);
+        /* Only when there are any: containers made without them keep their hash. */
+        if (script) {
+                json_object_set_new(hashed, "entrypoint", json_string(script));
+                json_object_set(hashed, "binds", binds);
+        }
         /* Podman's limits in the hash: its containers made before they were set cannot start, so renew them.
          */
         if (v->podman && local)
@@ -316,6 +409,11 @@ static void spec_build(DockerRuntime *d, const Config *config, const char *image
                 abort();
         if (!host)
                 json_object_set_new(d->spec, "ExposedPorts", json_pack("{s:{}}", "5432/tcp"));
+        if (script) {
+                json_array_extend(json_object_get(host_config, "Binds"), binds);
+                json_object_set_new(d->spec, "Entrypoint",
+                                    json_pack("[s, s, s, s]", "/bin/sh", "-c", script, "pgseed-entrypoint"));
+        }
 }
 
 /* Makes sure the image is present, pulling it as config->pull says.  Returns its ID in *ret_id. */
@@ -483,7 +581,8 @@ static int docker_prepare(Runtime *rt, Error *e)
         DockerRuntime *d = impl(rt);
         const Config *config = rt->config;
         _cleanup_free_ char *image_id = NULL;
-        json_auto_t *info = NULL;
+        json_auto_t *info = NULL, *image = NULL;
+        const json_t *entrypoint;
         DockerVersion v;
         bool running = false;
         int r;
@@ -494,10 +593,17 @@ static int docker_prepare(Runtime *rt, Error *e)
         log_debug("docker_engine", "Docker engine %s%s, API %s (talking %s)", v.podman ? "Podman " : "",
                   v.version, v.api_version, v.used_api_version);
 
+        r = host_mounts_check(d, config, e);
+        if (r < 0)
+                return r;
         r = image_ensure(d, config, &image_id, e);
         if (r < 0)
                 return r;
-        spec_build(d, config, image_id, &v);
+        r = docker_image_inspect(d->client, config->image, &image, e);
+        if (r < 0)
+                return error_prefix(e, "Cannot inspect image %s: ", config->image);
+        entrypoint = json_object_get(json_object_get(image, "Config"), "Entrypoint");
+        spec_build(d, config, image_id, json_is_array(entrypoint) ? entrypoint : NULL, &v);
 
         r = container_lookup(d, d->client, config, &info, e);
         if (r == -EBUSY)
@@ -812,6 +918,182 @@ static int docker_logs_open_op(Runtime *rt, const LogQuery *q, LogStream **ret, 
         return 0;
 }
 
+/* ---- PgBouncer -------------------------------------------------------------- */
+
+/* clang-format off */
+#define POOLER_IMAGE_HINT \
+        "Build it with `make images` (runs compose/build-local-images.sh, which makes " \
+        "pgseed/pgbouncer:1 from Debian's pgbouncer package), or set PGSEED_PGBOUNCER_IMAGE."
+/* clang-format on */
+#define POOLER_STOP_TIMEOUT_S 5
+
+static char *pooler_name(const Config *config)
+{
+        return xasprintf("%s-pgbouncer", config->instance);
+}
+
+/*
+ * Our PgBouncer container's inspect answer in *ret: -ENOENT when there is
+ * none, -EBUSY when the name is someone else's container.
+ */
+static int pooler_lookup(DockerRuntime *d, const Config *config, const char *name, json_t **ret, Error *e)
+{
+        json_auto_t *info = NULL;
+        int r = docker_container_inspect(d->quick, name, &info, e);
+
+        if (r < 0)
+                return r;
+        if (!labels_are_ours(json_object_get(json_object_get(info, "Config"), "Labels"), config->instance))
+                return error_set(
+                        e, EBUSY, "container_conflict",
+                        "pgseedd never touches containers it did not create: remove or rename it, "
+                        "or set PGSEED_INSTANCE to another name.",
+                        "A container named %s already exists and is not managed by pgseed instance %s", name,
+                        config->instance);
+        *ret = TAKE_PTR(info);
+        return 0;
+}
+
+static int docker_pooler_stop(Runtime *rt, Error *e)
+{
+        DockerRuntime *d = impl(rt);
+        _cleanup_free_ char *name = pooler_name(rt->config);
+        json_auto_t *info = NULL;
+        const char *id;
+        int r;
+
+        r = pooler_lookup(d, rt->config, name, &info, e);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        id = json_str(info, "Id", NULL);
+        if (container_running(info)) {
+                r = docker_container_stop(d->client, id, POOLER_STOP_TIMEOUT_S, e);
+                if (r < 0 && r != -ENOENT)
+                        return error_prefix(e, "Cannot stop container %s: ", name);
+        }
+        r = docker_container_remove(d->client, id, true, true, e);
+        if (r < 0 && r != -ENOENT)
+                return error_prefix(e, "Cannot remove container %s: ", name);
+        return 0;
+}
+
+/*
+ * PgBouncer in its own container: on the host's network (it listens on the
+ * host's 127.0.0.1 and reaches Postgres there, whichever network Postgres
+ * has), as the user that owns the files pgseedd wrote, which are mounted
+ * read-only at their own paths, so that pgbouncer.ini needs no rewriting.
+ * No restart policy: pgbouncer.c restarts it, as pgseedd restarts Postgres.
+ * A new container at every start: PgBouncer keeps no state worth adopting.
+ */
+static int docker_pooler_start(Runtime *rt, const PoolerSpec *spec, char *ret_id, size_t size, Error *e)
+{
+        DockerRuntime *d = impl(rt);
+        const Config *config = rt->config;
+        _cleanup_free_ char *name = pooler_name(config), *id = NULL;
+        json_auto_t *image = NULL, *body = NULL;
+        json_t *binds = json_array(), *host_config;
+        DockerVersion v;
+        int r;
+
+        r = engine_is_here(d, config, "[pgbouncer] enabled", e);
+        if (r < 0)
+                return r;
+        r = docker_image_inspect(d->client, config->pgbouncer_image, &image, e);
+        if (r == -ENOENT)
+                return error_set(e, ENOENT, "image_missing", POOLER_IMAGE_HINT,
+                                 "PgBouncer's image %s is not present on the Docker engine",
+                                 config->pgbouncer_image);
+        if (r < 0)
+                return error_prefix(e, "Cannot inspect image %s: ", config->pgbouncer_image);
+        r = docker_pooler_stop(rt, e);
+        if (r < 0)
+                return r;
+        for (const char *const *m = spec->mounts; *m; m++)
+                json_array_append_new(binds, json_sprintf("%s:%s:ro", *m, *m));
+        host_config = json_pack("{s:s, s:o, s:{s:s}}", "NetworkMode", "host", "Binds", binds,
+                                "RestartPolicy", "Name", "no");
+        /* As for Postgres: Docker's init as PID 1 passes the stop signal on (Podman has none). */
+        if (docker_version_cached(d->client, &v) >= 0 && !v.podman)
+                json_object_set_new(host_config, "Init", json_true());
+        body = json_pack("{s:s, s:[s], s:{s:s, s:s, s:s}, s:s, s:I, s:o}", "Image", config->pgbouncer_image,
+                         "Cmd", spec->config_file, "Labels", LABEL_MANAGED, "true", LABEL_INSTANCE,
+                         config->instance, "io.pgseed.role", "pgbouncer", "StopSignal", "SIGINT",
+                         "StopTimeout", (json_int_t) POOLER_STOP_TIMEOUT_S, "HostConfig", host_config);
+        if (!body)
+                abort();
+        json_object_set_new(body, "User", json_sprintf("%u:%u", (unsigned) spec->uid, (unsigned) spec->gid));
+        r = docker_container_create(d->client, name, body, &id, e);
+        if (r < 0)
+                return error_prefix(e, "Cannot create container %s: ", name);
+        r = docker_container_start(d->client, id, e);
+        if (r < 0) {
+                Error ignored = ERROR_INIT;
+                docker_container_remove(d->client, id, true, true, &ignored);
+                return error_prefix(e, "Cannot start container %s: ", name);
+        }
+        bufprintf(ret_id, size, "%.12s", id);
+        return 0;
+}
+
+/* The last line a container wrote (PgBouncer's FATAL when it would not start) into buf; "" when none. */
+static void container_last_line(DockerRuntime *d, const char *id, char *buf, size_t size)
+{
+        DockerLogsQuery q = {.tail = 1};
+        DockerLogStream *s = NULL;
+        DockerLogLine line;
+        Error e = ERROR_INIT;
+
+        *buf = '\0';
+        if (docker_logs_open(d->quick, id, &q, &s, &e) < 0)
+                return;
+        while (docker_log_stream_read(s, &line, QUICK_TIMEOUT_MS, NULL) > 0)
+                strlcpy0(buf, line.text, size);
+        docker_log_stream_close(s);
+}
+
+static int docker_pooler_status(Runtime *rt, RuntimeStatus *ret)
+{
+        DockerRuntime *d = impl(rt);
+        _cleanup_free_ char *name = pooler_name(rt->config);
+        json_auto_t *info = NULL;
+        Error e = ERROR_INIT;
+        const json_t *state;
+        long long code;
+        char last[256], what[200];
+        int r;
+
+        memset(ret, 0, sizeof(*ret));
+        r = pooler_lookup(d, rt->config, name, &info, &e);
+        if (r == -ENOENT) {
+                bufprintf(ret->detail, sizeof(ret->detail), "container %s was removed", name);
+                return 0;
+        }
+        if (r < 0) {
+                bufprintf(ret->detail, sizeof(ret->detail), "%s", e.message);
+                return r;
+        }
+        bufprintf(ret->id, sizeof(ret->id), "%.12s", strempty(json_str(info, "Id", NULL)));
+        ret->running = container_running(info);
+        if (ret->running)
+                return 0;
+        state = json_object_get(info, "State");
+        code = json_integer_value(json_object_get(state, "ExitCode"));
+        if (json_is_true(json_object_get(state, "OOMKilled")))
+                bufprintf(what, sizeof(what), "exited with code %lld (OOM-killed)", code);
+        else if (code == 137)
+                bufprintf(what, sizeof(what), "was killed (exit code 137, SIGKILL)");
+        else
+                bufprintf(what, sizeof(what), "exited with code %lld%s%s", code,
+                          isempty(json_str(info, "State", "Error")) ? "" : ": ",
+                          strempty(json_str(info, "State", "Error")));
+        container_last_line(d, json_str(info, "Id", NULL), last, sizeof(last));
+        bufprintf(ret->detail, sizeof(ret->detail), "container %s %s%s%s", name, what,
+                  *last ? "; last log line: " : "", last);
+        return 0;
+}
+
 /* ---- runtime = auto ---------------------------------------------------- */
 
 /* Stops a probing pull as soon as the registry has answered: then a real pull would plausibly work. */
@@ -926,5 +1208,8 @@ const RuntimeOps runtime_docker_ops = {
         .disk_free = docker_disk_free,
         .repair_auth = docker_repair_auth,
         .describe = docker_describe,
+        .pooler_start = docker_pooler_start,
+        .pooler_status = docker_pooler_status,
+        .pooler_stop = docker_pooler_stop,
         .free = docker_free,
 };

@@ -41,6 +41,14 @@ struct LogStream {
         void (*close)(LogStream *s);
 };
 
+/* What PgBouncer needs to run where the runtime runs it (pgbouncer.c fills it in). */
+typedef struct PoolerSpec {
+        const char *config_file;   /* pgbouncer.ini, its only argument */
+        const char *const *mounts; /* host paths it reads (its directory, the TLS files), NULL-terminated */
+        uid_t uid;                 /* who it runs as: the owner of those files (PgBouncer refuses root) */
+        gid_t gid;
+} PoolerSpec;
+
 /*
  * The operations a runtime implements.  The supervisor calls them from its
  * own thread (logs_open from HTTP threads, concurrently: it must not touch
@@ -113,6 +121,19 @@ typedef struct RuntimeOps {
          * NULL: the runtime cannot see that disk (runtime_disk_free says so).
          */
         int (*disk_free)(Runtime *rt, int64_t *ret, char *where, size_t size, Error *e);
+        /*
+         * Optional, all three or none: where PgBouncer ([pgbouncer] enabled)
+         * runs beside this runtime's server (the Docker runtime: a container
+         * on the host's network).  NULL: pgbouncer.c runs it as a child
+         * process.  Called from PgBouncer's thread, never concurrently.
+         * pooler_start replaces any earlier pooler of this instance and
+         * starts a new one, its short ID in id; pooler_status says whether it
+         * still runs (detail: why not); pooler_stop stops and removes it
+         * (harmless when there is none).  Each bounded by seconds.
+         */
+        int (*pooler_start)(Runtime *rt, const PoolerSpec *spec, char *id, size_t size, Error *e);
+        int (*pooler_status)(Runtime *rt, RuntimeStatus *ret);
+        int (*pooler_stop)(Runtime *rt, Error *e);
         void (*free)(Runtime *rt);
 } RuntimeOps;
 
@@ -222,6 +243,24 @@ int runtime_disk_free(Runtime *rt, int64_t *ret, char *where, size_t size, Error
  * (describe).  Any thread.
  */
 json_t *runtime_describe(Runtime *rt);
+
+/* True when the runtime runs PgBouncer itself (pooler_start); false: pgbouncer.c runs it as a child. */
+static inline bool runtime_runs_pooler(const Runtime *rt)
+{
+        return rt && rt->ops->pooler_start;
+}
+static inline int runtime_pooler_start(Runtime *rt, const PoolerSpec *spec, char *id, size_t size, Error *e)
+{
+        return rt->ops->pooler_start(rt, spec, id, size, e);
+}
+static inline int runtime_pooler_status(Runtime *rt, RuntimeStatus *ret)
+{
+        return rt->ops->pooler_status(rt, ret);
+}
+static inline int runtime_pooler_stop(Runtime *rt, Error *e)
+{
+        return rt->ops->pooler_stop(rt, e);
+}
 
 static inline void log_stream_close(LogStream *s)
 {

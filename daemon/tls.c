@@ -47,21 +47,34 @@ static char *hba_path(const Config *c)
         return xasprintf("%s/tls/pg_hba.conf", c->state_dir);
 }
 
-char **tls_postgres_settings(const Config *c)
+size_t tls_server_files(const Config *c, const char *ret[TLS_SERVER_FILES_MAX])
+{
+        size_t n = 0;
+
+        if (!config_tls_enabled(c))
+                return 0;
+        ret[n++] = "server.crt";
+        ret[n++] = "server.key";
+        if (streq(c->pg_tls, "require"))
+                ret[n++] = "pg_hba.conf";
+        return n;
+}
+
+char **tls_postgres_settings(const Config *c, const char *dir)
 {
         char **v = xcalloc(5, sizeof(char *));
+        _cleanup_free_ char *own = dir ? NULL : tls_dir(c);
         size_t n = 0;
 
         if (!config_tls_enabled(c))
                 return v;
-        _cleanup_free_ char *cert = tls_cert_path(c), *key = tls_key_path(c);
+        if (!dir)
+                dir = own;
         v[n++] = xstrdup("ssl=on");
-        v[n++] = xasprintf("ssl_cert_file=%s", cert);
-        v[n++] = xasprintf("ssl_key_file=%s", key);
-        if (streq(c->pg_tls, "require")) {
-                _cleanup_free_ char *hba = hba_path(c);
-                v[n++] = xasprintf("hba_file=%s", hba);
-        }
+        v[n++] = xasprintf("ssl_cert_file=%s/server.crt", dir);
+        v[n++] = xasprintf("ssl_key_file=%s/server.key", dir);
+        if (streq(c->pg_tls, "require"))
+                v[n++] = xasprintf("hba_file=%s/pg_hba.conf", dir);
         return v;
 }
 
@@ -181,17 +194,13 @@ int tls_prepare(const Config *c, const char *runtime, Error *e)
         _cleanup_free_ char *ca = xasprintf("%s/ca.crt", dir), *hba = hba_path(c);
         uid_t uid = geteuid();
         gid_t gid = getegid();
+        /* A container's server reads copies that its entrypoint hands to its own postgres user. */
+        bool container = streq(runtime, "docker");
         int r;
 
         if (!config_tls_enabled(c))
                 return 0;
-        if (streq(runtime, "docker"))
-                return error_set(e, ENOTSUP, "tls_not_supported",
-                                 "Use the embedded runtime (PGSEED_RUNTIME=embedded) for TLS, or set "
-                                 "PGSEED_PG_TLS=off.",
-                                 "[postgres] tls = %s is not supported on the docker runtime yet",
-                                 c->pg_tls);
-        /* The server reads its key as the postgres user when pgseedd runs as root. */
+        /* The server (and PgBouncer) read the key as the postgres user when pgseedd runs as root. */
         if (uid == 0) {
                 struct passwd *pw = getpwnam("postgres");
                 if (pw) {
@@ -236,7 +245,20 @@ int tls_prepare(const Config *c, const char *runtime, Error *e)
                         "hostssl all          all   ::1/128        scram-sha-256\n"
                         "hostssl replication  all   127.0.0.1/32   scram-sha-256\n"
                         "hostssl replication  all   ::1/128        scram-sha-256\n";
-                r = write_file_atomic(hba, text, strlen(text), 0600);
+                /*
+                 * In a container the server listens where the runtime lets it
+                 * (the host's loopback, or the container's interfaces behind a
+                 * port published on the loopback): clients of a published port
+                 * come from the bridge's gateway.
+                 */
+                static const char container_text[] =
+                        "# Written by pgseedd ([postgres] tls = require): TCP clients only over TLS.\n"
+                        "local   all          all                  trust\n"
+                        "local   replication  all                  trust\n"
+                        "hostssl all          all   all            scram-sha-256\n"
+                        "hostssl replication  all   all            scram-sha-256\n";
+                const char *t = container ? container_text : text;
+                r = write_file_atomic(hba, t, strlen(t), 0600);
                 if (r < 0)
                         return error_set(e, -r, NULL, NULL, "Cannot write %s: %s", hba, strerror(-r));
         }

@@ -13,14 +13,27 @@ typedef struct Config Config;
  * ca.key) and a certificate it signs for localhost, 127.0.0.1 and ::1, made
  * with the openssl command.  Keys are 0600, owned by the user the server
  * runs as.  With require, also a pg_hba.conf that admits TCP clients over
- * TLS only.  runtime: the runtime's name; the Docker runtime is refused
- * (-ENOTSUP, code tls_not_supported) for now.  Harmless when tls is off.
+ * TLS only.  runtime: the runtime's name; for the Docker runtime, which
+ * copies the files into its container (TLS_CONTAINER_DIR) and hands them to
+ * the container's own postgres user there, the pg_hba.conf admits TLS
+ * clients from any address (a published port's clients come from the
+ * bridge's gateway).  Harmless when tls is off.
  */
 int tls_prepare(const Config *c, const char *runtime, Error *e);
 
-/* The server's "name=value" settings for TLS (ssl, ssl_cert_file, ...); NULL-terminated, new; none when off.
+/* The files the server reads (server.crt, server.key, pg_hba.conf when required), in STATE_DIR/tls. */
+#define TLS_SERVER_FILES_MAX 3
+size_t tls_server_files(const Config *c, const char *ret[TLS_SERVER_FILES_MAX]);
+
+/* Where a container's server reads them: the Docker runtime copies them there at each start. */
+#define TLS_CONTAINER_DIR "/var/lib/postgresql/pgseed-tls"
+
+/*
+ * The server's "name=value" settings for TLS (ssl, ssl_cert_file, ...);
+ * NULL-terminated, new; none when off.  dir: where the server finds the
+ * files, NULL for STATE_DIR/tls.
  */
-char **tls_postgres_settings(const Config *c);
+char **tls_postgres_settings(const Config *c, const char *dir);
 
 /* Paths in the state directory (new strings): the certificate and key the server uses. */
 char *tls_cert_path(const Config *c);

@@ -57,12 +57,6 @@ int tuning_append_settings(const Config *c, bool in_container, char ***settings,
         }
         if (!isempty(c->pg_wal_archive_dir)) {
                 const char *dir = c->pg_wal_archive_dir;
-                if (in_container)
-                        return error_set(
-                                e, ENOTSUP, "archive_not_supported",
-                                "Use the embedded runtime for WAL archiving, or unset "
-                                "PGSEED_PG_WAL_ARCHIVE_DIR.",
-                                "[postgres] wal_archive_dir is not supported on the docker runtime yet");
                 if (!plain_path(dir))
                         return error_set(e, EINVAL, "invalid_config",
                                          "Use an absolute path of letters, digits and / . _ - only.",
@@ -72,18 +66,21 @@ int tuning_append_settings(const Config *c, bool in_container, char ***settings,
                 if (r < 0)
                         return error_set(e, -r, "state_dir", NULL, "Cannot create %s: %s", dir,
                                          strerror(-r));
-                if (geteuid() == 0) {
+                /* A container's entrypoint hands its mount of the directory to its own postgres user. */
+                if (geteuid() == 0 && !in_container) {
                         struct passwd *pw = getpwnam("postgres");
                         if (pw && chown(dir, pw->pw_uid, pw->pw_gid) < 0)
                                 return error_set(e, errno, "state_dir", NULL,
                                                  "Cannot hand %s to the postgres user: %m", dir);
                 }
+                if (in_container)
+                        dir = TUNING_CONTAINER_ARCHIVE_DIR;
                 strv_push(settings, xstrdup("archive_mode=on"));
                 /* Never overwrite a segment already archived: a second copy would hide a bug. */
                 strv_push(settings,
                           xasprintf("archive_command=test ! -f %s/%%f && cp %%p %s/%%f", dir, dir));
         }
-        _cleanup_strv_free_ char **tls = tls_postgres_settings(c);
+        _cleanup_strv_free_ char **tls = tls_postgres_settings(c, in_container ? TLS_CONTAINER_DIR : NULL);
         for (char **s = tls; *s; s++)
                 strv_push(settings, xstrdup(*s));
         return 0;

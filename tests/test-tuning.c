@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "tls.h"
 #include "tuning.h"
 #include "util.h"
 
@@ -72,9 +73,14 @@ static void test_tuning_archive_dir(void **state)
         assert_non_null(mkdtemp(tmpl));
         dir = xasprintf("%s/archive", tmpl);
         assert_int_equal(config_set(c, "postgres.wal_archive_dir", dir, SOURCE_FLAG, "test", &e), 0);
-        /* Not in a container: the host's directory is the container's business. */
-        assert_int_equal(tuning_append_settings(c, true, &v, &e), -ENOTSUP);
-        assert_string_equal(e.code, "archive_not_supported");
+        /* In a container the server writes to where the Docker runtime mounts the directory. */
+        assert_int_equal(tuning_append_settings(c, true, &v, &e), 0);
+        assert_string_equal(v[0], "archive_mode=on");
+        assert_string_equal(v[1], "archive_command=test ! -f " TUNING_CONTAINER_ARCHIVE_DIR
+                                  "/%f && cp %p " TUNING_CONTAINER_ARCHIVE_DIR "/%f");
+        assert_int_equal(access(dir, W_OK), 0);
+        strv_free(v);
+        v = NULL;
         assert_int_equal(tuning_append_settings(c, false, &v, &e), 0);
         assert_string_equal(v[0], "archive_mode=on");
         _cleanup_free_ char *cmd = xasprintf("archive_command=test ! -f %s/%%f && cp %%p %s/%%f", dir, dir);
@@ -93,6 +99,28 @@ static void test_tuning_archive_dir(void **state)
         assert_int_equal(tuning_append_settings(c, false, &v, &e), -EINVAL);
 }
 
+static void test_tuning_tls_paths(void **state)
+{
+        _cleanup_(config_freep) Config *c = config_new_defaults();
+        _cleanup_strv_free_ char **host = NULL, **container = NULL;
+        Error e = ERROR_INIT;
+
+        assert_int_equal(config_set(c, "pgseed.state_dir", "/tmp/pgseed-test-tls", SOURCE_FLAG, "t", &e), 0);
+        assert_int_equal(config_set(c, "postgres.tls", "require", SOURCE_FLAG, "t", &e), 0);
+        assert_int_equal(tuning_append_settings(c, false, &host, &e), 0);
+        assert_string_equal(host[0], "ssl=on");
+        assert_string_equal(host[1], "ssl_cert_file=/tmp/pgseed-test-tls/tls/server.crt");
+        assert_string_equal(host[2], "ssl_key_file=/tmp/pgseed-test-tls/tls/server.key");
+        assert_string_equal(host[3], "hba_file=/tmp/pgseed-test-tls/tls/pg_hba.conf");
+        assert_null(host[4]);
+        /* The container's server reads the copies its entrypoint made. */
+        assert_int_equal(tuning_append_settings(c, true, &container, &e), 0);
+        assert_string_equal(container[1], "ssl_cert_file=" TLS_CONTAINER_DIR "/server.crt");
+        assert_string_equal(container[2], "ssl_key_file=" TLS_CONTAINER_DIR "/server.key");
+        assert_string_equal(container[3], "hba_file=" TLS_CONTAINER_DIR "/pg_hba.conf");
+        assert_null(container[4]);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -100,6 +128,7 @@ int main(void)
                 cmocka_unit_test(test_config_parse_memory_refuses),
                 cmocka_unit_test(test_tuning_settings_from_memory),
                 cmocka_unit_test(test_tuning_archive_dir),
+                cmocka_unit_test(test_tuning_tls_paths),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -764,13 +764,3 @@ def test_roles_pgbouncer_and_memory_on_docker(dk):
         c.close()
     r = d.post("/reset", timeout=60)
     assert r.status == 200 and '"pgbouncer_paused_ms"' in r.body, r.body
-
-
-def test_wal_archive_and_tls_are_refused_on_docker_for_now(dk):
-    d = dk.daemon(PGSEED_PG_WAL_ARCHIVE_DIR="/tmp/pgseed-archive-never")
-    assert d.proc.wait(60) != 0
-    assert "wal_archive_dir is not supported on the docker runtime yet" in d.read_log()
-    d = dk.daemon(PGSEED_PG_TLS="require")
-    assert d.proc.wait(60) != 0
-    assert "not supported on the docker runtime yet" in d.read_log()
-    assert dk.container_info() is None

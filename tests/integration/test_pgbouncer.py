@@ -87,12 +87,16 @@ def test_health_metrics_and_private_files(pooled):
     assert '"app_rw" "app_rw"' in open(os.path.join(d, "userlist.txt")).read()
 
 
-def test_pgbench_through_resets_loses_nothing(pooled, tmp_path):
+def bench_during_resets(d, port, tmp_path, sslmode="prefer", ca=None):
+    """pgbench (4 clients, 12 s) through the pooler on port while template and
+    in-place resets alternate; checks that no transaction failed and every
+    reset held the pooler's clients."""
     script = tmp_path / "bench.sql"
     script.write_text(BENCH)
+    conninfo = "dbname=app sslmode=%s" % sslmode + (" sslrootcert=%s" % ca if ca else "")
     env = dict(os.environ, PGPASSWORD="app_rw")
-    bench = subprocess.Popen(["pgbench", "-h", "127.0.0.1", "-p", str(pooled.pb_port), "-U", "app_rw", "-n",
-                              "-c", "4", "-T", "12", "-f", str(script), "app"],
+    bench = subprocess.Popen(["pgbench", "-h", "127.0.0.1", "-p", str(port), "-U", "app_rw", "-n",
+                              "-c", "4", "-T", "12", "-f", str(script), conninfo],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     answers = []
 
@@ -100,7 +104,7 @@ def test_pgbench_through_resets_loses_nothing(pooled, tmp_path):
         time.sleep(1)
         while bench.poll() is None and len(answers) < 12:
             mode = "template" if len(answers) % 2 == 0 else "inplace"
-            r = pooled.post("/reset?mode=%s" % mode, timeout=60)
+            r = d.post("/reset?mode=%s" % mode, timeout=60)
             answers.append((mode, r.status, r.body))
             time.sleep(0.3)
     t = threading.Thread(target=reset_loop)
@@ -117,6 +121,10 @@ def test_pgbench_through_resets_loses_nothing(pooled, tmp_path):
     assert {"template", "inplace"} == {m for m, _, _ in answers}
     # Each reset held the pooler's clients (PAUSE ... RESUME) and says for how long.
     assert all('"pgbouncer_paused_ms"' in body for _, _, body in answers), answers
+
+
+def test_pgbench_through_resets_loses_nothing(pooled, tmp_path):
+    bench_during_resets(pooled, pooled.pb_port, tmp_path)
 
 
 def test_direct_clients_do_fail_without_the_pooler(pooled, tmp_path):

@@ -116,13 +116,6 @@ def test_cert_without_key_is_a_config_error(pgseedd, tmp_path):
     assert "tls_cert_file and tls_key_file go together" in d.read_log()
 
 
-def test_docker_runtime_says_not_yet(pgseedd):
-    d = pgseedd(PGSEED_PG_TLS="on", PGSEED_RUNTIME="docker", PGSEED_IMAGE="pgseed/postgres:15",
-                PGSEED_PULL="never", PGSEED_INSTANCE="pgseed-stack12-tls")
-    assert d.proc.wait(60) != 0
-    assert "not supported on the docker runtime yet" in d.read_log()
-
-
 def test_pgseedctl_start_prints_the_ca(pgseedctl):
     ctl = pgseedctl(PGSEED_PG_TLS="on")
     r = ctl.run("start", timeout=180)
