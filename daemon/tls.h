@@ -18,6 +18,14 @@ typedef struct Config Config;
  */
 int tls_prepare(const Config *c, const char *runtime, Error *e);
 
+/*
+ * Makes the generated certificate ready for the API when [api] tls = on
+ * without files of its own or Postgres's (config_api_tls_files() names it):
+ * the same private CA and server certificate as tls_prepare() makes, key
+ * 0600.  Harmless otherwise.  Returns 0 or -errno with e.
+ */
+int tls_prepare_api(const Config *c, Error *e);
+
 /* The server's "name=value" settings for TLS (ssl, ssl_cert_file, ...); NULL-terminated, new; none when off.
  */
 char **tls_postgres_settings(const Config *c);
