@@ -537,6 +537,7 @@ static int load_file(Config *c, const char *path, Error *e)
 static const char *const env_not_settings[] = {
         "PGSEED_URL",        /* pgseedctl: the API's URL */
         "PGSEED_TOKEN",      /* pgseedctl: the API token */
+        "PGSEED_CA",         /* pgseedctl: the CA certificate an https:// API is verified with */
         "PGSEED_TOKEN_FILE", /* pgseedctl (and the daemon once access control reads it) */
         "PGSEED_CONFIG",     /* the config file, read by config_load() itself */
         "PGSEED_BUILD_DIR",  /* tests: where the binaries are */
