@@ -408,7 +408,12 @@ static void print_ready(Ctl *ctl, const json_t *config, const json_t *health)
         else
                 printf("  Postgres: %s (password: see PGSEED_PG_PASSWORD, default app)\n", url ? url : "?");
         print_stack(health);
-        printf("  API:      %s\n", ctl_url(ctl));
+        /* An https:// API from pgseedd's own configuration: the CA clients verify it with. */
+        const char *api_ca = ctl_config_string(config, "api_ca_file");
+        if (!ctl->url_explicit && startswith(ctl_url(ctl), "https://") && !isempty(api_ca))
+                printf("  API:      %s (CA certificate %s)\n", ctl_url(ctl), api_ca);
+        else
+                printf("  API:      %s\n", ctl_url(ctl));
 }
 
 /* True when something answers /health at the URL (any status): a pgseedd runs there. */

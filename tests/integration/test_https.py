@@ -441,3 +441,37 @@ def test_pgseedctl_uses_the_generated_ca_by_itself(daemon):
     r = subprocess.run([PGSEEDCTL, "health"], env=env,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.startswith("ready"), (r.stdout, r.stderr)
+
+
+@pytest.fixture
+def token_file(tmp_path):
+    path = tmp_path / "token"
+    path.write_text("s3cret-token-for-the-https-test\n")
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def test_beyond_loopback_over_https_with_the_generated_ca(pgseedctl, token_file):
+    """0.0.0.0 with a token and [api] tls = on: `pgseedctl start` prints the https URL and the CA, pgseedctl
+    verifies with that CA by itself, and no clear-text warning is logged."""
+    ctl = pgseedctl(PGSEED_API_TLS="on", PGSEED_TOKEN_FILE=token_file)
+    port = ctl.daemon.api_port
+    ctl.env["PGSEED_LISTEN"] = "0.0.0.0:%d" % port
+    ca = os.path.join(ctl.daemon.state_dir, "tls", "ca.crt")
+    r = ctl.run("start")
+    assert r.returncode == 0, (r.stdout, r.stderr, ctl.daemon_log()[-3000:])
+    assert "API:      https://127.0.0.1:%d (CA certificate %s)" % (port, ca) in r.stdout, r.stdout
+    r = ctl.run("health")
+    assert r.returncode == 0 and r.stdout.startswith("ready"), (r.stdout, r.stderr)
+    log = ctl.daemon_log()
+    assert "API on https://0.0.0.0:%d" % port in log
+    assert "cleartext_listen" not in log
+
+
+def test_beyond_loopback_without_tls_is_warned(pgseedd, token_file):
+    d = pgseedd(start=False, PGSEED_TOKEN_FILE=token_file)
+    d.env["PGSEED_LISTEN"] = "0.0.0.0:%d" % d.api_port
+    d.start()
+    assert wait_for(lambda: "event=cleartext_listen" in d.read_log(), 30), d.read_log()
+    line = [x for x in d.read_log().splitlines() if "event=cleartext_listen" in x][0]
+    assert "level=warning" in line and "PGSEED_API_TLS_CERT" in line, line
