@@ -25,6 +25,14 @@ void ctl_http_set_token(const char *token, const char *source, const char *probl
         api_token_problem = problem ? xstrdup(problem) : NULL;
 }
 
+static char *api_ca;
+
+void ctl_http_set_ca(const char *path)
+{
+        free(api_ca);
+        api_ca = isempty(path) ? NULL : xstrdup(path);
+}
+
 static void curl_easy_cleanupp(CURL **c)
 {
         if (*c)
@@ -108,6 +116,16 @@ static int transfer_error(CURL *curl, CURLcode code, const char *url, const char
         case CURLE_SSL_CONNECT_ERROR:
                 return error_set(e, EHOSTUNREACH, "unreachable", CTL_UNREACHABLE_HINT,
                                  "pgseedd is not answering at %s (%s)", url, what);
+        case CURLE_PEER_FAILED_VERIFICATION:
+                return error_set(
+                        e, EPERM, "untrusted_certificate",
+                        "Pass the CA certificate that signed it with --cacert FILE or PGSEED_CA=FILE "
+                        "(pgseedd's own is STATE_DIR/tls/ca.crt; `pgseedd --print-config` names "
+                        "it).",
+                        "The certificate of %s is not trusted (%s)", url, what);
+        case CURLE_SSL_CACERT_BADFILE:
+                return error_set(e, ENOENT, "bad_ca_file", "Check --cacert / PGSEED_CA.",
+                                 "Cannot use the CA certificate %s (%s)", api_ca ? api_ca : "?", what);
         case CURLE_OPERATION_TIMEDOUT:
                 curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME, &connect_time);
                 /* Timing out before the connection was up is "nobody there", not "slow to answer". */
@@ -163,6 +181,8 @@ static int transfer(const char *base_url, const char *method, const char *path, 
                 curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long) (timeout_s * 1000));
         /* A proxy from http_proxy must not sit between us and a daemon on this machine. */
         curl_easy_setopt(curl, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1,[::1]");
+        if (api_ca)
+                curl_easy_setopt(curl, CURLOPT_CAINFO, api_ca);
         if (streq(method, "POST") && in) {
                 struct stat st;
                 if (fstat(fileno(in), &st) < 0 || !S_ISREG(st.st_mode))

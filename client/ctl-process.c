@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "config.h"
 #include "ctl.h"
 
 /* How much of the daemon's log to look through for the reason it gave up. */
@@ -206,32 +207,7 @@ int pgseedd_print_config(const char *pgseedd, json_t **ret, Error *e)
 
 char *api_url_from_listen(const char *listen)
 {
-        _cleanup_free_ char *host = NULL;
-        const char *colon;
-        int64_t port;
-
-        if (isempty(listen) || !(colon = strrchr(listen, ':')))
-                return NULL;
-        if (parse_int64(colon + 1, 1, 65535, &port) < 0)
-                return NULL;
-        host = strndup(listen, (size_t) (colon - listen));
-        if (!host)
-                abort();
-        if (host[0] == '[' && strlen(host) >= 2 && host[strlen(host) - 1] == ']') {
-                memmove(host, host + 1, strlen(host));
-                host[strlen(host) - 1] = '\0';
-        }
-        /* A wildcard address is where the daemon listens, not where to connect: use loopback. */
-        if (isempty(host) || streq(host, "0.0.0.0")) {
-                free(host);
-                host = xstrdup("127.0.0.1");
-        } else if (streq(host, "::")) {
-                free(host);
-                host = xstrdup("::1");
-        }
-        if (strchr(host, ':'))
-                return xasprintf("http://[%s]:%d", host, (int) port);
-        return xasprintf("http://%s:%d", host, (int) port);
+        return config_listen_url(listen, false);
 }
 
 /* ---- the pidfile ------------------------------------------------------------ */
@@ -432,7 +408,12 @@ static void print_ready(Ctl *ctl, const json_t *config, const json_t *health)
         else
                 printf("  Postgres: %s (password: see PGSEED_PG_PASSWORD, default app)\n", url ? url : "?");
         print_stack(health);
-        printf("  API:      %s\n", ctl_url(ctl));
+        /* An https:// API from pgseedd's own configuration: the CA clients verify it with. */
+        const char *api_ca = ctl_config_string(config, "api_ca_file");
+        if (!ctl->url_explicit && startswith(ctl_url(ctl), "https://") && !isempty(api_ca))
+                printf("  API:      %s (CA certificate %s)\n", ctl_url(ctl), api_ca);
+        else
+                printf("  API:      %s\n", ctl_url(ctl));
 }
 
 /* True when something answers /health at the URL (any status): a pgseedd runs there. */

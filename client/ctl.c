@@ -66,6 +66,12 @@ int ctl_global_option(Ctl *ctl, const char *cmd, int id, const char *arg)
         case CTL_OPT_JSON:
                 ctl->json = true;
                 return 0;
+        case CTL_OPT_CACERT:
+                if (isempty(arg))
+                        return ctl_usage_error(cmd, "--cacert needs a CA certificate file");
+                free(ctl->cacert);
+                ctl->cacert = xstrdup(arg);
+                return 0;
         case CTL_OPT_TIMEOUT:
                 errno = 0;
                 t = strtod(arg, &end);
@@ -93,6 +99,7 @@ int ctl_getopt(Ctl *ctl, const char *cmd, int argc, char **argv, const char *sho
                 case CTL_OPT_URL:
                 case CTL_OPT_JSON:
                 case CTL_OPT_TIMEOUT:
+                case CTL_OPT_CACERT:
                         *ret_exit = ctl_global_option(ctl, cmd, c, optarg);
                         if (*ret_exit != 0)
                                 return -2;
@@ -238,15 +245,27 @@ const char *ctl_url(Ctl *ctl)
         Error e = ERROR_INIT;
 
         if (!ctl->token_looked) {
+                const char *ca = ctl->cacert ? ctl->cacert : getenv("PGSEED_CA");
                 ctl->token_looked = true;
                 token_resolve(ctl);
+                if (!isempty(ca)) {
+                        ctl_http_set_ca(ca);
+                        ctl->ca_given = true;
+                }
         }
         if (ctl->url)
                 return ctl->url;
         /* Without a usable pgseedd (or with a broken config) the default is the best guess; commands that
-         * need the configuration itself report why it is missing. */
-        if (ctl_config(ctl, &config, &e) == 0)
-                ctl->url = api_url_from_listen(ctl_config_string(config, "api.listen"));
+         * need the configuration itself report why it is missing.  Its api_url says http or https (an
+         * older pgseedd's has only api.listen). */
+        if (ctl_config(ctl, &config, &e) == 0) {
+                const char *url = ctl_config_string(config, "api_url");
+                ctl->url = url ? xstrdup(url) : api_url_from_listen(ctl_config_string(config, "api.listen"));
+                /* pgseedd's own CA fits the URL from its own configuration, not one given elsewhere. */
+                const char *ca = ctl_config_string(config, "api_ca_file");
+                if (!ctl->ca_given && !isempty(ca))
+                        ctl_http_set_ca(ca);
+        }
         if (!ctl->url)
                 ctl->url = xstrdup(CTL_DEFAULT_URL);
         return ctl->url;

@@ -40,6 +40,8 @@ typedef struct Ctl {
         Error config_error;                   /* why config is NULL after a failed load */
         bool token_looked;                    /* the API token was resolved (ctl_url does it) */
         char *token_env;                      /* $PGSEED_TOKEN, taken out of the environment by main() */
+        char *cacert;                         /* --cacert: the CA an https:// API is verified with */
+        bool ca_given;                        /* --cacert or $PGSEED_CA: pgseedd's api_ca_file is not used */
         void (*print_usage)(const char *cmd); /* `COMMAND --help`; the command table is main()'s */
 } Ctl;
 
@@ -47,7 +49,9 @@ typedef struct Ctl {
  * The API base URL: --url, $PGSEED_URL, pgseedd's api.listen, or
  * CTL_DEFAULT_URL.  Never NULL.  On first use it also resolves the API token
  * ($PGSEED_TOKEN, else the file named by $PGSEED_TOKEN_FILE or pgseedd's
- * api.token_file) and hands it to the HTTP client (ctl_http_set_token).
+ * api.token_file) and hands it to the HTTP client (ctl_http_set_token), and
+ * the CA certificate for an https:// URL (--cacert, else $PGSEED_CA, else,
+ * for the URL from pgseedd's configuration, the api_ca_file it names).
  */
 const char *ctl_url(Ctl *ctl);
 
@@ -82,12 +86,14 @@ enum {
         CTL_OPT_URL = 0x100,
         CTL_OPT_JSON,
         CTL_OPT_TIMEOUT,
+        CTL_OPT_CACERT,
         CTL_OPT_HELP,
         CTL_OPT_COMMAND, /* first id free for commands' long-only options */
 };
 #define CTL_GLOBAL_OPTIONS                                                                                  \
         {"url", required_argument, NULL, CTL_OPT_URL}, {"json", no_argument, NULL, CTL_OPT_JSON},           \
                 {"timeout", required_argument, NULL, CTL_OPT_TIMEOUT},                                      \
+                {"cacert", required_argument, NULL, CTL_OPT_CACERT},                                        \
         {                                                                                                   \
                 "help", no_argument, NULL, CTL_OPT_HELP                                                     \
         }
@@ -143,6 +149,10 @@ int ctl_http_upload(const char *base_url, const char *path, double timeout_s, FI
  * Copies all three.  Not thread-safe: pgseedctl sets it once, before any request.
  */
 void ctl_http_set_token(const char *token, const char *source, const char *problem);
+
+/* The CA certificate file every later https:// request verifies pgseedd with (NULL: the system's CAs).
+ * Copies it.  Not thread-safe, like ctl_http_set_token(). */
+void ctl_http_set_ca(const char *path);
 
 /* URL-encodes one query value (curl_easy_escape).  Returns a new string. */
 char *ctl_http_escape(const char *s);

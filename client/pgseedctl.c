@@ -104,6 +104,9 @@ static void usage(FILE *f)
                    "  --url URL      pgseedd's API; default $PGSEED_URL, else api.listen from pgseedd's\n"
                    "                 configuration (read here; with $PGSEEDD set, from `$PGSEEDD\n"
                    "                 --print-config=json`), else " CTL_DEFAULT_URL "\n"
+                   "  --cacert FILE  the CA certificate an https:// API is verified with; default\n"
+                   "                 $PGSEED_CA, else (for the URL from pgseedd's configuration) the\n"
+                   "                 api_ca_file it names, else the system's CAs\n"
                    "  --json         print the API's JSON instead of text\n"
                    "  --timeout S    give up after S seconds: one request (default 10), or the whole\n"
                    "                 wait for wait, start, restart and load-data (default 300)\n"
@@ -247,6 +250,8 @@ int main(int argc, char **argv)
 finish:
         free(ctl.url);
         free(ctl.token_env);
+        free(ctl.cacert);
+        ctl_http_set_ca(NULL);
         free(ctl.pgseedd);
         json_decref(ctl.config);
         return r;

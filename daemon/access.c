@@ -30,6 +30,7 @@ typedef struct PolicyData {
         char token_file[512];
         bool auth_all;
         unsigned api_port;
+        bool api_https;     /* [api] tls: the daemon's own pages come from https:// origins */
         char bind_host[64]; /* a non-loopback, non-wildcard listen address served with a token; else "" */
         bool cors_any;      /* cors_origin has "*": any origin may read */
         AccessOrigin *origins;
@@ -349,6 +350,7 @@ static int policy_data_build(const Config *c, PolicyData *d, Error *e)
 
         *d = (PolicyData){0};
         d->api_port = (unsigned) c->listen_port;
+        d->api_https = config_api_tls_enabled(c);
         d->auth_all = streq_ptr(c->api_auth, "all");
         if (!isempty(c->token_file)) {
                 r = token_read(c->token_file, d, e);
@@ -455,7 +457,7 @@ static OriginKind origin_classify(const PolicyData *d, const char *origin)
                 return ORIGIN_NONE;
         if (access_origin_parse(origin, &o) < 0)
                 return d->cors_any ? ORIGIN_READONLY : ORIGIN_FOREIGN;
-        if (streq(o.scheme, "http") && o.port == d->api_port &&
+        if (streq(o.scheme, d->api_https ? "https" : "http") && o.port == d->api_port &&
             (streq(o.host, "127.0.0.1") || streq(o.host, "localhost") || streq(o.host, "::1") ||
              (*d->bind_host && streq(o.host, d->bind_host))))
                 return ORIGIN_OWN;

@@ -58,6 +58,7 @@ static const char *const pull_choices[] = {"missing", "always", "never", NULL};
 static const char *const level_choices[] = {"debug", "info", "warning", "error", NULL};
 static const char *const auth_choices[] = {"mutating", "all", NULL};
 static const char *const tls_choices[] = {"off", "on", "require", NULL};
+static const char *const api_tls_choices[] = {"off", "on", NULL};
 static const char *const pool_mode_choices[] = {"session", "transaction", "statement", NULL};
 
 #define F(field) offsetof(Config, field)
@@ -94,6 +95,15 @@ static const ConfigKey keys[] = {
         {"api", "allow_insecure_remote", "PGSEED_ALLOW_INSECURE_REMOTE", "allow-insecure-remote", CT_BOOL,
          F(allow_insecure_remote), "false", NULL, 0, 0, false,
          "serve a non-loopback listen address without a token (anyone who reaches it may reset)"},
+        {"api", "tls", "PGSEED_API_TLS", "api-tls", CT_ENUM, F(api_tls), "off", api_tls_choices, 0, 0, false,
+         "serve the API over HTTPS (TLS 1.2 or later): on uses tls_cert and tls_key when set, else "
+         "Postgres's certificate ([postgres] tls_cert_file, or the one made in STATE_DIR/tls for "
+         "localhost and 127.0.0.1)"},
+        {"api", "tls_cert", "PGSEED_API_TLS_CERT", "api-tls-cert", CT_PATH, F(api_tls_cert), "", NULL, 0, 0,
+         true,
+         "HTTPS certificate (PEM, the chain after it); set with tls_key, it turns HTTPS on (default none)"},
+        {"api", "tls_key", "PGSEED_API_TLS_KEY", "api-tls-key", CT_PATH, F(api_tls_key), "", NULL, 0, 0,
+         true, "its private key (PEM; not readable by others: refused otherwise) (default none)"},
         {"postgres", "url", "PGSEED_PG_URL", "pg-url", CT_STRING, F(pg_url), "", NULL, 0, 0, true,
          "external runtime: the server to attach to, postgresql://USER@HOST:PORT/DATABASE (sets user, "
          "host, port and database; the password comes from password or password_file)"},
@@ -534,6 +544,7 @@ static int load_file(Config *c, const char *path, Error *e)
 static const char *const env_not_settings[] = {
         "PGSEED_URL",        /* pgseedctl: the API's URL */
         "PGSEED_TOKEN",      /* pgseedctl: the API token */
+        "PGSEED_CA",         /* pgseedctl: the CA certificate an https:// API is verified with */
         "PGSEED_TOKEN_FILE", /* pgseedctl (and the daemon once access control reads it) */
         "PGSEED_CONFIG",     /* the config file, read by config_load() itself */
         "PGSEED_BUILD_DIR",  /* tests: where the binaries are */
@@ -899,6 +910,58 @@ bool config_tls_enabled(const Config *c)
         return !streq(c->pg_tls, "off");
 }
 
+bool config_api_tls_enabled(const Config *c)
+{
+        return streq(c->api_tls, "on") || !isempty(c->api_tls_cert);
+}
+
+void config_api_tls_files(const Config *c, char **ret_cert, char **ret_key, char **ret_ca)
+{
+        if (!isempty(c->api_tls_cert)) {
+                *ret_cert = xstrdup(c->api_tls_cert);
+                *ret_key = xstrdup(c->api_tls_key);
+                *ret_ca = NULL;
+        } else if (!isempty(c->pg_tls_cert_file)) {
+                *ret_cert = xstrdup(c->pg_tls_cert_file);
+                *ret_key = xstrdup(c->pg_tls_key_file);
+                *ret_ca = isempty(c->pg_tls_ca_file) ? NULL : xstrdup(c->pg_tls_ca_file);
+        } else {
+                *ret_cert = xasprintf("%s/tls/server.crt", c->state_dir);
+                *ret_key = xasprintf("%s/tls/server.key", c->state_dir);
+                *ret_ca = xasprintf("%s/tls/ca.crt", c->state_dir);
+        }
+}
+
+char *config_listen_url(const char *listen, bool https)
+{
+        _cleanup_free_ char *host = NULL;
+        const char *colon, *scheme = https ? "https" : "http";
+        int64_t port;
+
+        if (isempty(listen) || !(colon = strrchr(listen, ':')))
+                return NULL;
+        if (parse_int64(colon + 1, 1, 65535, &port) < 0)
+                return NULL;
+        host = strndup(listen, (size_t) (colon - listen));
+        if (!host)
+                abort();
+        if (host[0] == '[' && strlen(host) >= 2 && host[strlen(host) - 1] == ']') {
+                memmove(host, host + 1, strlen(host));
+                host[strlen(host) - 1] = '\0';
+        }
+        /* A wildcard address is where the daemon listens, not where to connect: use loopback. */
+        if (isempty(host) || streq(host, "0.0.0.0")) {
+                free(host);
+                host = xstrdup("127.0.0.1");
+        } else if (streq(host, "::")) {
+                free(host);
+                host = xstrdup("::1");
+        }
+        if (strchr(host, ':'))
+                return xasprintf("%s://[%s]:%d", scheme, host, (int) port);
+        return xasprintf("%s://%s:%d", scheme, host, (int) port);
+}
+
 int config_finish(Config *c, Error *e)
 {
         int r;
@@ -941,6 +1004,12 @@ int config_finish(Config *c, Error *e)
                         e, EINVAL, "invalid_config",
                         "Set both tls_cert_file and tls_key_file, or neither (a certificate is made).",
                         "[postgres] tls_cert_file and tls_key_file go together");
+        if (isempty(c->api_tls_cert) != isempty(c->api_tls_key))
+                return error_set(
+                        e, EINVAL, "invalid_config",
+                        "Set both [api] tls_cert and tls_key (PGSEED_API_TLS_CERT, PGSEED_API_TLS_KEY), "
+                        "or neither.",
+                        "[api] tls_cert and tls_key go together");
         if (c->pgbouncer && c->pgbouncer_port == c->pg_port)
                 return error_set(e, EINVAL, "invalid_config", "Give PgBouncer its own port.",
                                  "[pgbouncer] port %d is also [postgres] port", c->pgbouncer_port);
@@ -1067,6 +1136,12 @@ char *config_format(const Config *c, bool json)
                                     c->config_path ? json_string(c->config_path) : json_null());
                 _cleanup_free_ char *url = config_connection_url(c);
                 json_object_set_new(o, "connection_url", json_string(url));
+                _cleanup_free_ char *api_url = config_listen_url(c->listen, config_api_tls_enabled(c));
+                json_object_set_new(o, "api_url", api_url ? json_string(api_url) : json_null());
+                _cleanup_free_ char *cert = NULL, *key = NULL, *ca = NULL;
+                if (config_api_tls_enabled(c))
+                        config_api_tls_files(c, &cert, &key, &ca);
+                json_object_set_new(o, "api_ca_file", ca ? json_string(ca) : json_null());
                 return json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         }
 
@@ -1087,6 +1162,14 @@ char *config_format(const Config *c, bool json)
                 fprintf(f, "%-14s = %-40s # %s, %s\n", keys[i].key, v, source_name(c->sources[i]),
                         keys[i].env);
         }
+        _cleanup_free_ char *api_url = config_listen_url(c->listen, config_api_tls_enabled(c));
+        _cleanup_free_ char *cert = NULL, *key = NULL, *ca = NULL;
+        if (config_api_tls_enabled(c))
+                config_api_tls_files(c, &cert, &key, &ca);
+        fprintf(f, "\n# API URL: %s\n", api_url ? api_url : c->listen);
+        if (cert)
+                fprintf(f, "# API certificate: %s (CA certificate for clients: %s)\n", cert,
+                        ca ? ca : "the one that signed it");
         fclose(f);
         return out;
 }

@@ -30,6 +30,9 @@ typedef struct Config {
         char *token_file;           /* API bearer token; "" = none */
         char *api_auth;             /* "mutating" or "all": which routes need the token */
         bool allow_insecure_remote; /* serve a non-loopback address without a token */
+        char *api_tls;      /* "off" or "on" (HTTPS; the certificate below, else the generated one) */
+        char *api_tls_cert; /* HTTPS certificate (PEM, chain); "" = none; set, it turns HTTPS on */
+        char *api_tls_key;
 
         /* [postgres] */
         char *pg_url;  /* runtime = external: the server's URL; its parts fill the fields below */
@@ -184,3 +187,24 @@ int config_parse_memory(const char *value, int64_t *ret_mb);
 
 /* True when the server runs with TLS ([postgres] tls = on or require). */
 bool config_tls_enabled(const Config *c);
+
+/* True when the API serves HTTPS ([api] tls = on, or tls_cert and tls_key set). */
+bool config_api_tls_enabled(const Config *c);
+
+/*
+ * The API's certificate, key and the CA certificate a client verifies them
+ * with (new strings; *ret_ca NULL when unknown, as for the user's own files).
+ * [api] tls_cert/tls_key when set, else the Postgres server's: the user's
+ * [postgres] tls_cert_file/tls_key_file, else the ones pgseedd generates in
+ * STATE_DIR/tls (tls_prepare_api() makes them).  Only meaningful when
+ * config_api_tls_enabled().
+ */
+void config_api_tls_files(const Config *c, char **ret_cert, char **ret_key, char **ret_ca);
+
+/*
+ * The URL a client on this machine reaches an API listening on listen
+ * ("HOST:PORT") at: http:// or, with https, https://; a wildcard address
+ * becomes loopback, an IPv6 address gets brackets.  New string, or NULL when
+ * listen is not HOST:PORT.
+ */
+char *config_listen_url(const char *listen, bool https);

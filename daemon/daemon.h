@@ -17,6 +17,7 @@ typedef struct Clones Clones;
 typedef struct Workload Workload;
 typedef struct Snapshots Snapshots;
 typedef struct Pgbouncer Pgbouncer;
+typedef struct ssl_ctx_st SSL_CTX;
 
 /*
  * Created by main() and handed explicitly to every part that needs more than
@@ -34,6 +35,7 @@ typedef struct Daemon {
         Pgbouncer *pgbouncer; /* [pgbouncer] enabled: the pooler in front (pgbouncer.c), else NULL */
         Supervisor *supervisor;
         HttpServer *http;
+        SSL_CTX *api_tls; /* [api] tls: the API's HTTPS context (http-tls.c), else NULL */
         Metrics *metrics;
         _Atomic(HealthCache *)
                 health_cache; /* GET /health's serialized reply (api-health.c), made on first use */

@@ -27,6 +27,15 @@
  * Protocol errors (a head the parser refuses) are answered from the loop with
  * the JSON error shape and the connection is closed after a lingering drain,
  * so the client reads the reply instead of a reset.
+ *
+ * HTTPS ([api] tls) changes only how bytes move: conn_recv() and conn_send()
+ * run OpenSSL on the non-blocking socket, the handshake inside the first
+ * reads, and a read that needs to write (or a write that needs to read) waits
+ * for that event instead.  The limits above hold unchanged: a handshake is
+ * part of the first head's HEAD_TIMEOUT_MS, a connection in its handshake is
+ * evictable like any other that waits on its client.  The first byte tells a
+ * TLS client (a handshake record, 0x16) from one speaking plain HTTP, which
+ * gets a plain-text 400 saying to use https:// instead of a hang.
  */
 
 #include "http-server.h"
@@ -49,6 +58,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "http-tls.h"
 #include "log.h"
 
 /* Probes answered on the loop per event before the rest go to the probe worker: one pipelining client
@@ -103,10 +113,14 @@ struct Conn {
         size_t out_off;
         Request *req;
         bool keep_alive, head_only, chunked, close_after;
+        SSL *ssl;         /* HTTPS: made on the first byte; NULL before, for plain HTTP and when lingering */
+        bool tls_sniffed; /* HTTPS: the first byte was looked at */
+        uint32_t tls_want; /* HTTPS: the event the last SSL call that would block waits for, else 0 */
 };
 
 struct HttpServer {
         Daemon *daemon;
+        SSL_CTX *tls; /* the daemon's (d->api_tls): HTTPS; NULL for plain HTTP */
         const Route *routes;
         size_t n_routes;
         int listen_fd, epoll_fd, wake_fd;
@@ -330,6 +344,8 @@ static void conn_close(HttpServer *s, Conn *c)
                  * exec.  Its events would then arrive for a Conn freed meanwhile.
                  */
                 (void) epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+                http_tls_close(c->ssl);
+                c->ssl = NULL;
                 close(c->fd);
                 c->fd = -1;
                 s->n_conns--;
@@ -363,6 +379,21 @@ static void date_refresh(HttpServer *s)
         strftime(s->date, sizeof(s->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
+/* ---- bytes in and out ---------------------------------------------------- */
+
+/* recv() and send() on the connection, through TLS when it has it; see http_tls_recv(). */
+static ssize_t conn_recv(Conn *c, void *buf, size_t len)
+{
+        c->tls_want = 0;
+        return c->ssl ? http_tls_recv(c->ssl, buf, len, &c->tls_want) : recv(c->fd, buf, len, 0);
+}
+
+static ssize_t conn_send(Conn *c, const void *buf, size_t len)
+{
+        c->tls_want = 0;
+        return c->ssl ? http_tls_send(c->ssl, buf, len, &c->tls_want) : send(c->fd, buf, len, MSG_NOSIGNAL);
+}
+
 /* ---- sending ------------------------------------------------------------ */
 
 static void conn_read_ready(HttpServer *s, Conn *c);
@@ -372,7 +403,7 @@ static void conn_stream_pump(HttpServer *s, Conn *c);
 static bool conn_flush(HttpServer *s, Conn *c)
 {
         while (c->out_off < c->out.len) {
-                ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+                ssize_t n = conn_send(c, c->out.data + c->out_off, c->out.len - c->out_off);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -407,7 +438,10 @@ static void conn_reply_done(HttpServer *s, Conn *c)
                  * Closing with unread input makes the kernel send a reset, which
                  * can destroy the reply before the client read it (a refused big
                  * body): shut the write side and drain for a moment instead.
+                 * Over TLS a close_notify goes first; the drain needs no TLS.
                  */
+                http_tls_close(c->ssl);
+                c->ssl = NULL;
                 shutdown(c->fd, SHUT_WR);
                 c->state = CONN_LINGER;
                 c->deadline_ms = now + LINGER_MS;
@@ -425,7 +459,7 @@ static void conn_reply_done(HttpServer *s, Conn *c)
          * on the loop, the conn_read_ready() that parsed it is still on the
          * stack and takes the next one in its own loop: no recursion.
          */
-        if (c->in_len > 0 && !s->inline_active)
+        if ((c->in_len > 0 || http_tls_pending(c->ssl)) && !s->inline_active)
                 conn_read_ready(s, c);
 }
 
@@ -433,7 +467,9 @@ static void conn_reply_done(HttpServer *s, Conn *c)
 static void conn_after_flush(HttpServer *s, Conn *c)
 {
         if (c->out.len > 0) {
-                conn_set_events(s, c, (c->state == CONN_STREAM ? EPOLLRDHUP : 0) | EPOLLOUT);
+                conn_set_events(s, c,
+                                (c->state == CONN_STREAM ? EPOLLRDHUP : 0) |
+                                        (c->tls_want ? c->tls_want : EPOLLOUT));
                 return;
         }
         if (c->state == CONN_WRITE)
@@ -801,6 +837,44 @@ static void conn_parse(HttpServer *s, Conn *c)
         conn_start_request(s, c);
 }
 
+/*
+ * HTTPS, the connection's first byte: a TLS handshake gets its SSL, plain
+ * HTTP a 400 in plain text (as nginx does) and a close.  Returns true when the
+ * caller should read on, false when there is nothing to read yet or the
+ * connection was answered or closed.
+ */
+static bool conn_tls_start(HttpServer *s, Conn *c)
+{
+        unsigned char first;
+        ssize_t n = recv(c->fd, &first, 1, MSG_PEEK);
+
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                return false;
+        if (n <= 0) {
+                conn_close(s, c);
+                return false;
+        }
+        c->tls_sniffed = true;
+        if (first != 0x16) {
+                /* No TLS record starts otherwise; a request line starts with a letter. */
+                HttpParseError err = {
+                        .status = 400,
+                        .code = "https_required",
+                        .hint = "Use an https:// URL for this port (pgseedctl: PGSEED_URL=https://..., "
+                                "curl --cacert CA.crt https://...)."};
+                strlcpy0(err.message, "This port serves the API over HTTPS; the request came in plain HTTP",
+                         sizeof(err.message));
+                conn_refuse(s, c, &err);
+                return false;
+        }
+        c->ssl = http_tls_accept(s->tls, c->fd);
+        if (!c->ssl) {
+                conn_close(s, c);
+                return false;
+        }
+        return true;
+}
+
 /* Readable (or a hang-up) in a reading state. */
 static void conn_read_ready(HttpServer *s, Conn *c)
 {
@@ -821,6 +895,11 @@ static void conn_read_ready(HttpServer *s, Conn *c)
                 }
                 if (c->state != CONN_HEAD && c->state != CONN_BODY)
                         return;
+                if (s->tls && !c->tls_sniffed) {
+                        if (!conn_tls_start(s, c))
+                                return;
+                        continue;
+                }
                 /*
                  * Parse before reading more: the buffer may hold pipelined
                  * requests already (all of them, when probes are answered here
@@ -844,10 +923,12 @@ static void conn_read_ready(HttpServer *s, Conn *c)
                 }
                 room = c->in_cap - c->in_len;
                 buf = c->in + c->in_len;
-                n = recv(c->fd, buf, room, 0);
+                n = conn_recv(c, buf, room);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                        /* TLS: the handshake may need to write before it reads on. */
+                        conn_set_events(s, c, (c->tls_want == EPOLLOUT ? EPOLLOUT : EPOLLIN) | EPOLLRDHUP);
                         if (c->in_len == 0) {
                                 free(c->in);
                                 c->in = NULL;
@@ -941,7 +1022,11 @@ static void accept_ready(HttpServer *s)
                         (void) evict_one(s, ip);
                 if (s->n_conns >= s->max_connections && !evict_one(s, NULL)) {
                         ip_put(s, ip);
-                        refuse_connection(fd);
+                        /* A TLS client could not read a plain-text 503: it gets the close alone. */
+                        if (s->tls)
+                                close(fd);
+                        else
+                                refuse_connection(fd);
                         continue;
                 }
                 (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -988,7 +1073,8 @@ static void conn_event(HttpServer *s, Conn *c, uint32_t events)
                         conn_close(s, c);
                         break;
                 }
-                if ((events & EPOLLOUT) && conn_flush(s, c))
+                /* EPOLLIN only when a TLS write waits to read (conn_after_flush() asked for it). */
+                if ((events & (EPOLLOUT | EPOLLIN)) && conn_flush(s, c))
                         conn_after_flush(s, c);
                 break;
         }
@@ -1260,6 +1346,7 @@ int http_server_start(Daemon *d, const Route *routes, size_t n_routes, int fd, H
         int flags, r;
 
         s->daemon = d;
+        s->tls = d ? d->api_tls : NULL;
         s->routes = routes;
         s->n_routes = n_routes;
         s->listen_fd = fd;

@@ -30,6 +30,7 @@
 #include "seed.h"
 #include "supervisor.h"
 #include "workload.h"
+#include "http-tls.h"
 #include "tls.h"
 
 #define EXIT_USAGE 2
@@ -377,8 +378,21 @@ static int run_daemon(Daemon *d, const Options *o)
                             "Serving the API on %s:%d WITHOUT A TOKEN (allow_insecure_remote): anyone who "
                             "can reach this address can read and reset the database",
                             d->config->listen_host, d->config->listen_port);
+        else if (!access_host_is_loopback(d->config->listen_host) && !config_api_tls_enabled(d->config))
+                log_warning("cleartext_listen",
+                            "Serving the API on %s:%d over plain HTTP: the token and the data cross the "
+                            "network readable; set [api] tls_cert and tls_key (PGSEED_API_TLS_CERT, "
+                            "PGSEED_API_TLS_KEY) to serve HTTPS",
+                            d->config->listen_host, d->config->listen_port);
         if (pidfile_acquire(d->config->state_dir, &pid_fd, &e) < 0)
                 goto fail;
+        /* A bad certificate or an open key is found before anything runs, like a bad token file. */
+        if (http_tls_new(d->config, &d->api_tls, &e) < 0) {
+                log_error("startup", "%s%s%s", e.message, *e.hint ? " -- " : "", e.hint);
+                print_error(&e);
+                pidfile_release(d->config->state_dir, TAKE_FD(pid_fd));
+                return EXIT_USAGE;
+        }
         /* Bind the API before touching Postgres: a second instance on the same port fails fast and
          * harmlessly. */
         if (http_listen(d->config, &api_fd, &e) < 0)
@@ -425,8 +439,9 @@ static int run_daemon(Daemon *d, const Options *o)
         if (http_server_start(d, api_routes, api_routes_count, api_fd, &d->http, &e) < 0)
                 goto fail;
         api_fd = -1;
-        log_info("listening", "API on http://%s:%d (Postgres on %s:%d, state in %s)", d->config->listen_host,
-                 d->config->listen_port, d->config->pg_host, d->config->pg_port, d->config->state_dir);
+        log_info("listening", "API on %s://%s:%d (Postgres on %s:%d, state in %s)",
+                 d->api_tls ? "https" : "http", d->config->listen_host, d->config->listen_port,
+                 d->config->pg_host, d->config->pg_port, d->config->state_dir);
 
         wait_for_termination(d, o, &set);
 
@@ -501,6 +516,7 @@ int main(int argc, char **argv)
         metrics_free(d.metrics);
         health_cache_free(d.health_cache);
         access_policy_free(d.access);
+        http_tls_free(d.api_tls);
         config_free(d.config);
         strv_free(o.flags);
         return r;

@@ -188,10 +188,51 @@ static int copy_file(const char *src, const char *dst, unsigned mode, Error *e)
         return 0;
 }
 
+/* The private CA and the server certificate in STATE_DIR/tls, made unless both are there already. */
+static int generate_if_missing(const Config *c, Error *e)
+{
+        _cleanup_free_ char *dir = tls_dir(c), *cert = tls_cert_path(c);
+        _cleanup_free_ char *ca = xasprintf("%s/ca.crt", dir);
+        int r;
+
+        if (access(ca, F_OK) == 0 && access(cert, F_OK) == 0)
+                return 0;
+        _cleanup_free_ char *tmp = xasprintf("%s.new", dir);
+        rm_rf(tmp);
+        r = mkdir_p(tmp, 0700);
+        if (r < 0)
+                return error_set(e, -r, "state_dir", NULL, "Cannot create %s: %s", tmp, strerror(-r));
+        r = make_certificates(c, tmp, e);
+        if (r < 0)
+                return r;
+        rm_rf(dir);
+        /* Only a complete set gets the real name. */
+        if (rename(tmp, dir) < 0)
+                return error_set(e, errno, NULL, NULL, "Cannot rename %s to %s: %m", tmp, dir);
+        log_info("tls", "Made a private CA (%s) and a certificate for localhost and 127.0.0.1", ca);
+        return 0;
+}
+
+int tls_prepare_api(const Config *c, Error *e)
+{
+        _cleanup_free_ char *dir = tls_dir(c), *key = tls_key_path(c);
+        int r;
+
+        if (!config_api_tls_enabled(c) || !isempty(c->api_tls_cert) || !isempty(c->pg_tls_cert_file))
+                return 0;
+        r = generate_if_missing(c, e);
+        if (r < 0)
+                return r;
+        /* Clients read ca.crt: the directory is open, the key in it is not. */
+        if (chmod(dir, 0755) < 0 || chmod(key, 0600) < 0)
+                return error_set(e, errno, "tls_failed", NULL, "Cannot chmod the TLS files in %s: %m", dir);
+        return 0;
+}
+
 int tls_prepare(const Config *c, const char *runtime, Error *e)
 {
         _cleanup_free_ char *dir = tls_dir(c), *cert = tls_cert_path(c), *key = tls_key_path(c);
-        _cleanup_free_ char *ca = xasprintf("%s/ca.crt", dir), *hba = hba_path(c);
+        _cleanup_free_ char *hba = hba_path(c);
         uid_t uid = geteuid();
         gid_t gid = getegid();
         /* A container's server reads copies that its entrypoint hands to its own postgres user. */
@@ -208,21 +249,10 @@ int tls_prepare(const Config *c, const char *runtime, Error *e)
                         gid = pw->pw_gid;
                 }
         }
-        if (isempty(c->pg_tls_cert_file) && (access(ca, F_OK) < 0 || access(cert, F_OK) < 0)) {
-                _cleanup_free_ char *tmp = xasprintf("%s.new", dir);
-                rm_rf(tmp);
-                r = mkdir_p(tmp, 0700);
-                if (r < 0)
-                        return error_set(e, -r, "state_dir", NULL, "Cannot create %s: %s", tmp,
-                                         strerror(-r));
-                r = make_certificates(c, tmp, e);
+        if (isempty(c->pg_tls_cert_file)) {
+                r = generate_if_missing(c, e);
                 if (r < 0)
                         return r;
-                rm_rf(dir);
-                /* Only a complete set gets the real name. */
-                if (rename(tmp, dir) < 0)
-                        return error_set(e, errno, NULL, NULL, "Cannot rename %s to %s: %m", tmp, dir);
-                log_info("tls", "Made a private CA (%s) and a certificate for localhost and 127.0.0.1", ca);
         }
         r = mkdir_p(dir, 0700);
         if (r < 0)

@@ -21,6 +21,14 @@ typedef struct Config Config;
  */
 int tls_prepare(const Config *c, const char *runtime, Error *e);
 
+/*
+ * Makes the generated certificate ready for the API when [api] tls = on
+ * without files of its own or Postgres's (config_api_tls_files() names it):
+ * the same private CA and server certificate as tls_prepare() makes, key
+ * 0600.  Harmless otherwise.  Returns 0 or -errno with e.
+ */
+int tls_prepare_api(const Config *c, Error *e);
+
 /* The files the server reads (server.crt, server.key, pg_hba.conf when required), in STATE_DIR/tls. */
 #define TLS_SERVER_FILES_MAX 3
 size_t tls_server_files(const Config *c, const char *ret[TLS_SERVER_FILES_MAX]);

@@ -268,6 +268,7 @@ static void test_config_env_of_client_and_tests_accepted(void **state)
 {
         char *env[] = {"PGSEED_URL=http://127.0.0.1:1",
                        "PGSEED_TOKEN=x",
+                       "PGSEED_CA=/ca.crt",
                        "PGSEED_TOKEN_FILE=/x",
                        "PGSEED_CONFIG=/dev/null",
                        "PGSEED_BUILD_DIR=/b",
@@ -320,6 +321,64 @@ static void test_config_api_access_keys(void **state)
         assert_non_null(strstr(json, "\"api.auth\": \"all\""));
 }
 
+/* [api] tls: on, or implied by tls_cert and tls_key (which go together); the URL says https. */
+static void test_config_api_tls(void **state)
+{
+        _cleanup_(config_freep) Config *c = config_new_defaults();
+        _cleanup_free_ char *json = NULL, *cert = NULL, *key = NULL, *ca = NULL;
+        Error e = ERROR_INIT;
+
+        assert_false(config_api_tls_enabled(c));
+        assert_int_equal(config_set(c, "api.tls", "maybe", SOURCE_FLAG, "test", &e), -EINVAL);
+        assert_int_equal(config_set(c, "api-tls-cert", "/etc/pgseed/api.crt", SOURCE_FLAG, "test", &e), 0);
+        free(c->state_dir);
+        c->state_dir = xstrdup("/tmp/state");
+        assert_int_equal(config_finish(c, &e), -EINVAL);
+        assert_non_null(strstr(e.message, "[api] tls_cert and tls_key go together"));
+        assert_int_equal(config_set(c, "api-tls-key", "/etc/pgseed/api.key", SOURCE_FLAG, "test", &e), 0);
+        assert_int_equal(config_finish(c, &e), 0);
+        assert_true(config_api_tls_enabled(c));
+        config_api_tls_files(c, &cert, &key, &ca);
+        assert_string_equal(cert, "/etc/pgseed/api.crt");
+        assert_string_equal(key, "/etc/pgseed/api.key");
+        assert_null(ca);
+        json = config_format(c, true);
+        assert_non_null(strstr(json, "\"api_url\": \"https://127.0.0.1:7432\""));
+        assert_non_null(strstr(json, "\"api_ca_file\": null"));
+
+        /* tls = on alone: the certificate pgseedd generates, and its CA. */
+        free(c->api_tls_cert);
+        free(c->api_tls_key);
+        c->api_tls_cert = xstrdup("");
+        c->api_tls_key = xstrdup("");
+        assert_false(config_api_tls_enabled(c));
+        assert_int_equal(config_set(c, "api.tls", "on", SOURCE_FLAG, "test", &e), 0);
+        free(cert), free(key), free(ca);
+        config_api_tls_files(c, &cert, &key, &ca);
+        assert_string_equal(cert, "/tmp/state/tls/server.crt");
+        assert_string_equal(key, "/tmp/state/tls/server.key");
+        assert_string_equal(ca, "/tmp/state/tls/ca.crt");
+}
+
+static void test_config_listen_url(void **state)
+{
+        const char *cases[][3] = {
+                {"127.0.0.1:7432", "http://127.0.0.1:7432", "https://127.0.0.1:7432"},
+                {"0.0.0.0:80", "http://127.0.0.1:80", "https://127.0.0.1:80"},
+                {"[::]:7432", "http://[::1]:7432", "https://[::1]:7432"},
+                {"[::1]:7432", "http://[::1]:7432", "https://[::1]:7432"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *plain = config_listen_url(cases[i][0], false);
+                _cleanup_free_ char *tls = config_listen_url(cases[i][0], true);
+                assert_string_equal(plain, cases[i][1]);
+                assert_string_equal(tls, cases[i][2]);
+        }
+        assert_null(config_listen_url("7432", true));
+        assert_null(config_listen_url("127.0.0.1:0", true));
+}
+
 /* The reload's diff covers every type of key (a boolean one crashed it once). */
 static void test_config_changed_keys_every_type(void **state)
 {
@@ -353,6 +412,8 @@ int main(void)
                 cmocka_unit_test(test_config_env_of_client_and_tests_accepted),
                 cmocka_unit_test(test_config_load_refuses_typo_in_environment),
                 cmocka_unit_test(test_config_api_access_keys),
+                cmocka_unit_test(test_config_api_tls),
+                cmocka_unit_test(test_config_listen_url),
                 cmocka_unit_test(test_config_changed_keys_every_type),
                 cmocka_unit_test(test_config_external_url),
                 cmocka_unit_test(test_config_remote_docker_host),
