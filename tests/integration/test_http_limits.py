@@ -128,6 +128,19 @@ def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def open_idle(d, n, into):
+    """Opens n connections to d's API that never send a byte (non-blocking connects), appended to into,
+    so that the caller closes them even when it fails halfway."""
+    for _ in range(n):
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", d.api_port))
+        except BlockingIOError:
+            pass
+        into.append(s)
+
+
 def raise_nofile():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
@@ -363,14 +376,7 @@ def test_slowloris_and_idle_flood_do_not_stop_health(daemon):
     idle = []
     slow.start()
     try:
-        for _ in range(3000):
-            s = socket.socket()
-            s.setblocking(False)
-            try:
-                s.connect(("127.0.0.1", daemon.api_port))
-            except BlockingIOError:
-                pass
-            idle.append(s)
+        open_idle(daemon, 3000, idle)
         # Probe while the flood lasts: several rounds, across several of the slow clients' cycles.
         took = []
         threads = []

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from conftest import PGSEEDCTL, PGSEEDD, Daemon, free_port, wait_for
-from test_http_limits import CASES, HOST, fd_count, raise_nofile, read_reply
+from test_http_limits import CASES, HOST, fd_count, open_idle, raise_nofile, read_reply
 
 # A probe here includes a TLS handshake (an ECDSA P-256 signature), the plain-HTTP budget's 100 ms and more.
 PROBE_BUDGET_S = 0.25
@@ -333,20 +333,12 @@ class TlsSlowloris(threading.Thread):
 
 
 def test_tls_slowloris_and_idle_flood_do_not_stop_health(daemon):
-    pid = daemon.proc.pid
     assert raise_nofile() >= 2000, "the test needs 2000 descriptors (ulimit -Hn)"
     slow = TlsSlowloris(daemon, 100)
     idle = []
     slow.start()
     try:
-        for _ in range(1000):
-            s = socket.socket()
-            s.setblocking(False)
-            try:
-                s.connect(("127.0.0.1", daemon.api_port))
-            except BlockingIOError:
-                pass
-            idle.append(s)
+        open_idle(daemon, 1000, idle)
         took = []
         t_end = time.monotonic() + 4
         while time.monotonic() < t_end:
