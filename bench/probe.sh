@@ -6,10 +6,18 @@
 # PGSEED_URL against curl, pg_isready and `docker exec ... pg_isready`, and
 # pgseedd's RSS before and after the floods.
 #
-# Usage: bench/probe.sh   (ROUNDS=2 DURATION=10s CONNECTIONS=16 RUNS=30; LONG=5000000 adds an RSS soak
-#                          of that many requests).  The floods run with wrk -t2, and once more with
-#                          wrk -t1: on two cores, two wrk threads and pgseedd's one loop thread are
-#                          three busy threads, and the -t1 round shows what the third costs in p99.  Installs nginx-light and wrk with apt-get when missing.
+# Usage: bench/probe.sh   (ROUNDS=2 DURATION=10s CONNECTIONS=16 RUNS=30 RATE=10000; LONG=5000000 adds
+#                          an RSS soak of that many requests).  Installs nginx-light and wrk with
+#                          apt-get when missing.
+#
+# Each round floods both servers twice:
+#   split cores   the server on core 0, one wrk thread on core 1 (taskset): the usual way to load
+#                 a server from its own machine, and the rounds the target is judged on;
+#   shared cores  nothing pinned, wrk -t2: three busy threads on two cores, as in the issue's
+#                 first measurement.
+# Then, once: wrk -t2 on core 1 alone against each server on core 0, which shows the tail two wrk
+# threads make on one core whoever answers; and a fixed RATE of requests per second (wrk's delay()
+# hook) with nothing pinned, what a probe under steady traffic sees.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -17,6 +25,7 @@ ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-16}
 RUNS=${RUNS:-30}
+RATE=${RATE:-10000}
 LONG=${LONG:-0}
 PGSEEDD=$PWD/$BUILD/daemon/pgseedd
 PGSEEDCTL=$PWD/$BUILD/client/pgseedctl
@@ -36,9 +45,10 @@ fi
 
 work=$(mktemp -d /tmp/pgseed-probe-XXXXXX)
 chmod 755 "$work"
-daemon_pid="" nginx_pid="" container=""
+daemon_pid="" nginx_pid="" nginx1_pid="" container=""
 cleanup() {
     [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null
+    [ -n "$nginx1_pid" ] && kill "$nginx1_pid" 2>/dev/null
     [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
     [ -n "$container" ] && docker rm -f "$container" >/dev/null 2>&1
     rm -rf "$work"
@@ -58,11 +68,13 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 API_PORT=$(free_port)
 PG_PORT=$(free_port)
 NGINX_PORT=$(free_port)
+NGINX1_PORT=$(free_port)
 export PGSEED_STATE_DIR=$work/state PGSEED_LISTEN=127.0.0.1:$API_PORT PGSEED_PG_PORT=$PG_PORT \
        PGSEED_RUNTIME=embedded PGSEED_COMMENTS=${COMMENTS:-2000} PGSEED_CONFIG=/dev/null
 API=http://127.0.0.1:$API_PORT
 unset PGSEED_URL
-"$PGSEEDD" >"$work/pgseedd.log" 2>&1 &
+# In a session of its own, as `pgseedctl start` runs it (and nginx below, as a daemon would be).
+setsid "$PGSEEDD" >"$work/pgseedd.log" 2>&1 </dev/null &
 daemon_pid=$!
 until [ "$(curl -s -o /dev/null -w '%{http_code}' "$API/health" 2>/dev/null)" = 200 ]; do
     kill -0 "$daemon_pid" 2>/dev/null || { cat "$work/pgseedd.log" >&2; exit 1; }
@@ -98,39 +110,80 @@ http {
     }
 }
 CONF
-/usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+setsid /usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" &
 nginx_pid=$!
 until curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/health"; do sleep 0.05; done
 
+# A second nginx with one worker, for the split-core rounds: one core each, as pgseedd's one loop.
+sed -e 's/^worker_processes auto;/worker_processes 1;/' -e "s/listen 127.0.0.1:$NGINX_PORT;/listen 127.0.0.1:$NGINX1_PORT;/" \
+    -e "s|pid $work/nginx/nginx.pid;|pid $work/nginx/nginx1.pid;|" "$work/nginx/nginx.conf" >"$work/nginx/nginx1.conf"
+setsid taskset -c 0 /usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/nginx1.conf" &
+nginx1_pid=$!
+until curl -s -o /dev/null "http://127.0.0.1:$NGINX1_PORT/health"; do sleep 0.05; done
+
+CORES=$(nproc)
+LAST_CORE=$((CORES - 1))
+# pgseedd's threads on core 0 (its Postgres stays where it is: a /health flood never reaches it), or back.
+pin_pgseedd() { taskset -a -p -c "$1" "$daemon_pid" >/dev/null; }
+
 # wrk's "Requests/sec" and its 99th percentile in ms.
-flood() { # URL [THREADS]
-    wrk -t"${2:-2}" -c"$CONNECTIONS" -d"$DURATION" --latency "$1" | awk '
+flood() { # URL THREADS [CPUS] [SCRIPT]
+    local pin=() script=()
+    [ -n "${3:-}" ] && pin=(taskset -c "$3")
+    [ -n "${4:-}" ] && script=(-s "$4")
+    "${pin[@]}" wrk -t"$2" -c"$CONNECTIONS" -d"$DURATION" --latency "${script[@]}" "$1" | awk '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
         /Requests\/sec/ {rps = $2} / 99%/ {p99 = ms($2)} END {printf "%s %.3f\n", rps, p99}'
 }
+split_flood() { # URL: the server is on core 0, wrk on the others
+    if [ "$CORES" -lt 2 ]; then flood "$1" 1; else flood "$1" 1 "1-$LAST_CORE"; fi
+}
 median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float, sys.argv[1:])):.3f}')" "$@"; }
+verdict() { # RPS NGINX_RPS P99
+    python3 -c "r = $1 / $2; print(f'{r:.2f}x nginx, p99 $3 ms (target >= 0.80x, p99 < 2 ms: ' + ('met' if r >= 0.8 and $3 < 2 else 'NOT met') + ')')"
+}
 
-echo "probe benchmark: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), wrk -t2 -c$CONNECTIONS -d$DURATION, $ROUNDS rounds"
+PGSEED=$API/health NGINX=http://127.0.0.1:$NGINX_PORT/health NGINX1=http://127.0.0.1:$NGINX1_PORT/health
+echo "probe benchmark: $CORES cores, load $(cut -d' ' -f1-3 /proc/loadavg), wrk -c$CONNECTIONS -d$DURATION, $ROUNDS rounds"
 echo "body: $(wc -c <"$work/www/health") bytes of /health JSON"
-p_rps=() p_p99=() n_rps=() n_p99=()
+[ "$CORES" -lt 2 ] && echo "(one core: the split-core rounds cannot split anything and run unpinned)"
+s_rps=() s_p99=() m_rps=() m_p99=() p_rps=() p_p99=() n_rps=() n_p99=()
 for round in $(seq 1 "$ROUNDS"); do
-    read -r rps p99 < <(flood "$API/health"); p_rps+=("$rps"); p_p99+=("$p99")
-    read -r rps p99 < <(flood "http://127.0.0.1:$NGINX_PORT/health"); n_rps+=("$rps"); n_p99+=("$p99")
-    echo "  round $round: pgseedd ${p_rps[-1]} req/s p99 ${p_p99[-1]} ms | nginx ${n_rps[-1]} req/s p99 ${n_p99[-1]} ms"
+    [ "$CORES" -ge 2 ] && pin_pgseedd 0
+    read -r rps p99 < <(split_flood "$PGSEED"); s_rps+=("$rps"); s_p99+=("$p99")
+    read -r rps p99 < <(split_flood "$NGINX1"); m_rps+=("$rps"); m_p99+=("$p99")
+    pin_pgseedd "0-$LAST_CORE"
+    read -r rps p99 < <(flood "$PGSEED" 2); p_rps+=("$rps"); p_p99+=("$p99")
+    read -r rps p99 < <(flood "$NGINX" 2); n_rps+=("$rps"); n_p99+=("$p99")
+    echo "  round $round, split cores:  pgseedd ${s_rps[-1]} req/s p99 ${s_p99[-1]} ms | nginx (1 worker) ${m_rps[-1]} req/s p99 ${m_p99[-1]} ms"
+    echo "  round $round, shared cores: pgseedd ${p_rps[-1]} req/s p99 ${p_p99[-1]} ms | nginx (2 workers) ${n_rps[-1]} req/s p99 ${n_p99[-1]} ms"
 done
-read -r t1_prps t1_pp99 < <(flood "$API/health" 1)
-read -r t1_nrps t1_np99 < <(flood "http://127.0.0.1:$NGINX_PORT/health" 1)
-echo "  wrk -t1:  pgseedd $t1_prps req/s p99 $t1_pp99 ms | nginx $t1_nrps req/s p99 $t1_np99 ms"
-P_RPS=$(median "${p_rps[@]}") P_P99=$(median "${p_p99[@]}")
-N_RPS=$(median "${n_rps[@]}") N_P99=$(median "${n_p99[@]}")
+if [ "$CORES" -ge 2 ]; then
+    pin_pgseedd 0
+    read -r tp_rps tp_p99 < <(flood "$PGSEED" 2 "1-$LAST_CORE")
+    read -r tn_rps tn_p99 < <(flood "$NGINX1" 2 "1-$LAST_CORE")
+    pin_pgseedd "0-$LAST_CORE"
+    echo "  wrk -t2 on core 1 alone:    pgseedd ${tp_rps} req/s p99 ${tp_p99} ms | nginx (1 worker) ${tn_rps} req/s p99 ${tn_p99} ms"
+fi
+# delay() is wrk's pause before each request of a connection: CONNECTIONS connections at RATE in all.
+printf 'function delay() return %s end\n' "$(python3 -c "print(max(1, round($CONNECTIONS * 1000 / $RATE)))")" >"$work/rate.lua"
+read -r fp_rps fp_p99 < <(flood "$PGSEED" 2 "" "$work/rate.lua")
+read -r fn_rps fn_p99 < <(flood "$NGINX" 2 "" "$work/rate.lua")
+echo "  fixed rate, shared cores:   pgseedd ${fp_rps} req/s p99 ${fp_p99} ms | nginx (2 workers) ${fn_rps} req/s p99 ${fn_p99} ms"
+
+S_RPS=$(median "${s_rps[@]}") S_P99=$(median "${s_p99[@]}") M_RPS=$(median "${m_rps[@]}") M_P99=$(median "${m_p99[@]}")
+P_RPS=$(median "${p_rps[@]}") P_P99=$(median "${p_p99[@]}") N_RPS=$(median "${n_rps[@]}") N_P99=$(median "${n_p99[@]}")
 rss_flood=$(rss_kib "$daemon_pid")
 requests=$(curl -s "$API/metrics" | awk -F' ' '/^pgseed_http_requests_total\{route="\/health",code="200"\}/ {print $2}')
 
 echo
-printf "%-34s %12s %10s\n" "GET /health (median of rounds)" "req/s" "p99"
-printf "%-34s %12.0f %8.3f ms\n" "pgseedd" "$P_RPS" "$P_P99"
-printf "%-34s %12.0f %8.3f ms\n" "nginx, same body as a static file" "$N_RPS" "$N_P99"
-python3 -c "r = $P_RPS / $N_RPS; print(f'ratio pgseedd/nginx: {r:.2f}x (target >= 0.80x, p99 < 2 ms: ' + ('met' if r >= 0.8 and $P_P99 < 2 else 'NOT met') + ')')"
+printf "%-46s %12s %10s\n" "GET /health (median of rounds)" "req/s" "p99"
+printf "%-46s %12.0f %8.3f ms\n" "split cores: pgseedd" "$S_RPS" "$S_P99"
+printf "%-46s %12.0f %8.3f ms\n" "split cores: nginx, same body, 1 worker" "$M_RPS" "$M_P99"
+printf "%-46s %12.0f %8.3f ms\n" "shared cores: pgseedd" "$P_RPS" "$P_P99"
+printf "%-46s %12.0f %8.3f ms\n" "shared cores: nginx, same body, 2 workers" "$N_RPS" "$N_P99"
+echo "split cores:  pgseedd $(verdict "$S_RPS" "$M_RPS" "$S_P99")"
+echo "shared cores: pgseedd $(verdict "$P_RPS" "$N_RPS" "$P_P99"); nginx's own p99 $N_P99 ms"
 
 # One command's wall time, median of RUNS, in ms.
 timeit() {

@@ -875,6 +875,18 @@ static bool conn_tls_start(HttpServer *s, Conn *c)
         return true;
 }
 
+/* Nothing more to read for now: wait for the socket, and give an empty buffer back. */
+static void conn_wait_for_bytes(HttpServer *s, Conn *c)
+{
+        /* TLS: the handshake may need to write before it reads on. */
+        conn_set_events(s, c, (c->tls_want == EPOLLOUT ? EPOLLOUT : EPOLLIN) | EPOLLRDHUP);
+        if (c->in_len == 0) {
+                free(c->in);
+                c->in = NULL;
+                c->in_cap = 0;
+        }
+}
+
 /* Readable (or a hang-up) in a reading state. */
 static void conn_read_ready(HttpServer *s, Conn *c)
 {
@@ -927,13 +939,7 @@ static void conn_read_ready(HttpServer *s, Conn *c)
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                        /* TLS: the handshake may need to write before it reads on. */
-                        conn_set_events(s, c, (c->tls_want == EPOLLOUT ? EPOLLOUT : EPOLLIN) | EPOLLRDHUP);
-                        if (c->in_len == 0) {
-                                free(c->in);
-                                c->in = NULL;
-                                c->in_cap = 0;
-                        }
+                        conn_wait_for_bytes(s, c);
                         return;
                 }
                 if (n <= 0) {
@@ -951,6 +957,17 @@ static void conn_read_ready(HttpServer *s, Conn *c)
                 conn_parse(s, c);
                 if (c->fd < 0 || (c->state != CONN_HEAD && c->state != CONN_BODY))
                         return;
+                /*
+                 * A plain read that did not fill the room took all the socket
+                 * had: the epoll interest is level-triggered, so the next bytes
+                 * wake us anyway, and a recv() now would only say EAGAIN (one
+                 * syscall in three on a keep-alive probe flood).  TLS may hold
+                 * decrypted bytes of its own, so it reads on.
+                 */
+                if (!c->ssl && (size_t) n < room && c->in_len == 0) {
+                        conn_wait_for_bytes(s, c);
+                        return;
+                }
         }
 }
 
