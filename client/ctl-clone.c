@@ -6,6 +6,8 @@
 #include <stdlib.h>
 
 #include "ctl.h"
+#include "ctl-commands.h"
+#include "ctl-http.h"
 
 #define LEASE_WAIT_S 30 /* how long the server waits for a clone when its pool is empty */
 

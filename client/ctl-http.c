@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 
-#include "ctl.h"
+#include "ctl-http.h"
 
 /* Connecting to a local daemon takes microseconds; a few seconds means nothing is there to answer. */
 #define CONNECT_TIMEOUT_MS 3000L

@@ -4,6 +4,9 @@
 #include <errno.h>
 
 #include "ctl.h"
+#include "ctl-commands.h"
+#include "ctl-http.h"
+#include "ctl-render.h"
 
 #define LOGS_TIMEOUT_S 30.0 /* without --follow: the tail must arrive in this time */
 

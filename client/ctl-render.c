@@ -8,7 +8,8 @@
 #include <unistd.h>
 #include <wchar.h>
 
-#include "ctl.h"
+#include "ctl-render.h"
+#include "util.h"
 
 #define ELLIPSIS       "\xe2\x80\xa6" /* U+2026, one column wide */
 #define MIN_COLUMN     10             /* narrower than this, a cut cell says little: drop columns instead */

@@ -5,6 +5,9 @@
 #include <errno.h>
 
 #include "ctl.h"
+#include "ctl-commands.h"
+#include "ctl-http.h"
+#include "ctl-render.h"
 
 #define RESET_TIMEOUT_S 300.0 /* an in-place reset of a large dataset rewrites every row */
 

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl-commands.h"
+#include "ctl-http.h"
 
 #define SNAPSHOT_TIMEOUT_S 600.0 /* a snapshot copies the database's files; a restore runs pg_restore */
 

@@ -3,10 +3,17 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "ctl.h"
+#include "ctl-commands.h"
+#include "ctl-daemon.h"
+#include "ctl-http.h"
+#include "ctl-render.h"
+#include "ctl-wait.h"
 
 #define POLL_INTERVAL_MS 300
 /* Without a local pgseedd that is starting, this long without an answer means nothing will answer. */
@@ -196,6 +203,50 @@ int ctl_wait_ready(Ctl *ctl, double timeout_s, const WaitChild *child, json_t **
                 }
                 sleep_ms(deadline - now < POLL_INTERVAL_MS ? deadline - now : POLL_INTERVAL_MS);
         }
+}
+
+/* How much of the daemon's log to look through for the reason it gave up. */
+#define LOG_TAIL_BYTES (64 * 1024)
+
+int start_failure_describe(const WaitChild *child, int wstatus, Error *e)
+{
+        _cleanup_free_ char *text = NULL;
+        char how[64];
+        off_t from = child->log_offset;
+        struct stat st;
+        _cleanup_close_ int fd = open(child->log_path, O_RDONLY | O_CLOEXEC);
+
+        if (WIFEXITED(wstatus))
+                snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(wstatus));
+        else if (WIFSIGNALED(wstatus))
+                snprintf(how, sizeof(how), "killed by SIG%s", sigabbrev_np(WTERMSIG(wstatus)) ?: "?");
+        else
+                snprintf(how, sizeof(how), "wait status %d", wstatus);
+
+        if (fd >= 0 && fstat(fd, &st) == 0) {
+                if (st.st_size - from > LOG_TAIL_BYTES)
+                        from = st.st_size - LOG_TAIL_BYTES;
+                text = xcalloc(1, (size_t) (st.st_size - from) + 1);
+                ssize_t n = pread(fd, text, (size_t) (st.st_size - from), from);
+                text[n > 0 ? n : 0] = '\0';
+        }
+        if (text && start_error_parse(text, e) == 0) {
+                if (!*e->hint)
+                        bufprintf(e->hint, sizeof(e->hint), "Its log is %s.", child->log_path);
+                e->errnum = ECHILD;
+                return error_prefix(e, "pgseedd failed to start (%s): ", how);
+        }
+        /* No "pgseedd: ..." line (it crashed, or was killed): the last thing it said is the best clue. */
+        const char *last = "";
+        if (text) {
+                char *end = text + strlen(text);
+                while (end > text && (end[-1] == '\n' || end[-1] == ' '))
+                        *--end = '\0';
+                char *nl = strrchr(text, '\n');
+                last = nl ? nl + 1 : text;
+        }
+        return error_set(e, ECHILD, "pgseedd_failed", NULL, "pgseedd exited during start-up (%s)%s%s", how,
+                         *last ? ": " : "", last);
 }
 
 int cmd_wait(Ctl *ctl, int argc, char **argv)

@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl-commands.h"
+#include "ctl-http.h"
+#include "ctl-render.h"
 
 /* One request; the JSON answer in *ret (a 2xx), else the API's error reported and its exit code. */
 static int workload_request(Ctl *ctl, const char *method, const char *path, json_t **ret)

@@ -7,6 +7,8 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "ctl-daemon.h"
+#include "ctl-http.h"
 
 int ctl_usage_error(const char *cmd, const char *fmt, ...)
 {

@@ -8,6 +8,8 @@
 #include <stdarg.h>
 
 #include "ctl.h"
+#include "ctl-commands.h"
+#include "ctl-http.h"
 
 typedef struct Command {
         const char *name;

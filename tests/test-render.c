@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <sys/file.h>
 
-#include "ctl.h"
+#include "ctl-daemon.h"
+#include "ctl-http.h"
+#include "ctl-render.h"
 #include "util.h"
 
 /* ---- helpers -------------------------------------------------------------- */
