@@ -3,6 +3,7 @@
 ports with temporary state directories, a real Postgres, and clean-up that
 runs even when a test fails."""
 
+import contextlib
 import json
 import os
 import random
@@ -187,11 +188,12 @@ class Daemon:
                 pass
 
 
-@pytest.fixture
-def pgseedd(tmp_path_factory):
-    """Factory: pgseedd(**env) starts a daemon on free ports with a fresh state
-    directory (embedded runtime and a small dataset unless overridden).  Every
-    daemon is stopped, its Postgres killed and its state removed afterwards."""
+@contextlib.contextmanager
+def daemon_factory():
+    """pgseedd(**env) as a context: make() starts a daemon on free ports with a
+    fresh state directory (embedded runtime and a small dataset unless
+    overridden); on leaving, every daemon it made is stopped, its Postgres
+    killed and its state removed, whatever the tests did."""
     made = []
 
     def make(start=True, args=(), state_dir=None, **overrides):
@@ -216,18 +218,43 @@ def pgseedd(tmp_path_factory):
             d.start()
         return d
 
-    yield make
+    try:
+        yield make
+    finally:
+        for d in made:
+            d.stop()
+            d.kill_leftovers()
+            shutil.rmtree(d.state_dir, ignore_errors=True)
 
-    for d in made:
-        d.stop()
-        d.kill_leftovers()
-        shutil.rmtree(d.state_dir, ignore_errors=True)
+
+@pytest.fixture
+def pgseedd():
+    """Factory for one test: pgseedd(**env) starts a daemon (see daemon_factory)."""
+    with daemon_factory() as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+def pgseedd_module():
+    """The same factory for a whole file, for tests that only read or are refused
+    and leave the daemon as they found it."""
+    with daemon_factory() as make:
+        yield make
 
 
 @pytest.fixture
 def ready(pgseedd):
     """One healthy daemon with the default small dataset."""
     d = pgseedd()
+    d.wait_healthy()
+    return d
+
+
+@pytest.fixture(scope="module")
+def ready_shared(pgseedd_module):
+    """One healthy daemon for a whole file, for tests that only read or are refused: a test
+    that uses it must leave the daemon, its database and its log as it found them."""
+    d = pgseedd_module()
     d.wait_healthy()
     return d
 

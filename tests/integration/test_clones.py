@@ -42,12 +42,23 @@ def pool(d):
     return d.get("/clones").json()["pool"]
 
 
-@pytest.fixture
-def warm(pgseedd):
-    d = pgseedd(PGSEED_CLONES_POOL=3)
+def warm_daemon(make):
+    d = make(PGSEED_CLONES_POOL=3)
     d.wait_healthy()
     assert wait_for(lambda: pool(d)["ready"] == 3, 60), d.get("/clones").body
     return d
+
+
+@pytest.fixture
+def warm(pgseedd):
+    """A daemon with a warm pool of 3, for one test."""
+    return warm_daemon(pgseedd)
+
+
+@pytest.fixture(scope="module")
+def warm_shared(pgseedd_module):
+    """One such daemon for the tests that are refused and change nothing (each checks that)."""
+    return warm_daemon(pgseedd_module)
 
 
 def test_lease_shape_and_isolation(warm):
@@ -248,8 +259,8 @@ def test_advertised_host_that_is_not_a_host_is_refused(pgseedd, bad):
     "app_clone_0123456789ABCDEF", "app_clone_0123456789abcdef0", "x%27%3B%20DROP%20DATABASE%20app%3B--",
     "app_clone_%2e%2e", "a" * 200,
 ])
-def test_hostile_names_refused(warm, name):
-    d = warm
+def test_hostile_names_refused(warm_shared, name):
+    d = warm_shared
     before = databases(d)
     for method, path in (("DELETE", "/clones/" + name), ("POST", "/clones/%s/reset" % name)):
         r = http(method, d.url + path)
@@ -258,25 +269,25 @@ def test_hostile_names_refused(warm, name):
     assert databases(d) == before
 
 
-def test_unknown_but_wellformed_name_is_404(warm):
+def test_unknown_but_wellformed_name_is_404(warm_shared):
     for method, path in (("DELETE", "/clones/app_clone_0123456789abcdef"),
                          ("POST", "/clones/app_clone_0123456789abcdef/reset")):
-        r = http(method, warm.url + path)
+        r = http(method, warm_shared.url + path)
         assert r.status == 404 and r.json()["error"]["code"] == "unknown_clone", r.body
 
 
-def test_routes_and_methods(warm):
-    r = warm.get("/clones/app_clone_0123456789abcdef")
+def test_routes_and_methods(warm_shared):
+    r = warm_shared.get("/clones/app_clone_0123456789abcdef")
     assert r.status == 405 and "DELETE" in r.headers.get("Allow", ""), r.body
-    r = http("DELETE", warm.url + "/clones")
+    r = http("DELETE", warm_shared.url + "/clones")
     assert r.status == 405, r.body
-    r = warm.get("/clones/a/b/c")
+    r = warm_shared.get("/clones/a/b/c")
     assert r.status == 404, r.body
-    r = warm.post("/clones?ttl=0")
+    r = warm_shared.post("/clones?ttl=0")
     assert r.status == 400, r.body
-    r = warm.post("/clones?bogus=1")
+    r = warm_shared.post("/clones?bogus=1")
     assert r.status == 400, r.body
-    r = http("DELETE", warm.url + "/clones/app_clone_0123456789abcdef", headers={"Origin": "http://evil.example"})
+    r = http("DELETE", warm_shared.url + "/clones/app_clone_0123456789abcdef", headers={"Origin": "http://evil.example"})
     assert r.status == 403, r.body
 
 

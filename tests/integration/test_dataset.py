@@ -64,19 +64,19 @@ def health(d):
         return {}
 
 
-def test_seeded_counts_match_the_generator(ready):
+def test_seeded_counts_match_the_generator(ready_shared):
     # 2,000 comments: videos = round(0.009 * 2000) = 18, users = round(0.782 * 2000) = 1564.
-    assert counts(ready) == {"comments": 2000, "users": 1564, "videos": 18}
-    body = ready.health().json()
+    assert counts(ready_shared) == {"comments": 2000, "users": 1564, "videos": 18}
+    body = ready_shared.health().json()
     assert {t["name"]: t["rows"] for t in body["tables"]} == {"comments": 2000, "users": 1564, "videos": 18}
     assert body["rows_total"] == 3582
     # Referential integrity holds (the foreign keys were validated, but check the data too).
-    assert ready.sql("SELECT count(*) FROM comments c LEFT JOIN videos v USING (video_id) "
+    assert ready_shared.sql("SELECT count(*) FROM comments c LEFT JOIN videos v USING (video_id) "
                      "WHERE v.video_id IS NULL")[0][0] == 0
 
 
-def test_schema_matches_the_spec(ready):
-    s = structure(ready)
+def test_schema_matches_the_spec(ready_shared):
+    s = structure(ready_shared)
     for needle in ("comments_video_id_fkey FOREIGN KEY (video_id) REFERENCES videos(video_id) ON DELETE CASCADE",
                    "comments_channel_id_fkey FOREIGN KEY (channel_id) REFERENCES users(channel_id) ON DELETE CASCADE",
                    "comments_pkey PRIMARY KEY (comment_id)", "videos_pkey PRIMARY KEY (video_id)",
@@ -95,21 +95,21 @@ def test_updated_at_trigger_works(ready):
     assert after > before
 
 
-def test_health_reports_cdc_facts(ready):
-    cdc = ready.health().json()["cdc"]
+def test_health_reports_cdc_facts(ready_shared):
+    cdc = ready_shared.health().json()["cdc"]
     assert cdc["wal_level"] == "logical"
     assert cdc["publication"] == {"name": "pgseed", "exists": True, "tables": 3}
     assert cdc["replication_slots"] == []
-    pub = ready.sql("SELECT tablename FROM pg_publication_tables WHERE pubname = 'pgseed' ORDER BY 1")
+    pub = ready_shared.sql("SELECT tablename FROM pg_publication_tables WHERE pubname = 'pgseed' ORDER BY 1")
     assert [r[0] for r in pub] == ["comments", "users", "videos"]
 
 
-def test_template_is_complete_and_locked(ready):
-    rows = ready.sql("SELECT datallowconn, datistemplate, shobj_description(oid, 'pg_database') "
+def test_template_is_complete_and_locked(ready_shared):
+    rows = ready_shared.sql("SELECT datallowconn, datistemplate, shobj_description(oid, 'pg_database') "
                      "FROM pg_database WHERE datname = 'app_template'", dbname="postgres")
     assert rows and rows[0][0] is False and rows[0][1] is True
     assert rows[0][2].startswith("pgseed:")
-    assert "app_template_build" not in databases(ready)
+    assert "app_template_build" not in databases(ready_shared)
 
 
 def test_reset_restores_everything(ready):
@@ -159,14 +159,14 @@ def test_reset_kicks_out_sessions_and_health_recovers(ready):
     assert wait_for(lambda: ready.health().status == 200, 10)
 
 
-def test_get_reset_is_405(ready):
-    r = ready.get("/reset")
+def test_get_reset_is_405(ready_shared):
+    r = ready_shared.get("/reset")
     assert r.status == 405
     assert r.headers["Allow"].startswith("POST")
 
 
-def test_bad_reset_mode_is_400(ready):
-    r = ready.post("/reset?mode=everything")
+def test_bad_reset_mode_is_400(ready_shared):
+    r = ready_shared.post("/reset?mode=everything")
     assert r.status == 400
     assert "mode" in r.json()["error"]["message"]
 

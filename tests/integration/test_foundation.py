@@ -39,8 +39,8 @@ def test_health_goes_from_503_to_200(pgseedd):
     assert body["postgres_version"].startswith("1")
 
 
-def test_head_health_has_no_body(ready):
-    r = http("HEAD", ready.url + "/health")
+def test_head_health_has_no_body(ready_shared):
+    r = http("HEAD", ready_shared.url + "/health")
     assert r.status == 200
     assert r.body == ""
 
@@ -125,8 +125,8 @@ def test_second_instance_on_same_state_dir_refused(ready, pgseedd):
     assert ready.health().status == 200
 
 
-def test_unknown_path_is_404_json(ready):
-    r = ready.get("/nope")
+def test_unknown_path_is_404_json(ready_shared):
+    r = ready_shared.get("/nope")
     assert r.status == 404
     err = r.json()["error"]
     assert err["code"] == "not_found"
@@ -134,19 +134,19 @@ def test_unknown_path_is_404_json(ready):
     assert err["hint"]
 
 
-def test_wrong_method_is_405_with_allow(ready):
-    r = http("DELETE", ready.url + "/health")
+def test_wrong_method_is_405_with_allow(ready_shared):
+    r = http("DELETE", ready_shared.url + "/health")
     assert r.status == 405
     assert "GET" in r.headers["Allow"]
     assert r.json()["error"]["code"] == "method_not_allowed"
-    r = ready.get("/reset")
+    r = ready_shared.get("/reset")
     assert r.status == 405
     assert "POST" in r.headers["Allow"]
     assert r.json()["error"]["code"] == "method_not_allowed"
 
 
-def test_unknown_parameter_is_400(ready):
-    r = ready.get("/health?verbose=1")
+def test_unknown_parameter_is_400(ready_shared):
+    r = ready_shared.get("/health?verbose=1")
     assert r.status == 400
     assert "verbose" in r.json()["error"]["message"]
 

@@ -7,41 +7,23 @@ import json
 import os
 import resource
 import select
-import shutil
 import socket
-import tempfile
 import threading
 import time
 
 import pytest
 
-from conftest import Daemon, free_port, wait_for
+from conftest import wait_for
 
 PROBE_BUDGET_S = 0.100
 
 
 @pytest.fixture(scope="module")
-def daemon():
-    """One healthy daemon for the whole file (embedded runtime, small dataset), as the pgseedd fixture makes."""
-    sd = tempfile.mkdtemp(prefix="pgseed-test-", dir="/tmp")
-    os.chmod(sd, 0o755)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PGSEED_") or k == "PGSEED_BUILD_DIR"}
-    env.update({
-        "PGSEED_STATE_DIR": sd,
-        "PGSEED_LISTEN": "127.0.0.1:%d" % free_port(),
-        "PGSEED_PG_PORT": str(free_port()),
-        "PGSEED_RUNTIME": "embedded",
-        "PGSEED_COMMENTS": "2000",
-        "PGSEED_CONFIG": "/dev/null",
-    })
-    d = Daemon(sd, env, []).start()
-    try:
-        d.wait_healthy()
-        yield d
-    finally:
-        d.stop()
-        d.kill_leftovers()
-        shutil.rmtree(sd, ignore_errors=True)
+def daemon(pgseedd_module):
+    """One healthy daemon for the whole file (embedded runtime, small dataset)."""
+    d = pgseedd_module()
+    d.wait_healthy()
+    return d
 
 
 # -- raw HTTP -------------------------------------------------------------------

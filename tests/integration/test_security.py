@@ -118,23 +118,23 @@ def test_cross_site_reset_refused_and_not_run(ready):
     assert resets_total(ready) == before + 1
 
 
-def test_cross_site_reads_refused_public_open(ready):
+def test_cross_site_reads_refused_public_open(ready_shared):
     for path in ["/sample?table=users", "/schema", "/logs"]:
-        r = ready.get(path, headers={"Origin": "http://localhost.evil.example"})
+        r = ready_shared.get(path, headers={"Origin": "http://localhost.evil.example"})
         assert r.status == 403, (path, r.status)
         assert error_code(r) == "cross_origin"
     for path in ["/health", "/metrics"]:
-        r = ready.get(path, headers={"Origin": "http://evil.example"})
+        r = ready_shared.get(path, headers={"Origin": "http://evil.example"})
         assert r.status == 200
         assert r.headers.get("Access-Control-Allow-Origin") == "*"
-    r = ready.get("/sample?table=users", headers={"Origin": "http://127.0.0.1:%d" % ready.api_port})
+    r = ready_shared.get("/sample?table=users", headers={"Origin": "http://127.0.0.1:%d" % ready_shared.api_port})
     assert r.status == 200
-    assert r.headers.get("Access-Control-Allow-Origin") == "http://127.0.0.1:%d" % ready.api_port
+    assert r.headers.get("Access-Control-Allow-Origin") == "http://127.0.0.1:%d" % ready_shared.api_port
 
 
-def test_preflight_only_for_allowed_origins(ready):
-    own = "http://[::1]:%d" % ready.api_port
-    r = http("OPTIONS", ready.url + "/reset",
+def test_preflight_only_for_allowed_origins(ready_shared):
+    own = "http://[::1]:%d" % ready_shared.api_port
+    r = http("OPTIONS", ready_shared.url + "/reset",
              headers={"Origin": own, "Access-Control-Request-Method": "POST",
                       "Access-Control-Request-Headers": "authorization"})
     assert r.status == 204
@@ -142,7 +142,7 @@ def test_preflight_only_for_allowed_origins(ready):
     assert "POST" in r.headers.get("Access-Control-Allow-Methods", "")
     assert "Authorization" in r.headers.get("Access-Control-Allow-Headers", "")
     for origin in EVIL_ORIGINS:
-        r = http("OPTIONS", ready.url + "/reset",
+        r = http("OPTIONS", ready_shared.url + "/reset",
                  headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
         assert r.status == 403, (origin, r.status)
         assert error_code(r) == "cross_origin"
@@ -170,32 +170,32 @@ def test_bad_cors_origin_exits_2(pgseedd):
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:%(port)d", "localhost.evil.example:%(port)d",
                                   "127.0.0.1.nip.io:%(port)d", "localhost.:%(port)d"])
-def test_dns_rebinding_host_refused(ready, host):
-    host = host % {"port": ready.api_port}
+def test_dns_rebinding_host_refused(ready_shared, host):
+    host = host % {"port": ready_shared.api_port}
     for path in ["/sample?table=users", "/schema", "/logs", "/health", "/reset"]:
-        r = http("POST" if path == "/reset" else "GET", ready.url + path, headers={"Host": host})
+        r = http("POST" if path == "/reset" else "GET", ready_shared.url + path, headers={"Host": host})
         assert r.status in (421, 403), (path, host, r.status, r.body)
         assert error_code(r) == "host_not_allowed"
         assert "PGSEED_ALLOWED_HOSTS" in r.json()["error"]["hint"]
         assert "channel_id" not in r.body
 
 
-def test_loopback_hosts_served(ready):
-    for host in ["127.0.0.1:%d" % ready.api_port, "localhost:%d" % ready.api_port, "LOCALHOST",
-                 "[::1]:%d" % ready.api_port, "127.0.0.1"]:
-        r = http("GET", ready.url + "/sample?table=users", headers={"Host": host})
+def test_loopback_hosts_served(ready_shared):
+    for host in ["127.0.0.1:%d" % ready_shared.api_port, "localhost:%d" % ready_shared.api_port, "LOCALHOST",
+                 "[::1]:%d" % ready_shared.api_port, "127.0.0.1"]:
+        r = http("GET", ready_shared.url + "/sample?table=users", headers={"Host": host})
         assert r.status == 200, (host, r.status, r.body)
 
 
-def test_missing_host_http11_is_400(ready):
-    status, headers, body = raw_request(ready.api_port, b"GET /sample?table=users HTTP/1.1\r\nConnection: close\r\n\r\n")
+def test_missing_host_http11_is_400(ready_shared):
+    status, headers, body = raw_request(ready_shared.api_port, b"GET /sample?table=users HTTP/1.1\r\nConnection: close\r\n\r\n")
     assert status == 400
     assert headers.get("content-type", "").startswith("application/json")
     assert json.loads(body)["error"]["code"] == "missing_host"
-    status, _, body = raw_request(ready.api_port, b"GET /health HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+    status, _, body = raw_request(ready_shared.api_port, b"GET /health HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
     assert status == 421 and json.loads(body)["error"]["code"] == "host_not_allowed"
     # Two Host headers: the second one must not win behind a proxy that looked at the first.
-    status, _, body = raw_request(ready.api_port, b"GET /sample?table=users HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    status, _, body = raw_request(ready_shared.api_port, b"GET /sample?table=users HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                                   b"Host: evil.example\r\nConnection: close\r\n\r\n")
     assert status == 400 and json.loads(body)["error"]["code"] in ("invalid_host", "missing_host", "bad_request")
 
