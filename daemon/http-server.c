@@ -960,8 +960,8 @@ static void conn_read_ready(HttpServer *s, Conn *c)
                 /*
                  * A plain read that did not fill the room took all the socket
                  * had: the epoll interest is level-triggered, so the next bytes
-                 * wake us anyway, and a recv() now would only say EAGAIN (one
-                 * syscall in three on a keep-alive probe flood).  TLS may hold
+                 * wake us anyway, and a recv() now would only say EAGAIN (about one
+                 * syscall in four on a keep-alive probe flood).  TLS may hold
                  * decrypted bytes of its own, so it reads on.
                  */
                 if (!c->ssl && (size_t) n < room && c->in_len == 0) {
