@@ -19,11 +19,9 @@ PROBE_BUDGET_S = 0.100
 
 
 @pytest.fixture(scope="module")
-def daemon(pgseedd_module):
-    """One healthy daemon for the whole file (embedded runtime, small dataset)."""
-    d = pgseedd_module()
-    d.wait_healthy()
-    return d
+def daemon(ready_shared):
+    """The file's one healthy daemon (conftest's ready_shared; test_https has an HTTPS one by this name)."""
+    return ready_shared
 
 
 # -- raw HTTP -------------------------------------------------------------------

@@ -32,25 +32,16 @@ def clean_env(**overrides):
 
 
 @pytest.fixture(scope="module")
-def daemon():
+def daemon(pgseedd_module):
     """One healthy daemon serving HTTPS with the certificate it generates ([api] tls = on)."""
-    sd = tempfile.mkdtemp(prefix="pgseed-test-", dir="/tmp")
-    os.chmod(sd, 0o755)
-    env = clean_env(PGSEED_STATE_DIR=sd, PGSEED_LISTEN="127.0.0.1:%d" % free_port(),
-                    PGSEED_PG_PORT=str(free_port()), PGSEED_API_TLS="on")
-    d = Daemon(sd, env, [])
+    d = pgseedd_module(start=False, PGSEED_API_TLS="on")
     d.url = "https://127.0.0.1:%d" % d.api_port
-    d.ca = os.path.join(sd, "tls", "ca.crt")
+    d.ca = os.path.join(d.state_dir, "tls", "ca.crt")
     d.start()
-    try:
-        # Daemon.wait_healthy() speaks plain HTTP; wait with a TLS client instead.
-        ok = wait_for(lambda: d.proc.poll() is not None or health_status(d) == 200, 120, 0.2)
-        assert ok and d.proc.poll() is None, "not healthy over HTTPS:\n" + d.read_log()
-        yield d
-    finally:
-        d.stop()
-        d.kill_leftovers()
-        shutil.rmtree(sd, ignore_errors=True)
+    # Daemon.wait_healthy() speaks plain HTTP; wait with a TLS client instead.
+    ok = wait_for(lambda: d.proc.poll() is not None or health_status(d) == 200, 120, 0.2)
+    assert ok and d.proc.poll() is None, "not healthy over HTTPS:\n" + d.read_log()
+    return d
 
 
 def tls_context(d):
