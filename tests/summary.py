@@ -80,9 +80,10 @@ def count_build(build_dir):
                 continue
             # "pgseed:integration / foundation" -> the XML stem "integration-foundation", or
             # "asan-integration-foundation" in a sanitizer build, or "fuzz-csv" for "fuzz / fuzz-csv".
+            # A test in several suites ("pgseed:integration+sanitized / clones") wrote the stem of any.
             suite, _, name = t["name"].partition(" / ")
-            suite, name = suite.split(":")[-1], name.strip()
-            stems = {"%s-%s" % (suite, name), "asan-%s-%s" % (suite, name), name}
+            suites, name = suite.split(":")[-1].split("+"), name.strip()
+            stems = {name} | {"%s%s-%s" % (prefix, s, name) for s in suites for prefix in ("", "asan-")}
             stem = next((s for s in sorted(stems) if s in seen), None)
             if stem and any(f.startswith(stem + ".xml") for f in failures):
                 continue  # its failing cases are already counted

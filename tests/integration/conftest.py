@@ -4,6 +4,7 @@ ports with temporary state directories, a real Postgres, and clean-up that
 runs even when a test fails."""
 
 import contextlib
+import fcntl
 import json
 import os
 import random
@@ -25,8 +26,35 @@ PGSEEDD = os.environ.get("PGSEEDD", os.path.join(BUILD_DIR, "daemon", "pgseedd")
 PGSEEDCTL = os.environ.get("PGSEEDCTL", os.path.join(BUILD_DIR, "client", "pgseedctl"))
 
 
+# Ports handed out by free_port() in this process, each with the open file
+# whose lock reserves it against every other test process until this one ends.
+_RESERVED_PORTS = {}
+PORT_LOCKS = os.path.join(tempfile.gettempdir(), "pgseed-test-ports")
+
+
+def _reserve(port):
+    """An open file locked for port in PORT_LOCKS, or None when another test process holds it."""
+    try:
+        f = open(os.path.join(PORT_LOCKS, str(port)), "a")
+    except OSError:
+        return None
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    return f
+
+
 def free_port():
-    """A TCP port nothing listens on right now (on 127.0.0.1 only).
+    """A TCP port nothing listens on right now (on 127.0.0.1 only), and that no
+    other test process has been given.
+
+    The suites run side by side and a daemon binds its ports a second or more
+    after they were chosen (initdb comes first), so "free now" alone lets two
+    suites pick the same port. Each port handed out is locked in PORT_LOCKS
+    (flock, so a killed test process frees its ports) for as long as this
+    process lives, and never handed out twice by it.
 
     Chosen below the kernel's ephemeral range (ip_local_port_range, 32768 and
     up here): a port from bind(0) is also what client connections get as their
@@ -39,14 +67,25 @@ def free_port():
         high = min(high, first - 1)
     except (OSError, ValueError, IndexError):
         pass
-    for _ in range(500):
+    if not os.path.isdir(PORT_LOCKS):
+        os.makedirs(PORT_LOCKS, exist_ok=True)
+        with contextlib.suppress(OSError):
+            os.chmod(PORT_LOCKS, 0o1777)  # other users' test runs reserve here too
+    for _ in range(2000):
         port = random.randint(low, high)
+        if port in _RESERVED_PORTS:
+            continue
+        lock = _reserve(port)
+        if lock is None:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
+                lock.close()
                 continue
-            return port
+        _RESERVED_PORTS[port] = lock
+        return port
     raise RuntimeError("no free TCP port between %d and %d" % (low, high))
 
 
