@@ -12,9 +12,10 @@
 #
 # Each round floods both servers twice:
 #   split cores   the server on core 0, one wrk thread on core 1 (taskset): the usual way to load
-#                 a server from its own machine, and the rounds the target is judged on;
+#                 a server from its own machine;
 #   shared cores  nothing pinned, wrk -t2: three busy threads on two cores, as in the issue's
 #                 first measurement.
+# The target (at least 0.8x nginx, p99 under 2 ms) is judged on the medians of each.
 # Then, once: wrk -t2 on core 1 alone against each server on core 0, which shows the tail two wrk
 # threads make on one core whoever answers; and a fixed RATE of requests per second (wrk's delay()
 # hook) with nothing pinned, what a probe under steady traffic sees.

@@ -45,6 +45,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
@@ -1201,6 +1202,16 @@ static void *loop_main(void *userdata)
                 }
                 if (n < 0 && errno != EINTR)
                         break;
+                /*
+                 * Give the core up after a batch with work in it. The loop is ready again as
+                 * soon as its clients send, so on a machine whose clients share its cores (a
+                 * probe loop, wrk, a dashboard's browser) it would otherwise run until the
+                 * scheduler takes its slice (milliseconds), while a client thread holding a
+                 * reply waits queued behind it: that wait is the probe's p99. With nothing
+                 * else ready on this core, sched_yield() returns at once (~0.2 us).
+                 */
+                if (n > 0)
+                        sched_yield();
                 if (now - s->last_sweep_ms >= SWEEP_MS) {
                         s->last_sweep_ms = now;
                         sweep(s, now);
