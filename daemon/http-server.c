@@ -38,7 +38,7 @@
  * gets a plain-text 400 saying to use https:// instead of a hang.
  */
 
-#include "http-server.h"
+#include "http-request.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -120,16 +120,11 @@ struct Conn {
 };
 
 struct HttpServer {
-        Daemon *daemon;
-        SSL_CTX *tls; /* the daemon's (d->api_tls): HTTPS; NULL for plain HTTP */
-        const Route *routes;
-        size_t n_routes;
+        HttpSite site; /* the daemon, the routes, request numbers and stream slots: what http.c reads */
+        SSL_CTX *tls;  /* the daemon's (d->api_tls): HTTPS; NULL for plain HTTP */
         int listen_fd, epoll_fd, wake_fd;
         pthread_t loop_thread;
         pthread_t workers[N_WORKERS];
-        atomic_ullong next_id;
-        uint64_t id_salt;
-        atomic_int streams;
         unsigned max_connections;
 
         /* loop only */
@@ -498,7 +493,7 @@ static void stream_end(HttpServer *s, Request *req)
         req->stream_read = NULL;
         req->stream_free = NULL;
         req->stream_ctx = NULL;
-        atomic_fetch_sub(&s->streams, 1);
+        atomic_fetch_sub(&s->site.streams, 1);
 }
 
 /* Frames the handler's reply into c->out and starts sending it. */
@@ -605,6 +600,7 @@ static void conn_refuse(HttpServer *s, Conn *c, const HttpParseError *err)
         if (!req) {
                 req = xcalloc(1, sizeof(Request));
                 req->server = s;
+                req->site = &s->site;
                 req->conn = c;
                 c->req = req;
                 http_request_prepare(req);
@@ -619,18 +615,18 @@ static void conn_refuse(HttpServer *s, Conn *c, const HttpParseError *err)
 /* The route of method and path that takes a body (Route.max_body), or NULL. */
 static const Route *route_with_body(HttpServer *s, const char *method, const char *path)
 {
-        for (size_t i = 0; i < s->n_routes; i++)
-                if (s->routes[i].max_body && streq(s->routes[i].method, method) &&
-                    streq(s->routes[i].path, path))
-                        return &s->routes[i];
+        for (size_t i = 0; i < s->site.n_routes; i++)
+                if (s->site.routes[i].max_body && streq(s->site.routes[i].method, method) &&
+                    streq(s->site.routes[i].path, path))
+                        return &s->site.routes[i];
         return NULL;
 }
 
 /* An unlinked file for a request body, under the state directory (big bodies stay off tmpfs). */
 static int spool_open(HttpServer *s)
 {
-        const char *dir = s->daemon && s->daemon->config && !isempty(s->daemon->config->state_dir)
-                                  ? s->daemon->config->state_dir
+        const char *dir = s->site.daemon && s->site.daemon->config && !isempty(s->site.daemon->config->state_dir)
+                                  ? s->site.daemon->config->state_dir
                                   : "/tmp";
         int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 
@@ -645,8 +641,8 @@ static int spool_open(HttpServer *s)
 
 static bool route_is_open(HttpServer *s, const char *path)
 {
-        for (size_t i = 0; i < s->n_routes; i++)
-                if (s->routes[i].auth == ROUTE_AUTH_OPEN && streq(s->routes[i].path, path))
+        for (size_t i = 0; i < s->site.n_routes; i++)
+                if (s->site.routes[i].auth == ROUTE_AUTH_OPEN && streq(s->site.routes[i].path, path))
                         return true;
         return false;
 }
@@ -655,8 +651,8 @@ static bool route_is_probe(HttpServer *s, const Request *req)
 {
         if (!req->head_ok || !req->path || !(streq(req->head.method, "GET") || streq(req->head.method, "HEAD")))
                 return false;
-        for (size_t i = 0; i < s->n_routes; i++)
-                if (s->routes[i].probe && streq(s->routes[i].path, req->path))
+        for (size_t i = 0; i < s->site.n_routes; i++)
+                if (s->site.routes[i].probe && streq(s->site.routes[i].path, req->path))
                         return true;
         return false;
 }
@@ -764,6 +760,7 @@ static void conn_parse(HttpServer *s, Conn *c)
 
         req = xcalloc(1, sizeof(Request));
         req->server = s;
+        req->site = &s->site;
         req->conn = c;
         c->req = req;
         req->head_buf = xmalloc((size_t) r + 1);
@@ -1335,34 +1332,6 @@ void request_resume(Request *req)
         pthread_mutex_unlock(&s->lock);
 }
 
-/* ---- for http.c ---------------------------------------------------------- */
-
-Daemon *http_server_daemon(const HttpServer *s)
-{
-        return s->daemon;
-}
-
-const Route *http_server_routes(const HttpServer *s, size_t *ret_n)
-{
-        *ret_n = s->n_routes;
-        return s->routes;
-}
-
-uint64_t http_server_next_id(HttpServer *s)
-{
-        return s->id_salt ^ (atomic_fetch_add(&s->next_id, 1) * 0x9e3779b97f4a7c15ULL);
-}
-
-bool http_server_stream_acquire(HttpServer *s)
-{
-        int n = atomic_load(&s->streams);
-
-        while (n < MAX_STREAMS)
-                if (atomic_compare_exchange_weak(&s->streams, &n, n + 1))
-                        return true;
-        return false;
-}
-
 /* ---- start and stop ----------------------------------------------------- */
 
 int http_server_start(Daemon *d, const Route *routes, size_t n_routes, int fd, HttpServer **ret, Error *e)
@@ -1373,13 +1342,14 @@ int http_server_start(Daemon *d, const Route *routes, size_t n_routes, int fd, H
         unsigned nofile = raise_nofile();
         int flags, r;
 
-        s->daemon = d;
+        s->site.daemon = d;
+        s->site.routes = routes;
+        s->site.n_routes = n_routes;
+        s->site.max_streams = MAX_STREAMS;
         s->tls = d ? d->api_tls : NULL;
-        s->routes = routes;
-        s->n_routes = n_routes;
         s->listen_fd = fd;
         s->epoll_fd = s->wake_fd = -1;
-        s->id_salt = (uint64_t) now_real_ms() * 2654435761u ^ (uint64_t) getpid();
+        s->site.id_salt = (uint64_t) now_real_ms() * 2654435761u ^ (uint64_t) getpid();
         /* Leave descriptors for Postgres connections, log files and the Docker client. */
         s->max_connections = nofile > MAX_CONNECTIONS + 256 ? MAX_CONNECTIONS
                              : nofile > 512                 ? nofile - 256

@@ -19,7 +19,7 @@
 #include "access.h"
 #include "config.h"
 #include "daemon.h"
-#include "http-server.h"
+#include "http-request.h"
 #include "jsonfmt.h"
 #include "log.h"
 #include "metrics.h"
@@ -91,7 +91,7 @@ int http_listen(const Config *c, int *ret_fd, Error *e)
 
 Daemon *request_daemon(const Request *req)
 {
-        return http_server_daemon(req->server);
+        return req->site->daemon;
 }
 
 const char *request_method(const Request *req)
@@ -116,7 +116,8 @@ const char *request_header(Request *req, const char *name)
 
 const Route *request_routes(const Request *req, size_t *ret_n)
 {
-        return http_server_routes(req->server, ret_n);
+        *ret_n = req->site->n_routes;
+        return req->site->routes;
 }
 
 bool request_resumed(const Request *req)
@@ -409,7 +410,7 @@ void http_reply_stream(Request *req, unsigned status, const char *content_type, 
                         free_ctx(ctx);
                 return;
         }
-        if (!http_server_stream_acquire(req->server)) {
+        if (!http_site_stream_acquire(req->site)) {
                 if (free_ctx)
                         free_ctx(ctx);
                 http_reply_error(req, 503, "too_many_streams",
@@ -659,7 +660,7 @@ void http_request_prepare(Request *req)
                 strlcpy0(req->id, given, sizeof(req->id));
         else
                 snprintf(req->id, sizeof(req->id), "%016llx",
-                         (unsigned long long) http_server_next_id(req->server));
+                         (unsigned long long) http_site_next_id(req->site));
         if (req->head_ok && req->head.path) {
                 /* "/health/" is "/health". */
                 size_t n = strlen(req->head.path);

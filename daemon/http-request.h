@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* http-server.h -- between http.c and http-server.c: the Request both fill, and what each calls of the
- * other. */
+/* http-request.h -- one request as the transport (http-server.c) and the request layer (http.c) both
+ * see it, what they share of a server (HttpSite), and what the transport asks of http.c.  Neither
+ * .c calls back into the transport's internals: http-server.c -> http.c, both -> this file. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +12,39 @@
 #include "http-parse.h"
 #include "http.h"
 #include "util.h"
+
+/*
+ * What every request of one server shares, and all that the request layer
+ * (http.c) needs of the server: the daemon, the route table, request numbers
+ * and the stream slots.  The server owns it and fills it before its first
+ * request; its counters are atomic, for the workers.
+ */
+typedef struct HttpSite {
+        Daemon *daemon;
+        const Route *routes;
+        size_t n_routes;
+        uint64_t id_salt;
+        atomic_ullong next_id;
+        atomic_int streams; /* stream replies running; the server gives a slot back when one ends */
+        int max_streams;
+} HttpSite;
+
+/* A fresh 64-bit request number, unique within this process. */
+static inline uint64_t http_site_next_id(HttpSite *site)
+{
+        return site->id_salt ^ (atomic_fetch_add(&site->next_id, 1) * 0x9e3779b97f4a7c15ULL);
+}
+
+/* Takes one of the concurrent stream slots; false when all are taken (the caller replies 503). */
+static inline bool http_site_stream_acquire(HttpSite *site)
+{
+        int n = atomic_load(&site->streams);
+
+        while (n < site->max_streams)
+                if (atomic_compare_exchange_weak(&site->streams, &n, n + 1))
+                        return true;
+        return false;
+}
 
 typedef struct Conn Conn;
 
@@ -23,7 +58,8 @@ typedef struct Conn Conn;
 #define HTTP_MAX_PATH_PARAMS 2
 
 struct Request {
-        HttpServer *server;
+        HttpServer *server; /* the transport's, opaque here */
+        HttpSite *site;
         Conn *conn; /* the event loop's; NULL for a request built without a connection */
         Request *qnext;
         const Route *route;   /* the matched route once dispatched */
@@ -62,7 +98,7 @@ struct Request {
         void (*userdata_free)(void *data);
 };
 
-/* ---- http.c, called by the server -------------------------------------- */
+/* ---- http.c, called by the server ------------------------------------- */
 
 /* Fills the request id (the client's X-Request-Id when sane) and the path; on the event loop. */
 void http_request_prepare(Request *req);
@@ -81,12 +117,3 @@ void http_request_refuse(Request *req, const HttpParseError *err);
 void http_request_finished(Request *req, bool gone);
 /* Frees req with its reply, its stream and its userdata (NULL is fine). */
 void http_request_free(Request *req);
-
-/* ---- http-server.c, called by http.c ----------------------------------- */
-
-Daemon *http_server_daemon(const HttpServer *s);
-const Route *http_server_routes(const HttpServer *s, size_t *ret_n);
-/* A fresh 64-bit request number, unique within this process. */
-uint64_t http_server_next_id(HttpServer *s);
-/* Takes one of the concurrent stream slots; false when all are taken (the caller replies 503). */
-bool http_server_stream_acquire(HttpServer *s);
