@@ -592,17 +592,25 @@ static void conn_stream_pump(HttpServer *s, Conn *c)
 
 /* ---- receiving ---------------------------------------------------------- */
 
+/* A new request on connection c, which holds it (c->req) until the reply is sent. */
+static Request *conn_request_new(HttpServer *s, Conn *c)
+{
+        Request *req = xcalloc(1, sizeof(Request));
+
+        req->server = s;
+        req->site = &s->site;
+        req->conn = c;
+        c->req = req;
+        return req;
+}
+
 /* Answers a request the loop refused itself (a bad head, a timeout) and closes after it. */
 static void conn_refuse(HttpServer *s, Conn *c, const HttpParseError *err)
 {
         Request *req = c->req;
 
         if (!req) {
-                req = xcalloc(1, sizeof(Request));
-                req->server = s;
-                req->site = &s->site;
-                req->conn = c;
-                c->req = req;
+                req = conn_request_new(s, c);
                 http_request_prepare(req);
         }
         http_request_refuse(req, err);
@@ -625,9 +633,8 @@ static const Route *route_with_body(HttpServer *s, const char *method, const cha
 /* An unlinked file for a request body, under the state directory (big bodies stay off tmpfs). */
 static int spool_open(HttpServer *s)
 {
-        const char *dir = s->site.daemon && s->site.daemon->config && !isempty(s->site.daemon->config->state_dir)
-                                  ? s->site.daemon->config->state_dir
-                                  : "/tmp";
+        const Daemon *d = s->site.daemon;
+        const char *dir = d && d->config && !isempty(d->config->state_dir) ? d->config->state_dir : "/tmp";
         int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 
         if (fd < 0) {
@@ -758,11 +765,7 @@ static void conn_parse(HttpServer *s, Conn *c)
         if (r == 0)
                 return;
 
-        req = xcalloc(1, sizeof(Request));
-        req->server = s;
-        req->site = &s->site;
-        req->conn = c;
-        c->req = req;
+        req = conn_request_new(s, c);
         req->head_buf = xmalloc((size_t) r + 1);
         memcpy(req->head_buf, c->in, (size_t) r);
         req->head_buf[r] = '\0';
